@@ -1,0 +1,72 @@
+"""The captioner interface: a batch of clips' frames in, one caption per clip out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ClipFrames:
+    """The frames of one clip as a captioner sees them, with the clip's other signals.
+
+    Attributes:
+        video_id: the video's id.
+        start: clip start, seconds in source time.
+        end: clip end, seconds in source time.
+        frames: RGB uint8 arrays (H, W, 3), in time order.
+        times: source time of each frame, seconds.
+        transcript: what is said in the clip (may be empty).
+        ocr: on-screen text found in the clip (may be empty).
+        stats: measurements made while decoding (motion, cuts, faces...), for captioners that use them.
+    """
+
+    video_id: str
+    start: float
+    end: float
+    frames: list[np.ndarray]
+    times: list[float]
+    transcript: str = ""
+    ocr: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Caption:
+    """A caption: display text, parsed fields (kept in the payload), and the raw model output."""
+
+    text: str
+    fields: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
+
+
+class Captioner(ABC):
+    """Turns clips into captions. Subclasses implement `caption`; the rest has working defaults.
+
+    Attributes:
+        name: registry name.
+        fps: frames per second of video the captioner wants for each clip.
+        max_side: longest side, in pixels, of the frames it wants (frames are resized to fit).
+    """
+
+    name: str = "captioner"
+    fps: float = 1.0
+    max_side: int = 448
+
+    @abstractmethod
+    def caption(self, clips: list[ClipFrames]) -> list[Caption]:
+        """One caption per clip, in order."""
+
+    def ask(self, clip: ClipFrames, question: str) -> str:
+        """Answer a question about a clip's frames. Default: caption it and return the text."""
+        return self.caption([clip])[0].text
+
+    def close(self) -> None:
+        """Free models and connections. Default: nothing to free."""
+
+    def describe(self) -> dict[str, Any]:
+        """What is configured, for `/ready` and run metadata."""
+        return {"name": self.name, "fps": self.fps, "max_side": self.max_side}

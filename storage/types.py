@@ -1,0 +1,106 @@
+"""Value types shared by every layer. Time is float seconds in source time everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Clip:
+    """One temporal clip of a video and the text that makes it searchable."""
+
+    video_id: str
+    video: str
+    index: int
+    start: float
+    end: float
+    transcript: str = ""
+    ocr: str = ""
+    caption: str = ""
+    caption_fields: dict[str, str] = field(default_factory=dict)
+    kind: str = "clip"
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def text(self) -> str:
+        """The text that is embedded: caption, speech and on-screen text, each labelled."""
+        parts = []
+        if self.caption:
+            parts.append(self.caption)
+        if self.transcript:
+            parts.append(f"Speech: {self.transcript}")
+        if self.ocr:
+            parts.append(f"On screen: {self.ocr}")
+        return "\n".join(parts)
+
+    def payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["text"] = self.text()
+        return data
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Clip:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+@dataclass
+class Hit:
+    """A search result: a clip (or a whole-video summary) with its score."""
+
+    video_id: str
+    video: str
+    start: float
+    end: float
+    score: float
+    text: str
+    transcript: str = ""
+    ocr: str = ""
+    caption: str = ""
+    kind: str = "clip"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """A cited moment: a span of a video that a tool returned, with the evidence quoted."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    quote: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VideoRecord:
+    """A row of the catalog: one video file and the state of its ingestion."""
+
+    id: str
+    path: str
+    size: int = 0
+    mtime: float = 0.0
+    duration: float = 0.0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    has_audio: bool = False
+    language: str | None = None
+    status: str = "pending"
+    clip_count: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    summary: str = ""
+    settings_key: str = ""
+    updated: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
