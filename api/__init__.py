@@ -1,0 +1,1 @@
+"""API layer: settings, wiring, the CLI and the FastAPI app. Nothing imports this package."""
