@@ -1,0 +1,237 @@
+"""The `vidrag` command line: a thin layer over the Library. Data on stdout, messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from storage.errors import InputError, NotFound, VidragError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Search and question your video library.")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def clock(seconds: float) -> str:
+    """mm:ss.s (or h:mm:ss.s) for display."""
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _settings():  # noqa: ANN202
+    from api.settings import Settings
+
+    return Settings()
+
+
+def _open(for_ingest: bool = False):  # noqa: ANN202
+    from api.wiring import open_library
+
+    return open_library(_settings(), for_ingest=for_ingest)
+
+
+def _emit_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+class _Bars:
+    """One tqdm bar per file, on stderr, measured in seconds of video."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.path = None
+
+    def __call__(self, path: str, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if path != self.path:
+            self.close()
+            self.path = path
+            self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
+                            bar_format="{desc:<28} {bar} {n:.0f}% {postfix}")
+        weights = {"hash": (0, 2), "decode": (2, 80), "caption": (82, 10), "store": (92, 8)}
+        base, span = weights.get(stage, (0, 0))
+        value = base + span * (done / total if total else 1.0)
+        self.bar.n = min(100.0, value)
+        self.bar.set_postfix_str(stage)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.n = 100
+            self.bar.refresh()
+            self.bar.close()
+            self.bar = None
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Index videos: clips, speech, on-screen text and captions into the library."""
+    library = _open(for_ingest=True)
+    bars = _Bars(enabled=not quiet and not json_out)
+    try:
+        results = library.ingest(paths, progress=bars)
+    finally:
+        bars.close()
+    if json_out:
+        _emit_json([r.to_dict() for r in results])
+    else:
+        _print_summary(results)
+    if results and all(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def _print_summary(results) -> None:  # noqa: ANN001
+    counts = {s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")}
+    for r in results:
+        if r.status == "indexed":
+            realtime = r.duration / max(sum(r.timings.values()), 1e-9)
+            typer.echo(f"indexed    {r.video_id}  {r.clips:3d} clips  {clock(r.duration)}  {realtime:4.1f}x real time  {r.path}")
+        elif r.status == "unchanged":
+            typer.echo(f"unchanged  {r.video_id}  {r.clips:3d} clips  {r.path}")
+    for r in results:
+        if r.status == "failed":
+            err(f"failed     {r.error}")
+    typer.echo(f"{counts['indexed']} indexed, {counts['unchanged']} unchanged, {counts['failed']} failed.")
+
+
+@app.command()
+def videos(json_out: JsonOpt = False) -> None:
+    """List the videos in the library."""
+    library = _open()
+    records = library.videos()
+    if json_out:
+        _emit_json([r.to_dict() for r in records])
+        return
+    if not records:
+        err("The library is empty; add videos with `vidrag ingest PATH`.")
+        return
+    for r in records:
+        typer.echo(f"{r.id}  {r.status:9s} {r.clip_count:4d} clips  {clock(r.duration)}  {r.language or '-':3s} {r.path}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many moments to return.")] = 5,
+    video: Annotated[Optional[list[str]], typer.Option("--video", help="Only this video (id, prefix, path or name); repeatable.")] = None,
+    start: Annotated[Optional[float], typer.Option(help="Only clips ending after this time (s).")] = None,
+    end: Annotated[Optional[float], typer.Option(help="Only clips starting before this time (s).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="hybrid | dense | sparse")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find the moments that match a query."""
+    library = _open()
+    hits = library.search(query, k=top_k, video=video, start=start, end=end, mode=mode)
+    if json_out:
+        _emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        err("No matching clips.")
+    for rank, hit in enumerate(hits, 1):
+        typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  (score {hit.score:.3f}, id {hit.video_id})")
+        typer.echo("   " + _snippet(hit.text))
+
+
+def _snippet(text: str, width: int = 220) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@app.command()
+def delete(video: Annotated[str, typer.Argument(help="Video id, id prefix, path or file name.")]) -> None:
+    """Remove a video from the library (the file is left alone)."""
+    record = _open().delete(video)
+    typer.echo(f"deleted {record.id} {record.path}")
+
+
+@app.command()
+def demo(
+    question: Annotated[str, typer.Option(help="The question to answer after ingesting.")] = "How does a TCP connection start?",
+    folder: Annotated[Path, typer.Option(help="Where to build the sample library.")] = Path("sample-videos"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the bundled sample library, ingest it, search it and answer a question with cited moments."""
+    from indexing.samples import build_sample_library
+
+    err(f"Building the sample library in {folder} …")
+    build_sample_library(folder)
+    library = _open(for_ingest=True)
+    bars = _Bars(enabled=not json_out)
+    try:
+        results = library.ingest([folder], progress=bars)
+    finally:
+        bars.close()
+    if not json_out:
+        _print_summary(results)
+        typer.echo(f"\nSearch: {question!r}")
+    hits = library.search(question, k=5)
+    answer = _answer(library, question)
+    if json_out:
+        _emit_json({"ingest": [r.to_dict() for r in results], "hits": [h.to_dict() for h in hits], "answer": answer})
+        return
+    for rank, hit in enumerate(hits, 1):
+        typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  {_snippet(hit.text, 120)}")
+    if answer is not None:
+        _print_answer(answer)
+
+
+def _answer(library, question: str):  # noqa: ANN001, ANN202
+    try:
+        from agent import answer_question
+    except ImportError:
+        return None
+    return answer_question(library, question, settings=_settings())
+
+
+def _print_answer(result) -> None:  # noqa: ANN001
+    typer.echo(f"\nAnswer ({result['mode']}):\n{result['answer']}")
+    for c in result.get("citations", []):
+        typer.echo(f"  [{Path(c['video']).name} @ {clock(c['start'])}–{clock(c['end'])}] {_snippet(c.get('quote', ''), 100)}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except VidragError as error:
+        err(f"error: {error}")
+        code = 2 if isinstance(error, (InputError, NotFound)) else 3
+        sys.exit(code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err("aborted")
+        sys.exit(130)
+    except Exception as error:  # click usage errors and the like
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show(file=sys.stderr)
+            sys.exit(error.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

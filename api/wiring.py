@@ -1,0 +1,77 @@
+"""Assembling a Library from Settings: the only place that knows the defaults of every part."""
+
+from __future__ import annotations
+
+import logging
+
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantClient
+    """A Qdrant client: the server at VIDRAG_QDRANT_URL, else embedded local mode under the home."""
+    from qdrant_client import QdrantClient
+
+    from storage.errors import BackendUnavailable
+
+    if settings.qdrant_url:
+        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(settings.qdrant_path))
+    except RuntimeError as err:  # local mode allows one client per folder
+        raise BackendUnavailable(
+            f"The embedded Qdrant store at {settings.qdrant_path} is in use by another vidrag process "
+            f"({err}); stop it (e.g. `vidrag serve`), or point VIDRAG_QDRANT_URL at a Qdrant server."
+        ) from err
+
+
+def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
+    from indexing.captioners import make_captioner as build
+
+    options: dict = {}
+    if settings.captioner == "openai":
+        options = {"url": settings.captioner_url, "model": settings.captioner_model, "api_key": settings.captioner_api_key}
+    elif settings.captioner == "minicpm":
+        options = {"model": settings.captioner_model, "packing": settings.captioner_packing}
+    if settings.captioner_fps and settings.captioner != "describer":
+        options["fps"] = settings.captioner_fps
+    return build(settings.captioner, **{k: v for k, v in options.items() if v is not None})
+
+
+def open_library(settings: Settings | None = None, *, for_ingest: bool = False):  # noqa: ANN201 - Library
+    """Open the library at settings.home; with for_ingest, also build the indexer and its models."""
+    from indexing.embed import Embedder
+    from storage.catalog import Catalog
+    from storage.qdrant_store import ClipStore
+    from tools.library import Library
+
+    settings = settings or Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    embedder = Embedder(settings.embedder)
+    catalog = Catalog(settings.catalog_path)
+    store = ClipStore(qdrant_client(settings), settings.collection, dim=embedder.dim)
+    captioner = make_captioner(settings) if for_ingest else None
+    indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
+    return Library(
+        store=store, catalog=catalog, embedder=embedder, indexer=indexer, captioner=captioner,
+        cache_dir=settings.cache_dir, search_mode=settings.search_mode,
+    )
+
+
+def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # noqa: ANN001, ANN201
+    from indexing.asr import Transcriber
+    from indexing.ocr import OcrReader
+    from indexing.pipeline import Indexer, IngestOptions
+
+    options = IngestOptions(
+        max_clip=settings.segment.max_clip, min_clip=settings.segment.min_clip,
+        shot_threshold=settings.segment.shot_threshold, analysis_fps=settings.analysis_fps,
+    )
+    return Indexer(
+        store=store, catalog=catalog, embedder=embedder,
+        transcriber=Transcriber(settings.asr_model, language=settings.asr_language),
+        captioner=captioner, ocr=OcrReader(settings.ocr_lang) if settings.ocr else None,
+        cache_dir=settings.cache_dir, options=options, caption_batch=settings.captioner_batch,
+    )

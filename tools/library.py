@@ -1,0 +1,179 @@
+"""The library: one object over the catalog, the clip store and the models, for every front end.
+
+The CLI, the REST API, notebooks and the agent's tools all go through it, so they agree on how a
+video is named (id, id prefix, path or file name), how search filters work, and what errors say.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from indexing.asr import Segment, Transcript
+from indexing.captioners.base import Captioner, ClipFrames
+from indexing.embed import Embedder
+from indexing.media import probe, read_frames_at
+from indexing.pipeline import Indexer, IngestResult, Progress
+from storage.catalog import Catalog
+from storage.errors import InputError
+from storage.qdrant_store import ClipStore
+from storage.types import Clip, Hit, VideoRecord
+
+log = logging.getLogger(__name__)
+
+
+class Library:
+    """A video library: ingest, search, read transcripts, look again at clips, cut clips out."""
+
+    def __init__(
+        self,
+        *,
+        store: ClipStore,
+        catalog: Catalog,
+        embedder: Embedder,
+        indexer: Indexer | None = None,
+        captioner: Captioner | None = None,
+        cache_dir: str | Path | None = None,
+        search_mode: str = "hybrid",
+    ) -> None:
+        self.store, self.catalog, self.embedder = store, catalog, embedder
+        self.indexer, self.captioner = indexer, captioner
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.search_mode = search_mode
+
+    # ingest -----------------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
+        if self.indexer is None:
+            raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
+        return self.indexer.ingest(paths, progress)
+
+    # videos -----------------------------------------------------------------------------------
+
+    def videos(self) -> list[VideoRecord]:
+        return self.catalog.list_videos()
+
+    def video(self, key: str) -> VideoRecord:
+        """A video by id, id prefix, path or file name (raises NotFound, naming `vidrag videos`)."""
+        return self.catalog.find_video(key)
+
+    def delete(self, key: str) -> VideoRecord:
+        """Remove a video's clips and catalog row (the file itself is left alone)."""
+        record = self.video(key)
+        self.store.delete_video(record.id)
+        self.catalog.delete_video(record.id)
+        return record
+
+    def clips(self, key: str) -> list[Clip]:
+        return self.store.clips(self.video(key).id)
+
+    # search -----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        video: str | list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        mode: str | None = None,
+        kind: str = "clip",
+    ) -> list[Hit]:
+        """Clips (or, with kind="video", whole videos) that match a query by meaning and by words.
+
+        Raises:
+            InputError: empty query, k < 1, or start >= end.
+            NotFound: an unknown video.
+        """
+        if not query.strip():
+            raise InputError("The search query is empty; give some words to search for.")
+        if k < 1:
+            raise InputError(f"top-k must be at least 1, got {k}.")
+        if start is not None and end is not None and start >= end:
+            raise InputError(f"The time range is empty: start {start} >= end {end}.")
+        keys = [video] if isinstance(video, str) else list(video or [])
+        video_ids = [self.video(key).id for key in keys] or None
+        dense = self.embedder.dense([query])[0]
+        sparse = self.embedder.sparse.query(query)
+        return self.store.search(
+            dense, sparse, k=k, video_ids=video_ids, start=start, end=end, kind=kind,
+            mode=mode or self.search_mode,
+        )
+
+    # reading a span ---------------------------------------------------------------------------
+
+    def transcript(self, key: str, start: float = 0.0, end: float | None = None) -> list[Segment]:
+        """Timed speech lines overlapping [start, end) of a video."""
+        record = self.video(key)
+        end = record.duration if end is None else end
+        cached = self._cached_transcript(record.id)
+        if cached is not None:
+            return cached.lines_between(start, end)
+        return [
+            Segment(c.start, c.end, c.transcript)
+            for c in self.store.clips(record.id) if c.transcript and c.end > start and c.start < end
+        ]
+
+    def _cached_transcript(self, video_id: str) -> Transcript | None:
+        if self.cache_dir is None:
+            return None
+        files = sorted((self.cache_dir / video_id).glob("transcript-*.json"))
+        return Transcript.from_dict(json.loads(files[0].read_text())) if files else None
+
+    def span_clips(self, key: str, start: float, end: float) -> list[Clip]:
+        record = self.video(key)
+        return [c for c in self.store.clips(record.id) if c.end > start and c.start < end]
+
+    def frames(self, key: str, start: float, end: float, fps: float = 2.0, max_side: int = 448) -> ClipFrames:
+        """Frames of a span sampled at bin centres, read again from the file (random access).
+
+        Raises:
+            InputError: an empty or out-of-range span.
+        """
+        record = self.video(key)
+        start, end = _clamp_span(start, end, record.duration)
+        count = max(1, min(64, round((end - start) * fps)))
+        step = (end - start) / count
+        times = [start + step * (i + 0.5) for i in range(count)]
+        info = probe(record.path)
+        frames = read_frames_at(record.path, info, times, max_side=max_side)
+        clips = self.span_clips(key, start, end)
+        return ClipFrames(
+            video_id=record.id, start=start, end=end, frames=frames, times=times[: len(frames)],
+            transcript=" ".join(c.transcript for c in clips if c.transcript),
+            ocr="\n".join(dict.fromkeys(line for c in clips for line in c.ocr.split("\n") if line)),
+        )
+
+    def cut(self, key: str, start: float, end: float, out: str | Path) -> Path:
+        """Write the span [start, end) of a video to an mp4 (H.264/AAC re-encode, frame-accurate).
+
+        Raises:
+            InputError: an empty span, or ffmpeg failed.
+        """
+        record = self.video(key)
+        start, end = _clamp_span(start, end, record.duration)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            "ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-i", record.path,
+            "-t", f"{end - start:.3f}", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac",
+            "-movflags", "+faststart", str(out),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise InputError(f"cutting {record.path} {start:.2f}-{end:.2f}s failed: {result.stderr.strip()[-300:]}")
+        return out
+
+
+def _clamp_span(start: float, end: float, duration: float) -> tuple[float, float]:
+    start, end = max(0.0, float(start)), min(float(end), duration) if duration else float(end)
+    if end <= start:
+        raise InputError(
+            f"The span {start:.2f}-{end:.2f}s is empty or outside the video (0-{duration:.2f}s); "
+            "give start < end within the video."
+        )
+    return start, end
