@@ -1,0 +1,417 @@
+"""The talking-head orchestrator: script -> voice -> FramePack motion sized to the voice -> mp4 + JSON.
+
+FramePack takes no audio, so the voice track is made first and its length decides how many sections
+FramePack runs (see `sections.plan_sections`); the surplus frames are trimmed, the frames are encoded
+as H.264, an optional lip-sync command rewrites the mouth, and ffmpeg muxes AAC audio padded or cut
+to the video's exact length. A JSON sidecar records the script, prompt, seed, model ids, sizes and
+stage timings. The FramePack pipeline comes from a factory, so the real model and the tiny random one
+(`tiny.tiny_pipeline`) run through the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+from storage.errors import BackendUnavailable, InputError
+from tools.talking_head.sections import bucket_size, check_size, plan_sections
+from tools.talking_head.tts import EspeakVoice, Voice, wav_duration
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+DEFAULT_PROMPT = (
+    "The person looks into the camera and speaks naturally, mouth moving with the words, "
+    "with small head movements and blinks; steady camera, same lighting."
+)
+SAMPLINGS = ("inverted_anti_drifting", "vanilla")
+
+
+@dataclass
+class MotionSettings:
+    """How FramePack animates the portrait.
+
+    Attributes:
+        seed: random seed; equal seeds give identical frames on the same device and dtype.
+        steps: denoising steps per section (FramePack uses 25).
+        guidance_scale: HunyuanVideo's distilled guidance (FramePack uses 10).
+        fps: frames per second of the output.
+        latent_window_size: latent frames per section (FramePack uses 9).
+        width: output width, a multiple of 16; None = bucketed from the portrait.
+        height: output height, a multiple of 16; None = bucketed from the portrait.
+        target_area: pixel area aimed at when bucketing.
+        sampling: `inverted_anti_drifting` (FramePack) or `vanilla` (F1).
+        use_last_image: also pass the portrait as the last frame; None = when sampling allows it.
+        prompt: the text prompt describing the motion.
+    """
+
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 10.0
+    fps: float = 30.0
+    latent_window_size: int = 9
+    width: int | None = None
+    height: int | None = None
+    target_area: int = 640 * 640
+    sampling: str = "inverted_anti_drifting"
+    use_last_image: bool | None = None
+    prompt: str = DEFAULT_PROMPT
+
+
+@dataclass
+class TalkingHeadResult:
+    """What a generation produced: the mp4, its JSON sidecar and the sidecar's content."""
+
+    video: Path
+    metadata_path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class LipSync(ABC):
+    """Rewrites a video's mouth to follow an audio track. Subclasses implement `sync`."""
+
+    @abstractmethod
+    def sync(self, video: Path, audio: Path, out: Path) -> Path:
+        """Write a lip-synced version of `video` for `audio` to `out` and return `out`."""
+
+    def describe(self) -> dict[str, Any]:
+        """What is configured, for the sidecar metadata."""
+        return {"name": type(self).__name__}
+
+
+class CommandLipSync(LipSync):
+    """Runs an external lip-sync program (LatentSync, MuseTalk...) in its own environment.
+
+    Args:
+        template: a command line with `{video}`, `{audio}` and `{out}` placeholders, e.g.
+            `/opt/latentsync/run.sh --video {video} --audio {audio} --out {out}`.
+        timeout: seconds before the command is killed.
+
+    Raises:
+        InputError: the template lacks a placeholder.
+    """
+
+    def __init__(self, template: str, timeout: float = 3600.0):
+        for key in ("{video}", "{audio}", "{out}"):
+            if key not in template:
+                raise InputError(f"The lip-sync command must contain {key}; got {template!r}.")
+        self.template, self.timeout = template, timeout
+
+    def sync(self, video: Path, audio: Path, out: Path) -> Path:
+        """Run the command; raise BackendUnavailable if it fails or writes nothing."""
+        args = [part.format(video=video, audio=audio, out=out) for part in shlex.split(self.template)]
+        try:
+            result = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise BackendUnavailable(f"Lip-sync command {args[0]!r} could not run: {err}.") from err
+        if result.returncode != 0 or not Path(out).exists():
+            raise BackendUnavailable(
+                f"Lip-sync command failed (exit {result.returncode}, output {out} "
+                f"{'exists' if Path(out).exists() else 'missing'}): {result.stderr.strip()[-400:]}"
+            )
+        return Path(out)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "command", "template": self.template}
+
+
+def grab_frame(video: Path | str, seconds: float) -> Any:
+    """The frame of `video` shown at `seconds`, as an RGB PIL image (decoded with PyAV).
+
+    Raises:
+        InputError: the video cannot be read or is shorter than `seconds`.
+    """
+    import av
+
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            container.seek(int(max(0.0, seconds) / stream.time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is not None and frame.time + 1e-6 >= seconds:
+                    return frame.to_image().convert("RGB")
+    except (av.error.FFmpegError, IndexError, OSError) as err:
+        raise InputError(f"Cannot read a frame from video {video}: {err}; give a readable video file.") from err
+    raise InputError(f"Video {video} has no frame at {seconds:.2f} s; pick a time inside the video.")
+
+
+def load_portrait(image: Any) -> Any:
+    """An RGB PIL image from a path, a PIL image, an (H, W, 3) array or a `(video, seconds)` pair.
+
+    Raises:
+        InputError: the file is missing or is not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, tuple):
+        return grab_frame(*image)
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if hasattr(image, "shape"):
+        return Image.fromarray(image).convert("RGB")
+    try:
+        with Image.open(Path(image)) as handle:
+            return handle.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise InputError(
+            f"Cannot read the portrait image {image}: {err}; give a PNG/JPEG file, or (video, seconds)."
+        ) from err
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg program: the system one, else the one bundled with imageio-ffmpeg.
+
+    Raises:
+        BackendUnavailable: neither exists.
+    """
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as err:
+        raise BackendUnavailable("ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`.") from err
+
+
+def _run_ffmpeg(args: list[str], data: bytes | None = None) -> None:
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+                            input=data, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise BackendUnavailable(f"ffmpeg failed: {result.stderr.decode(errors='replace').strip()[-400:]}")
+
+
+def encode_frames(frames: Any, fps: float, out: Path) -> Path:
+    """Encode (F, H, W, 3) uint8 RGB frames as a silent H.264 (yuv420p) mp4."""
+    count, height, width, _ = frames.shape
+    rate = str(Fraction(fps).limit_denominator(1001))
+    _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", rate, "-i", "-",
+                 "-frames:v", str(count), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18",
+                 "-preset", "medium", str(out)], frames.tobytes())
+    return out
+
+
+def mux(video: Path, audio: Path, out: Path, duration: float, fps: float, reencode: bool = False) -> Path:
+    """Mux `video` with `audio` as AAC (48 kHz), audio padded with silence or cut to `duration`.
+
+    At 48 kHz one AAC frame is 21 ms, under one video frame at 30 fps, so the two streams end within
+    a frame of each other. `reencode` re-encodes the video as H.264 (for a lip-sync tool's output).
+    """
+    video_codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-r",
+                   str(Fraction(fps).limit_denominator(1001))] if reencode else ["-c:v", "copy"]
+    _run_ffmpeg(["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", *video_codec,
+                 "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-af", "apad", "-t", f"{duration:.6f}",
+                 "-movflags", "+faststart", str(out)])
+    return out
+
+
+def probe(path: Path | str) -> dict[str, Any]:
+    """Codecs, durations (seconds) and frame count of an mp4's first video and audio streams (PyAV)."""
+    import av
+
+    info: dict[str, Any] = {}
+    with av.open(str(path)) as container:
+        for kind in ("video", "audio"):
+            streams = getattr(container.streams, kind)
+            if streams:
+                stream = streams[0]
+                seconds = float(stream.duration * stream.time_base) if stream.duration else None
+                info[kind] = {"codec": stream.codec_context.name, "duration": seconds, "frames": stream.frames}
+    return info
+
+
+class TalkingHeadPipeline:
+    """Makes talking-head clips: voice, FramePack motion, optional lip sync, mux, sidecar.
+
+    Args:
+        motion_pipe: a HunyuanVideoFramepackPipeline, or a no-argument factory returning one
+            (called on first use, so weights load only when needed).
+        voice: the text-to-speech voice; default espeak-ng `en-us`.
+        lipsync: an optional lip-sync step.
+        model_ids: role -> model id, recorded in the sidecar.
+        prompt_template: passed to the pipeline (the tiny text encoder needs `tiny.TINY_PROMPT_TEMPLATE`).
+        info: extra facts for the sidecar (device, memory mode, dtype).
+    """
+
+    def __init__(self, motion_pipe: Any, *, voice: Voice | None = None, lipsync: LipSync | None = None,
+                 model_ids: dict[str, str] | None = None, prompt_template: dict | None = None,
+                 info: dict[str, Any] | None = None):
+        self._pipe = None if callable(motion_pipe) and not hasattr(motion_pipe, "transformer") else motion_pipe
+        self._factory = motion_pipe if self._pipe is None else None
+        self.voice = voice or EspeakVoice()
+        self.lipsync, self.model_ids = lipsync, dict(model_ids or {})
+        self.prompt_template, self.info = prompt_template, dict(info or {})
+
+    @property
+    def motion_pipe(self) -> Any:
+        """The FramePack pipeline, built by the factory on first use."""
+        if self._pipe is None:
+            self._pipe = self._factory()
+        return self._pipe
+
+    def validate(self, image: Any, script: str, out: Path | str, settings: MotionSettings) -> tuple[Any, int, int]:
+        """Check inputs before any work; returns (portrait, width, height).
+
+        Raises:
+            InputError: empty script, unreadable image, size not a multiple of 16, last image with
+                vanilla sampling, bad steps or output path.
+        """
+        if not script or not script.strip():
+            raise InputError("The script is empty; give the words the person should say.")
+        if settings.sampling not in SAMPLINGS:
+            raise InputError(f"Unknown sampling {settings.sampling!r}; use one of {list(SAMPLINGS)}.")
+        if settings.use_last_image and settings.sampling == "vanilla":
+            raise InputError("A last image needs inverted_anti_drifting sampling; vanilla (FramePack-F1) "
+                             "generates forwards only. Drop the last image or use the 'framepack' variant.")
+        if settings.steps < 1:
+            raise InputError(f"steps must be at least 1, got {settings.steps}; FramePack uses 25.")
+        if Path(out).suffix.lower() != ".mp4":
+            raise InputError(f"The output must be an .mp4 path, got {out}.")
+        portrait = load_portrait(image)
+        if settings.width is not None or settings.height is not None:
+            width = settings.width or bucket_size(*portrait.size, settings.target_area)[0]
+            height = settings.height or bucket_size(*portrait.size, settings.target_area)[1]
+            check_size(width, height)
+        else:
+            width, height = bucket_size(*portrait.size, settings.target_area)
+        return portrait, width, height
+
+    def generate(self, image: Any, script: str, out: Path | str, settings: MotionSettings | None = None,
+                 progress: Progress | None = None) -> TalkingHeadResult:
+        """Make the clip and its sidecar.
+
+        Args:
+            image: portrait path, PIL image, RGB array, or `(video path, seconds)` to grab a frame.
+            script: the words to speak.
+            out: the .mp4 to write; the sidecar goes beside it with a .json suffix.
+            settings: motion settings; defaults are FramePack's.
+            progress: called as `progress(done, total)` while working.
+
+        Returns:
+            The result with the sidecar's content.
+
+        Raises:
+            InputError: bad inputs (see `validate`).
+            ModelMissing: FramePack weights are absent (from the factory).
+            BackendUnavailable: espeak-ng, ffmpeg or the lip-sync command failed, or CPU refused.
+        """
+        settings = settings or MotionSettings()
+        out = Path(out)
+        portrait, width, height = self.validate(image, script, out, settings)
+        timings: dict[str, Any] = {}
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="vidrag-th-") as tmp:
+            work = Path(tmp)
+            clock = time.perf_counter()
+            audio = self.voice.synthesize(script, work / "voice.wav")
+            duration = wav_duration(audio)
+            timings["voice"] = time.perf_counter() - clock
+            plan = plan_sections(duration, settings.fps, settings.latent_window_size)
+            ticker = _Ticker(progress, plan.sections * settings.steps + 3 + (1 if self.lipsync else 0))
+            ticker.step()
+            clock = time.perf_counter()
+            pipe = self.motion_pipe
+            timings["load"] = time.perf_counter() - clock
+            frames, motion_times = self._motion(pipe, portrait, width, height, plan, settings, ticker)
+            timings.update(motion_times)
+            frames = frames[: plan.target_frames]
+            clock = time.perf_counter()
+            video = encode_frames(frames, settings.fps, work / "silent.mp4")
+            timings["encode"] = time.perf_counter() - clock
+            ticker.step()
+            video_seconds = plan.target_frames / settings.fps
+            if self.lipsync is not None:
+                clock = time.perf_counter()
+                video = self.lipsync.sync(video, audio, work / "lipsync.mp4")
+                timings["lipsync"] = time.perf_counter() - clock
+                ticker.step()
+            clock = time.perf_counter()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            mux(video, audio, out, video_seconds, settings.fps, reencode=self.lipsync is not None)
+            timings["mux"] = time.perf_counter() - clock
+            ticker.step()
+        timings["total"] = time.perf_counter() - started
+        meta = self._metadata(script, settings, plan, width, height, duration, video_seconds, timings, out)
+        sidecar = out.with_suffix(".json")
+        sidecar.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        logger.info("talking head %s: %d frames, %.2f s, %.1f s total", out, plan.target_frames,
+                    video_seconds, timings["total"])
+        return TalkingHeadResult(video=out, metadata_path=sidecar, metadata=meta)
+
+    def _motion(self, pipe: Any, portrait: Any, width: int, height: int, plan: Any,
+                settings: MotionSettings, ticker: _Ticker) -> tuple[Any, dict[str, Any]]:
+        """Run FramePack; returns uint8 frames (F, H, W, 3) and per-section timings."""
+        import numpy as np
+        import torch
+
+        last = settings.use_last_image if settings.use_last_image is not None else (
+            settings.sampling == "inverted_anti_drifting")
+        section_ends: list[float] = []
+        cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
+
+        def on_step(_pipe: Any, step: int, _t: Any, kwargs: dict) -> dict:
+            ticker.step()
+            if step == settings.steps - 1:
+                if cuda:
+                    torch.cuda.synchronize()
+                section_ends.append(time.perf_counter())
+            return kwargs
+
+        extra = {"prompt_template": self.prompt_template} if self.prompt_template else {}
+        started = time.perf_counter()
+        result = pipe(image=portrait, last_image=portrait if last else None, prompt=settings.prompt,
+                      height=height, width=width, num_frames=plan.num_frames,
+                      latent_window_size=settings.latent_window_size, num_inference_steps=settings.steps,
+                      guidance_scale=settings.guidance_scale, sampling_type=settings.sampling,
+                      generator=torch.Generator("cpu").manual_seed(settings.seed), output_type="np",
+                      callback_on_step_end=on_step, **extra)
+        finished = time.perf_counter()
+        frames = np.asarray(result.frames[0])
+        if frames.shape[0] != plan.frames_returned:
+            logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], plan.frames_returned)
+        marks = [started, *section_ends]
+        times = {"motion": finished - started,
+                 "sections": [round(b - a, 4) for a, b in zip(marks, marks[1:])],
+                 "final_decode": finished - (section_ends[-1] if section_ends else started)}
+        return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
+
+    def _metadata(self, script: str, settings: MotionSettings, plan: Any, width: int, height: int,
+                  audio_seconds: float, video_seconds: float, timings: dict, out: Path) -> dict[str, Any]:
+        return {
+            "video": str(out), "script": script, "prompt": settings.prompt, "seed": settings.seed,
+            "steps": settings.steps, "guidance_scale": settings.guidance_scale, "sampling": settings.sampling,
+            "model_ids": self.model_ids, "width": width, "height": height, "fps": settings.fps,
+            "frames": plan.target_frames, "audio_seconds": round(audio_seconds, 4),
+            "video_seconds": round(video_seconds, 4), "sections": plan.as_dict(),
+            "voice": self.voice.describe(), "lipsync": self.lipsync.describe() if self.lipsync else None,
+            "settings": asdict(settings), "timings": _rounded(timings), **self.info,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+
+class _Ticker:
+    """Counts work units and reports them as `progress(done, total)`."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def step(self) -> None:
+        self.done = min(self.total, self.done + 1)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _rounded(timings: dict[str, Any]) -> dict[str, Any]:
+    return {k: ([round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)) for k, v in timings.items()}
