@@ -50,6 +50,23 @@ class ModelEntry:
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
 
+_FRAMEPACK_SHARED = (
+    RepoSpec(
+        "hunyuanvideo-community/HunyuanVideo",
+        int(17.0 * GB),
+        allow_patterns=(
+            "model_index.json", "text_encoder/*", "text_encoder_2/*", "tokenizer/*", "tokenizer_2/*",
+            "vae/*", "scheduler/*",
+        ),
+    ),
+    RepoSpec(
+        "lllyasviel/flux_redux_bfl",
+        int(0.9 * GB),
+        allow_patterns=("image_encoder/*", "feature_extractor/*"),
+    ),
+)
+"""Repos every FramePack variant shares (only the parts FramePack uses)."""
+
 MODELS: dict[str, ModelEntry] = {
     "minicpm-v-4.5": ModelEntry(
         name="minicpm-v-4.5",
@@ -62,6 +79,34 @@ MODELS: dict[str, ModelEntry] = {
         default_variant="bf16",
         needs="bf16: ~18 GB GPU memory; int4 (bitsandbytes) / awq (AutoAWQ or vLLM): ~9 GB.",
         aliases=("minicpm", "minicpm-v", "minicpm-v-4_5", "openbmb/minicpm-v-4_5"),
+    ),
+    # FramePack talking heads (tools.talking_head): the transformer, HunyuanVideo's text encoders /
+    # tokenizers / VAE / scheduler (not its own transformer), and the SigLIP image encoder.
+    "framepack": ModelEntry(
+        name="framepack",
+        description="FramePack I2V (HunyuanVideo 13B, inverted anti-drifting sampling): talking heads.",
+        variants={
+            "bf16": (
+                RepoSpec("lllyasviel/FramePackI2V_HY", int(25.7 * GB)),
+                *_FRAMEPACK_SHARED,
+            ),
+        },
+        default_variant="bf16",
+        needs="~44 GB disk; GPU: >=60 GB free runs it whole, 32 GB with model offload, less with group offload.",
+        aliases=("framepack-i2v", "lllyasviel/framepacki2v_hy"),
+    ),
+    "framepack-f1": ModelEntry(
+        name="framepack-f1",
+        description="FramePack-F1 (forward 'vanilla' sampling; no end frame): talking heads.",
+        variants={
+            "bf16": (
+                RepoSpec("lllyasviel/FramePack_F1_I2V_HY_20250503", int(25.7 * GB)),
+                *_FRAMEPACK_SHARED,
+            ),
+        },
+        default_variant="bf16",
+        needs="~44 GB disk; same GPU memory as framepack.",
+        aliases=("framepack_f1", "lllyasviel/framepack_f1_i2v_hy_20250503"),
     ),
 }
 """Known models by short name. Sizes are estimates; `vidrag models download` asks the hub when it can."""
