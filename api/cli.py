@@ -86,7 +86,7 @@ def ingest(
 ) -> None:
     """Index videos: clips, speech, on-screen text and captions into the library."""
     library = _open(for_ingest=True)
-    bars = _Bars(enabled=not quiet and not json_out)
+    bars = _Bars(enabled=not quiet and not json_out and sys.stderr.isatty())
     try:
         results = library.ingest(paths, progress=bars)
     finally:
@@ -175,7 +175,7 @@ def demo(
     err(f"Building the sample library in {folder} …")
     build_sample_library(folder)
     library = _open(for_ingest=True)
-    bars = _Bars(enabled=not json_out)
+    bars = _Bars(enabled=not json_out and sys.stderr.isatty())
     try:
         results = library.ingest([folder], progress=bars)
     finally:

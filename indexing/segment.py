@@ -100,8 +100,9 @@ def plan_clips(
     return [(round(a, 6), round(b, 6)) for a, b in spans]
 
 
-def _inside_word(t: float, words: Sequence[tuple[float, float]]) -> bool:
-    return any(start + 0.02 < t < end - 0.02 for start, end in words)
+def _inside_word(t: float, words: Sequence[tuple[float, float]], margin: float = 0.15) -> bool:
+    # Recognisers place word edges loosely; only a cut well inside a word counts as splitting it.
+    return any(start + margin < t < end - margin for start, end in words)
 
 
 def _snap(cut: float, words: Sequence[tuple[float, float]], pauses: Sequence[tuple[float, float]], snap: float) -> float:

