@@ -208,12 +208,32 @@ def _print_answer(result) -> None:  # noqa: ANN001
         typer.echo(f"  [{Path(c['video']).name} @ {clock(c['start'])}–{clock(c['end'])}] {_snippet(c.get('quote', ''), 100)}")
 
 
+def _register_extensions() -> None:
+    """Mount the command groups that live in their own modules (ask/eval, serve, models, talking-head)."""
+    import importlib
+
+    for name in ("api.cli_agent", "api.cli_serve", "api.models_cmd", "api.talking_head_cmd"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        if hasattr(module, "register"):
+            module.register(app)
+        elif hasattr(module, "models_app"):
+            app.add_typer(module.models_app, name="models", help="Download and list model weights.")
+        elif hasattr(module, "talking_head_command"):
+            app.command("talking-head")(module.talking_head_command)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        _register_extensions()
         app(standalone_mode=False)
     except VidragError as error:
         err(f"error: {error}")
