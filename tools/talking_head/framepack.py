@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from storage.errors import BackendUnavailable, InputError, ModelMissing
@@ -25,17 +26,12 @@ REDUX_REPO = "lllyasviel/flux_redux_bfl"
 MEMORY_MODES = ("none", "model_cpu_offload", "group_offload")
 GIB = 1024**3
 
-# Files that must be in the cache for each repo; config files are small and name each part.
-_BASE_FILES = (
-    "model_index.json",
-    "text_encoder/config.json",
-    "text_encoder_2/config.json",
-    "tokenizer/tokenizer_config.json",
-    "tokenizer_2/tokenizer_config.json",
-    "vae/config.json",
-    "scheduler/scheduler_config.json",
+# What must be in each repo's local snapshot: model folders need weights, the rest a config file.
+_BASE_PARTS = (
+    "model_index.json", "text_encoder/", "text_encoder_2/", "vae/",
+    "tokenizer/tokenizer_config.json", "tokenizer_2/tokenizer_config.json", "scheduler/scheduler_config.json",
 )
-_REDUX_FILES = ("image_encoder/config.json", "feature_extractor/preprocessor_config.json")
+_REDUX_PARTS = ("image_encoder/", "feature_extractor/preprocessor_config.json")
 
 
 @dataclass(frozen=True)
@@ -75,16 +71,37 @@ def get_variant(name: str) -> Variant:
 
 
 def missing_weights(variant: Variant, cache_dir: str | None = None) -> list[str]:
-    """The `repo/file` entries of `variant` that are not in the local Hugging Face cache (offline)."""
-    from huggingface_hub import try_to_load_from_cache
+    """The `repo/part` entries of `variant` absent from the local Hugging Face cache (never online).
 
-    wanted = [(variant.transformer_repo, "config.json")]
-    wanted += [(BASE_REPO, name) for name in _BASE_FILES] + [(REDUX_REPO, name) for name in _REDUX_FILES]
+    A model folder counts as present when it has a config and weight files; other parts when the
+    named file exists.
+    """
+    wanted = [(variant.transformer_repo, ("",)), (BASE_REPO, _BASE_PARTS), (REDUX_REPO, _REDUX_PARTS)]
     missing = []
-    for repo, filename in wanted:
-        if not isinstance(try_to_load_from_cache(repo, filename, cache_dir=cache_dir), str):
-            missing.append(f"{repo}/{filename}")
+    for repo, parts in wanted:
+        folder = _snapshot(repo, cache_dir)
+        for part in parts:
+            if folder is None or not _part_present(folder, part):
+                missing.append(f"{repo}/{part}".rstrip("/"))
     return missing
+
+
+def _snapshot(repo: str, cache_dir: str | None) -> Path | None:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, cache_dir=cache_dir, local_files_only=True))
+    except (OSError, ValueError) as err:  # LocalEntryNotFoundError is an OSError
+        logger.debug("%s not in the local cache: %s", repo, err)
+        return None
+
+
+def _part_present(folder: Path, part: str) -> bool:
+    from indexing.model_registry import weights_present
+
+    if part == "" or part.endswith("/"):
+        return weights_present(folder / part)
+    return (folder / part).is_file()
 
 
 def require_weights(variant: Variant, cache_dir: str | None = None) -> None:
@@ -98,8 +115,8 @@ def require_weights(variant: Variant, cache_dir: str | None = None) -> None:
         repos = sorted({_repo_of(entry) for entry in missing})
         raise ModelMissing(
             f"FramePack weights for {variant.name!r} are not downloaded: missing {', '.join(repos)} "
-            f"({len(missing)} files, e.g. {missing[0]}). Run `vidrag models download {variant.name}` "
-            "(over 30 GB; resumable), or pass --tiny for a demo with tiny random weights."
+            f"({len(missing)} parts, e.g. {missing[0]}). Run `vidrag models download {variant.name}` "
+            "(about 44 GB; resumable), or pass --tiny for a demo with tiny random weights."
         )
 
 
@@ -158,12 +175,14 @@ def apply_memory_mode(pipe: Any, mode: str, device: str, vae_tiling: bool = True
         vae_tiling: decode the VAE in tiles (cuts the decode peak; frames near tile seams blend).
 
     Raises:
-        InputError: an unknown mode.
+        InputError: an unknown mode, or an offload mode on a non-CUDA device.
     """
     import torch
 
     if mode not in MEMORY_MODES:
         raise InputError(f"Unknown memory mode {mode!r}; use one of {list(MEMORY_MODES)}.")
+    if mode != "none" and not device.startswith("cuda"):
+        raise InputError(f"Memory mode {mode!r} offloads to the CPU from a GPU; on {device!r} use 'none'.")
     if mode == "none":
         pipe.to(device)
     elif mode == "model_cpu_offload":

@@ -324,9 +324,9 @@ class TalkingHeadPipeline:
             clock = time.perf_counter()
             pipe = self.motion_pipe
             timings["load"] = time.perf_counter() - clock
-            frames, motion_times = self._motion(pipe, portrait, width, height, plan, settings, ticker)
+            frames, motion_times = run_motion(pipe, portrait, width, height, plan, settings,
+                                              prompt_template=self.prompt_template, on_step=ticker.step)
             timings.update(motion_times)
-            frames = frames[: plan.target_frames]
             clock = time.perf_counter()
             video = encode_frames(frames, settings.fps, work / "silent.mp4")
             timings["encode"] = time.perf_counter() - clock
@@ -350,43 +350,6 @@ class TalkingHeadPipeline:
                     video_seconds, timings["total"])
         return TalkingHeadResult(video=out, metadata_path=sidecar, metadata=meta)
 
-    def _motion(self, pipe: Any, portrait: Any, width: int, height: int, plan: Any,
-                settings: MotionSettings, ticker: _Ticker) -> tuple[Any, dict[str, Any]]:
-        """Run FramePack; returns uint8 frames (F, H, W, 3) and per-section timings."""
-        import numpy as np
-        import torch
-
-        last = settings.use_last_image if settings.use_last_image is not None else (
-            settings.sampling == "inverted_anti_drifting")
-        section_ends: list[float] = []
-        cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
-
-        def on_step(_pipe: Any, step: int, _t: Any, kwargs: dict) -> dict:
-            ticker.step()
-            if step == settings.steps - 1:
-                if cuda:
-                    torch.cuda.synchronize()
-                section_ends.append(time.perf_counter())
-            return kwargs
-
-        extra = {"prompt_template": self.prompt_template} if self.prompt_template else {}
-        started = time.perf_counter()
-        result = pipe(image=portrait, last_image=portrait if last else None, prompt=settings.prompt,
-                      height=height, width=width, num_frames=plan.num_frames,
-                      latent_window_size=settings.latent_window_size, num_inference_steps=settings.steps,
-                      guidance_scale=settings.guidance_scale, sampling_type=settings.sampling,
-                      generator=torch.Generator("cpu").manual_seed(settings.seed), output_type="np",
-                      callback_on_step_end=on_step, **extra)
-        finished = time.perf_counter()
-        frames = np.asarray(result.frames[0])
-        if frames.shape[0] != plan.frames_returned:
-            logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], plan.frames_returned)
-        marks = [started, *section_ends]
-        times = {"motion": finished - started,
-                 "sections": [round(b - a, 4) for a, b in zip(marks, marks[1:])],
-                 "final_decode": finished - (section_ends[-1] if section_ends else started)}
-        return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
-
     def _metadata(self, script: str, settings: MotionSettings, plan: Any, width: int, height: int,
                   audio_seconds: float, video_seconds: float, timings: dict, out: Path) -> dict[str, Any]:
         return {
@@ -399,6 +362,55 @@ class TalkingHeadPipeline:
             "settings": asdict(settings), "timings": _rounded(timings), **self.info,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+
+
+def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, settings: MotionSettings, *,
+               prompt_template: dict | None = None, on_step: Callable[[], None] | None = None
+               ) -> tuple[Any, dict[str, Any]]:
+    """Run FramePack for a section plan; returns uint8 frames (F, H, W, 3) trimmed to the plan, and timings.
+
+    Timings: `motion` (the whole call), `sections` (seconds from the call's start, then from each
+    section's last denoising step to the next one's: encoding, denoising and the previous section's
+    VAE decode) and `final_decode` (after the last step). The generator lives on the CPU, so a seed
+    gives the same noise whatever the device or memory mode.
+    """
+    import numpy as np
+    import torch
+
+    last = settings.use_last_image if settings.use_last_image is not None else (
+        settings.sampling == "inverted_anti_drifting")
+    section_ends: list[float] = []
+    cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
+
+    def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict) -> dict:
+        if on_step is not None:
+            on_step()
+        if step == settings.steps - 1:
+            if cuda:
+                torch.cuda.synchronize()
+            section_ends.append(time.perf_counter())
+        return kwargs
+
+    extra = {"prompt_template": prompt_template} if prompt_template else {}
+    started = time.perf_counter()
+    result = pipe(image=portrait, last_image=portrait if last else None, prompt=settings.prompt,
+                  height=height, width=width, num_frames=plan.num_frames,
+                  latent_window_size=settings.latent_window_size, num_inference_steps=settings.steps,
+                  guidance_scale=settings.guidance_scale, sampling_type=settings.sampling,
+                  generator=torch.Generator("cpu").manual_seed(settings.seed), output_type="np",
+                  callback_on_step_end=on_step_end, **extra)
+    if cuda:
+        torch.cuda.synchronize()
+    finished = time.perf_counter()
+    frames = np.asarray(result.frames[0])
+    if frames.shape[0] != plan.frames_returned:
+        logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], plan.frames_returned)
+    marks = [started, *section_ends]
+    times = {"motion": finished - started,
+             "sections": [b - a for a, b in zip(marks, marks[1:])],
+             "final_decode": finished - (section_ends[-1] if section_ends else started)}
+    frames = frames[: plan.target_frames]
+    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
 
 
 class _Ticker:
