@@ -1,0 +1,105 @@
+"""The clip store on a real Qdrant client (local mode): hybrid search, filters, idempotent writes."""
+
+import pytest
+from qdrant_client import QdrantClient
+
+from indexing.embed import SparseEncoder
+from storage.errors import InputError
+from storage.ids import clip_point_id, content_hash, video_id_from_hash
+from storage.qdrant_store import ClipStore, ClipVectors
+from storage.types import Clip
+
+DIM = 4
+
+
+def _item(video_id: str, start: float, end: float, dense: list[float], text: str) -> ClipVectors:
+    clip = Clip(video_id, f"/v/{video_id}.mp4", 0, start, end, transcript=text)
+    return ClipVectors(clip, dense, SparseEncoder().document(text))
+
+
+@pytest.fixture()
+def store():
+    return ClipStore(QdrantClient(":memory:"), "t", dim=DIM)
+
+
+@pytest.fixture()
+def filled(store):
+    store.upsert([
+        _item("a", 0, 10, [1, 0, 0, 0], "the kettle boils water for tea"),
+        _item("a", 10, 20, [0, 1, 0, 0], "routers forward packets between networks"),
+        _item("b", 0, 10, [0, 0, 1, 0], "jupiter is the largest planet"),
+        _item("b", 10, 20, [0.9, 0.1, 0, 0], "green tea steeps for two minutes"),
+    ])
+    return store
+
+
+def test_point_ids_are_deterministic_and_span_specific():
+    assert clip_point_id("v", 0.0, 10.0) == clip_point_id("v", 0.0, 10.0)
+    assert clip_point_id("v", 0.0, 10.0) != clip_point_id("v", 0.0, 10.001)
+    assert clip_point_id("v", 0.0, 10.0) != clip_point_id("w", 0.0, 10.0)
+
+
+def test_video_id_is_a_content_hash(tmp_path):
+    one, two = tmp_path / "1.bin", tmp_path / "2.bin"
+    one.write_bytes(b"same bytes")
+    two.write_bytes(b"same bytes")
+    assert video_id_from_hash(content_hash(one)) == video_id_from_hash(content_hash(two))
+    two.write_bytes(b"other bytes")
+    assert content_hash(one) != content_hash(two)
+
+
+def test_dense_search_ranks_by_cosine(filled):
+    hits = filled.search([1, 0, 0, 0], None, k=2, mode="dense")
+    assert [(h.video_id, h.start) for h in hits] == [("a", 0.0), ("b", 10.0)]
+
+
+def test_sparse_search_matches_words(filled):
+    hits = filled.search([0, 0, 0, 1], SparseEncoder().query("largest planet"), k=1, mode="sparse")
+    assert (hits[0].video_id, hits[0].start) == ("b", 0.0)
+
+
+def test_hybrid_fuses_dense_and_words(filled):
+    # Dense points at clip a/0-10; the words point at b/10-20 ("green tea"); both must come first.
+    hits = filled.search([1, 0, 0, 0], SparseEncoder().query("green tea"), k=4, mode="hybrid")
+    top_two = {(h.video_id, h.start) for h in hits[:2]}
+    assert top_two == {("a", 0.0), ("b", 10.0)}
+
+
+def test_filters_by_video_and_time_range(filled):
+    hits = filled.search([1, 0, 0, 0], None, k=10, video_ids=["b"], mode="dense")
+    assert {h.video_id for h in hits} == {"b"}
+    hits = filled.search([1, 0, 0, 0], None, k=10, start=12.0, end=30.0, mode="dense")
+    assert {(h.video_id, h.start) for h in hits} == {("a", 10.0), ("b", 10.0)}
+
+
+def test_upserting_the_same_clips_does_not_duplicate(filled):
+    before = filled.count()
+    filled.upsert([_item("a", 0, 10, [1, 0, 0, 0], "the kettle boils water for tea")])
+    assert filled.count() == before
+
+
+def test_delete_video_keeps_only_named_points(filled):
+    keep = clip_point_id("a", 0.0, 10.0)
+    assert filled.delete_video("a", keep=[keep]) == 1
+    assert [c.start for c in filled.clips("a")] == [0.0]
+
+
+def test_unknown_mode_is_rejected(filled):
+    with pytest.raises(InputError, match="Unknown search mode"):
+        filled.search([1, 0, 0, 0], None, mode="fuzzy")
+
+
+def test_dimension_mismatch_is_explained(tmp_path):
+    client = QdrantClient(path=str(tmp_path / "q"))
+    ClipStore(client, "t", dim=4)
+    with pytest.raises(InputError, match="4-d vectors but the embedder makes 8-d"):
+        ClipStore(client, "t", dim=8)
+
+
+def test_points_persist_across_reopen(tmp_path):
+    client = QdrantClient(path=str(tmp_path / "q"))
+    ClipStore(client, "t", dim=DIM).upsert([_item("a", 0, 5, [1, 0, 0, 0], "hello there")])
+    client.close()
+    reopened = ClipStore(QdrantClient(path=str(tmp_path / "q")), "t", dim=DIM)
+    assert reopened.count() == 1
+    assert reopened.clips("a")[0].transcript == "hello there"
