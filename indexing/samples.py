@@ -73,9 +73,10 @@ LECTURES: list[Lecture] = [
     Lecture("tcp_networking.mp4", "How TCP Connections Work", [
         _seg("tcp-handshake", "The Three-Way Handshake",
              ["Client sends SYN", "Server answers SYN-ACK", "Client confirms with ACK"],
-             """Before any data flows, TCP opens a connection with a three-way handshake. The client
-             sends a SYN packet carrying its initial sequence number. The server replies with SYN-ACK,
-             and the client confirms with a final ACK, so both sides agree the link is open."""),
+             """Before any data can flow, two computers must first establish a TCP connection, and they
+             begin with a three-way handshake. The client sends a SYN packet carrying its initial
+             sequence number. The server replies with SYN-ACK, and the client confirms with a final
+             ACK, so both sides agree the link is open."""),
         _seg("tcp-sequence", "Sequence Numbers and Acknowledgments",
              ["Every byte is numbered", "Receiver acknowledges what arrived", "Lost segments are retransmitted"],
              """Every byte sent over TCP gets a sequence number. The receiver acknowledges the data it
@@ -93,8 +94,8 @@ LECTURES: list[Lecture] = [
              the sender cuts its window in half and then grows it slowly again."""),
         _seg("tcp-teardown", "Closing a Connection",
              ["Each side sends FIN", "The other side acknowledges", "TIME-WAIT absorbs stray packets"],
-             """When the conversation is over, each side closes its half of the connection by sending
-             a FIN segment, which the other side acknowledges. The side that closed first waits in the
+             """When the conversation is over, each side shuts down its own direction by sending a FIN
+             segment, which the other side acknowledges. The side that closed first waits in the
              TIME-WAIT state for a while, so that late, wandering packets are not mistaken for new data."""),
     ]),
     Lecture("baking_bread.mp4", "Baking a Basic Loaf of Bread", [
@@ -115,10 +116,11 @@ LECTURES: list[Lecture] = [
              in the flour and releases carbon dioxide, which inflates the dough. After one to two hours
              it should have doubled in size."""),
         _seg("bread-shaping", "Shaping and Proofing",
-             ["Knock out the air", "Form a tight ball or log", "Final proof: poke test"],
-             """Gently press out the air and shape the dough into a tight ball or a log, creating
-             tension on the surface. Let it proof a second time. It is ready for the oven when a
-             fingertip poke springs back slowly and leaves a small dent."""),
+             ["Knock out the air", "Form a tight ball or log", "Second rise: poke test"],
+             """Gently press the air out of the risen dough and shape it into a tight ball or a log,
+             which creates tension on the surface. Let the shaped loaf proof, that is, rise a second
+             time, for about forty five minutes. To check it, poke it with a floured fingertip: if the
+             dent springs back slowly, it is ready."""),
         _seg("bread-baking", "Baking and Cooling",
              ["Hot oven, 230 degrees Celsius", "Steam for a crisp crust", "Cool on a wire rack"],
              """Bake in a hot oven at about two hundred and thirty degrees Celsius. A tray of water at
@@ -571,22 +573,22 @@ def _write_text(path: Path, text: str) -> None:
 # Paraphrased questions (mostly not the slide's or narration's words) with the lecture file and
 # segment index that answers each: at least one per segment, for the retrieval test.
 RETRIEVAL_QUESTIONS: list[tuple[str, str, int]] = [
-    ("How does a connection between two computers get set up before anything is sent?",
+    ("Which messages do two hosts trade to open a reliable link?",
      "tcp_networking.mp4", 0),
     ("What happens when a piece of data goes missing on the way and is never confirmed?",
      "tcp_networking.mp4", 1),
-    ("How does the receiving machine keep the sender from flooding its memory?",
+    ("How does the receiving machine keep the sender from flooding its memory buffers?",
      "tcp_networking.mp4", 2),
     ("How does a sender react when the internet gets overloaded and drops traffic?",
      "tcp_networking.mp4", 3),
     ("How do the two ends say goodbye once they are done talking?", "tcp_networking.mp4", 4),
     ("What do I need to buy for a simple homemade loaf, and how should I measure it?",
      "baking_bread.mp4", 0),
-    ("How long should I work the dough with my hands, and how can I tell it is done?",
+    ("How long do I push and fold the dough, and what test shows it is stretchy enough?",
      "baking_bread.mp4", 1),
     ("Why does the dough grow bigger while it rests?", "baking_bread.mp4", 2),
-    ("How do I know the formed loaf is ready to go in the oven?", "baking_bread.mp4", 3),
-    ("How can I get a crunchy outside on my loaf and tell when it is cooked through?",
+    ("How do I form the loaf, and when has it risen a second time?", "baking_bread.mp4", 3),
+    ("How do I get a crisp crust on my loaf, and how does it sound when it is done?",
      "baking_bread.mp4", 4),
     ("Which worlds near the Sun have hard ground, and which of them is the hottest?",
      "solar_system.mp4", 0),
@@ -603,29 +605,31 @@ RETRIEVAL_QUESTIONS: list[tuple[str, str, int]] = [
      "tcp_networking.mp4", 1),
     ("Which planet is wrapped in rings made of ice?", "solar_system.mp4", 1),
     ("How deep should each push go when reviving someone?", "first_aid_cpr.mp4", 1),
-    ("Why shouldn't the water for the dough be very hot?", "baking_bread.mp4", 0),
+    ("What is the shortest list of things a plain loaf needs?", "baking_bread.mp4", 0),
 ]
 
 # Evaluation items for `vidrag eval`: paraphrased question, lecture file, segment index, and
 # keywords of the expected fact (each appears verbatim, case-insensitively, in the narration).
 QA_ITEMS: list[tuple[str, str, int, list[str]]] = [
     ("How does a connection between two computers begin?", "tcp_networking.mp4", 0, ["handshake"]),
-    ("How does TCP cope when some data never arrives?", "tcp_networking.mp4", 1, ["retransmits"]),
+    ("What does the sender do when a piece of data is never confirmed?", "tcp_networking.mp4", 1,
+     ["retransmits"]),
     ("What keeps a quick sender from swamping a receiver with little buffer room?",
      "tcp_networking.mp4", 2, ["window"]),
-    ("What does the sender do when the network starts losing packets?",
+    ("How does a sender slow down when the network is congested?",
      "tcp_networking.mp4", 3, ["half"]),
     ("How is a finished connection shut down?", "tcp_networking.mp4", 4, ["FIN"]),
     ("What goes into the most basic bread dough?", "baking_bread.mp4", 0, ["flour", "yeast", "salt"]),
-    ("What does working the dough by hand actually do to it?", "baking_bread.mp4", 1, ["gluten"]),
+    ("What stretchy network forms when dough is worked, and what does it do?",
+     "baking_bread.mp4", 1, ["gluten"]),
     ("How much should the dough grow while it rests in the bowl?", "baking_bread.mp4", 2, ["doubled"]),
-    ("How can you tell that a shaped loaf has risen long enough?",
+    ("How can a finger test show that the shaped loaf has risen enough?",
      "baking_bread.mp4", 3, ["springs back"]),
     ("How hot should the oven be for bread?", "baking_bread.mp4", 4, ["Celsius"]),
     ("How do you get a crispy crust on homemade bread?", "baking_bread.mp4", 4, ["steam"]),
     ("Why is the second planet from the Sun so hot?", "solar_system.mp4", 0, ["carbon dioxide"]),
     ("On which planet is the tallest volcano?", "solar_system.mp4", 0, ["Mars"]),
-    ("What are the largest planets made of?", "solar_system.mp4", 1, ["hydrogen", "helium"]),
+    ("What are the huge planets with no solid ground made of?", "solar_system.mp4", 1, ["hydrogen", "helium"]),
     ("How big is the storm on the largest planet?", "solar_system.mp4", 1, ["bigger than Earth"]),
     ("What gives the outermost planets their color?", "solar_system.mp4", 2, ["methane"]),
     ("Why was Pluto demoted?", "solar_system.mp4", 3, ["cleared"]),
@@ -633,7 +637,8 @@ QA_ITEMS: list[tuple[str, str, int, list[str]]] = [
      "first_aid_cpr.mp4", 0, ["safe", "emergency services"]),
     ("How deep should you press on the chest during resuscitation?",
      "first_aid_cpr.mp4", 1, ["centimeters"]),
-    ("What comes after a round of thirty chest pushes?", "first_aid_cpr.mp4", 2, ["rescue breaths"]),
+    ("How do you blow air into the lungs of someone who is not breathing?", "first_aid_cpr.mp4", 2,
+     ["rescue breaths"]),
     ("Is it safe to touch the person while the heart-shock device is working?",
      "first_aid_cpr.mp4", 3, ["nobody touches"]),
 ]
