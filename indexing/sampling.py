@@ -186,7 +186,10 @@ def fit_size(
     scale = min(1.0, max_side / max(width, height), math.sqrt(max_area / (width * height)))
     if scale >= 1.0:
         return width, height
-    return max(1, int(width * scale)), max(1, int(height * scale))
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if w * h > max_area or max(w, h) > max_side:  # rounding up overshot: round down instead
+        w, h = max(1, int(width * scale)), max(1, int(height * scale))
+    return w, h
 
 
 def fit_frame(
