@@ -17,7 +17,7 @@ import numpy as np
 
 from indexing.media import MediaInfo, iter_frames
 from indexing.ocr import OcrReader
-from indexing.segment import ShotDetector
+from indexing.segment import ShotDetector, change_spikes, merge_cuts
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def analyse(
     step = 1.0 / info.fps if info.fps else 0.04
     duration = max(info.duration, last_time + step) if count else info.duration
     before = time.perf_counter()
-    cuts = shots.finish()
+    cuts = merge_cuts(shots.finish(), change_spikes(motion))
     timings["segment"] += time.perf_counter() - before
     if progress:
         progress(duration, duration)

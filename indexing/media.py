@@ -171,7 +171,7 @@ def _decord_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, n
         except Exception as err:
             log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
             return
-        yield float(stamps[index]), orient(frame, info.rotation)
+        yield round(float(stamps[index]), 4), orient(frame, info.rotation)
 
 
 def _pyav_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.ndarray]]:

@@ -40,6 +40,8 @@ VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
 )
 
+PIPELINE_VERSION = 2  # bump when a change alters clips or their text: stored videos are redone
+
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'asr', 'caption', 'store'."""
 
@@ -52,7 +54,7 @@ class IngestOptions:
     analysis_fps: float = 1.0
 
     def key(self, *parts: str) -> str:
-        blob = json.dumps([asdict(self), *parts], sort_keys=True)
+        blob = json.dumps([PIPELINE_VERSION, asdict(self), *parts], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

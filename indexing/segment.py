@@ -63,6 +63,39 @@ class ShotDetector:
                 self.cuts.append(self._times[index])
 
 
+def change_spikes(
+    motion: Sequence[tuple[float, float]], *, floor: float = 0.012, ratio: float = 6.0, window: int = 12
+) -> list[float]:
+    """Cuts that colour-based detection misses: a sudden picture change between still frames.
+
+    Slides are mostly one colour, so a slide change barely moves PySceneDetect's HSV score; the mean
+    absolute difference of tiny grey frames spikes instead. A frame is a cut when its difference is
+    above `floor` and `ratio` times the median difference of the frames around it.
+
+    Args:
+        motion: (time, mean absolute difference from the previous frame, 0–1) per decoded frame.
+        floor: the smallest difference that can be a cut.
+        ratio: how far above its neighbourhood a difference must stand.
+        window: frames on each side that form the neighbourhood.
+    """
+    values = np.array([value for _, value in motion], dtype=np.float32)
+    cuts = []
+    for i in np.flatnonzero(values >= floor):
+        around = np.concatenate([values[max(0, i - window) : i], values[i + 1 : i + 1 + window]])
+        if i > 0 and (around.size == 0 or values[i] >= ratio * max(float(np.median(around)), 1e-4)):
+            cuts.append(float(motion[i][0]))
+    return cuts
+
+
+def merge_cuts(*groups: Sequence[float], tolerance: float = 0.3) -> list[float]:
+    """All cut times from several detectors, ascending, keeping the first of any within `tolerance`."""
+    merged: list[float] = []
+    for cut in sorted(c for group in groups for c in group):
+        if not merged or cut - merged[-1] > tolerance:
+            merged.append(cut)
+    return merged
+
+
 def plan_clips(
     duration: float,
     cuts: Sequence[float] = (),
