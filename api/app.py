@@ -1,0 +1,144 @@
+"""The FastAPI app: the factory, its lifespan (library and ingest worker), errors, key, CORS, page.
+
+`create_app()` builds nothing heavy itself: the library is opened (or the injected one taken) and
+the job worker started in the lifespan, and stopped there. Errors are translated once, here: vidrag's
+NotFound → 404, InputError → 422, BackendUnavailable → 503, anything else → 500 with the body
+`{"detail": "internal error"}` and no trace. An API key (`X-API-Key`) is required whenever the server
+listens beyond loopback; with a key configured it is required on every route but `/health` and the
+page itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import Field
+
+from api.jobs import JobManager
+from api.routers import describe_error, require_api_key
+from api.settings import Settings
+from storage.errors import InputError, VidragError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+class ApiSettings(Settings):
+    """Settings of the server: the base settings plus where it listens (`VIDRAG_HOST`, `VIDRAG_PORT`)."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")
+    port: int = Field(8000, ge=0, le=65535)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only accepts connections from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost may resolve anywhere
+        return False
+
+
+def check_exposure(host: str, api_key: str | None) -> None:
+    """Refuse to serve beyond loopback without an API key.
+
+    Raises:
+        InputError: `host` is not loopback and no key is set.
+    """
+    if not api_key and not is_loopback(host):
+        raise InputError(
+            f"Refusing to listen on {host} without an API key: anyone who can reach it could read and "
+            "delete the library. Set VIDRAG_API_KEY (clients send it as the X-API-Key header), or "
+            "listen on 127.0.0.1."
+        )
+
+
+def create_app(settings: Settings | None = None, library: Any = None, *,
+               answer: Callable[..., dict[str, Any]] | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: configuration; `ApiSettings` also says which host the server listens on (the key
+            rule depends on it). Default: read from the environment.
+        library: an open Library to serve (tests pass theirs; an embedded Qdrant folder admits one
+            client). Default: opened from `settings` at startup, with an indexer, closed at shutdown.
+        answer: the question answerer, with the contract of `agent.answer_question`. Default: that
+            function, imported on first use.
+
+    Raises:
+        InputError: listening beyond loopback with no API key.
+    """
+    settings = settings or ApiSettings()
+    check_exposure(getattr(settings, "host", "127.0.0.1"), settings.api_key)
+    app = FastAPI(
+        title="vidrag", version="0.1.0", lifespan=_lifespan,
+        description="Search and question a video library; answers cite moments that play in place.",
+    )
+    app.state.settings, app.state.library, app.state.answer = settings, library, answer
+    app.state.api_key = settings.api_key or None
+    _add_error_handlers(app)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=[str(o) for o in settings.cors_origins],
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["X-API-Key", "Content-Type"])
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    from api.routers import ask, health, jobs, search, videos
+
+    guarded = [Depends(require_api_key)]
+    app.include_router(health.router)
+    for router in (health.ready_router, videos.router, jobs.router, search.router, ask.router):
+        app.include_router(router, dependencies=guarded)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = app.state
+    owned = state.library is None
+    if owned:
+        from api.wiring import open_library
+
+        state.library = open_library(state.settings, for_ingest=True)
+    state.jobs = JobManager(state.library)
+    resumed = state.jobs.start()
+    log.info("vidrag API ready (%d job(s) resumed)", resumed)
+    try:
+        yield
+    finally:
+        state.jobs.stop()
+        if owned:
+            state.library.store.client.close()
+            state.library.catalog.close()
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def vidrag_error(request: Request, err: Exception) -> JSONResponse:
+        status, body = describe_error(err)
+        if status == 500:
+            log.error("%s %s failed", request.method, request.url.path, exc_info=err)
+        return JSONResponse(body, status_code=status)
+
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=err)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.add_exception_handler(VidragError, vidrag_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,39 @@
+"""`vidrag serve`: run the REST API and web page with uvicorn.
+
+It refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
+add and delete videos. Registered on the main CLI by `api.cli` (`register(app)`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve the library over HTTP: the REST API (docs at /docs) and the web page at /."""
+    from api.app import ApiSettings, check_exposure, create_app
+    from storage.errors import InputError
+
+    settings = ApiSettings(host=host, port=port)
+    try:
+        check_exposure(host, settings.api_key)
+    except InputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    import uvicorn
+
+    typer.echo(f"vidrag serving {settings.home} at http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `serve` command to the vidrag CLI."""
+    app.command("serve")(serve)

@@ -1,0 +1,213 @@
+"""Background ingestion jobs: one worker thread in the app process, jobs kept in the catalog.
+
+`POST /videos` stores a job row (`queued`) and returns at once; the worker takes jobs one at a time,
+so ingests never overlap (the embedded Qdrant store must not be written from two threads at once),
+and writes progress into the row as it goes. Rows left `queued` or `running` by a stopped or crashed
+process are queued again when the next app starts, so ingestion survives a restart; the pipeline
+itself is idempotent (deterministic point ids), so redoing a half-done video is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+from storage.errors import NotFound, VidragError
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("queued", "running")
+_STAGE_WEIGHTS = {"hash": (0, 2), "decode": (2, 80), "caption": (82, 10), "store": (92, 8)}
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(library: Any) -> threading.Lock:
+    """The lock that serialises writes (ingests, deletes) to one library, shared by every app."""
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(library)
+        if lock is None:
+            lock = _WRITE_LOCKS[library] = threading.Lock()
+        return lock
+
+
+class _Reporter:
+    """A progress callback that writes into the job row, at most a few times a second."""
+
+    def __init__(self, manager: JobManager, job_id: str, files_total: int) -> None:
+        self.manager, self.job_id = manager, job_id
+        self.state: dict[str, Any] = {"stage": "queued", "files_done": 0, "files_total": files_total,
+                                      "percent": 0.0}
+        self._last = 0.0
+
+    def file_done(self, count: int) -> None:
+        self.state.update(files_done=count, percent=round(100.0 * count / max(1, self.state["files_total"]), 1))
+        self.flush()
+
+    def __call__(self, path: str, stage: str, done: float, total: float) -> None:
+        base, span = _STAGE_WEIGHTS.get(stage, (0, 0))
+        fraction = (base + span * (done / total if total else 1.0)) / 100.0
+        files_total = max(1, self.state["files_total"])
+        percent = 100.0 * (self.state["files_done"] + min(1.0, fraction)) / files_total
+        changed = stage != self.state.get("stage")
+        self.state.update(stage=stage, file=Path(path).name, done=done, total=total, percent=round(percent, 1))
+        if stage == "caption":
+            self.state.update(clips_done=int(done), clips_total=int(total))
+        if changed or time.monotonic() - self._last > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        self.manager.update(self.job_id, progress=dict(self.state))
+
+
+class JobManager:
+    """Ingestion jobs over one library: submit, look up, and the worker that runs them."""
+
+    def __init__(self, library: Any) -> None:
+        self.library = library
+        self.catalog = library.catalog
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    # rows -------------------------------------------------------------------------------------
+
+    def submit(self, kind: str, params: dict[str, Any], *, result: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Store a job and queue it; with `result`, store it as already done (nothing to run)."""
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        status = "done" if result is not None else "queued"
+        self.catalog.execute(
+            "INSERT INTO jobs (id, kind, status, params, progress, result, error, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            (job_id, kind, status, json.dumps(params), json.dumps({"stage": status}),
+             json.dumps(result or {}), now, now),
+        )
+        if result is None:
+            self._queue.put(job_id)
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """One job as a dict.
+
+        Raises:
+            NotFound: no job has that id.
+        """
+        rows = self.catalog.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFound(f"Unknown job id {job_id!r}; GET /jobs lists the jobs.")
+        return _job(rows[0])
+
+    def list(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+        """The latest jobs, newest first, optionally only those with one status."""
+        if status:
+            rows = self.catalog.execute(
+                "SELECT * FROM jobs WHERE status = ? ORDER BY created DESC LIMIT ?", (status, limit))
+        else:
+            rows = self.catalog.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
+        return [_job(row) for row in rows]
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set some columns of a job row (dicts are stored as JSON) and its `updated` time."""
+        fields["updated"] = time.time()
+        for name in ("params", "progress", "result"):
+            if name in fields:
+                fields[name] = json.dumps(fields[name], default=str)
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        self.catalog.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
+
+    # worker -----------------------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Queue the jobs a previous process left unfinished, then start the worker.
+
+        Returns:
+            How many unfinished jobs were resumed.
+        """
+        rows = self.catalog.execute(
+            "SELECT id FROM jobs WHERE status IN (?, ?) ORDER BY created", UNFINISHED)
+        for row in rows:
+            self.update(row["id"], status="queued", progress={"stage": "queued", "resumed": True})
+            self._queue.put(row["id"])
+        if rows:
+            log.info("resuming %d unfinished ingest job(s)", len(rows))
+        self._thread = threading.Thread(target=self._work, name="vidrag-jobs", daemon=True)
+        self._thread.start()
+        return len(rows)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking jobs; wait up to `timeout` for the current one (it is resumed next start if cut)."""
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the ingest worker is still busy; its job will be resumed on the next start")
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until every queued job has run (for tests and scripts). True if it got there."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            try:
+                if job_id is None:
+                    return
+                self._run(job_id)
+            except Exception:  # the worker must survive anything one job does
+                log.exception("job %s crashed", job_id)
+            finally:
+                self._queue.task_done()
+
+    def _run(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job["status"] not in UNFINISHED:
+            return
+        paths = list(job["params"].get("paths", []))
+        reporter = _Reporter(self, job_id, len(paths))
+        self.update(job_id, status="running", progress=reporter.state)
+        results: list[dict[str, Any]] = []
+        try:
+            for number, path in enumerate(paths, start=1):
+                with write_lock(self.library):
+                    results.extend(r.to_dict() for r in self.library.ingest([path], progress=reporter))
+                reporter.file_done(number)
+        except VidragError as err:
+            self._finish(job_id, results, reporter, error=str(err))
+            return
+        except Exception as err:
+            log.exception("ingest job %s failed", job_id)
+            self._finish(job_id, results, reporter, error=f"unexpected error: {type(err).__name__}")
+            return
+        failed = [r for r in results if r["status"] == "failed"]
+        error = "; ".join(str(r["error"]) for r in failed)[:2000] or None
+        self._finish(job_id, results, reporter, error=error, all_failed=bool(results) and len(failed) == len(results))
+
+    def _finish(self, job_id: str, results: list[dict[str, Any]], reporter: _Reporter, *,
+                error: str | None, all_failed: bool = True) -> None:
+        status = "failed" if error and all_failed else "done"
+        reporter.state.update(stage=status, percent=100.0 if status == "done" else reporter.state["percent"])
+        summary = {s: sum(r["status"] == s for r in results) for s in ("indexed", "unchanged", "failed")}
+        self.update(job_id, status=status, error=error, progress=reporter.state,
+                    result={"files": results, "counts": summary,
+                            "video_ids": [r["video_id"] for r in results if r.get("video_id")]})
+        log.info("job %s %s: %s", job_id, status, summary)
+
+
+def _job(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    for name in ("params", "progress", "result"):
+        data[name] = json.loads(data[name] or "{}")
+    return data

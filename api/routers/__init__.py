@@ -1,0 +1,74 @@
+"""One router per resource, and the dependencies they share (library, jobs, settings, API key).
+
+Everything a request needs hangs off `request.app.state`, set by `api.app.create_app`: nothing is
+built at import time, and tests hand the app a library they already hold.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader
+
+from api.jobs import JobManager
+from api.settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+API_KEY_COOKIE = "vidrag_api_key"
+_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when VIDRAG_API_KEY is set.")
+
+
+def get_library(request: Request) -> Any:
+    """The app's Library."""
+    return request.app.state.library
+
+
+def get_jobs(request: Request) -> JobManager:
+    """The app's ingestion job manager."""
+    return request.app.state.jobs
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def require_api_key(request: Request, key: Annotated[str | None, Depends(_header)] = None) -> None:
+    """Check the `X-API-Key` header when the app has a key.
+
+    GET requests may carry the key in the `vidrag_api_key` cookie instead, so that `<video>` and
+    `<img>` elements of the web page (which cannot send headers) can load media; state-changing
+    requests need the header, which a cross-site form cannot send.
+
+    Raises:
+        HTTPException: 401 when the key is missing or wrong.
+    """
+    expected = request.app.state.api_key
+    if not expected:
+        return
+    if key is None and request.method in ("GET", "HEAD"):
+        key = request.cookies.get(API_KEY_COOKIE)
+    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+LibraryDep = Annotated[Any, Depends(get_library)]
+JobsDep = Annotated[JobManager, Depends(get_jobs)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def describe_error(err: BaseException) -> tuple[int, dict[str, str]]:
+    """The HTTP status and JSON body for an error: short stable `detail`, human `message` when safe.
+
+    Vidrag's own errors carry messages written for users; anything else is reported as
+    "internal error" with no message (its text could hold internals), and is logged by the caller.
+    """
+    from storage.errors import BackendUnavailable, InputError, NotFound, VidragError
+
+    for kind, status, detail in ((NotFound, 404, "not found"), (InputError, 422, "bad input"),
+                                 (BackendUnavailable, 503, "backend unavailable"), (VidragError, 500, "internal error")):
+        if isinstance(err, kind):
+            return status, {"detail": detail, "message": str(err)}
+    return 500, {"detail": "internal error"}

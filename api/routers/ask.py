@@ -1,0 +1,111 @@
+"""Ask: a question answered by the agent with cited moments, as JSON or as server-sent events.
+
+With `stream: true` the response is `text/event-stream`: `step` events while the agent works
+(tool calls), `token` events as the answer is written, then one `answer` event with the full answer
+and citations (or one `error` event). Every event's data is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.routers import LibraryDep, SettingsDep, describe_error
+from api.schemas import AskIn, AskOut, CitationOut, ErrorOut
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ask"])
+_EVENT_TYPES = ("step", "token")
+
+
+def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
+    answer = request.app.state.answer
+    if answer is not None:
+        return answer
+    try:
+        from agent import answer_question
+    except ImportError as err:
+        raise HTTPException(503, "agent unavailable") from err
+    return answer_question
+
+
+@router.post(
+    "/ask", response_model=AskOut,
+    responses={200: {"content": {"text/event-stream": {}}}, **{c: {"model": ErrorOut} for c in (404, 422, 503)}},
+    summary="Answer a question with cited moments (JSON, or server-sent events with stream: true)",
+)
+async def ask(body: AskIn, request: Request, library: LibraryDep, settings: SettingsDep) -> Any:
+    """Run the agent on a question; `session_id` keeps a conversation going."""
+    answer = _answerer(request)
+    call = {"settings": settings, "session": body.session_id}
+    if not body.stream:
+        result = await run_in_threadpool(answer, library, body.question, stream=None, **call)
+        return answer_out(result, body.session_id)
+    events = _stream(answer, library, body.question, call, body.session_id)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _stream(answer: Callable[..., dict[str, Any]], library: Any, question: str,
+                  call: dict[str, Any], session_id: str | None) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def post(kind: str, value: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(inbox.put_nowait, (kind, value))
+        except RuntimeError:  # the client went away and the loop closed
+            pass
+
+    def run() -> None:
+        try:
+            post("done", answer(library, question, stream=lambda event: post("event", event), **call))
+        except Exception as err:  # reported to the client as an error event
+            post("error", err)
+
+    worker = loop.run_in_executor(None, run)
+    while True:
+        kind, value = await inbox.get()
+        if kind == "event":
+            event = value if isinstance(value, dict) else {"type": "step", "text": str(value)}
+            if event.get("type") in _EVENT_TYPES:
+                yield sse(event["type"], event)
+        elif kind == "done":
+            yield sse("answer", answer_out(value, session_id).model_dump())
+            break
+        else:
+            status, body = describe_error(value)
+            if status == 500:
+                log.error("the agent failed", exc_info=value)
+            yield sse("error", {**body, "status": status})
+            break
+    await worker
+
+
+def sse(event: str, data: Any) -> str:
+    """One server-sent event with a JSON data line."""
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
+    """The public form of the agent's result, each citation with a link that plays its span."""
+    citations = []
+    for item in result.get("citations", []) or []:
+        cite = item.to_dict() if hasattr(item, "to_dict") else dict(item)
+        start, end = float(cite.get("start", 0.0)), float(cite.get("end", 0.0))
+        video_id, video = str(cite.get("video_id", "")), str(cite.get("video", ""))
+        citations.append(CitationOut(
+            video=video, video_id=video_id, name=Path(video).name, start=start, end=end,
+            quote=str(cite.get("quote", "")), media_url=f"/videos/{video_id}/media#t={start:.2f},{end:.2f}",
+        ))
+    steps = json.loads(json.dumps(result.get("steps", []) or [], default=str))
+    return AskOut(answer=str(result.get("answer", "")), citations=citations, mode=str(result.get("mode", "")),
+                  steps=steps, session_id=session_id)

@@ -1,0 +1,75 @@
+"""Health: `/health` says the process is up; `/ready` checks every backend the app relies on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.routers import LibraryDep, SettingsDep
+from api.schemas import CheckOut, ReadyOut
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+ready_router = APIRouter(tags=["health"])
+_TIMEOUT = 2.0
+
+
+@router.get("/health", summary="Liveness: the process answers")
+def health() -> dict[str, str]:
+    """Always `{"status": "ok"}` while the server runs; it touches no backend."""
+    return {"status": "ok"}
+
+
+@ready_router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}},
+            summary="Readiness: Qdrant, embedder, captioner and LLM")
+async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
+    """Each backend checked once; 200 when all are usable, else 503 with what failed."""
+    checks = {
+        "qdrant": await _check(lambda: f"{library.store.count()} points"),
+        "embedder": await _check(lambda: f"{library.embedder.model_name} ({library.embedder.dim}-d)"),
+        "captioner": await _check(lambda: _captioner(library, settings)),
+        "llm": await _check(lambda: _llm(settings)),
+    }
+    body = ReadyOut(ready=all(c.ok for c in checks.values()), checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+
+
+async def _check(probe: Callable[[], str]) -> CheckOut:
+    try:
+        return CheckOut(ok=True, detail=await run_in_threadpool(probe))
+    except Exception as err:  # every failure is a not-ready check, never a 500
+        log.warning("readiness check failed: %s", err)
+        return CheckOut(ok=False, detail=f"{type(err).__name__}: {str(err)[:200]}")
+
+
+def _captioner(library: Any, settings: Any) -> str:
+    captioner = library.captioner
+    if captioner is None:
+        return "none loaded (read-only library)"
+    url = getattr(captioner, "url", None)
+    if url:
+        _reach(url, settings.captioner_api_key)
+        return f"{captioner.name} at {url}"
+    return f"{captioner.name} (in process)"
+
+
+def _llm(settings: Any) -> str:
+    if not settings.llm_url:
+        return "not configured: answers are composed without an LLM"
+    _reach(settings.llm_url.rstrip("/"), settings.llm_api_key)
+    return f"{settings.llm_model} at {settings.llm_url}"
+
+
+def _reach(url: str, api_key: str | None) -> None:
+    """GET {url}/models; raise unless the server answers below HTTP 500."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    response = httpx.get(f"{url}/models", headers=headers, timeout=_TIMEOUT)
+    if response.status_code >= 500:
+        raise ConnectionError(f"HTTP {response.status_code}")

@@ -1,0 +1,189 @@
+"""Request and response models of the REST API, kept apart from the storage types.
+
+Storage types (`VideoRecord`, `Hit`, ...) are what the library works with; these models are the
+public contract of the HTTP API. They are built from storage types by the small `from_*`
+constructors here, so a change in storage shows up as one edit in one place.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storage.types import Hit, VideoRecord
+
+
+def _seconds(description: str):  # noqa: ANN202 - a pydantic FieldInfo
+    return Field(None, ge=0, le=1e7, allow_inf_nan=False, description=description)
+
+
+class SearchMode(str, Enum):
+    """How a query is matched: by meaning, by words, or both fused."""
+
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
+
+class SearchKind(str, Enum):
+    """What is searched: clips, or one summary per whole video."""
+
+    clip = "clip"
+    video = "video"
+
+
+class ErrorOut(BaseModel):
+    """Every error body: a short stable `detail`, and sometimes a longer human `message`."""
+
+    detail: str
+    message: str | None = None
+
+
+class VideoOut(BaseModel):
+    """One video of the library and the state of its ingestion."""
+
+    id: str
+    name: str
+    path: str
+    status: str
+    duration: float
+    clip_count: int
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    language: str | None = None
+    summary: str = ""
+    error: str | None = None
+    updated: float = 0.0
+    media_url: str
+    thumbnail_url: str
+
+    @classmethod
+    def from_record(cls, record: VideoRecord) -> VideoOut:
+        """The public view of a catalog row."""
+        return cls(
+            id=record.id, name=Path(record.path).name, path=record.path, status=record.status,
+            duration=record.duration, clip_count=record.clip_count, width=record.width,
+            height=record.height, fps=record.fps, has_audio=record.has_audio, language=record.language,
+            summary=record.summary, error=record.error, updated=record.updated,
+            media_url=f"/videos/{record.id}/media", thumbnail_url=f"/videos/{record.id}/thumbnail",
+        )
+
+
+class PathIn(BaseModel):
+    """Ingest a file or folder that is already on the server, under an allowed root."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=4096, description="A file or folder under VIDRAG_ALLOWED_ROOTS.")
+
+
+class JobOut(BaseModel):
+    """A background job (an ingest): status, progress and, when finished, its result or error."""
+
+    id: str
+    kind: str
+    status: str = Field(description="queued | running | done | failed")
+    params: dict[str, Any] = {}
+    progress: dict[str, Any] = {}
+    result: dict[str, Any] = {}
+    error: str | None = None
+    created: float
+    updated: float
+
+
+class SearchIn(BaseModel):
+    """A search: words, optional filters by video and time range, how many hits."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=1000)
+    video: str | None = Field(None, max_length=200, description="One video id, id prefix or file name.")
+    videos: list[str] | None = Field(None, max_length=50, description="Several videos (ids or names).")
+    start: float | None = _seconds("Only clips ending after this time (s).")
+    end: float | None = _seconds("Only clips starting before this time (s).")
+    top_k: int = Field(10, ge=1, le=100)
+    mode: SearchMode | None = None
+    kind: SearchKind = SearchKind.clip
+
+
+class HitOut(BaseModel):
+    """One matching moment: which video, when, how well it matched, and why."""
+
+    video_id: str
+    video: str
+    name: str
+    start: float
+    end: float
+    score: float
+    text: str
+    transcript: str = ""
+    ocr: str = ""
+    caption: str = ""
+    kind: str = "clip"
+    media_url: str
+    thumbnail_url: str
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> HitOut:
+        """The public view of a search hit, with links to play it and to its thumbnail."""
+        middle = round((hit.start + hit.end) / 2, 1)
+        return cls(
+            **hit.to_dict(), name=Path(hit.video).name,
+            media_url=f"/videos/{hit.video_id}/media#t={hit.start:.2f},{hit.end:.2f}",
+            thumbnail_url=f"/videos/{hit.video_id}/thumbnail?t={middle}",
+        )
+
+
+class SearchOut(BaseModel):
+    """Hits, best first, and the time the search took."""
+
+    hits: list[HitOut]
+    took_ms: float
+
+
+class AskIn(BaseModel):
+    """A question for the agent; with `stream`, the answer comes as server-sent events."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=2000)
+    session_id: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    stream: bool = False
+
+
+class CitationOut(BaseModel):
+    """A cited moment of a video, with a link that plays exactly that span."""
+
+    video: str
+    video_id: str
+    name: str
+    start: float
+    end: float
+    quote: str = ""
+    media_url: str
+
+
+class AskOut(BaseModel):
+    """The agent's answer with its cited moments."""
+
+    answer: str
+    citations: list[CitationOut]
+    mode: str = ""
+    steps: list[Any] = []
+    session_id: str | None = None
+
+
+class CheckOut(BaseModel):
+    """One readiness check."""
+
+    ok: bool
+    detail: str = ""
+
+
+class ReadyOut(BaseModel):
+    """Readiness of every backend the app needs."""
+
+    ready: bool
+    checks: dict[str, CheckOut]
