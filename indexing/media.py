@@ -171,7 +171,14 @@ def _decord_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, n
         except Exception as err:
             log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
             return
-        yield round(float(stamps[index]), 4), orient(frame, info.rotation)
+        yield round(float(stamps[index]), 4), _upright(frame, info)
+
+
+def _upright(frame: np.ndarray, info: MediaInfo) -> np.ndarray:
+    """decord2 already applies the display matrix; rotate only if it handed back coded orientation."""
+    if info.rotation in (90, 270) and frame.shape[0] != info.height:
+        return orient(frame, info.rotation)
+    return frame
 
 
 def _pyav_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.ndarray]]:
@@ -252,7 +259,7 @@ def read_frames_at(path: str | Path, info: MediaInfo, times: list[float], max_si
         stamps = reader.get_frame_timestamp(list(range(len(reader))))[:, 0]
         indices = [int(np.abs(stamps - t).argmin()) for t in times]
         batch = reader.get_batch(indices).asnumpy()
-        return [resize_to(orient(frame, info.rotation), max_side) for frame in batch]
+        return [resize_to(_upright(frame, info), max_side) for frame in batch]
     except Exception as err:  # decord's own error types; fall back to a PyAV scan
         log.info("decord random access failed on %s (%s); scanning with PyAV", path, err)
     wanted, out = sorted(times), []

@@ -1,0 +1,92 @@
+"""Per-clip signals on real media: shot cuts, speech, on-screen text, the describer, embeddings."""
+
+import numpy as np
+import pytest
+
+from indexing.analysis import analyse
+from indexing.asr import Transcriber
+from indexing.captioners import make_captioner
+from indexing.captioners.base import ClipFrames
+from indexing.describe import Describer, dominant_colours
+from indexing.embed import Embedder, tokens
+from indexing.media import iter_frames, load_audio, probe
+from indexing.ocr import OcrReader, merge_lines
+from indexing.segment import change_spikes, merge_cuts
+from storage.errors import InputError
+from tests import media
+
+
+def test_shot_cuts_are_found_within_one_frame(tmp_path):
+    path = media.shots_video(tmp_path)
+    info = probe(path)
+    found = analyse(path, info, ocr=None).cuts
+    assert len(found) == len(media.SHOT_CUTS)
+    for cut, expected in zip(found, media.SHOT_CUTS):
+        assert abs(cut - expected) <= 1 / 25 + 1e-6
+
+
+def test_spike_detector_finds_still_picture_changes():
+    motion = [(i / 25, 0.0005) for i in range(200)]
+    motion[100] = (4.0, 0.03)
+    motion[150] = (6.0, 0.004)  # too small to be a cut
+    assert change_spikes(motion) == [4.0]
+    assert merge_cuts([4.0, 9.0], [4.1, 12.0]) == [4.0, 9.0, 12.0]
+
+
+def test_speech_and_screen_text_are_read(tmp_path):
+    path = media.speech_video(
+        tmp_path, sentence="Welcome to the budget meeting. Today we discuss the marketing plan for next year.",
+        text="Quarterly Budget Review")
+    info = probe(path)
+    transcript = Transcriber().transcribe(load_audio(path, info))
+    words = transcript.text_between(0, info.duration).lower()
+    assert all(word in words for word in ("budget", "marketing", "next year")), words
+    assert transcript.language == "en"
+    spoken = [w for s in transcript.segments for w in s.words]
+    assert spoken[0].start < 1.0 and spoken[-1].end <= info.duration + 0.1
+    _, frame = next(iter_frames(path, info))
+    assert any("Quarterly Budget Review" in line for line in OcrReader().read(frame))
+
+
+def test_silence_gives_an_empty_transcript():
+    transcript = Transcriber().transcribe(np.zeros(16000 * 3, dtype=np.float32))
+    assert transcript.segments == [] and transcript.language is None
+
+
+def test_merge_lines_dedupes_across_frames():
+    assert merge_lines([["Agenda", "Item one"], ["agenda", "Item  one", "Item two"]]) == [
+        "Agenda", "Item one", "Item two"]
+
+
+def test_describer_states_what_it_measures():
+    white = np.full((180, 320, 3), 240, dtype=np.uint8)
+    clip = ClipFrames("v", 0, 5, [white], [2.5], transcript="", ocr="Title\nBullet one",
+                      stats={"motion": 0.0, "cuts": 0})
+    caption = Describer().caption([clip])[0]
+    assert caption.fields["colours"] == "white"
+    assert caption.fields["brightness"] == "bright"
+    assert caption.fields["people"] == "no faces visible"
+    assert caption.fields["setting"] == "slide or screen with text"
+    assert "no speech" in caption.text
+    assert dominant_colours(np.zeros((40, 40, 3), np.uint8)) == [("black", 1.0)]
+
+
+def test_describer_counts_faces_on_real_footage(sample_dir):
+    # Big Buck Bunny has no human faces; the detector must not invent many.
+    path = sample_dir / "bigbuckbunny.mp4"
+    info = probe(path)
+    frames = [frame for i, (_, frame) in enumerate(iter_frames(path, info)) if i % 25 == 0]
+    assert max(Describer().count_faces(f) for f in frames) <= 1
+
+
+def test_unknown_captioner_lists_the_known_ones():
+    with pytest.raises(InputError, match="describer"):
+        make_captioner("gpt-vision")
+
+
+def test_embedder_is_offline_minilm():
+    embedder = Embedder()
+    vectors = np.array(embedder.dense(["a cat sits on the mat", "a kitten rests on a rug", "tax law"]))
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert tokens("The routers are forwarding packets") == ["router", "forward", "packet"]
