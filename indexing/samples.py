@@ -28,7 +28,7 @@ from storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 PAUSE_S = 0.6
 SAMPLE_RATE = 22050  # espeak-ng's native rate; a whole number of samples per frame at 25 fps
 VOICE = "en-us"
@@ -239,7 +239,9 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
 
 def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (640, 360),
                  header: str = ""):
-    """Draw one slide: an optional small header, a bold title and bullet lines, dark on light.
+    """Draw one slide: an optional small header, a bold title and indented lines, dark on light.
+
+    No decorations (bars, bullet dots): OCR reads those as stray characters.
 
     Args:
         title: Slide heading.
@@ -257,7 +259,6 @@ def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (64
     img = Image.new("RGB", size, (250, 248, 240))
     draw = ImageDraw.Draw(img)
     margin = int(32 * scale)
-    draw.rectangle([0, 0, width, int(10 * scale)], fill=(30, 80, 160))
     y = int(22 * scale)
     if header:
         draw.text((margin, y), header, font=load_font(int(15 * scale)), fill=(90, 90, 110))
@@ -269,10 +270,7 @@ def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (64
     y += int(14 * scale)
     bullet_font = load_font(int(23 * scale))
     for bullet in bullets:
-        for i, line in enumerate(_wrap(draw, bullet, bullet_font, width - 3 * margin)):
-            if i == 0:
-                draw.ellipse([margin, y + 9 * scale, margin + 9 * scale, y + 18 * scale],
-                             fill=(30, 80, 160))
+        for line in _wrap(draw, bullet, bullet_font, width - 3 * margin):
             draw.text((margin + int(22 * scale), y), line, font=bullet_font, fill=(30, 30, 30))
             y += int(32 * scale)
         y += int(8 * scale)
@@ -353,16 +351,18 @@ def _encode(path: Path, slides: Sequence[Path], frames: Sequence[int], wav: Path
     exe = _require("ffmpeg", "ffmpeg")
     cmd = [exe, "-nostdin", "-y", "-loglevel", "error"]
     for slide in slides:
-        cmd += ["-loop", "1", "-framerate", str(fps), "-i", str(slide)]
+        cmd += ["-framerate", str(fps), "-i", str(slide)]
     cmd += ["-i", str(wav)]
-    chains = [f"[{i}:v]trim=end_frame={n},setpts=PTS-STARTPTS[v{i}]" for i, n in enumerate(frames)]
+    # Each picture is decoded once and repeated by the loop filter (n frames in all).
+    chains = [f"[{i}:v]format=yuv420p,loop=loop={n - 1}:size=1:start=0,setpts=N/({fps}*TB)[v{i}]"
+              for i, n in enumerate(frames)]
     joined = "".join(f"[v{i}]" for i in range(len(slides)))
-    graph = ";".join(chains + [f"{joined}concat=n={len(slides)}:v=1:a=0,format=yuv420p[v]"])
+    graph = ";".join(chains + [f"{joined}concat=n={len(slides)}:v=1:a=0[v]"])
     cuts = ",".join(f"{sum(frames[:i]) / fps:.6f}" for i in range(1, len(frames)))
     cmd += ["-filter_complex", graph, "-map", "[v]", "-map", f"{len(slides)}:a",
-            "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "23",
+            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "23",
             "-threads", "2", "-r", str(fps),
-            "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-map_metadata", "-1",
+            "-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k", "-ac", "1", "-map_metadata", "-1",
             "-fflags", "+bitexact", "-movflags", "+faststart", str(path)]
     if cuts:
         cmd[-1:-1] = ["-force_key_frames", cuts]
