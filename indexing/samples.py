@@ -363,7 +363,7 @@ def _encode(path: Path, slides: Sequence[Path], frames: Sequence[int], wav: Path
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "23",
             "-threads", "2", "-r", str(fps),
             "-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k", "-ac", "1", "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-movflags", "+faststart", str(path)]
+            "-fflags", "+bitexact", "-movflags", "+faststart", "-f", "mp4", str(path)]
     if cuts:
         cmd[-1:-1] = ["-force_key_frames", cuts]
     _run(cmd)
@@ -374,7 +374,7 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
     """Render a lecture video: one slide per segment, shown for its narration plus a pause.
 
     Args:
-        path: Output mp4 path (its folder must exist).
+        path: Output mp4 path (its folder is created if missing).
         segments: The slides and narrations, in order.
         size: Frame width and height in pixels.
         fps: Constant frame rate.
@@ -391,6 +391,7 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
     """
     path = Path(path)
     _check_lecture_args(segments, size, fps)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vidrag-lecture-") as tmp:
         work = Path(tmp)
         slides, speech = [], []
@@ -463,7 +464,7 @@ def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[
         logger.debug("sample lecture %s is up to date", target)
         return old
     logger.info("rendering sample lecture %s", target)
-    partial = dest / f".{lecture.file}.partial.mp4"
+    partial = dest / f".{lecture.file}.partial"  # not *.mp4: a folder ingest must not pick it up
     entry = make_lecture(partial, lecture.segments, size=size, fps=fps, title=lecture.title)
     partial.replace(target)
     entry.update(file=lecture.file, spec_hash=spec_hash, bytes=target.stat().st_size)

@@ -128,6 +128,8 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
     assert third["videos"][0]["spec_hash"] != first["videos"][0]["spec_hash"]
     assert [s["topic"] for s in third["videos"][0]["segments"]] == ["tides", "lava"]
     assert not list(tmp_path.glob(".*partial*"))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["manifest.json", "sample_qa.jsonl", "tiny.mp4"]
 
 
 def test_destination_must_be_a_folder(tmp_path):
