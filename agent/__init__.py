@@ -1,0 +1,77 @@
+"""The question-answering agent: tools over the library, an LLM when configured, cited answers.
+
+`answer_question` is the one entry point. With an LLM (passed in, or `settings.llm_url`) it runs a
+llama-index FunctionAgent or ReActAgent over the `VideoTools`; without one it follows the extractive
+plan. Either way every citation in the answer is checked against the spans the tools returned in this
+run, and a `--session` id keeps the turns for follow-up questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def answer_question(library: Any, question: str, *, settings: Any = None, session: str | None = None,
+                    llm: Any = None, stream: Callable[[dict[str, Any]], None] | None = None,
+                    top_k: int = 5) -> dict[str, Any]:
+    """Answer a question from the library with checked citations.
+
+    Args:
+        library: a `tools.library.Library`.
+        question: the user's question.
+        settings: vidrag Settings; its `llm_url` turns the LLM path on.
+        session: a session id; its earlier turns give context and this turn is saved to it.
+        llm: a llama-index LLM to use instead of the configured one.
+        stream: called with each event as it happens: {"type": "step", ...} for tool calls and
+            {"type": "token", "delta": ...} for LLM tokens.
+        top_k: clips searched by the extractive plan.
+
+    Returns:
+        {"answer", "citations": [{"video", "video_id", "start", "end", "quote"}], "mode", "steps",
+        "removed_citations", "seconds"}.
+
+    Raises:
+        InputError: an empty question or a bad session id.
+        BackendUnavailable: the LLM failed.
+    """
+    from agent.citations import check_citations
+    from agent.extractive import answer_extractive
+    from agent.sessions import SessionStore
+    from storage.errors import InputError
+    from tools.video_tools import VideoTools
+
+    if not question or not question.strip():
+        raise InputError("The question is empty; ask something about the videos.")
+    began = time.perf_counter()
+    store = SessionStore.for_library(library) if session else None
+    history = store.load(session) if store else []
+    on_step = (lambda step: stream({"type": "step", **step})) if stream else None
+    tools = VideoTools(library, on_step=on_step)
+    if llm is None and settings is not None and getattr(settings, "llm_url", None):
+        from agent.llm_agent import make_llm
+
+        llm = make_llm(settings)
+    if llm is None:
+        raw, mode = answer_extractive(tools, question, history=history, top_k=top_k), "extractive"
+    else:
+        from agent.llm_agent import run_llm_agent
+
+        raw, mode = run_llm_agent(tools, question, llm, history=history, stream=stream)
+    checked = check_citations(raw, tools.ledger)
+    result = {
+        "answer": checked.answer, "citations": [c.to_dict() for c in checked.citations], "mode": mode,
+        "steps": list(tools.steps), "removed_citations": checked.removed,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+    if store:
+        store.append(session, {"question": question, "answer": result["answer"],
+                               "citations": result["citations"], "mode": mode})
+    return result
+
+
+__all__ = ["answer_question"]
