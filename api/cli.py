@@ -234,7 +234,9 @@ def main() -> None:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         _register_extensions()
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except VidragError as error:
         err(f"error: {error}")
         code = 2 if isinstance(error, (InputError, NotFound)) else 3
