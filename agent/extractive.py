@@ -27,6 +27,7 @@ VIDEO_MARGIN = 0.15
 MARGIN = 0.08
 INSPECT = 3
 FOLLOW_WINDOW = 25.0
+CONTEXT_S = 10.0
 
 _LIBRARY_WIDE = re.compile(
     r"\bwhich videos?\b|\bwhat videos?\b|\bvideos? (?:cover|about|talk|discuss)|"
@@ -60,7 +61,7 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
         log.info("relevance %.3f < %.2f for %r", relevance, MIN_SIMILARITY, question)
         return (f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
                 f"the question (relevance {relevance:.2f}, needed {MIN_SIMILARITY:.2f}).")
-    return " ".join(_quote(c) for c in best)
+    return " ".join(_quote(group) for group in _with_context(tools, best, candidates))
 
 
 def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
@@ -73,12 +74,12 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     vectors = tools.library.embedder.dense([query] + texts)
     clip_score = max(sum(a * b for a, b in zip(vectors[0], v)) for v in vectors[1:])
     candidates: list[dict[str, Any]] = []
-    for hit in hits:
+    for number, hit in enumerate(hits):
         seen = tools.inspect_clip(hit["video"], hit["start"], hit["end"], query)
         if "error" in seen:
             continue
-        candidates += [dict(line, kind="speech") for line in seen["transcript_lines"]]
-        candidates += [dict(line, kind="screen") for line in seen["ocr_lines"] if not line.get("repeated")]
+        candidates += [dict(line, kind="speech", clip=number) for line in seen["transcript_lines"]]
+        candidates += [dict(line, kind="screen", clip=number) for line in seen["ocr_lines"] if not line.get("repeated")]
     return candidates, clip_score
 
 
@@ -106,10 +107,47 @@ def _pick(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(picked, key=lambda c: (c["video"], c["start"]))
 
 
-def _quote(c: dict[str, Any]) -> str:
-    where = "says" if c["kind"] == "speech" else "shows on screen"
-    text = c["text"].rstrip(".")
-    return f"{c['video']} {where}: \u201c{text}.\u201d {cite_tag(c['video'], c['start'], c['end'])}"
+def _with_context(tools: VideoTools, best: list[dict[str, Any]],
+                  candidates: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Each picked line with the speech around it: a screen line gets its clip's best speech line; a
+    speech line gets the sentences just before and after it (read with get_transcript)."""
+    groups: list[list[dict[str, Any]]] = []
+    covered: list[tuple[str, float, float]] = []
+    for pick in best:
+        if any(v == pick["video"] and s <= pick["start"] < e for v, s, e in covered):
+            continue
+        if pick["kind"] == "screen":
+            speech = [c for c in candidates if c["kind"] == "speech" and c.get("clip") == pick.get("clip")]
+            extra = max(speech, key=lambda c: c["score"], default=None)
+            group = [pick] + ([dict(extra, text=unwrap(extra["text"]).strip())] if extra else [])
+        else:
+            group = _neighbours(tools, pick)
+        covered.append((pick["video"], min(c["start"] for c in group), max(c["end"] for c in group)))
+        groups.append(group)
+    return groups
+
+
+def _neighbours(tools: VideoTools, pick: dict[str, Any]) -> list[dict[str, Any]]:
+    around = tools.get_transcript(pick["video"], max(0.0, pick["start"] - CONTEXT_S), pick["end"] + CONTEXT_S)
+    lines = [dict(line, kind="speech", text=unwrap(line["text"]).strip()) for line in around.get("lines", [])]
+    if not lines:
+        return [pick]
+    index = min(range(len(lines)), key=lambda i: abs(lines[i]["start"] - pick["start"]))
+    return lines[max(0, index - 1): index + 2]
+
+
+def _quote(group: list[dict[str, Any]]) -> str:
+    """`video says: “…” [tag]` for a group of lines of one clip (screen text first, then speech)."""
+    video = group[0]["video"]
+    shown = [c["text"].rstrip(".") for c in group if c["kind"] == "screen"]
+    said = " ".join(c["text"] for c in group if c["kind"] == "speech")
+    parts = []
+    if shown:
+        parts.append("shows on screen \u201c" + "; ".join(shown) + "\u201d")
+    if said:
+        parts.append("says \u201c" + said + "\u201d")
+    start, end = min(c["start"] for c in group), max(c["end"] for c in group)
+    return f"{video} " + " and ".join(parts) + f" {cite_tag(video, start, end)}."
 
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:

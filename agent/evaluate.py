@@ -1,0 +1,102 @@
+"""Evaluation over a QA file: search recall, temporal IoU of the top hit, and cited-answer accuracy.
+
+Each QA line is JSON with `question`, `video` (file name), `start`, `end` (the gold span, seconds) and
+`keywords`. Search recall@k counts a hit in the gold video overlapping the gold span; an answer is
+right when it contains an expected keyword and one of its citations overlaps the gold span.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from pathlib import Path
+from typing import Any
+
+from storage.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def load_qa(path: str | Path) -> list[dict[str, Any]]:
+    """The QA records of a JSON-lines file.
+
+    Raises:
+        InputError: the file is missing, or a line is not a QA record.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"QA file {path} not found; give a .jsonl file (e.g. indexing/data/sample_qa.jsonl).")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            records.append({"question": record["question"], "video": record["video"], "start": float(record["start"]),
+                            "end": float(record["end"]), "keywords": list(record.get("keywords", []))})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{path}:{number} is not a QA record ({err}); each line needs question, "
+                             "video, start, end and keywords.") from err
+    return records
+
+
+def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    """Temporal intersection over union of two spans."""
+    inter = max(0.0, min(a_end, b_end) - max(a_start, b_start))
+    union = max(a_end, b_end) - min(a_start, b_start)
+    return inter / union if union > 0 else 0.0
+
+
+def _same_video(name: str, gold: str) -> bool:
+    return Path(name).name == Path(gold).name
+
+
+def _hit_ok(hit: Any, record: dict[str, Any]) -> bool:
+    return _same_video(hit.video, record["video"]) and hit.start < record["end"] and hit.end > record["start"]
+
+
+def evaluate_one(library: Any, record: dict[str, Any], *, answer: Any, k: int = 5) -> dict[str, Any]:
+    """One QA row: search ranks, top-hit IoU, and whether the answer has the fact with a right citation."""
+    hits = library.search(record["question"], k=k)
+    top = hits[0] if hits else None
+    result = answer(record["question"])
+    text = result["answer"].lower()
+    keyword = any(word.lower() in text for word in record["keywords"])
+    cited = any(_same_video(c["video"], record["video"]) and c["start"] < record["end"] and c["end"] > record["start"]
+                for c in result["citations"])
+    return {
+        "question": record["question"], "video": record["video"],
+        "hit_at_1": bool(top and _hit_ok(top, record)), "hit_at_5": any(_hit_ok(h, record) for h in hits[:5]),
+        "top_iou": iou(top.start, top.end, record["start"], record["end"]) if top and _same_video(top.video, record["video"]) else 0.0,
+        "keyword": keyword, "all_keywords": all(w.lower() in text for w in record["keywords"]),
+        "cited": cited, "correct": keyword and cited, "mode": result["mode"], "seconds": result.get("seconds", 0.0),
+        "answer": result["answer"],
+    }
+
+
+def evaluate(library: Any, qa_path: str | Path, *, settings: Any = None, llm: Any = None) -> dict[str, Any]:
+    """Score search and answers on a QA file.
+
+    Returns:
+        {"questions", "recall_at_1", "recall_at_5", "mean_iou", "answer_with_citation", "answer_keyword",
+        "answer_all_keywords", "latency_p50", "mode", "rows": [...]}.
+
+    Raises:
+        InputError: a bad or empty QA file.
+    """
+    from agent import answer_question
+
+    records = load_qa(qa_path)
+    if not records:
+        raise InputError(f"QA file {qa_path} has no questions.")
+    rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, settings=settings, llm=llm))
+            for r in records]
+    share = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
+    return {
+        "questions": len(rows), "recall_at_1": share("hit_at_1"), "recall_at_5": share("hit_at_5"),
+        "mean_iou": round(statistics.fmean(r["top_iou"] for r in rows), 4),
+        "answer_with_citation": share("correct"), "answer_keyword": share("keyword"),
+        "answer_all_keywords": share("all_keywords"),
+        "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3), "mode": rows[0]["mode"], "rows": rows,
+    }
