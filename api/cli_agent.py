@@ -1,0 +1,87 @@
+"""`vidrag ask` and `vidrag eval`: the agent on the command line (mounted by `register(app)`).
+
+`ask` prints the answer and its checked citations as `video @ mm:ss–mm:ss` (or JSON with --json) and
+streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores a QA file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def mmss(seconds: float) -> str:
+    """mm:ss for display (h:mm:ss past an hour)."""
+    minutes, secs = divmod(int(round(max(0.0, seconds))), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _stderr_stream(event: dict[str, Any]) -> None:
+    if event.get("type") == "token":
+        sys.stderr.write(event["delta"])
+    elif event.get("type") == "step":
+        args = ", ".join(f"{k}={v!r}" for k, v in event["args"].items())
+        sys.stderr.write(f"→ {event['tool']}({args}) · {event['result']}\n")
+    sys.stderr.flush()
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question about the videos.")],
+    session: Annotated[Optional[str], typer.Option("--session", help="Conversation id: keeps context between questions.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Clips searched for the answer.")] = 5,
+) -> None:
+    """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
+    from agent import answer_question
+    from api.cli import _open, _settings
+
+    library = _open()
+    result = answer_question(library, question, settings=_settings(), session=session,
+                             stream=None if json_out else _stderr_stream, top_k=top_k)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    typer.echo(result["answer"])
+    if result["citations"]:
+        typer.echo("")
+    for c in result["citations"]:
+        quote = " ".join(c["quote"].split())
+        quote = quote if len(quote) <= 120 else quote[:119] + "…"
+        typer.echo(f"  {Path(c['video']).name} @ {mmss(c['start'])}–{mmss(c['end'])}  {quote}")
+    typer.echo(f"({result['mode']}, {result['seconds']:.1f} s)", err=True)
+
+
+def eval_command(
+    qa_file: Annotated[Path, typer.Argument(help="QA .jsonl: question, video, start, end, keywords per line.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Score search and answers on a QA file: recall@1/5, top-hit IoU, cited-answer share."""
+    from agent.evaluate import evaluate
+    from api.cli import _open, _settings
+
+    report = evaluate(_open(), qa_file, settings=_settings())
+    if json_out:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    for row in report["rows"]:
+        mark = "ok " if row["correct"] else "-- "
+        typer.echo(f"{mark} r@1={int(row['hit_at_1'])} iou={row['top_iou']:.2f}  {row['question']}")
+    typer.echo(
+        f"\n{report['questions']} questions ({report['mode']}): recall@1 {report['recall_at_1']:.2f}, "
+        f"recall@5 {report['recall_at_5']:.2f}, mean IoU {report['mean_iou']:.2f}, answers with the fact "
+        f"and a correct citation {report['answer_with_citation']:.2f}, ask p50 {report['latency_p50']:.2f} s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ask` and `eval` to the vidrag CLI."""
+    app.command("ask")(ask)
+    app.command("eval")(eval_command)
