@@ -1,0 +1,53 @@
+"""Configuration reaches the right parts, and unavailable backends fail fast with a clear message."""
+
+import socket
+import time
+
+import pytest
+
+from api.settings import Settings
+from api.wiring import open_library, qdrant_client
+from indexing.asr import Transcriber
+from indexing.embed import Embedder
+from storage.errors import BackendUnavailable, ModelMissing
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_settings_read_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIDRAG_HOME", str(tmp_path))
+    monkeypatch.setenv("VIDRAG_SEGMENT__MAX_CLIP", "6.5")
+    monkeypatch.setenv("VIDRAG_QDRANT_URL", "http://qdrant:6333")
+    settings = Settings()
+    assert (settings.home, settings.segment.max_clip, settings.qdrant_url) == (tmp_path, 6.5, "http://qdrant:6333")
+
+
+def test_an_unreachable_qdrant_server_is_named(tmp_path):
+    settings = Settings(home=tmp_path, qdrant_url=f"http://127.0.0.1:{_closed_port()}")
+    started = time.time()
+    with pytest.raises(BackendUnavailable, match="VIDRAG_QDRANT_URL"):
+        open_library(settings)
+    assert time.time() - started < 30
+
+
+def test_a_second_process_on_the_same_local_store_is_told_why(tmp_path):
+    settings = Settings(home=tmp_path)
+    first = qdrant_client(settings)
+    try:
+        with pytest.raises(BackendUnavailable, match="in use by another vidrag process"):
+            qdrant_client(settings)
+    finally:
+        first.close()
+
+
+def test_missing_models_fail_fast_naming_the_model():
+    started = time.time()
+    with pytest.raises(ModelMissing, match="no-such-org/no-such-model"):
+        Embedder("no-such-org/no-such-model").dense(["hello"])
+    with pytest.raises(ModelMissing, match="'large-v3'.*huggingface-cli download"):
+        Transcriber("large-v3")._load()
+    assert time.time() - started < 20
