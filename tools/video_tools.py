@@ -267,8 +267,11 @@ class VideoTools:
         for item, score in ranked:
             self.ledger.record(name, record.id, item["start"], item["end"], item["text"], "inspect_clip", item["kind"])
             key = "transcript_lines" if item["kind"] == "transcript" else "ocr_lines"
-            out[key].append({**self._entry(record, item["start"], item["end"]), "score": round(score, 4),
-                             "text": as_data(item["text"])})
+            row = {**self._entry(record, item["start"], item["end"]), "score": round(score, 4),
+                   "text": as_data(item["text"])}
+            if item.get("repeated"):
+                row["repeated"] = True
+            out[key].append(row)
         return out
 
     @_llm_errors
@@ -389,14 +392,18 @@ class VideoTools:
         return [s for s in sentences if s["end"] > start and s["start"] < end and s["text"]]
 
     def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
+        """On-screen lines of a span, each timed by its clip; `repeated` marks running headers."""
+        every = self.library.clips(record.id)
         seen: set[str] = set()
         out = []
-        for clip in self.library.span_clips(record.id, start, end):
+        for clip in (c for c in every if c.end > start and c.start < end):
             for line in clip.ocr.split("\n"):
                 line = line.strip()
                 if len(line) > 2 and line not in seen:
                     seen.add(line)
-                    out.append({"start": max(clip.start, start), "end": min(clip.end, end), "text": line, "kind": "ocr"})
+                    share = sum(line in c.ocr.split("\n") for c in every) / max(len(every), 1)
+                    out.append({"start": max(clip.start, start), "end": min(clip.end, end), "text": line,
+                                "kind": "ocr", "repeated": len(every) >= 3 and share >= 0.5})
         return out
 
     def _rank(self, question: str, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
