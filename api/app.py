@@ -125,7 +125,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.jobs.stop()
         if owned:
-            state.library.store.client.close()
+            state.library.store.close()
             state.library.catalog.close()
 
 

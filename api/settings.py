@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDRAG_", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Field(Path("vidrag-data"), description="Data folder: catalog, embedded Qdrant, caches.")
-    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded local mode.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = the embedded store.")
+    store: str = Field("edge", description="Embedded store: edge (Qdrant Edge engine) | local (qdrant-client local mode).")
     qdrant_api_key: str | None = None
     collection: str = "vidrag_clips"
 

@@ -17,14 +17,33 @@ def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantCli
 
     if settings.qdrant_url:
         return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    local = settings.qdrant_path / "local"
+    local.mkdir(parents=True, exist_ok=True)
     try:
-        return QdrantClient(path=str(settings.qdrant_path))
+        return QdrantClient(path=str(local))
     except RuntimeError as err:  # local mode allows one client per folder
         raise BackendUnavailable(
-            f"The embedded Qdrant store at {settings.qdrant_path} is in use by another vidrag process "
+            f"The embedded Qdrant store at {local} is in use by another vidrag process "
             f"({err}); stop it (e.g. `vidrag serve`), or point VIDRAG_QDRANT_URL at a Qdrant server."
         ) from err
+
+
+def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_store.ClipStore
+    """The clip store: a Qdrant server at VIDRAG_QDRANT_URL, else the embedded one under the home.
+
+    Raises:
+        InputError: VIDRAG_STORE names no known embedded store.
+    """
+    from storage.errors import InputError
+    from storage.qdrant_store import QdrantClientStore
+
+    if settings.qdrant_url or settings.store == "local":
+        return QdrantClientStore(qdrant_client(settings), settings.collection, dim=dim)
+    if settings.store != "edge":
+        raise InputError(f"Unknown VIDRAG_STORE {settings.store!r}; use 'edge' (default) or 'local'.")
+    from storage.edge_store import EdgeClipStore
+
+    return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim)
 
 
 def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
@@ -44,14 +63,13 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     """Open the library at settings.home; with for_ingest, also build the indexer and its models."""
     from indexing.embed import Embedder
     from storage.catalog import Catalog
-    from storage.qdrant_store import ClipStore
     from tools.library import Library
 
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(settings.embedder)
     catalog = Catalog(settings.catalog_path)
-    store = ClipStore(qdrant_client(settings), settings.collection, dim=embedder.dim)
+    store = open_store(settings, embedder.dim)
     captioner = make_captioner(settings) if for_ingest else None
     indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
     return Library(

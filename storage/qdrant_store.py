@@ -1,18 +1,23 @@
-"""The clip store: one Qdrant collection, one point per clip, dense and sparse vectors.
+"""The clip store: one Qdrant collection (or Edge shard), one point per clip, dense + sparse vectors.
 
-The client is injected, so the same code talks to Qdrant's embedded local mode (the default) or to
-a server or cluster by URL. Local mode corrupts a collection under concurrent writes, so every write
-goes through one lock.
+`ClipStore` holds what every backend shares — point ids, payloads, the search contract and its
+validation — on top of a few primitives. Two backends implement them:
+
+- `EdgeClipStore` (storage.edge_store): Qdrant Edge, the Qdrant engine embedded in this process
+  (the default: a folder under the data dir, sub-millisecond hybrid search at 10k clips);
+- `QdrantClientStore` (here): qdrant-client, for a Qdrant server or cluster by URL, or its
+  pure-Python local mode.
+
+Writes go through one lock: qdrant-client's local mode corrupts a collection under concurrent writes.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from qdrant_client import QdrantClient, models
 
 from storage.errors import BackendUnavailable, InputError
 from storage.ids import clip_point_id
@@ -20,6 +25,8 @@ from storage.types import Clip, Hit
 
 DENSE = "dense"
 SPARSE = "sparse"
+MODES = ("hybrid", "dense", "sparse")
+PAYLOAD_INDEXES = {"video_id": "keyword", "kind": "keyword", "start": "float", "end": "float"}
 
 
 @dataclass
@@ -39,64 +46,64 @@ class ClipVectors:
     sparse: SparseVector
 
 
-class ClipStore:
-    """Clips in a Qdrant collection, searched dense, sparse or both fused (RRF)."""
+@dataclass
+class Where:
+    """A backend-neutral filter: all given conditions must hold."""
 
-    def __init__(self, client: QdrantClient, collection: str = "vidrag_clips", dim: int = 384) -> None:
-        self.client = client
-        self.collection = collection
+    video_ids: list[str] | None = None
+    kind: str | None = None
+    ends_after: float | None = None
+    starts_before: float | None = None
+
+
+@dataclass
+class StoredPoint:
+    id: str
+    dense: list[float]
+    sparse: SparseVector | None
+    payload: dict[str, Any]
+
+
+class ClipStore(ABC):
+    """Clips with dense and sparse vectors, searched dense, sparse or both fused (RRF)."""
+
+    def __init__(self, dim: int) -> None:
         self.dim = dim
         self._write_lock = threading.Lock()
-        self._ensure_collection()
 
-    def _ensure_collection(self) -> None:
-        try:
-            exists = self.client.collection_exists(self.collection)
-        except Exception as err:  # connection errors come in several types
-            raise BackendUnavailable(
-                f"Qdrant is unreachable ({err}); check VIDRAG_QDRANT_URL or unset it to use "
-                "the embedded store."
-            ) from err
-        if exists:
-            info = self.client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            size = vectors[DENSE].size if isinstance(vectors, dict) else None
-            if size != self.dim:
-                raise InputError(
-                    f"Collection {self.collection!r} holds {size}-d vectors but the embedder makes "
-                    f"{self.dim}-d ones; use the embedding model it was built with, or a new "
-                    "VIDRAG_HOME / collection name."
-                )
-            return
-        self.client.create_collection(
-            self.collection,
-            vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
-        if _is_local(self.client):
-            return  # local mode filters in Python; payload indexes only matter on a server
-        for key, schema in (
-            ("video_id", models.PayloadSchemaType.KEYWORD),
-            ("kind", models.PayloadSchemaType.KEYWORD),
-            ("start", models.PayloadSchemaType.FLOAT),
-            ("end", models.PayloadSchemaType.FLOAT),
-        ):
-            self.client.create_payload_index(self.collection, key, field_schema=schema)
+    # primitives -------------------------------------------------------------------------------
 
-    # writes -----------------------------------------------------------------------------------
+    @abstractmethod
+    def _write_points(self, points: list[StoredPoint]) -> None: ...
+
+    @abstractmethod
+    def _delete_ids(self, ids: list[str]) -> None: ...
+
+    @abstractmethod
+    def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+    @abstractmethod
+    def _query(self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str) -> list[tuple[dict[str, Any], float]]: ...
+
+    @abstractmethod
+    def count(self) -> int:
+        """Points stored (clips and video summaries)."""
+
+    def close(self) -> None:
+        """Release the storage (flush to disk where that applies)."""
+
+    # shared behaviour -------------------------------------------------------------------------
 
     def upsert(self, items: Iterable[ClipVectors], batch_size: int = 256) -> list[str]:
         """Write clips (overwriting same-id points); returns the point ids written."""
         written: list[str] = []
-        batch: list[models.PointStruct] = []
+        batch: list[StoredPoint] = []
         for item in items:
+            if len(item.dense) != self.dim:
+                raise InputError(f"a {len(item.dense)}-d vector was given to a {self.dim}-d store.")
             point_id = clip_point_id(item.clip.video_id, item.clip.start, item.clip.end, item.clip.kind)
-            vector: dict[str, Any] = {DENSE: list(item.dense)}
-            if item.sparse.indices:
-                vector[SPARSE] = models.SparseVector(
-                    indices=item.sparse.indices, values=item.sparse.values
-                )
-            batch.append(models.PointStruct(id=point_id, vector=vector, payload=item.clip.payload()))
+            sparse = item.sparse if item.sparse.indices else None
+            batch.append(StoredPoint(point_id, list(item.dense), sparse, item.clip.payload()))
             written.append(point_id)
             if len(batch) >= batch_size:
                 self._write(batch)
@@ -105,45 +112,26 @@ class ClipStore:
             self._write(batch)
         return written
 
-    def _write(self, points: list[models.PointStruct]) -> None:
+    def _write(self, points: list[StoredPoint]) -> None:
         with self._write_lock:
-            self.client.upsert(self.collection, points=points, wait=True)
+            self._write_points(points)
 
     def delete_video(self, video_id: str, keep: Iterable[str] = ()) -> int:
         """Delete a video's points, except the ids in `keep`; returns how many were deleted."""
         keep_ids = set(keep)
-        stale = [pid for pid, _ in self._scroll(_video_filter(video_id)) if pid not in keep_ids]
+        stale = [pid for pid, _ in self._scroll(Where(video_ids=[video_id])) if pid not in keep_ids]
         if stale:
             with self._write_lock:
-                self.client.delete(
-                    self.collection, points_selector=models.PointIdsList(points=stale), wait=True
-                )
+                self._delete_ids(stale)
         return len(stale)
-
-    # reads ------------------------------------------------------------------------------------
-
-    def _scroll(self, flt: models.Filter) -> Iterator[tuple[str, dict[str, Any]]]:
-        offset = None
-        while True:
-            points, offset = self.client.scroll(
-                self.collection, scroll_filter=flt, limit=512, offset=offset, with_payload=True
-            )
-            for point in points:
-                yield str(point.id), point.payload or {}
-            if offset is None:
-                return
 
     def clips(self, video_id: str, kind: str = "clip") -> list[Clip]:
         """All clips of a video in time order."""
-        flt = _video_filter(video_id, kind=kind)
-        clips = [Clip.from_payload(payload) for _, payload in self._scroll(flt)]
+        clips = [Clip.from_payload(p) for _, p in self._scroll(Where(video_ids=[video_id], kind=kind))]
         return sorted(clips, key=lambda clip: clip.start)
 
     def point_ids(self, video_id: str) -> set[str]:
-        return {pid for pid, _ in self._scroll(_video_filter(video_id))}
-
-    def count(self) -> int:
-        return self.client.count(self.collection, exact=True).count
+        return {pid for pid, _ in self._scroll(Where(video_ids=[video_id]))}
 
     def search(
         self,
@@ -172,71 +160,126 @@ class ClipStore:
         Raises:
             InputError: an unknown mode.
         """
-        flt = _query_filter(video_ids, start, end, kind)
-        use_sparse = sparse is not None and bool(sparse.indices)
-        if mode == "dense" or (mode == "hybrid" and not use_sparse):
-            result = self.client.query_points(
-                self.collection, query=dense, using=DENSE, query_filter=flt, limit=k, with_payload=True
+        if mode not in MODES:
+            raise InputError(f"Unknown search mode {mode!r}; use 'hybrid', 'dense' or 'sparse'.")
+        if sparse is not None and not sparse.indices:
+            sparse = None
+        if mode == "sparse" and sparse is None:
+            return []
+        if mode == "hybrid" and sparse is None:
+            mode = "dense"
+        where = Where(video_ids=video_ids or None, kind=kind, ends_after=start, starts_before=end)
+        return [_hit(payload, score) for payload, score in self._query(dense, sparse, where, k, mode)]
+
+
+class QdrantClientStore(ClipStore):
+    """The store on qdrant-client: a Qdrant server/cluster (URL) or its pure-Python local mode."""
+
+    def __init__(self, client: Any, collection: str = "vidrag_clips", dim: int = 384) -> None:
+        super().__init__(dim)
+        self.client = client
+        self.collection = collection
+        self._ensure_collection()
+
+    def _ensure_collection(self) -> None:
+        from qdrant_client import models
+
+        try:
+            exists = self.client.collection_exists(self.collection)
+        except Exception as err:  # connection errors come in several types
+            raise BackendUnavailable(
+                f"Qdrant is unreachable ({err}); check VIDRAG_QDRANT_URL or unset it to use "
+                "the embedded store."
+            ) from err
+        if exists:
+            vectors = self.client.get_collection(self.collection).config.params.vectors
+            _check_dim(self.collection, vectors[DENSE].size if isinstance(vectors, dict) else None, self.dim)
+            return
+        self.client.create_collection(
+            self.collection,
+            vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        if type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal":
+            return  # local mode filters in Python; payload indexes only matter on a server
+        for key, schema in PAYLOAD_INDEXES.items():
+            self.client.create_payload_index(self.collection, key, field_schema=schema)
+
+    def _write_points(self, points: list[StoredPoint]) -> None:
+        from qdrant_client import models
+
+        structs = []
+        for point in points:
+            vector: dict[str, Any] = {DENSE: point.dense}
+            if point.sparse is not None:
+                vector[SPARSE] = models.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
+            structs.append(models.PointStruct(id=point.id, vector=vector, payload=point.payload))
+        self.client.upsert(self.collection, points=structs, wait=True)
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        from qdrant_client import models
+
+        self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
+
+    def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.collection, scroll_filter=_client_filter(where), limit=512, offset=offset, with_payload=True
             )
+            for point in points:
+                yield str(point.id), point.payload or {}
+            if offset is None:
+                return
+
+    def count(self) -> int:
+        return self.client.count(self.collection, exact=True).count
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _query(self, dense, sparse, where, k, mode):  # noqa: ANN001, ANN202 - see ClipStore._query
+        from qdrant_client import models
+
+        flt = _client_filter(where)
+        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
+        if mode == "dense":
+            result = self.client.query_points(self.collection, query=dense, using=DENSE, query_filter=flt, limit=k, with_payload=True)
         elif mode == "sparse":
-            if not use_sparse:
-                return []
-            result = self.client.query_points(
-                self.collection,
-                query=models.SparseVector(indices=sparse.indices, values=sparse.values),
-                using=SPARSE,
-                query_filter=flt,
-                limit=k,
-                with_payload=True,
-            )
-        elif mode == "hybrid":
+            result = self.client.query_points(self.collection, query=sparse_query, using=SPARSE, query_filter=flt, limit=k, with_payload=True)
+        else:
             depth = max(k * 4, 20)
             result = self.client.query_points(
                 self.collection,
                 prefetch=[
                     models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth),
-                    models.Prefetch(
-                        query=models.SparseVector(indices=sparse.indices, values=sparse.values),
-                        using=SPARSE,
-                        filter=flt,
-                        limit=depth,
-                    ),
+                    models.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=depth),
                 ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                query_filter=flt,
-                limit=k,
-                with_payload=True,
+                query=models.FusionQuery(fusion=models.Fusion.RRF), query_filter=flt, limit=k, with_payload=True,
             )
-        else:
-            raise InputError(f"Unknown search mode {mode!r}; use 'hybrid', 'dense' or 'sparse'.")
-        return [_hit(point.payload or {}, point.score) for point in result.points]
+        return [(point.payload or {}, point.score) for point in result.points]
 
 
-def _is_local(client: QdrantClient) -> bool:
-    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+def _check_dim(name: str, stored: int | None, wanted: int) -> None:
+    if stored != wanted:
+        raise InputError(
+            f"Collection {name!r} holds {stored}-d vectors but the embedder makes {wanted}-d ones; "
+            "use the embedding model it was built with, or a new VIDRAG_HOME / collection name."
+        )
 
 
-def _video_filter(video_id: str, kind: str | None = None) -> models.Filter:
-    must: list[models.Condition] = [
-        models.FieldCondition(key="video_id", match=models.MatchValue(value=video_id))
-    ]
-    if kind:
-        must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=kind)))
-    return models.Filter(must=must)
+def _client_filter(where: Where):  # noqa: ANN202 - qdrant_client.models.Filter
+    from qdrant_client import models
 
-
-def _query_filter(
-    video_ids: list[str] | None, start: float | None, end: float | None, kind: str
-) -> models.Filter:
-    must: list[models.Condition] = [
-        models.FieldCondition(key="kind", match=models.MatchValue(value=kind))
-    ]
-    if video_ids:
-        must.append(models.FieldCondition(key="video_id", match=models.MatchAny(any=video_ids)))
-    if start is not None:
-        must.append(models.FieldCondition(key="end", range=models.Range(gt=start)))
-    if end is not None:
-        must.append(models.FieldCondition(key="start", range=models.Range(lt=end)))
+    must: list[Any] = []
+    if where.kind:
+        must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=where.kind)))
+    if where.video_ids:
+        must.append(models.FieldCondition(key="video_id", match=models.MatchAny(any=where.video_ids)))
+    if where.ends_after is not None:
+        must.append(models.FieldCondition(key="end", range=models.Range(gt=where.ends_after)))
+    if where.starts_before is not None:
+        must.append(models.FieldCondition(key="start", range=models.Range(lt=where.starts_before)))
     return models.Filter(must=must)
 
 

@@ -45,4 +45,4 @@ def sample_library(sample_dir, sample_settings):
     failed = [r for r in results if r.status == "failed"]
     assert not failed, failed
     yield library
-    library.store.client.close()
+    library.store.close()

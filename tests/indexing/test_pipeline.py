@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
 
 from indexing.asr import Transcriber
 from indexing.describe import Describer
@@ -20,7 +19,8 @@ from indexing.embed import Embedder
 from indexing.ocr import OcrReader
 from indexing.pipeline import Indexer, IngestOptions
 from storage.catalog import Catalog
-from storage.qdrant_store import ClipStore
+from storage.edge_store import EdgeClipStore
+from storage.qdrant_store import Where
 from tests import media
 
 
@@ -32,13 +32,13 @@ def models():
 @pytest.fixture()
 def indexer(tmp_path, models):
     embedder, transcriber = models
-    store = ClipStore(QdrantClient(path=str(tmp_path / "qdrant")), "clips", dim=embedder.dim)
+    store = EdgeClipStore(tmp_path / "qdrant", dim=embedder.dim)
     yield Indexer(
         store=store, catalog=Catalog(tmp_path / "catalog.sqlite"), embedder=embedder,
         transcriber=transcriber, captioner=Describer(), ocr=OcrReader(), cache_dir=tmp_path / "cache",
         options=IngestOptions(max_clip=4.0, min_clip=1.0),
     )
-    store.client.close()
+    store.close()
 
 
 def _check_clips(indexer, video_id, duration):
@@ -144,9 +144,8 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, sample_dir):
 
 
 def _point_ids(home: Path) -> set[str]:
-    client = QdrantClient(path=str(home / "qdrant"))
+    store = EdgeClipStore(home / "qdrant" / "vidrag_clips", dim=384)
     try:
-        points, _ = client.scroll("vidrag_clips", limit=10_000)
-        return {str(p.id) for p in points}
+        return {pid for pid, _ in store._scroll(Where())}
     finally:
-        client.close()
+        store.close()

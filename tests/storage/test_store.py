@@ -6,7 +6,9 @@ from qdrant_client import QdrantClient
 from indexing.embed import SparseEncoder
 from storage.errors import InputError
 from storage.ids import clip_point_id, content_hash, video_id_from_hash
-from storage.qdrant_store import ClipStore, ClipVectors
+from storage.edge_store import EdgeClipStore
+from storage.errors import BackendUnavailable
+from storage.qdrant_store import ClipVectors, QdrantClientStore
 from storage.types import Clip
 
 DIM = 4
@@ -17,9 +19,17 @@ def _item(video_id: str, start: float, end: float, dense: list[float], text: str
     return ClipVectors(clip, dense, SparseEncoder().document(text))
 
 
-@pytest.fixture()
-def store():
-    return ClipStore(QdrantClient(":memory:"), "t", dim=DIM)
+def _open(backend: str, folder, dim: int = DIM):
+    if backend == "edge":
+        return EdgeClipStore(folder / "edge", dim=dim)
+    return QdrantClientStore(QdrantClient(path=str(folder / "local")), "t", dim=dim)
+
+
+@pytest.fixture(params=["edge", "client-local"])
+def store(request, tmp_path):
+    opened = _open(request.param, tmp_path)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture()
@@ -89,17 +99,28 @@ def test_unknown_mode_is_rejected(filled):
         filled.search([1, 0, 0, 0], None, mode="fuzzy")
 
 
-def test_dimension_mismatch_is_explained(tmp_path):
-    client = QdrantClient(path=str(tmp_path / "q"))
-    ClipStore(client, "t", dim=4)
+@pytest.mark.parametrize("backend", ["edge", "client-local"])
+def test_dimension_mismatch_is_explained(tmp_path, backend):
+    _open(backend, tmp_path, dim=4).close()
     with pytest.raises(InputError, match="4-d vectors but the embedder makes 8-d"):
-        ClipStore(client, "t", dim=8)
+        _open(backend, tmp_path, dim=8)
 
 
-def test_points_persist_across_reopen(tmp_path):
-    client = QdrantClient(path=str(tmp_path / "q"))
-    ClipStore(client, "t", dim=DIM).upsert([_item("a", 0, 5, [1, 0, 0, 0], "hello there")])
-    client.close()
-    reopened = ClipStore(QdrantClient(path=str(tmp_path / "q")), "t", dim=DIM)
+@pytest.mark.parametrize("backend", ["edge", "client-local"])
+def test_points_persist_across_reopen(tmp_path, backend):
+    first = _open(backend, tmp_path)
+    first.upsert([_item("a", 0, 5, [1, 0, 0, 0], "hello there")])
+    first.close()
+    reopened = _open(backend, tmp_path)
     assert reopened.count() == 1
     assert reopened.clips("a")[0].transcript == "hello there"
+    reopened.close()
+
+
+def test_a_second_open_of_an_edge_folder_is_explained(tmp_path):
+    first = _open("edge", tmp_path)
+    try:
+        with pytest.raises(BackendUnavailable, match="cannot be opened"):
+            _open("edge", tmp_path)
+    finally:
+        first.close()

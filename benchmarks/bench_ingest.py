@@ -1,0 +1,96 @@
+"""Ingest speed on the embedded default, against the media's duration and the decode floor.
+
+For each sample lecture (640x360, 25 fps, speech + slides) it measures, in one run:
+- the decode floor: decoding every frame once with the same decoder, nothing else;
+- the full ingest wall time (hash, probe, ASR ‖ decode pass with cut detection and OCR, caption,
+  embed, store) with a per-stage breakdown taken from the pipeline's own timings;
+- frames decoded by the ingest against frames in the file (the pipeline decodes each frame once).
+
+Run: `.venv/bin/python -m benchmarks.bench_ingest [--json]` (builds the sample library in a temp folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+def decode_floor(path: Path) -> tuple[float, int]:
+    from indexing.media import iter_frames, probe
+
+    info = probe(path)
+    started = time.perf_counter()
+    count = sum(1 for _ in iter_frames(path, info))
+    return time.perf_counter() - started, count
+
+
+def run(workdir: Path) -> dict:
+    from api.settings import Settings
+    from api.wiring import open_library
+    from indexing import analysis
+    from indexing.samples import build_sample_library
+
+    manifest = build_sample_library(workdir / "videos", include_real=False)
+    library = open_library(Settings(home=workdir / "home"), for_ingest=True)
+    decoded: list[int] = []
+    original = analysis.analyse
+
+    def counting(*args, **kwargs):  # record how many frames each ingest decoded
+        result = original(*args, **kwargs)
+        decoded.append(result.frames_decoded)
+        return result
+
+    library.indexer.embedder.dense(["warm up"])  # model load is start-up, not per-video cost
+    rows = []
+    for entry in manifest["videos"]:
+        path = workdir / "videos" / entry["file"]
+        floor, frames = decode_floor(path)
+        analysis.analyse = counting
+        import indexing.pipeline as pipeline
+
+        pipeline.analyse = counting
+        started = time.perf_counter()
+        result = library.indexer.ingest_file(path)
+        wall = time.perf_counter() - started
+        pipeline.analyse = original
+        rows.append({
+            "video": entry["file"], "duration_s": round(result.duration, 2), "clips": result.clips,
+            "ingest_s": round(wall, 2), "realtime_x": round(result.duration / wall, 2),
+            "decode_floor_s": round(floor, 2), "ingest_over_floor": round(wall / floor, 1),
+            "frames_in_file": frames, "frames_decoded": decoded[-1],
+            "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
+        })
+    library.store.client.close()
+    total_media = sum(r["duration_s"] for r in rows)
+    total_wall = sum(r["ingest_s"] for r in rows)
+    return {"videos": rows, "media_s": round(total_media, 1), "ingest_s": round(total_wall, 1),
+            "realtime_x": round(total_media / total_wall, 2), "cpu_count": os.cpu_count()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = run(Path(tmp))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{'video':22s} {'media s':>8s} {'ingest s':>9s} {'x real':>7s} {'floor s':>8s} {'/floor':>7s} {'decoded/frames':>15s}  stages (s)")
+    for r in report["videos"]:
+        stages = " ".join(f"{k}={v}" for k, v in r["stages_s"].items())
+        print(f"{r['video']:22s} {r['duration_s']:8.1f} {r['ingest_s']:9.1f} {r['realtime_x']:7.1f} "
+              f"{r['decode_floor_s']:8.2f} {r['ingest_over_floor']:7.1f} {r['frames_decoded']:>7d}/{r['frames_in_file']:<7d}  {stages}")
+    print(f"total: {report['media_s']} s of video in {report['ingest_s']} s = {report['realtime_x']}x real time "
+          f"on {report['cpu_count']} cores")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The default embedded store: Qdrant Edge, the Qdrant engine running inside this process.
+
+It keeps the clips in a shard folder under the data dir, with payload indexes on video id, kind
+and times, and runs dense, sparse (IDF) and fused (RRF) queries natively — no server, and no
+pure-Python scan as in qdrant-client's local mode. Like that mode, one process opens a folder at a
+time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from storage.errors import BackendUnavailable
+from storage.qdrant_store import DENSE, PAYLOAD_INDEXES, SPARSE, ClipStore, SparseVector, StoredPoint, Where, _check_dim
+
+RRF_K = 60
+
+
+class EdgeClipStore(ClipStore):
+    """Clips in a Qdrant Edge shard at `path`.
+
+    Raises:
+        BackendUnavailable: qdrant-edge-py is missing, or the folder is open in another process.
+        InputError: the shard holds vectors of another dimension.
+    """
+
+    def __init__(self, path: str | Path, dim: int = 384) -> None:
+        super().__init__(dim)
+        try:
+            import qdrant_edge as edge
+        except ImportError as err:
+            raise BackendUnavailable("Qdrant Edge is not installed; run `pip install qdrant-edge-py`.") from err
+        self._edge = edge
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / "vidrag.json"
+        if marker.is_file():
+            _check_dim(str(self.path), json.loads(marker.read_text()).get("dim"), dim)
+        try:
+            if marker.is_file():
+                self.shard = edge.EdgeShard.load(str(self.path))
+            else:
+                self.shard = self._create()
+                marker.write_text(json.dumps({"dim": dim}))
+        except Exception as err:  # qdrant-edge raises plain Exception (e.g. WAL locked)
+            raise BackendUnavailable(
+                f"The embedded Qdrant store at {self.path} cannot be opened ({err}); if another vidrag "
+                "process (e.g. `vidrag serve`) has it open, stop it or use its API, or point "
+                "VIDRAG_QDRANT_URL at a Qdrant server."
+            ) from err
+
+    def _create(self):  # noqa: ANN202 - qdrant_edge.EdgeShard
+        edge = self._edge
+        config = edge.EdgeConfig(
+            vectors={DENSE: edge.EdgeVectorParams(size=self.dim, distance=edge.Distance.Cosine)},
+            sparse_vectors={SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+        )
+        shard = edge.EdgeShard.create(str(self.path), config)
+        kinds = {"keyword": edge.PayloadSchemaType.Keyword, "float": edge.PayloadSchemaType.Float}
+        for key, kind in PAYLOAD_INDEXES.items():
+            shard.update(edge.UpdateOperation.create_field_index(key, kinds[kind]))
+        return shard
+
+    def _write_points(self, points: list[StoredPoint]) -> None:
+        edge = self._edge
+        out = []
+        for point in points:
+            vector: dict[str, Any] = {DENSE: point.dense}
+            if point.sparse is not None:
+                vector[SPARSE] = edge.SparseVector(point.sparse.indices, point.sparse.values)
+            out.append(edge.Point(point.id, vector, point.payload))
+        self.shard.update(edge.UpdateOperation.upsert_points(out))
+        self.shard.flush()
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        self.shard.update(self._edge.UpdateOperation.delete_points(ids))
+        self.shard.flush()
+
+    def _filter(self, where: Where):  # noqa: ANN202 - qdrant_edge.Filter
+        edge = self._edge
+        must: list[Any] = []
+        if where.kind:
+            must.append(edge.FieldCondition("kind", match=edge.MatchValue(where.kind)))
+        if where.video_ids:
+            must.append(edge.FieldCondition("video_id", match=edge.MatchAny(list(where.video_ids))))
+        if where.ends_after is not None:
+            must.append(edge.FieldCondition("end", range=edge.RangeFloat(gt=where.ends_after)))
+        if where.starts_before is not None:
+            must.append(edge.FieldCondition("start", range=edge.RangeFloat(lt=where.starts_before)))
+        return edge.Filter(must=must) if must else None
+
+    def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = None
+        while True:
+            records, offset = self.shard.scroll(
+                self._edge.ScrollRequest(offset=offset, limit=512, filter=self._filter(where), with_payload=True)
+            )
+            for record in records:
+                yield str(record.id), record.payload or {}
+            if offset is None:
+                return
+
+    def count(self) -> int:
+        return self.shard.count(self._edge.CountRequest(exact=True))
+
+    def close(self) -> None:
+        self.shard.flush()
+        self.shard.close()
+
+    def _query(self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str) -> list[tuple[dict[str, Any], float]]:
+        edge = self._edge
+        flt = self._filter(where)
+        dense_query = edge.Query.Nearest(list(dense), using=DENSE)
+        sparse_query = edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE) if sparse else None
+        if mode == "dense":
+            request = edge.QueryRequest(limit=k, query=dense_query, filter=flt, with_payload=True)
+        elif mode == "sparse":
+            request = edge.QueryRequest(limit=k, query=sparse_query, filter=flt, with_payload=True)
+        else:
+            depth = max(k * 4, 20)
+            request = edge.QueryRequest(
+                limit=k,
+                prefetches=[edge.Prefetch(depth, query=dense_query, filter=flt), edge.Prefetch(depth, query=sparse_query, filter=flt)],
+                query=edge.Fusion.Rrf(RRF_K), filter=flt, with_payload=True,
+            )
+        return [(point.payload or {}, point.score) for point in self.shard.query(request)]
