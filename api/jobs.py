@@ -150,15 +150,6 @@ class JobManager:
             if self._thread.is_alive():
                 log.warning("the ingest worker is still busy; its job will be resumed on the next start")
 
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until every queued job has run (for tests and scripts). True if it got there."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
-                return True
-            time.sleep(0.05)
-        return False
-
     def _work(self) -> None:
         while True:
             job_id = self._queue.get()
