@@ -119,7 +119,7 @@ def _with_context(tools: VideoTools, best: list[dict[str, Any]],
         if pick["kind"] == "screen":
             speech = [c for c in candidates if c["kind"] == "speech" and c.get("clip") == pick.get("clip")]
             extra = max(speech, key=lambda c: c["score"], default=None)
-            group = [pick] + ([dict(extra, text=unwrap(extra["text"]).strip())] if extra else [])
+            group = [pick] + (_neighbours(tools, extra) if extra else [])
         else:
             group = _neighbours(tools, pick)
         covered.append((pick["video"], min(c["start"] for c in group), max(c["end"] for c in group)))

@@ -24,7 +24,7 @@ def test_sample_qa_figures(report):
     assert report["recall_at_5"] >= 0.9
     assert report["recall_at_1"] >= 0.7
     assert report["mean_iou"] >= 0.3
-    assert report["answer_with_citation"] >= 0.6
+    assert report["answer_with_citation"] >= 0.65  # measured 0.76
     assert all(r["answer"] and not r["answer"].startswith(NOT_FOUND) for r in report["rows"])
 
 
