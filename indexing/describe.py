@@ -45,6 +45,7 @@ class Describer(Captioner):
     """Offline captioner composing measured signals (see the module docstring)."""
 
     name = "describer"
+    embed_caption = False  # its sentences are much alike across clips; search uses speech and OCR
 
     def __init__(self, fps: float = 0.5, max_side: int = 480, faces: bool = True) -> None:
         self.fps = fps

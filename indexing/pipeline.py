@@ -40,7 +40,7 @@ VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
 )
 
-PIPELINE_VERSION = 2  # bump when a change alters clips or their text: stored videos are redone
+PIPELINE_VERSION = 3  # bump when a change alters clips or their text: stored videos are redone
 
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'asr', 'caption', 'store'."""
@@ -242,7 +242,7 @@ class Indexer:
         timings: dict[str, float], progress: Progress | None,
     ) -> str:
         started = time.perf_counter()
-        texts = [clip.text() or clip.caption for clip in clips]
+        texts = [clip.text(caption=self.captioner.embed_caption) or clip.caption for clip in clips]
         dense = self.embedder.dense(texts)
         summary = summarise(path.name, record.duration, clips, np.asarray(dense))
         summary_clip = Clip(video_id, str(path), -1, 0.0, record.duration, caption=summary, kind="video")

@@ -25,10 +25,10 @@ class Clip:
     def duration(self) -> float:
         return self.end - self.start
 
-    def text(self) -> str:
-        """The text that is embedded: caption, speech and on-screen text, each labelled."""
+    def text(self, caption: bool = True) -> str:
+        """Caption, speech and on-screen text, each labelled (the caption only if `caption`)."""
         parts = []
-        if self.caption:
+        if caption and self.caption:
             parts.append(self.caption)
         if self.transcript:
             parts.append(f"Speech: {self.transcript}")

@@ -50,9 +50,12 @@ class Captioner(ABC):
         name: registry name.
         fps: frames per second of video the captioner wants for each clip.
         max_side: longest side, in pixels, of the frames it wants (frames are resized to fit).
+        embed_caption: whether captions carry content worth embedding for search (a model's
+            description does; generic measurements would only dilute the clip's own words).
     """
 
     name: str = "captioner"
+    embed_caption: bool = True
     fps: float = 1.0
     max_side: int = 448
 
