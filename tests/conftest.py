@@ -32,17 +32,33 @@ def sample_settings(sample_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sample_library(sample_dir, sample_settings):
-    """The sample library ingested with the embedded default (describer, tiny.en, MiniLM, local Qdrant).
+def sample_home(sample_dir, sample_settings):
+    """The home folder of the sample library, ingested once with the embedded default and closed.
 
-    One Qdrant local client may hold a storage folder at a time: tests that need the library share
-    this object (the API app takes it as an argument) instead of opening the folder again.
+    Tests that need their own process on it (notebooks, the CLI) copy this folder: the embedded
+    store admits one process per folder.
     """
     from api.wiring import open_library
 
     library = open_library(sample_settings, for_ingest=True)
-    results = library.ingest([sample_dir])
+    try:
+        results = library.ingest([sample_dir])
+    finally:
+        library.store.close()
     failed = [r for r in results if r.status == "failed"]
     assert not failed, failed
+    return sample_settings.home
+
+
+@pytest.fixture(scope="session")
+def sample_library(sample_home, sample_settings):
+    """The ingested sample library (describer, Whisper tiny.en, MiniLM, Qdrant Edge), open for reading.
+
+    One process may hold the store's folder at a time: tests that need the library share this
+    object (the API app takes it as an argument) instead of opening the folder again.
+    """
+    from api.wiring import open_library
+
+    library = open_library(sample_settings, for_ingest=True)
     yield library
     library.store.close()
