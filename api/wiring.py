@@ -53,7 +53,8 @@ def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
     if settings.captioner == "openai":
         options = {"url": settings.captioner_url, "model": settings.captioner_model, "api_key": settings.captioner_api_key}
     elif settings.captioner == "minicpm":
-        options = {"model": settings.captioner_model, "packing": settings.captioner_packing}
+        options = {"model": settings.captioner_model, "packing": settings.captioner_packing,
+                   "batch": settings.captioner_batch}
     if settings.captioner_fps and settings.captioner != "describer":
         options["fps"] = settings.captioner_fps
     return build(settings.captioner, **{k: v for k, v in options.items() if v is not None})
@@ -70,7 +71,7 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     embedder = Embedder(settings.embedder)
     catalog = Catalog(settings.catalog_path)
     store = open_store(settings, embedder.dim)
-    captioner = make_captioner(settings) if for_ingest else None
+    captioner = make_captioner(settings)  # models load on first use: re-asking clips needs it too
     indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
     return Library(
         store=store, catalog=catalog, embedder=embedder, indexer=indexer, captioner=captioner,
