@@ -122,8 +122,13 @@ class Indexer:
         files, results = expand_paths(paths)
         for result in results:
             self.catalog.record_failure(result.path, result.error or "")
-        for path in files:
-            results.append(self.ingest_file(path, progress))
+        try:
+            for path in files:
+                results.append(self.ingest_file(path, progress))
+        finally:
+            # One model in memory at a time: free the stage's models (they reload on next use).
+            self.captioner.close()
+            self.transcriber.close()
         return results
 
     def ingest_file(self, path: str | Path, progress: Progress | None = None) -> IngestResult:
