@@ -49,6 +49,7 @@ def test_committed_without_outputs(name):
             assert cell.outputs == [], f"{name} cell {index} has outputs: strip them before committing"
             assert cell.execution_count is None, f"{name} cell {index} has an execution count"
         assert not cell.get("attachments"), f"{name} cell {index} has attachments"
+        assert "execution" not in cell.metadata, f"{name} cell {index} has execution timings"
     assert "widgets" not in notebook.metadata, f"{name} carries widget state"
 
 
@@ -135,7 +136,7 @@ def test_explore_library_notebook(run_notebook):
 
 def test_evaluate_notebook(run_notebook):
     notebook, data, _ = run_notebook("02_evaluate.ipynb")
-    assert len(_outputs(notebook, "image/png")) >= 3  # recall/IoU, hybrid vs dense, 10 s vs 6 s
+    assert len(_outputs(notebook, "image/png")) >= 3  # recall/IoU, hybrid vs dense, max clip 10 s vs 6 s
     text = _stream_text(notebook)
     assert "recall" in text.lower() and "iou" in text.lower()
     assert "hybrid" in text and "dense" in text and "max 6 s" in text
