@@ -111,7 +111,15 @@ def _add_routes(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the library (unless injected) and run the job worker; nested lifespans share them.
+
+    A test harness may run the lifespan of one app again while it is already running (e.g. one
+    client per request): only the outermost one starts and stops the worker and library.
+    """
     state = app.state
+    if getattr(state, "jobs", None) is not None:
+        yield
+        return
     owned = state.library is None
     if owned:
         from api.wiring import open_library
@@ -124,9 +132,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.jobs.stop()
+        state.jobs = None
         if owned:
-            state.library.store.close()
+            store = state.library.store
+            (getattr(store, "close", None) or store.client.close)()
             state.library.catalog.close()
+            state.library = None
 
 
 def _add_error_handlers(app: FastAPI) -> None:

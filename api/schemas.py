@@ -173,6 +173,7 @@ class AskOut(BaseModel):
     mode: str = ""
     steps: list[Any] = []
     session_id: str | None = None
+    seconds: float | None = None
 
 
 class CheckOut(BaseModel):

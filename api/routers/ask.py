@@ -76,6 +76,8 @@ async def _stream(answer: Callable[..., dict[str, Any]], library: Any, question:
         kind, value = await inbox.get()
         if kind == "event":
             event = value if isinstance(value, dict) else {"type": "step", "text": str(value)}
+            if event.get("type") == "token":  # the agent sends "delta"; "text" is the API's field
+                event = {**event, "text": str(event.get("text", event.get("delta", "")))}
             if event.get("type") in _EVENT_TYPES:
                 yield sse(event["type"], event)
         elif kind == "done":
@@ -107,5 +109,6 @@ def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
             quote=str(cite.get("quote", "")), media_url=f"/videos/{video_id}/media#t={start:.2f},{end:.2f}",
         ))
     steps = json.loads(json.dumps(result.get("steps", []) or [], default=str))
+    seconds = result.get("seconds")
     return AskOut(answer=str(result.get("answer", "")), citations=citations, mode=str(result.get("mode", "")),
-                  steps=steps, session_id=session_id)
+                  steps=steps, session_id=session_id, seconds=float(seconds) if seconds is not None else None)

@@ -253,15 +253,22 @@ async function readEvents(response, onEvent) {
 function handleEvent(type, data) {
   const answer = $("answer");
   if (type === "step") {
-    $("steps").append(el("li", { textContent: data.text || data.tool || data.name || JSON.stringify(data) }));
+    $("steps").append(el("li", { textContent: stepText(data) }));
   } else if (type === "token") {
-    answer.textContent += data.text ?? data.token ?? "";
+    answer.textContent += data.text ?? data.delta ?? "";
   } else if (type === "answer") {
     answer.textContent = data.answer;
     renderCitations(data.citations);
   } else if (type === "error") {
     answer.append(el("div", { className: "error", textContent: data.message || data.detail }));
   }
+}
+
+function stepText(step) {
+  if (step.text) return step.text;
+  const args = Object.entries(step.args || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+  const result = typeof step.result === "string" ? ` → ${step.result.slice(0, 120)}` : "";
+  return `${step.tool || "step"}(${args})${result}`;
 }
 
 function renderCitations(citations) {

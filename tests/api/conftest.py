@@ -22,12 +22,12 @@ def scripted_answer(library: Any, question: str, *, settings: Any = None, sessio
     """A stand-in for `agent.answer_question` with the same contract: one search, cite the best hit."""
     hits = library.search(question, k=2)
     if stream:
-        stream({"type": "step", "text": f"search_clips({question!r})", "tool": "search_clips"})
+        stream({"type": "step", "tool": "search_clips", "args": {"query": question}, "result": f"{len(hits)} hits"})
     best = hits[0]
     answer = f"The best matching moment starts at {best.start:.1f} seconds [1]."
     if stream:
         for word in answer.split(" "):
-            stream({"type": "token", "text": word + " "})
+            stream({"type": "token", "delta": word + " "})  # the agent's token field
         stream({"type": "answer", "answer": answer})
     citation = {"video": best.video, "video_id": best.video_id, "start": best.start, "end": best.end,
                 "quote": (best.transcript or best.text)[:80]}

@@ -48,3 +48,14 @@ def test_a_failing_path_fails_its_job(sample_library, make_settings, tmp_path):
     assert job["status"] == "failed"
     assert job["result"]["counts"]["failed"] == 1
     assert "broken-for-api-test.mp4" in job["error"]
+
+
+def test_a_nested_lifespan_leaves_the_worker_running(sample_library, make_settings, sample_dir):
+    """A second client on a running app (as schemathesis uses) must not stop the app's worker."""
+    app = create_app(make_settings(), library=sample_library)
+    with TestClient(app) as outer:
+        with TestClient(app) as inner:
+            assert inner.get("/health").status_code == 200
+        response = outer.post("/videos", json={"path": str(sample_dir / "bikes.mp4")})
+        assert wait_job(outer, response.json()["id"], timeout=60)["status"] == "done"
+    assert app.state.jobs is None

@@ -89,11 +89,19 @@ def test_ask_uses_the_agent_package(sample_library, make_settings):
         present = hasattr(agent, "answer_question")
     except ImportError:
         present = False
+    question = {"question": "How does a TCP connection start?"}
     with TestClient(create_app(make_settings(), library=sample_library)) as local:
-        response = local.post("/ask", json={"question": "How does a TCP connection start?"})
+        response = local.post("/ask", json=question)
+        with local.stream("POST", "/ask", json={**question, "stream": True}) as streamed:
+            text = streamed.read().decode()
     if present:
         assert response.status_code == 200
-        assert {"answer", "citations", "mode", "steps"} <= set(response.json())
+        body = response.json()
+        assert body["answer"] and body["citations"] and body["steps"]
+        assert body["citations"][0]["media_url"].startswith(f"/videos/{body['citations'][0]['video_id']}/media#t=")
+        assert "event: step" in text
+        final = json.loads(text.split("event: answer\ndata: ", 1)[1].split("\n", 1)[0])
+        assert final["answer"] == body["answer"]
     else:
         assert response.status_code == 503
         assert response.json() == {"detail": "agent unavailable"}
