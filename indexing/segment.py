@@ -64,7 +64,7 @@ class ShotDetector:
 
 
 def change_spikes(
-    motion: Sequence[tuple[float, float]], *, floor: float = 0.012, ratio: float = 6.0, window: int = 12
+    motion: Sequence[tuple[float, float]], *, floor: float = 0.005, ratio: float = 6.0, window: int = 12
 ) -> list[float]:
     """Cuts that colour-based detection misses: a sudden picture change between still frames.
 

@@ -90,3 +90,18 @@ def test_embedder_is_offline_minilm():
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert tokens("The routers are forwarding packets") == ["router", "forward", "packet"]
+
+
+def test_every_slide_change_of_the_sample_lectures_is_a_cut(sample_dir):
+    import json
+
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    for video in manifest["videos"]:
+        if video.get("kind") != "lecture":
+            continue
+        path = sample_dir / video["file"]
+        found = analyse(path, probe(path), ocr=None, caption_fps=0).cuts
+        expected = [segment["start"] for segment in video["segments"][1:]]
+        assert len(found) == len(expected), (video["file"], found, expected)
+        for cut, start in zip(found, expected):
+            assert abs(cut - start) <= 1 / 25 + 1e-6, (video["file"], found, expected)
