@@ -96,11 +96,11 @@ def create_app(settings: Settings | None = None, library: Any = None, *,
 
 
 def _add_routes(app: FastAPI) -> None:
-    from api.routers import ask, health, jobs, search, videos
+    from api.routers import ask, generate, health, jobs, search, videos
 
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (health.ready_router, videos.router, jobs.router, search.router, ask.router):
+    for router in (health.ready_router, videos.router, jobs.router, search.router, ask.router, generate.router):
         app.include_router(router, dependencies=guarded)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,4 +1,4 @@
-"""Background ingestion jobs: one worker thread in the app process, jobs kept in the catalog.
+"""Background jobs (ingests, talking-head generation): one worker thread, jobs kept in the catalog.
 
 `POST /videos` stores a job row (`queued`) and returns at once; the worker takes jobs one at a time,
 so ingests never overlap (the embedded Qdrant store must not be written from two threads at once),
@@ -166,6 +166,9 @@ class JobManager:
         job = self.get(job_id)
         if job["status"] not in UNFINISHED:
             return
+        if job["kind"] == "talking_head":
+            self._run_talking_head(job)
+            return
         paths = list(job["params"].get("paths", []))
         reporter = _Reporter(self, job_id, len(paths))
         self.update(job_id, status="running", progress=reporter.state)
@@ -185,6 +188,33 @@ class JobManager:
         failed = [r for r in results if r["status"] == "failed"]
         error = "; ".join(str(r["error"]) for r in failed)[:2000] or None
         self._finish(job_id, results, reporter, error=error, all_failed=bool(results) and len(failed) == len(results))
+
+    def _run_talking_head(self, job: dict[str, Any]) -> None:
+        """Generate a talking-head mp4 (FramePack + voice) into the job's output path."""
+        from tools.talking_head import generate_talking_head
+
+        job_id, params = job["id"], dict(job["params"])
+        state: dict[str, Any] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}
+        self.update(job_id, status="running", progress=state)
+
+        def progress(done: float, total: float) -> None:
+            state.update(done=done, total=total, percent=round(100.0 * done / total, 1) if total else 0.0)
+            self.update(job_id, progress=state)
+
+        image = (params.pop("video_path"), params.pop("time")) if "video_path" in params else params.pop("image")
+        out = Path(self.catalog.path).parent / "generated" / f"{job_id}.mp4"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = generate_talking_head(image, params.pop("script"), out, progress=progress, **params)
+        except VidragError as err:
+            self.update(job_id, status="failed", error=str(err), progress={**state, "stage": "failed"})
+            return
+        except Exception as err:
+            log.exception("talking-head job %s failed", job_id)
+            self.update(job_id, status="failed", error=f"unexpected error: {type(err).__name__}",
+                        progress={**state, "stage": "failed"})
+            return
+        self.update(job_id, status="done", result=result, progress={**state, "stage": "done", "percent": 100.0})
 
     def _finish(self, job_id: str, results: list[dict[str, Any]], reporter: _Reporter, *,
                 error: str | None, all_failed: bool = True) -> None:

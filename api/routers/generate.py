@@ -1,0 +1,88 @@
+"""Generation: talking-head clips (FramePack + voice) as background jobs.
+
+The portrait is a frame of a library video (by id and time) or an image under the allowed roots;
+the mp4 is written under the data folder and served by `GET /jobs/{id}/output`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.routers import JobsDep, LibraryDep, SettingsDep
+from api.routers.videos import _inside
+from api.schemas import ErrorOut, JobOut
+
+router = APIRouter(tags=["generate"])
+
+
+class TalkingHeadIn(BaseModel):
+    """A talking-head request: a portrait (library video frame or allowed image path) and a script."""
+
+    script: str = Field(min_length=1, max_length=4000, description="The words the person says.")
+    video_id: str | None = Field(None, description="Take the portrait from this library video…")
+    time: float = Field(0.0, ge=0, description="…at this many seconds.")
+    image_path: str | None = Field(None, description="Or an image file under VIDRAG_ALLOWED_ROOTS.")
+    seed: int = 0
+    steps: int = Field(25, ge=1, le=100)
+    variant: str = Field("framepack", pattern="^(framepack|framepack-f1)$")
+    voice: str = "espeak"
+    tiny: bool = Field(False, description="Tiny random weights: the real pipeline as a demo, no download.")
+
+
+@router.post("/generate/talking-head", status_code=202, response_model=JobOut,
+             responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+             summary="Generate a talking-head clip from a portrait and a script (a background job)")
+def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settings: SettingsDep) -> dict[str, Any]:
+    """Queue a FramePack talking-head generation; progress and the result appear in `/jobs/{id}`."""
+    if not body.script.strip():
+        raise HTTPException(422, "script is empty")
+    params: dict[str, Any] = {"script": body.script, "seed": body.seed, "steps": body.steps,
+                              "variant": body.variant, "voice": body.voice, "tiny": body.tiny}
+    if body.video_id:
+        record = library.catalog.get_video(body.video_id)
+        if body.time > record.duration:
+            raise HTTPException(422, "time is past the end of the video")
+        params.update(video_path=record.path, time=body.time)
+    elif body.image_path:
+        params["image"] = _allowed_image(body.image_path, settings.allowed_roots)
+    else:
+        raise HTTPException(422, "give video_id (and time) or image_path")
+    return jobs.submit("talking_head", params)
+
+
+def _allowed_image(raw: str, roots: list[Path]) -> str:
+    """An image file under the allowed roots (no '..', symlinks resolved before the check).
+
+    Raises:
+        HTTPException: 403 outside the roots or with no roots configured, 422 for anything else.
+    """
+    import os
+
+    if Path(raw).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise HTTPException(422, "image_path must be a PNG, JPEG or WebP image")
+    if not roots:
+        raise HTTPException(403, "server paths are disabled: set VIDRAG_ALLOWED_ROOTS")
+    if "\x00" in raw or not os.path.isabs(raw) or ".." in Path(raw).parts:
+        raise HTTPException(422, "path must be absolute, without '..'")
+    target = Path(os.path.realpath(raw))
+    if not _inside(target, [Path(os.path.realpath(r)) for r in roots]):
+        raise HTTPException(403, "path is outside the allowed roots")
+    if not target.is_file():
+        raise HTTPException(422, "no such file")
+    return str(target)
+
+
+@router.get("/jobs/{job_id}/output", responses={404: {"model": ErrorOut}},
+            summary="The file a finished generation job made (an mp4)")
+def job_output(job_id: str, jobs: JobsDep) -> FileResponse:
+    """Download a finished talking-head job's mp4."""
+    job = jobs.get(job_id)
+    video = (job.get("result") or {}).get("video")
+    if job["status"] != "done" or not video or not Path(video).is_file():
+        raise HTTPException(404, "this job has no output (yet)")
+    return FileResponse(video, media_type="video/mp4", filename=Path(video).name)
