@@ -152,9 +152,11 @@ class Transcriber:
             return Transcript(language=None, segments=[])
         model = self._load()
         language = "en" if self.english_only else self.language
+        # temperature 0 only: faster-whisper's fallback samples at up to 1.0, which makes the
+        # transcript (and so the clip plan and point ids) differ from run to run.
         pieces, info = model.transcribe(
             audio, language=language, word_timestamps=True, vad_filter=True, beam_size=1,
-            condition_on_previous_text=False,
+            condition_on_previous_text=False, temperature=0.0,
         )
         segments = []
         for piece in pieces:

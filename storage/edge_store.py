@@ -120,10 +120,14 @@ class EdgeClipStore(ClipStore):
         elif mode == "sparse":
             request = edge.QueryRequest(limit=k, query=sparse_query, filter=flt, with_payload=True)
         else:
-            depth = max(k * 4, 20)
+            # Words re-rank the meaning-based candidates (sparse scores only the dense top `depth`),
+            # then both rankings are fused: a clip that merely shares a common word with the
+            # question cannot push out the clips that are about it.
+            depth = max(2 * k, 10)
+            candidates = edge.Prefetch(depth, query=dense_query, filter=flt)
             request = edge.QueryRequest(
                 limit=k,
-                prefetches=[edge.Prefetch(depth, query=dense_query, filter=flt), edge.Prefetch(depth, query=sparse_query, filter=flt)],
+                prefetches=[candidates, edge.Prefetch(depth, query=sparse_query, prefetches=[candidates])],
                 query=edge.Fusion.Rrf(RRF_K), filter=flt, with_payload=True,
             )
         return [(point.payload or {}, point.score) for point in self.shard.query(request)]

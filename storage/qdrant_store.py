@@ -248,12 +248,13 @@ class QdrantClientStore(ClipStore):
         elif mode == "sparse":
             result = self.client.query_points(self.collection, query=sparse_query, using=SPARSE, query_filter=flt, limit=k, with_payload=True)
         else:
-            depth = max(k * 4, 20)
+            depth = max(2 * k, 10)  # as in EdgeClipStore: words re-rank the dense candidates
+            candidates = models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth)
             result = self.client.query_points(
                 self.collection,
                 prefetch=[
-                    models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth),
-                    models.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=depth),
+                    candidates,
+                    models.Prefetch(query=sparse_query, using=SPARSE, prefetch=[candidates], limit=depth),
                 ],
                 query=models.FusionQuery(fusion=models.Fusion.RRF), query_filter=flt, limit=k, with_payload=True,
             )

@@ -48,6 +48,13 @@ def test_speech_and_screen_text_are_read(tmp_path):
     assert any("Quarterly Budget Review" in line for line in OcrReader().read(frame))
 
 
+def test_transcripts_are_reproducible(sample_dir):
+    audio = load_audio(sample_dir / "solar_system.mp4")
+    transcriber = Transcriber()
+    first, second = transcriber.transcribe(audio), transcriber.transcribe(audio)
+    assert first.to_dict() == second.to_dict()
+
+
 def test_silence_gives_an_empty_transcript():
     transcript = Transcriber().transcribe(np.zeros(16000 * 3, dtype=np.float32))
     assert transcript.segments == [] and transcript.language is None
