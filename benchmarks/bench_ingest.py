@@ -67,7 +67,7 @@ def run(workdir: Path) -> dict:
             "frames_in_file": frames, "frames_decoded": decoded[-1],
             "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
         })
-    library.store.client.close()
+    library.store.close()
     total_media = sum(r["duration_s"] for r in rows)
     total_wall = sum(r["ingest_s"] for r in rows)
     return {"videos": rows, "media_s": round(total_media, 1), "ingest_s": round(total_wall, 1),
