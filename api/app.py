@@ -134,9 +134,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.jobs.stop()
         state.jobs = None
         if owned:
-            store = state.library.store
-            (getattr(store, "close", None) or store.client.close)()
-            state.library.catalog.close()
+            state.library.close()
             state.library = None
 
 

@@ -44,6 +44,13 @@ class Library:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.search_mode = search_mode
 
+    def close(self) -> None:
+        """Release the store (flushing it) and the catalog; the captioner's models too."""
+        self.store.close()
+        self.catalog.close()
+        if self.captioner is not None:
+            self.captioner.close()
+
     # ingest -----------------------------------------------------------------------------------
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
