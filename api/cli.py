@@ -148,7 +148,16 @@ def search(
         err("No matching clips.")
     for rank, hit in enumerate(hits, 1):
         typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  (score {hit.score:.3f}, id {hit.video_id})")
-        typer.echo("   " + _snippet(hit.text))
+        typer.echo("   " + _hit_snippet(hit))
+
+
+def _hit_snippet(hit, width: int = 220) -> str:  # noqa: ANN001 - storage.types.Hit
+    """What was said, else what was on screen, else the caption: the part a person reads first."""
+    if hit.transcript:
+        return _snippet(f"“{hit.transcript}”", width)
+    if hit.ocr:
+        return _snippet("On screen: " + " / ".join(hit.ocr.split("\n")), width)
+    return _snippet(hit.caption or hit.text, width)
 
 
 def _snippet(text: str, width: int = 220) -> str:
@@ -189,7 +198,7 @@ def demo(
         _emit_json({"ingest": [r.to_dict() for r in results], "hits": [h.to_dict() for h in hits], "answer": answer})
         return
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  {_snippet(hit.text, 120)}")
+        typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  {_hit_snippet(hit, 120)}")
     if answer is not None:
         _print_answer(answer)
 
