@@ -138,8 +138,7 @@ def test_speech_video_says_and_shows_the_text(tmp_path):
     streams = _streams(path)
     assert {"video", "audio"} <= set(streams) and streams["video"]["width"] == 640
     assert _has_speech(_ffmpeg_audio(path))
-    if shutil.which("tesseract") is None:
-        pytest.skip("tesseract-ocr is not installed")
+    assert shutil.which("tesseract"), "tesseract-ocr is not installed: run `bash .ci/setup test`"
     frame = _video_frames(path)[5].to_image()
     frame.save(tmp_path / "frame.png")
     ocr = subprocess.run(["tesseract", str(tmp_path / "frame.png"), "-"], capture_output=True,
