@@ -103,9 +103,9 @@ def build_talking_head(
         from tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE
 
         device = resolve_device(device, allow_cpu=True)
-        factory = _tiny_factory(device)
+        tiny_factory = _tiny_factory(device)
         return TalkingHeadPipeline(
-            lambda: cached_pipeline(f"tiny:{device}", factory), voice=speaker, lipsync=lipsync,
+            lambda: cached_pipeline(f"tiny:{device}", tiny_factory), voice=speaker, lipsync=lipsync,
             model_ids=TINY_MODEL_IDS, prompt_template=TINY_PROMPT_TEMPLATE,
             info={"device": device, "memory_mode": "none", "tiny": True},
         )
