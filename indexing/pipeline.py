@@ -40,7 +40,7 @@ VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
 )
 
-PIPELINE_VERSION = 5  # bump when a change alters clips or their text: stored videos are redone
+PIPELINE_VERSION = 6  # bump when a change alters clips or their text: stored videos are redone
 
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'asr', 'caption', 'store'."""
@@ -167,6 +167,7 @@ class Indexer:
         self.catalog.upsert_video(record)
         clips, transcript, analysis = self._index_video(path, video_id, info, timings, progress)
         record.duration = analysis.duration
+        record.cuts = [round(cut, 4) for cut in analysis.cuts]
         record.language = transcript.language
         record.clip_count = len(clips)
         record.summary = self._store(path, video_id, record, clips, timings, progress)

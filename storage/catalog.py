@@ -60,6 +60,7 @@ _MIGRATIONS: list[str] = [
         updated REAL NOT NULL
     );
     """,
+    "ALTER TABLE videos ADD COLUMN cuts TEXT NOT NULL DEFAULT '[]';",
 ]
 
 _VIDEO_COLUMNS = [name for name in VideoRecord.__dataclass_fields__]
@@ -99,6 +100,7 @@ class Catalog:
         record.updated = time.time()
         values = record.to_dict()
         values["timings"] = json.dumps(values["timings"])
+        values["cuts"] = json.dumps(values["cuts"])
         values["has_audio"] = int(values["has_audio"])
         columns = ", ".join(_VIDEO_COLUMNS)
         marks = ", ".join(f":{name}" for name in _VIDEO_COLUMNS)
@@ -164,5 +166,6 @@ class Catalog:
 def _record(row: sqlite3.Row) -> VideoRecord:
     data = dict(row)
     data["timings"] = json.loads(data["timings"] or "{}")
+    data["cuts"] = json.loads(data["cuts"] or "[]")
     data["has_audio"] = bool(data["has_audio"])
     return VideoRecord(**data)

@@ -99,6 +99,7 @@ class VideoRecord:
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     summary: str = ""
+    cuts: list[float] = field(default_factory=list)
     settings_key: str = ""
     updated: float = 0.0
 

@@ -76,6 +76,7 @@ def test_a_bad_batch_indexes_the_good_files_and_reports_the_rest(tmp_path, index
     corrupt = results["corrupt_audio.mp4"]
     spoken = " ".join(c.transcript for c in indexer.store.clips(corrupt.video_id)).lower()
     assert "fox" in spoken or "lazy" in spoken  # the speech survived the corrupt packet
+    assert indexer.catalog.get_video(results["vfr.mp4"].video_id).cuts == [pytest.approx(2.0, abs=0.1)]
     vfr = results["vfr.mp4"]
     assert vfr.duration == pytest.approx(4.0, abs=0.05)
 

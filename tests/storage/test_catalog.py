@@ -14,9 +14,10 @@ def catalog(tmp_path):
 
 def test_roundtrip_and_lookup(catalog):
     catalog.upsert_video(VideoRecord(id="abcdef0123456789", path="/lib/talk.mp4", duration=12.5,
-                                     timings={"asr": 1.5}, has_audio=True, status="indexed"))
+                                     timings={"asr": 1.5}, has_audio=True, status="indexed", cuts=[3.2, 7.04]))
     record = catalog.find_video("abcdef")
     assert (record.path, record.duration, record.timings, record.has_audio) == ("/lib/talk.mp4", 12.5, {"asr": 1.5}, True)
+    assert record.cuts == [3.2, 7.04]
     assert catalog.find_video("talk.mp4").id == "abcdef0123456789"
     assert catalog.find_video("/lib/talk.mp4").id == "abcdef0123456789"
 
@@ -41,4 +42,4 @@ def test_reopening_keeps_data_and_schema_version(tmp_path):
     Catalog(tmp_path / "c.sqlite").upsert_video(VideoRecord(id="v1", path="/a.mp4"))
     reopened = Catalog(tmp_path / "c.sqlite")
     assert [r.id for r in reopened.list_videos()] == ["v1"]
-    assert reopened.execute("PRAGMA user_version")[0][0] == 3
+    assert reopened.execute("PRAGMA user_version")[0][0] == 4
