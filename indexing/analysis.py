@@ -24,8 +24,26 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FrameSample:
+    """A frame kept for captioning, stored JPEG-compressed (an hour at 3 fps is ~0.3 GB, not ~4 GB)."""
+
     time: float
-    frame: np.ndarray
+    jpeg: bytes
+
+    @classmethod
+    def of(cls, time: float, frame: np.ndarray, quality: int = 92) -> FrameSample:
+        import cv2
+
+        ok, data = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError("JPEG encoding of a caption frame failed")
+        return cls(time, data.tobytes())
+
+    @property
+    def frame(self) -> np.ndarray:
+        """The frame as RGB uint8 (decoded on each access; callers keep what they need)."""
+        import cv2
+
+        return cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
 
 
 @dataclass
@@ -112,7 +130,7 @@ def analyse(
                 last_lines, last_read = ocr.read(frame), small
             texts.append((t, last_lines))
         if cap_tick.due(t):
-            samples.append(FrameSample(t, resize_to(frame, caption_side)))
+            samples.append(FrameSample.of(t, resize_to(frame, caption_side)))
         timings["ocr"] += time.perf_counter() - after_shots
         if progress and t - last_report >= 5.0:
             progress(t, info.duration)

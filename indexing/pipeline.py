@@ -229,17 +229,17 @@ class Indexer:
         analysis: Analysis, timings: dict[str, float], progress: Progress | None,
     ) -> list[Clip]:
         started = time.perf_counter()
-        frames = _clip_frames(video_id, spans, transcript, analysis)
         clips: list[Clip] = []
-        for first in range(0, len(frames), self.caption_batch):
-            batch = frames[first : first + self.caption_batch]
+        for first in range(0, len(spans), self.caption_batch):
+            # Frames are decoded a batch at a time, so a long video never holds them all at once.
+            batch = _clip_frames(video_id, spans[first : first + self.caption_batch], transcript, analysis)
             for item, caption in zip(batch, self.captioner.caption(batch)):
                 clips.append(Clip(
                     video_id=video_id, video=str(path), index=len(clips), start=item.start, end=item.end,
                     transcript=item.transcript, ocr=item.ocr, caption=caption.text, caption_fields=caption.fields,
                 ))
             if progress:
-                progress(str(path), "caption", len(clips), len(frames))
+                progress(str(path), "caption", len(clips), len(spans))
         timings["caption"] = time.perf_counter() - started
         return clips
 

@@ -112,3 +112,15 @@ def test_every_slide_change_of_the_sample_lectures_is_a_cut(sample_dir):
         assert len(found) == len(expected), (video["file"], found, expected)
         for cut, start in zip(found, expected):
             assert abs(cut - start) <= 1 / 25 + 1e-6, (video["file"], found, expected)
+
+
+def test_caption_frames_are_kept_compressed_and_decode_back(tmp_path):
+    from indexing.analysis import FrameSample
+
+    path = media.shots_video(tmp_path)
+    _, frame = next(iter_frames(path, probe(path)))
+    sample = FrameSample.of(1.5, frame)
+    assert len(sample.jpeg) < frame.nbytes / 4
+    restored = sample.frame
+    assert restored.shape == frame.shape and restored.dtype == np.uint8
+    assert np.abs(restored.astype(int) - frame.astype(int)).mean() < 4.0
