@@ -27,7 +27,9 @@ def test_list_videos_shows_the_library(client, sample_library):
 
 def test_get_video_by_exact_id_only(client, sample_library):
     record = _record(sample_library, "tcp_networking.mp4")
-    assert client.get(f"/videos/{record.id}").json()["name"] == "tcp_networking.mp4"
+    video = client.get(f"/videos/{record.id}").json()
+    assert video["name"] == "tcp_networking.mp4"
+    assert len(video["cuts"]) == 4  # the lecture's four slide changes
     for key in ("ffffffffffffffff", record.id[:6], "tcp_networking.mp4"):
         response = client.get(f"/videos/{key}")
         assert response.status_code == 404
