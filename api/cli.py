@@ -174,7 +174,7 @@ def delete(video: Annotated[str, typer.Argument(help="Video id, id prefix, path 
 
 @app.command()
 def demo(
-    question: Annotated[str, typer.Option(help="The question to answer after ingesting.")] = "How does a TCP connection start?",
+    question: Annotated[str, typer.Option(help="The question to answer after ingesting.")] = "How do two computers open a TCP connection?",
     folder: Annotated[Path, typer.Option(help="Where to build the sample library.")] = Path("sample-videos"),
     json_out: JsonOpt = False,
 ) -> None:
