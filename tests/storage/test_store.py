@@ -1,5 +1,7 @@
-"""The clip store on a real Qdrant client (local mode): hybrid search, filters, idempotent writes."""
+"""The clip store on both embedded backends (Qdrant Edge, qdrant-client local mode): hybrid search,
+filters, idempotent writes, persistence, concurrent reads during writes."""
 
+import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
@@ -124,3 +126,53 @@ def test_a_second_open_of_an_edge_folder_is_explained(tmp_path):
             _open("edge", tmp_path)
     finally:
         first.close()
+
+
+@pytest.mark.parametrize("backend", ["edge"])
+def test_searches_run_safely_while_an_ingest_writes(tmp_path, backend):
+    """The API searches while its job worker writes: reads must neither fail nor see a broken store."""
+    import threading
+
+    store = _open(backend, tmp_path)
+    rng = np.random.default_rng(0)
+
+    def clip_items(video: int) -> list[ClipVectors]:
+        vectors = rng.standard_normal((50, DIM))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return [_item(f"v{video}", i, i + 1, vectors[i].tolist(), f"word{i % 7} shared text") for i in range(50)]
+
+    batches = [clip_items(video) for video in range(15)]
+    errors: list[str] = []
+    finished = threading.Event()
+    searches = [0]
+
+    def write() -> None:
+        try:
+            for video, items in enumerate(batches):
+                store.upsert(items)
+                if video % 5 == 4:
+                    store.delete_video(f"v{video - 1}")
+        except Exception as err:  # noqa: BLE001 - the assertion below reports it
+            errors.append(f"write: {err!r}")
+        finally:
+            finished.set()
+
+    def read() -> None:
+        while not finished.is_set():
+            try:
+                hits = store.search([1, 0, 0, 0], SparseEncoder().query("word3 shared"), k=5)
+                assert all(h.end - h.start == 1 for h in hits)
+                searches[0] += 1
+            except Exception as err:  # noqa: BLE001
+                errors.append(f"read: {err!r}")
+                return
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert searches[0] > 0
+    assert store.count() == 15 * 50 - 3 * 50
+    store.close()
