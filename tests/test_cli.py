@@ -74,3 +74,18 @@ def test_delete_removes_the_video(tmp_path, home):
     assert "deleted" in vidrag(home, "delete", video_id[:8]).stdout
     assert json.loads(vidrag(home, "videos", "--json").stdout) == []
     assert json.loads(vidrag(home, "search", "hiring", "--json").stdout) == []
+
+
+def test_demo_ingests_the_samples_and_answers_with_cited_moments(tmp_path, sample_dir):
+    """README command 1's job: the sample library ingested, searched and a question answered."""
+    result = vidrag(tmp_path / "home", "demo", "--folder", str(sample_dir), "--json")
+    report = json.loads(result.stdout)
+    assert [r["status"] for r in report["ingest"]] == ["indexed"] * 6
+    assert report["hits"] and all(h["end"] > h["start"] for h in report["hits"])
+    answer = report["answer"]
+    assert answer["mode"] == "extractive"
+    assert any(c["video"].endswith("tcp_networking.mp4") and c["start"] < 22.0 for c in answer["citations"])
+    assert "handshake" in answer["answer"].lower()
+    videos = json.loads(vidrag(tmp_path / "home", "videos", "--json").stdout)
+    lectures = [v for v in videos if v["path"].endswith("tcp_networking.mp4")]
+    assert lectures[0]["language"] == "en" and len(lectures[0]["cuts"]) == 4
