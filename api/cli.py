@@ -62,7 +62,7 @@ class _Bars:
             self.close()
             self.path = path
             self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
-                            bar_format="{desc:<28} {bar} {n:.0f}% {postfix}")
+                            bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}")
         weights = {"hash": (0, 2), "decode": (2, 80), "caption": (82, 10), "store": (92, 8)}
         base, span = weights.get(stage, (0, 0))
         value = base + span * (done / total if total else 1.0)
