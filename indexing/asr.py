@@ -57,17 +57,6 @@ class Transcript:
         """The segments that overlap [start, end)."""
         return [s for s in self.segments if s.end > start and s.start < end]
 
-    def pauses(self, min_gap: float = 0.25) -> list[float]:
-        """Midpoints of silences between consecutive words (or segments) at least `min_gap` long."""
-        spans = [(w.start, w.end) for s in self.segments for w in s.words] or [
-            (s.start, s.end) for s in self.segments
-        ]
-        spans.sort()
-        return [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in zip(spans, spans[1:]) if b_start - a_end >= min_gap]
-
-    def speech_spans(self) -> list[tuple[float, float]]:
-        return [(s.start, s.end) for s in self.segments]
-
     def to_dict(self) -> dict:
         return asdict(self)
 
