@@ -14,7 +14,7 @@ def test_search_returns_moments_with_timestamps(client):
     response = client.post("/search", json={"query": "three-way handshake SYN ACK", "top_k": 3})
     assert response.status_code == 200
     hits = response.json()["hits"]
-    assert 1 <= len(hits) <= 3
+    assert 0 < len(hits) <= 3
     best = hits[0]
     assert best["name"] == "tcp_networking.mp4"
     assert 0 <= best["start"] < best["end"]

@@ -21,7 +21,7 @@ def tools(sample_library, tmp_path):
 def test_search_clips_returns_citable_delimited_hits_and_records_them(tools):
     out = tools.search_clips("three-way handshake SYN ACK", k=3)
     json.dumps(out)
-    assert 1 <= len(out["results"]) <= 3
+    assert 0 < len(out["results"]) <= 3
     top = out["results"][0]
     assert CITABLE <= set(top) and top["video"] == "tcp_networking.mp4"
     assert top["text"].startswith(DATA_OPEN) and top["text"].endswith(DATA_CLOSE)
