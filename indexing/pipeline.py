@@ -230,9 +230,10 @@ class Indexer:
     ) -> list[Clip]:
         started = time.perf_counter()
         clips: list[Clip] = []
+        signals = _ClipSignals(video_id, transcript, analysis)
         for first in range(0, len(spans), self.caption_batch):
             # Frames are decoded a batch at a time, so a long video never holds them all at once.
-            batch = _clip_frames(video_id, spans[first : first + self.caption_batch], transcript, analysis)
+            batch = [signals.clip(start, end) for start, end in spans[first : first + self.caption_batch]]
             for item, caption in zip(batch, self.captioner.caption(batch)):
                 clips.append(Clip(
                     video_id=video_id, video=str(path), index=len(clips), start=item.start, end=item.end,
@@ -269,23 +270,34 @@ def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
 
 
-def _clip_frames(video_id: str, spans: list[tuple[float, float]], transcript: Transcript, analysis: Analysis) -> list[ClipFrames]:
-    out = []
-    sample_times = np.array([s.time for s in analysis.samples]) if analysis.samples else np.zeros(0)
-    motion = np.array(analysis.motion) if analysis.motion else np.zeros((0, 2))
-    for start, end in spans:
-        inside = [s for s in analysis.samples if start <= s.time < end]
-        if not inside and len(sample_times):
-            inside = [analysis.samples[int(np.abs(sample_times - (start + end) / 2).argmin())]]
-        lines = merge_lines([lines for t, lines in analysis.ocr if start <= t < end])
-        moving = motion[(motion[:, 0] >= start) & (motion[:, 0] < end), 1] if len(motion) else np.zeros(0)
+class _ClipSignals:
+    """Per-clip views of one video's analysis, with the time arrays built once (not per batch)."""
+
+    def __init__(self, video_id: str, transcript: Transcript, analysis: Analysis) -> None:
+        self.video_id, self.transcript, self.analysis = video_id, transcript, analysis
+        self.sample_times = np.array([s.time for s in analysis.samples], dtype=np.float64)
+        motion = np.array(analysis.motion, dtype=np.float64).reshape(-1, 2)
+        self.motion_times, self.motion = motion[:, 0], motion[:, 1]
+        self.ocr_times = np.array([t for t, _ in analysis.ocr], dtype=np.float64)
+        self.cuts = np.array(analysis.cuts, dtype=np.float64)
+
+    @staticmethod
+    def _between(times: np.ndarray, start: float, end: float) -> slice:
+        return slice(int(np.searchsorted(times, start, "left")), int(np.searchsorted(times, end, "left")))
+
+    def clip(self, start: float, end: float) -> ClipFrames:
+        """The frames (decoded here), speech, on-screen text and measurements of [start, end)."""
+        samples = self.analysis.samples[self._between(self.sample_times, start, end)]
+        if not samples and len(self.sample_times):
+            samples = [self.analysis.samples[int(np.abs(self.sample_times - (start + end) / 2).argmin())]]
+        ocr = self.analysis.ocr[self._between(self.ocr_times, start, end)]
+        moving = self.motion[self._between(self.motion_times, start, end)]
         stats = {
             "motion": float(moving.mean()) if moving.size else 0.0,
-            "cuts": sum(1 for c in analysis.cuts if start < c < end),
+            "cuts": int(((self.cuts > start) & (self.cuts < end)).sum()),
         }
-        out.append(ClipFrames(
-            video_id=video_id, start=start, end=end, frames=[s.frame for s in inside],
-            times=[s.time for s in inside], transcript=transcript.text_between(start, end),
-            ocr="\n".join(lines), stats=stats,
-        ))
-    return out
+        return ClipFrames(
+            video_id=self.video_id, start=start, end=end, frames=[s.frame for s in samples],
+            times=[s.time for s in samples], transcript=self.transcript.text_between(start, end),
+            ocr="\n".join(merge_lines([lines for _, lines in ocr])), stats=stats,
+        )
