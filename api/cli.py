@@ -63,10 +63,9 @@ class _Bars:
             self.path = path
             self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
                             bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}")
-        weights = {"hash": (0, 2), "decode": (2, 80), "caption": (82, 10), "store": (92, 8)}
-        base, span = weights.get(stage, (0, 0))
-        value = base + span * (done / total if total else 1.0)
-        self.bar.n = min(100.0, value)
+        from indexing.pipeline import progress_fraction
+
+        self.bar.n = 100.0 * progress_fraction(stage, done, total)
         self.bar.set_postfix_str(stage)
         self.bar.refresh()
 

@@ -24,7 +24,6 @@ from storage.errors import NotFound, VidragError
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("queued", "running")
-_STAGE_WEIGHTS = {"hash": (0, 2), "decode": (2, 80), "caption": (82, 10), "store": (92, 8)}
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
@@ -52,10 +51,10 @@ class _Reporter:
         self.flush()
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
-        base, span = _STAGE_WEIGHTS.get(stage, (0, 0))
-        fraction = (base + span * (done / total if total else 1.0)) / 100.0
+        from indexing.pipeline import progress_fraction
+
         files_total = max(1, self.state["files_total"])
-        percent = 100.0 * (self.state["files_done"] + min(1.0, fraction)) / files_total
+        percent = 100.0 * (self.state["files_done"] + progress_fraction(stage, done, total)) / files_total
         changed = stage != self.state.get("stage")
         self.state.update(stage=stage, file=Path(path).name, done=done, total=total, percent=round(percent, 1))
         if stage == "caption":

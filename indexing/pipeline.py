@@ -43,7 +43,16 @@ VIDEO_SUFFIXES = frozenset(
 PIPELINE_VERSION = 6  # bump when a change alters clips or their text: stored videos are redone
 
 Progress = Callable[[str, str, float, float], None]
-"""progress(path, stage, done, total): stage is 'hash', 'decode', 'asr', 'caption', 'store'."""
+"""progress(path, stage, done, total): stage is 'hash', 'decode', 'caption' or 'store'."""
+
+# Share of a video's ingest each stage stands for (start, width), in percent, for progress bars.
+_STAGE_SHARES = {"hash": (0.0, 2.0), "decode": (2.0, 80.0), "caption": (82.0, 10.0), "store": (92.0, 8.0)}
+
+
+def progress_fraction(stage: str, done: float, total: float) -> float:
+    """How far (0–1) one video's ingest is, from a progress callback's arguments."""
+    base, width = _STAGE_SHARES.get(stage, (0.0, 0.0))
+    return min(1.0, (base + width * (done / total if total else 1.0)) / 100.0)
 
 
 @dataclass
