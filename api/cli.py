@@ -109,7 +109,11 @@ def _print_summary(results) -> None:  # noqa: ANN001
     for r in results:
         if r.status == "failed":
             err(f"failed     {r.error}")
-    typer.echo(f"{counts['indexed']} indexed, {counts['unchanged']} unchanged, {counts['failed']} failed.")
+        for warning in r.warnings:
+            err(f"warning    {Path(r.path).name}: {warning}")
+    warned = sum(bool(r.warnings) for r in results)
+    tail = f", {warned} with warnings" if warned else ""
+    typer.echo(f"{counts['indexed']} indexed, {counts['unchanged']} unchanged, {counts['failed']} failed{tail}.")
 
 
 @app.command()
@@ -124,7 +128,8 @@ def videos(json_out: JsonOpt = False) -> None:
         err("The library is empty; add videos with `vidrag ingest PATH`.")
         return
     for r in records:
-        typer.echo(f"{r.id}  {r.status:9s} {r.clip_count:4d} clips  {clock(r.duration)}  {r.language or '-':3s} {r.path}")
+        flag = "  (warnings: see --json)" if r.warnings else ""
+        typer.echo(f"{r.id}  {r.status:9s} {r.clip_count:4d} clips  {clock(r.duration)}  {r.language or '-':3s} {r.path}{flag}")
 
 
 @app.command()

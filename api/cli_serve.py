@@ -7,7 +7,6 @@ add and delete videos. Registered on the main CLI by `api.cli` (`register(app)`)
 from __future__ import annotations
 
 import logging
-import os
 from typing import Annotated
 
 import typer
@@ -23,9 +22,12 @@ def serve(
     from api.app import ApiSettings, check_exposure, create_app
     from storage.errors import InputError
 
-    # One intra-op thread: a query embeds one short sentence, and OpenMP teams spinning across
+    # One intra-op torch thread: a query embeds one short sentence, and OpenMP teams spinning across
     # concurrent requests cost far more than they save (p50 of /search 495 ms → 18 ms on 2 cores).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Set on torch itself, not through OMP_NUM_THREADS, which every OpenMP library in the process reads.
+    import torch
+
+    torch.set_num_threads(1)
     settings = ApiSettings(host=host, port=port)
     try:
         check_exposure(host, settings.api_key)

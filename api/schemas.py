@@ -59,6 +59,9 @@ class VideoOut(BaseModel):
     summary: str = ""
     cuts: list[float] = Field(default_factory=list, description="Shot cuts found at ingest, seconds.")
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Content the models lost at ingest, e.g. speech that was not transcribed."
+    )
     updated: float = 0.0
     media_url: str
     thumbnail_url: str
@@ -70,7 +73,8 @@ class VideoOut(BaseModel):
             id=record.id, name=Path(record.path).name, path=record.path, status=record.status,
             duration=record.duration, clip_count=record.clip_count, width=record.width,
             height=record.height, fps=record.fps, has_audio=record.has_audio, language=record.language,
-            summary=record.summary, cuts=record.cuts, error=record.error, updated=record.updated,
+            summary=record.summary, cuts=record.cuts, error=record.error, warnings=record.warnings,
+            updated=record.updated,
             media_url=f"/videos/{record.id}/media", thumbnail_url=f"/videos/{record.id}/thumbnail",
         )
 

@@ -59,7 +59,7 @@ def free_port() -> int:
 def start_server(home: Path, port: int, torch_threads: int = 1) -> subprocess.Popen:
     """uvicorn in a child process (its own GIL), serving the app factory over `home`.
 
-    `torch_threads` is the server's OMP_NUM_THREADS, as `vidrag serve` sets it (1 by default).
+    `torch_threads` is the server's OMP_NUM_THREADS (`vidrag serve` itself sets one torch thread).
     """
     env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": str(torch_threads)}

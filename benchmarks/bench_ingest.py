@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 def decode_floor(path: Path) -> tuple[float, int]:

@@ -36,10 +36,35 @@ class Segment:
 
 @dataclass
 class Transcript:
-    """A timed transcript; `language` is None when there was no speech to detect it from."""
+    """A timed transcript; `language` is None when there was no speech to detect it from.
+
+    `speech_seconds` is how much of the audio the voice-activity detector took for speech (None when
+    it was not measured), so a transcript with far fewer words than that can be told from silence.
+    """
 
     language: str | None
     segments: list[Segment]
+    speech_seconds: float | None = None
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.words) if s.words else len(s.text.split()) for s in self.segments)
+
+    def lost_speech(self, min_speech: float = 5.0, min_rate: float = 0.5) -> str | None:
+        """Why this transcript looks like speech the model failed to read, or None when it does not.
+
+        Speech runs at 2–3 words a second; under `min_rate` words a second over at least `min_speech`
+        seconds that the voice-activity detector took for speech, words were lost, not absent.
+        """
+        speech = self.speech_seconds or 0.0
+        words = self.word_count
+        if speech < min_speech or words >= min_rate * speech:
+            return None
+        return (
+            f"speech lost: the voice-activity detector found {speech:.1f} s of speech but the speech model "
+            f"returned {words} word{'s' if words != 1 else ''}; the clips carry no transcript for it. "
+            "Check VIDRAG_ASR_MODEL and the thread limits in the environment (OMP_THREAD_LIMIT), then ingest again."
+        )
 
     def text_between(self, start: float, end: float) -> str:
         """The words spoken in [start, end): whole words by their midpoint, else whole segments."""
@@ -66,7 +91,29 @@ class Transcript:
             Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s.get("words", [])])
             for s in data.get("segments", [])
         ]
-        return cls(language=data.get("language"), segments=segments)
+        return cls(language=data.get("language"), segments=segments, speech_seconds=data.get("speech_seconds"))
+
+
+def _env_int(name: str) -> int | None:
+    """A positive thread count from an OpenMP variable (`OMP_NUM_THREADS` may list several levels)."""
+    raw = os.environ.get(name, "").split(",")[0].strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def asr_threads(requested: int = 0) -> int:
+    """CTranslate2 threads: `requested` (else up to 4 cores), never above the environment's OpenMP limits.
+
+    CTranslate2 returns empty or garbled transcripts when it is given more threads than an
+    `OMP_THREAD_LIMIT` in the environment allows (seen with limit 1 and 2 threads), so a user's
+    limit is respected rather than exceeded.
+    """
+    threads = requested or min(4, os.cpu_count() or 1)
+    limits = {name: value for name in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS") if (value := _env_int(name))}
+    cap = min(limits.values(), default=threads)
+    if requested and requested > cap:
+        log.warning("ASR threads lowered from %d to %d to respect %s", requested, cap,
+                    " and ".join(f"{k}={v}" for k, v in limits.items()))
+    return min(threads, cap)
 
 
 def resolve_whisper_model(name: str) -> str:
@@ -104,7 +151,7 @@ class Transcriber:
         self.language = language
         self.device = device
         self.compute_type = compute_type
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = asr_threads(threads)
         self._model = None
 
     def _load(self):  # noqa: ANN202 - faster_whisper.WhisperModel
@@ -152,7 +199,8 @@ class Transcriber:
             words = [Word(float(w.start), float(w.end), w.word) for w in (piece.words or [])]
             segments.append(Segment(float(piece.start), float(piece.end), piece.text.strip(), words))
         detected = language or info.language
-        return Transcript(language=detected if segments else None, segments=segments)
+        speech = info.duration_after_vad if info.duration_after_vad is not None else info.duration
+        return Transcript(language=detected if segments else None, segments=segments, speech_seconds=float(speech))
 
     def close(self) -> None:
         self._model = None

@@ -1,19 +1,27 @@
-"""On-screen text with tesseract (through pytesseract), read only when the picture changed.
+"""On-screen text with tesseract, read only when the picture changed.
 
 Lines are kept when tesseract is confident about their words, and de-duplicated across frames so a
 slide that stays up for a minute contributes its text once per clip.
+
+tesseract runs as a subprocess with its own environment: one OpenMP thread (3x faster on few cores)
+is set for that subprocess only. The limit is never put into this process's environment, where
+CTranslate2 (faster-whisper) would read it and, with more threads than the limit, return empty
+transcripts.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import re
 import shutil
+import subprocess
 
 import numpy as np
 
-from storage.errors import BackendUnavailable
+from storage.errors import BackendUnavailable, InputError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,16 @@ def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
+def tesseract_env(threads: int = 1) -> dict[str, str]:
+    """The environment a tesseract subprocess runs with: this process's, plus its thread limit."""
+    return {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
+
+
+def _languages(binary: str) -> set[str]:
+    done = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, check=False, timeout=30)
+    return {line.strip() for line in done.stdout.splitlines()[1:] if line.strip()}
+
+
 class OcrReader:
     """Reads text lines from frames with tesseract.
 
@@ -31,39 +49,70 @@ class OcrReader:
         lang: tesseract language codes, e.g. "eng" or "eng+deu" (install tesseract-ocr-deu).
         min_confidence: words under this confidence (0–100) are dropped.
         max_side: frames are scaled down so their longest side is at most this.
+        threads: OpenMP threads for each tesseract run (its own environment, not this process's).
+        timeout: seconds one frame may take before it is given up.
     """
 
-    def __init__(self, lang: str = "eng", min_confidence: float = 60.0, max_side: int = 1280) -> None:
-        if not tesseract_available():
+    def __init__(
+        self, lang: str = "eng", min_confidence: float = 60.0, max_side: int = 1280, threads: int = 1,
+        timeout: float = 60.0,
+    ) -> None:
+        binary = shutil.which("tesseract")
+        if binary is None:
             raise BackendUnavailable(
                 "tesseract is not installed; run `apt-get install tesseract-ocr` (or set VIDRAG_OCR=false)."
             )
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # 3x faster on few cores
+        self.binary = binary
+        missing = [code for code in lang.split("+") if code not in _languages(binary)]
+        if missing:
+            raise BackendUnavailable(
+                f"tesseract has no language data for {', '.join(missing)}; install it "
+                f"(`apt-get install {' '.join('tesseract-ocr-' + code for code in missing)}`) or set VIDRAG_OCR_LANG."
+            )
         self.lang = lang
         self.min_confidence = min_confidence
         self.max_side = max_side
+        self.timeout = timeout
+        self._env = tesseract_env(threads)
 
     def read(self, frame: np.ndarray) -> list[str]:
-        """Text lines found in one RGB frame, top to bottom."""
-        import pytesseract
+        """Text lines found in one RGB frame, top to bottom.
+
+        Raises:
+            InputError: tesseract failed on the frame (e.g. a language pack is missing).
+        """
         from PIL import Image
 
         image = Image.fromarray(frame).convert("L")
         scale = self.max_side / max(image.size)
         if scale < 1:
             image = image.resize((round(image.width * scale), round(image.height * scale)))
-        data = pytesseract.image_to_data(
-            image, lang=self.lang, config="--psm 3", output_type=pytesseract.Output.DICT
-        )
+        picture = io.BytesIO()
+        image.save(picture, format="PPM")  # uncompressed: cheap to write, read by leptonica
         lines: dict[tuple[int, int, int], list[str]] = {}
-        for i, word in enumerate(data["text"]):
-            word = word.strip()
-            if not word or float(data["conf"][i]) < self.min_confidence:
+        for row in self._tsv(picture.getvalue()):
+            word = row["text"].strip()
+            if not word or float(row["conf"]) < self.min_confidence:
                 continue
-            key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+            key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
             lines.setdefault(key, []).append(word)
         out = [" ".join(words) for _, words in sorted(lines.items())]
         return [line for line in out if _WORDY.search(line)]
+
+    def _tsv(self, picture: bytes) -> list[dict[str, str]]:
+        """tesseract's TSV rows (one per page, block, paragraph, line and word) for an image."""
+        done = subprocess.run(
+            [self.binary, "stdin", "stdout", "-l", self.lang, "--psm", "3", "tsv"],
+            input=picture, capture_output=True, env=self._env, timeout=self.timeout, check=False,
+        )
+        if done.returncode != 0:
+            detail = done.stderr.decode(errors="replace").strip().splitlines()
+            raise InputError(
+                f"tesseract failed (exit {done.returncode}): {detail[-1] if detail else 'no message'}; "
+                f"check that the language pack for {self.lang!r} is installed (tesseract --list-langs)."
+            )
+        text = done.stdout.decode("utf-8", errors="replace")
+        return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def merge_lines(groups: list[list[str]]) -> list[str]:

@@ -76,6 +76,7 @@ class IngestResult:
     duration: float = 0.0
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,7 +162,9 @@ class Indexer:
             if (record.size, record.mtime, record.status, record.settings_key) == (
                 stat.st_size, stat.st_mtime, "indexed", self.settings_key
             ):
-                return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
+                return IngestResult(
+                    str(path), "unchanged", record.id, record.clip_count, record.duration, warnings=record.warnings
+                )
         started = time.perf_counter()
         if progress:
             progress(str(path), "hash", 0.0, 1.0)
@@ -174,7 +177,9 @@ class Indexer:
             status="indexing", settings_key=self.settings_key,
         )
         self.catalog.upsert_video(record)
-        clips, transcript, analysis = self._index_video(path, video_id, info, timings, progress)
+        warnings: list[str] = []
+        clips, transcript, analysis = self._index_video(path, video_id, info, timings, warnings, progress)
+        record.warnings = warnings
         record.duration = analysis.duration
         record.cuts = [round(cut, 4) for cut in analysis.cuts]
         record.language = transcript.language
@@ -187,17 +192,22 @@ class Indexer:
             if old.id != video_id:
                 self.store.delete_video(old.id)
                 self.catalog.delete_video(old.id)
-        return IngestResult(str(path), "indexed", video_id, len(clips), analysis.duration, timings=record.timings)
+        for warning in warnings:
+            log.warning("%s: %s", path, warning)
+        return IngestResult(
+            str(path), "indexed", video_id, len(clips), analysis.duration, timings=record.timings, warnings=warnings
+        )
 
     def _index_video(
-        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], progress: Progress | None
+        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], warnings: list[str],
+        progress: Progress | None,
     ) -> tuple[list[Clip], Transcript, Analysis]:
         def report(done: float, total: float) -> None:
             if progress:
                 progress(str(path), "decode", done, total)
 
         with ThreadPoolExecutor(1, thread_name_prefix="asr") as pool:
-            speech = pool.submit(self._transcript, path, video_id, info, timings)
+            speech = pool.submit(self._transcript, path, video_id, info, timings, warnings)
             analysis = analyse(
                 path, info, ocr=self.ocr, analysis_fps=self.options.analysis_fps,
                 caption_fps=self.captioner.fps, caption_side=self.captioner.max_side,
@@ -216,7 +226,10 @@ class Indexer:
         clips = self._caption(path, video_id, spans, transcript, analysis, timings, progress)
         return clips, transcript, analysis
 
-    def _transcript(self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float]) -> Transcript:
+    def _transcript(
+        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], warnings: list[str]
+    ) -> Transcript:
+        """The video's transcript (cached per model); speech the model lost is added to `warnings`."""
         cache = self.cache_dir / video_id / f"transcript-{_slug(self.transcriber.model_name)}.json"
         if cache.is_file():
             return Transcript.from_dict(json.loads(cache.read_text()))
@@ -224,9 +237,13 @@ class Indexer:
         audio = load_audio(path, info)
         timings["audio"] = time.perf_counter() - started
         if info.has_audio and audio.size == 0:
-            log.warning("%s: the audio track could not be decoded; indexing without speech", path)
+            warnings.append("speech lost: the audio track could not be decoded; the clips carry no transcript.")
         transcript = self.transcriber.transcribe(audio) if audio.size else Transcript(None, [])
         timings["asr"] = time.perf_counter() - started - timings["audio"]
+        lost = transcript.lost_speech()
+        if lost:  # reported, and not cached: the next ingest reads the speech again
+            warnings.append(lost)
+            return transcript
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(transcript.to_dict()))

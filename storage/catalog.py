@@ -61,6 +61,7 @@ _MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE videos ADD COLUMN cuts TEXT NOT NULL DEFAULT '[]';",
+    "ALTER TABLE videos ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';",
 ]
 
 _VIDEO_COLUMNS = [name for name in VideoRecord.__dataclass_fields__]
@@ -101,6 +102,7 @@ class Catalog:
         values = record.to_dict()
         values["timings"] = json.dumps(values["timings"])
         values["cuts"] = json.dumps(values["cuts"])
+        values["warnings"] = json.dumps(values["warnings"])
         values["has_audio"] = int(values["has_audio"])
         columns = ", ".join(_VIDEO_COLUMNS)
         marks = ", ".join(f":{name}" for name in _VIDEO_COLUMNS)
@@ -167,5 +169,6 @@ def _record(row: sqlite3.Row) -> VideoRecord:
     data = dict(row)
     data["timings"] = json.loads(data["timings"] or "{}")
     data["cuts"] = json.loads(data["cuts"] or "[]")
+    data["warnings"] = json.loads(data["warnings"] or "[]")
     data["has_audio"] = bool(data["has_audio"])
     return VideoRecord(**data)

@@ -100,6 +100,7 @@ class VideoRecord:
     error: str | None = None
     summary: str = ""
     cuts: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # content the models lost (e.g. unread speech)
     settings_key: str = ""
     updated: float = 0.0
 

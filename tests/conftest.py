@@ -1,4 +1,8 @@
-"""Test setup shared by every test: offline model hubs, one thread per library, CPU only."""
+"""Test setup shared by every test: offline model hubs, CPU only.
+
+Thread limits are not set here: a process-wide OMP_THREAD_LIMIT changes what CTranslate2 returns, and
+the suite must see what users see. OCR limits tesseract's threads in its own subprocess.
+"""
 
 import os
 
@@ -6,7 +10,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 

@@ -150,3 +150,30 @@ def _point_ids(home: Path) -> set[str]:
         return {pid for pid, _ in store._scroll(Where())}
     finally:
         store.close()
+
+
+class _DeafTranscriber(Transcriber):
+    """The failure seen on some machines: the voice-activity detector hears speech, the model returns nothing."""
+
+    def transcribe(self, audio):  # noqa: ANN001, ANN201
+        heard = super().transcribe(audio)
+        return type(heard)(language=None, segments=[], speech_seconds=heard.speech_seconds)
+
+
+def test_speech_the_model_loses_is_reported_not_stored_as_silence(tmp_path, models):
+    embedder, _ = models
+    path = media.speech_video(tmp_path, sentence="Welcome to the budget meeting. " * 3)
+    store = EdgeClipStore(tmp_path / "qdrant", dim=embedder.dim)
+    indexer = Indexer(
+        store=store, catalog=Catalog(tmp_path / "catalog.sqlite"), embedder=embedder,
+        transcriber=_DeafTranscriber(), captioner=Describer(), ocr=None, cache_dir=tmp_path / "cache",
+    )
+    try:
+        result = indexer.ingest_file(path)
+        assert result.status == "indexed"
+        assert len(result.warnings) == 1 and "speech lost" in result.warnings[0], result.warnings
+        assert indexer.catalog.get_video(result.video_id).warnings == result.warnings
+        assert not list((tmp_path / "cache").rglob("transcript-*.json"))  # read again next time
+        assert indexer.ingest_file(path).warnings == result.warnings  # an unchanged video keeps its warning
+    finally:
+        store.close()

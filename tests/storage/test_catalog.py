@@ -42,4 +42,4 @@ def test_reopening_keeps_data_and_schema_version(tmp_path):
     Catalog(tmp_path / "c.sqlite").upsert_video(VideoRecord(id="v1", path="/a.mp4"))
     reopened = Catalog(tmp_path / "c.sqlite")
     assert [r.id for r in reopened.list_videos()] == ["v1"]
-    assert reopened.execute("PRAGMA user_version")[0][0] == 4
+    assert reopened.execute("PRAGMA user_version")[0][0] == 5
