@@ -40,7 +40,7 @@ VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
 )
 
-PIPELINE_VERSION = 6  # bump when a change alters clips or their text: stored videos are redone
+PIPELINE_VERSION = 7  # bump when a change alters clips or their text: stored videos are redone
 
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'caption' or 'store'."""

@@ -99,19 +99,24 @@ def test_embedder_is_offline_minilm():
     assert tokens("The routers are forwarding packets") == ["router", "forward", "packet"]
 
 
-def test_every_slide_change_of_the_sample_lectures_is_a_cut(sample_dir):
+def test_every_slide_change_of_the_sample_lectures_is_a_cut_and_read_again(sample_dir):
     import json
 
     manifest = json.loads((sample_dir / "manifest.json").read_text())
+    reader = OcrReader()
     for video in manifest["videos"]:
         if video.get("kind") != "lecture":
             continue
         path = sample_dir / video["file"]
-        found = analyse(path, probe(path), ocr=None, caption_fps=0).cuts
+        analysis = analyse(path, probe(path), ocr=reader, caption_fps=0)
         expected = [segment["start"] for segment in video["segments"][1:]]
-        assert len(found) == len(expected), (video["file"], found, expected)
-        for cut, start in zip(found, expected):
-            assert abs(cut - start) <= 1 / 25 + 1e-6, (video["file"], found, expected)
+        assert len(analysis.cuts) == len(expected), (video["file"], analysis.cuts, expected)
+        for cut, start in zip(analysis.cuts, expected):
+            assert abs(cut - start) <= 1 / 25 + 1e-6, (video["file"], analysis.cuts, expected)
+        # Each slide's own title is on screen while it is up (slides that differ little still count).
+        for segment in video["segments"]:
+            shown = " ".join(line for t, lines in analysis.ocr if segment["start"] <= t < segment["end"] for line in lines)
+            assert segment["title"].split()[0] in shown, (video["file"], segment["title"], shown[:200])
 
 
 def test_caption_frames_are_kept_compressed_and_decode_back(tmp_path):
