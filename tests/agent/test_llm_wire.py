@@ -279,3 +279,34 @@ def test_visible_text_hides_think_blocks():
     assert visible_text("<think>a</think>\n\nHi") == "\n\nHi"
     assert visible_text("Hi <thi") == "Hi " and visible_text("Hi <think>still thinking") == "Hi "
     assert visible_text("plain") == "plain"
+
+
+@pytest.mark.parametrize("llm_flavor", FLAVORS)
+def test_inspect_clip_re_asks_a_minicpm_server_in_the_same_run(llm_flavor, tmp_path, streamed):
+    """The agent's LLM and the captioner (vLLM serving MiniCPM-V-4.5) are two servers, two formats."""
+    from indexing.captioners.openai_server import OpenAICaptioner
+
+    llm = WireServer(flavor(llm_flavor), api_key=KEY)
+    vision = WireServer(flavor("vllm", model="openbmb/MiniCPM-V-4_5"), api_key="vision-key")
+    with llm as llm_url, vision as vision_url:
+        captioner = OpenAICaptioner(vision_url, "openbmb/MiniCPM-V-4_5", "vision-key", timeout=2.0, retries=0)
+        library = TinyLibrary(tmp_path, captioner=captioner)
+        inspect = json.dumps({"video": "baking_bread.mp4", "start": 16, "end": 24, "question": "What is in the oven?"})
+        vision.script = [Turn(content="<think>Look.</think>A metal tray of water sits under the loaf.")]
+        llm.script = [Turn(calls=[("inspect_clip", inspect)]),
+                      lambda body: Turn(content=f"A tray of water steams the loaf {cite_latest(body)}.")]
+        result, _ = ask(llm, llm_url, library, streamed)
+        captioner.close()
+    assert [s["tool"] for s in result["steps"]] == ["inspect_clip"]
+    assert result["citations"] and result["citations"][0]["video"] == "baking_bread.mp4"
+    assert [r.path for r in vision.requests] == ["/v1/models", "/v1/chat/completions"]
+    asked = vision.bodies()[0]
+    assert asked["model"] == "openbmb/MiniCPM-V-4_5" and asked["chat_template_kwargs"] == {"enable_thinking": False}
+    assert "stream" not in asked and "tools" not in asked
+    video, text = asked["messages"][0]["content"]
+    assert video["type"] == "video_url" and video["video_url"]["url"].startswith("data:video/jpeg;base64,")
+    assert "What is in the oven?" in text["text"]
+    assert all(r.headers["authorization"] == "Bearer vision-key" for r in vision.requests)
+    tool = json.loads(llm.bodies()[1]["messages"][-1]["content"])
+    assert tool["caption"] == f"{DATA_OPEN}A metal tray of water sits under the loaf.{DATA_CLOSE}"
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in llm.requests)
