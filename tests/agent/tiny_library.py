@@ -16,6 +16,7 @@ import numpy as np
 
 from indexing.asr import Segment
 from indexing.captioners.base import ClipFrames
+from storage.catalog import Catalog
 from storage.errors import NotFound
 from storage.types import Clip, Hit, VideoRecord
 
@@ -45,11 +46,11 @@ class _Embedder:
 
 
 class TinyLibrary:
-    """Two short videos, searchable by shared words; `catalog.path` puts sessions under `home`."""
+    """Two short videos, searchable by shared words; an empty SQLite catalog under `home` for sessions and jobs."""
 
     def __init__(self, home: str | Path, captioner: Any = None) -> None:
         self.home = Path(home)
-        self.catalog = type("Catalog", (), {"path": self.home / "catalog.sqlite"})()
+        self.catalog = Catalog(self.home / "catalog.sqlite")  # sessions and API jobs live beside it
         self.captioner = captioner
         self.embedder = _Embedder()
         self.records = {name: VideoRecord(id=f"vid{i}" + "0" * 12, path=f"/videos/{name}", duration=clips[-1][1],
@@ -98,3 +99,6 @@ class TinyLibrary:
         times = [start + (end - start) * (i + 0.5) / count for i in range(count)]
         frames = [np.full((36, 64, 3), 40 + 20 * i, np.uint8) for i in range(count)]
         return ClipFrames(video_id=record.id, start=start, end=end, frames=frames, times=times)
+
+    def close(self) -> None:
+        self.catalog.close()
