@@ -58,7 +58,7 @@ def check_request(body: dict[str, Any], server: WireServer, streamed: bool) -> N
     assert body["stream"] is streamed
     assert body["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert DATA_OPEN in body["messages"][0]["content"] and DATA_CLOSE in body["messages"][0]["content"]
-    assert body["tool_choice"] == "auto" and body["parallel_tool_calls"] is True
+    assert body["tool_choice"] == "auto" and body["parallel_tool_calls"] is True and body["temperature"] == 0.1
     specs = {t["function"]["name"]: t["function"] for t in body["tools"]}
     assert TOOLS <= set(specs) and all(t["type"] == "function" for t in body["tools"])
     search = specs["search_clips"]["parameters"]
@@ -173,7 +173,8 @@ def test_reasoning_stays_out_of_the_answer(server, library, streamed):
 def test_think_tags_in_content_are_hidden(server, library, streamed):
     """Qwen3 served without a reasoning parser writes its thinking into `content`."""
     server.script = [Turn(content="<think>\nSearch first.\n</think>\n\n", calls=[SEARCH]),
-                     lambda body: Turn(content=f"<think>\nThe clip says steam.\n</think>\n\nSteam {cite_latest(body)}.")]
+                     lambda body: Turn(content=f"<think>\nThe clip says steam.\n</think>\n\nSteam {cite_latest(body)}.",
+                                       pieces=6)]
     result, events = ask(server, server.base, library, streamed)
     assert result["answer"] == "Steam [baking_bread.mp4 @ 00:16.0–00:24.0]."
     tokens = "".join(e["delta"] for e in events if e["type"] == "token")
@@ -185,7 +186,8 @@ def test_think_tags_in_content_are_hidden(server, library, streamed):
 def test_reasoning_field_of_newer_vllm(library, streamed):
     fake = WireServer(flavor("vllm", reasoning_field="reasoning"), api_key=KEY)
     with fake as url:
-        fake.script = [Turn(reasoning="Hmm.", calls=[SEARCH]), lambda body: Turn(reasoning="Ok.", content=f"Steam {cite_latest(body)}.")]
+        fake.script = [Turn(reasoning="Hmm.", calls=[SEARCH]),
+                       lambda body: Turn(reasoning="Ok.", content=f"Steam {cite_latest(body)}.")]
         result, events = ask(fake, url, library, streamed)
     assert result["answer"] == "Steam [baking_bread.mp4 @ 00:16.0–00:24.0]." and "Hmm" not in json.dumps(events)
 
@@ -249,8 +251,8 @@ def test_vllm_without_auto_tool_choice_names_the_flags(library, streamed):
     fake = WireServer(flavor("vllm", auto_tool_choice=False), api_key=KEY)
     with fake as url:
         fake.base = url
-        message = expect_error(fake, library, streamed, "HTTP 400", "--enable-auto-tool-choice --tool-call-parser hermes",
-                               "VIDRAG_LLM_FUNCTION_CALLING=false")
+        message = expect_error(fake, library, streamed, "HTTP 400", "VIDRAG_LLM_FUNCTION_CALLING=false",
+                               "--enable-auto-tool-choice --tool-call-parser hermes")
     assert "auto" in message
 
 

@@ -80,7 +80,8 @@ class TinyLibrary:
         for name, record in self.records.items():
             if kind == "video":
                 score = len(words & set(re.findall(r"\w+", SUMMARIES[name].lower())))
-                hits.append(Hit(record.id, record.path, 0.0, record.duration, score / 10, SUMMARIES[name], kind="video"))
+                hits.append(Hit(record.id, record.path, 0.0, record.duration, score / 10, SUMMARIES[name],
+                                kind="video"))
                 continue
             for clip in self.clips(name):
                 score = len(words & set(re.findall(r"\w+", clip.transcript.lower())))
