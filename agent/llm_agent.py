@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, server_llm, visible_text
 from agent.prompts import SYSTEM_PROMPT
 from storage.errors import BackendUnavailable, InputError, VidragError
 from tools.video_tools import VideoTools
@@ -27,7 +29,7 @@ Stream = Callable[[dict[str, Any]], None]
 
 
 def make_llm(settings: Any) -> Any:
-    """An OpenAILike chat LLM at `settings.llm_url` serving `settings.llm_model`.
+    """An OpenAI-compatible chat LLM at `settings.llm_url` serving `settings.llm_model`.
 
     Raises:
         InputError: no LLM URL is configured.
@@ -36,15 +38,15 @@ def make_llm(settings: Any) -> Any:
     if not getattr(settings, "llm_url", None):
         raise InputError("No LLM is configured; set VIDRAG_LLM_URL (and VIDRAG_LLM_MODEL) to use one.")
     try:
-        from llama_index.llms.openai_like import OpenAILike
+        import llama_index.llms.openai_like  # noqa: F401
     except ImportError as err:
         raise BackendUnavailable(
             "The OpenAI-compatible LLM client is missing; run `pip install llama-index-llms-openai-like`."
         ) from err
-    return OpenAILike(
-        model=settings.llm_model, api_base=settings.llm_url, api_key=settings.llm_api_key or "not-needed",
-        is_chat_model=True, is_function_calling_model=bool(settings.llm_function_calling),
-        context_window=32768, timeout=120.0,
+    return server_llm(
+        url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key,
+        function_calling=bool(settings.llm_function_calling),
+        timeout=float(getattr(settings, "llm_timeout", 120.0)), retries=int(getattr(settings, "llm_retries", 2)),
     )
 
 
@@ -56,8 +58,19 @@ def llama_tools(tools: VideoTools) -> list[Any]:
 
 
 def _as_json(fn: Callable[..., Any]) -> Callable[..., str]:
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> str:
+        if BAD_ARGUMENTS in kwargs:
+            return json.dumps({"error": f"The arguments of {fn.__name__} were not valid JSON "
+                                        f"({str(kwargs[BAD_ARGUMENTS])[:200]!r}); call it again with a JSON "
+                                        "object of its parameters."}, ensure_ascii=False)
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as err:
+            return json.dumps({"error": f"Bad arguments for {fn.__name__}: {err}; its parameters are "
+                                        f"{list(signature.parameters)}."}, ensure_ascii=False)
         return json.dumps(fn(*args, **kwargs), ensure_ascii=False, default=str)
 
     return call
@@ -81,7 +94,7 @@ def run_llm_agent(tools: VideoTools, question: str, llm: Any, *, history: list[d
     Raises:
         BackendUnavailable: the LLM failed or could not be reached.
     """
-    from llama_index.core.agent.workflow import AgentStream
+    from llama_index.core.agent.workflow import AgentInput, AgentStream
     from llama_index.core.llms import ChatMessage
 
     agent, mode = build_agent(tools, llm, streaming=stream is not None)
@@ -89,31 +102,41 @@ def run_llm_agent(tools: VideoTools, question: str, llm: Any, *, history: list[d
             for role, key in (("user", "question"), ("assistant", "answer"))]
 
     async def go() -> str:
-        handler = agent.run(user_msg=question, chat_history=chat, max_iterations=MAX_ITERATIONS)
-        async for event in handler.stream_events():
-            if stream is not None and isinstance(event, AgentStream) and event.delta:
-                stream({"type": "token", "delta": event.delta})
-        result = await handler
-        return str(result.response.content or "")
+        visible = ThinkingFilter()
+        try:
+            handler = agent.run(user_msg=question, chat_history=chat, max_iterations=MAX_ITERATIONS)
+            async for event in handler.stream_events():
+                if stream is not None and isinstance(event, AgentInput):
+                    visible.reset()
+                elif stream is not None and isinstance(event, AgentStream) and event.delta:
+                    delta = visible.delta(event.response or event.delta)
+                    if delta:
+                        stream({"type": "token", "delta": delta})
+            result = await handler
+        finally:
+            await aclose_llm(llm)
+        return visible_text(str(result.response.content or "")).strip()
 
     try:
         return _run_sync(go), mode
     except VidragError:
         raise
     except Exception as err:
-        log.exception("the agent failed")
-        model = getattr(llm, "model", type(llm).__name__)
-        raise BackendUnavailable(
-            f"The LLM agent ({model}) failed: {type(err).__name__}: {err}. Check that the server at "
-            "VIDRAG_LLM_URL is up, or unset VIDRAG_LLM_URL to answer without an LLM."
-        ) from err
+        log.info("the agent failed: %s: %s", type(err).__name__, err, exc_info=log.isEnabledFor(logging.DEBUG))
+        message = describe_llm_error(err, url=str(getattr(llm, "api_base", "") or ""),
+                                     timeout=getattr(llm, "timeout", None))
+        raise BackendUnavailable(message) from err
 
 
 def _run_sync(make: Callable[[], Any]) -> Any:
     """Run a coroutine factory to completion, also from inside a running event loop."""
     try:
         asyncio.get_running_loop()
-    except RuntimeError:
+    except RuntimeError:  # no loop here: run one (outside this handler, so errors are not chained to it)
+        running = False
+    else:
+        running = True
+    if not running:
         return asyncio.run(make())
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()

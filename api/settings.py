@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     llm_model: str = "Qwen/Qwen3-8B"
     llm_api_key: str | None = None
     llm_function_calling: bool = True
+    llm_timeout: float = Field(120.0, description="Seconds to wait for the LLM server (per read while streaming).")
+    llm_retries: int = Field(2, description="Retries on 429/5xx/connection errors (openai client backoff).")
 
     api_key: str | None = None
     allowed_roots: list[Path] = Field(default_factory=list)
