@@ -14,14 +14,18 @@ import re
 from typing import Any
 
 from agent.prompts import NOT_FOUND
+from indexing.embed import tokens
 from tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
 
-MIN_SIMILARITY = 0.35
+MIN_SIMILARITY = 0.33
 """Relevance below which nothing relevant was found. Relevance is the mean of two MiniLM cosines with
-the question: the best inspected clip's speech + screen text, and the best picked line. On the sample
-library the 43 sample questions score 0.36-0.71 and 15 unrelated questions 0.08-0.33."""
+the question: the best inspected clip's speech + screen text, and the best picked line. An answer also
+needs the evidence to share a content word with the question (see `relevance`). Measured by
+benchmarks/calibrate_relevance.py on the sample library (2026-11-29, AMD EPYC, 2 cores): the 43 sample
+questions score 0.366-0.689 and all share a word with their evidence; of 29 unrelated questions, those
+that share a word score at most 0.306, and the rest (up to 0.364) share none."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 MARGIN = 0.08
@@ -52,15 +56,30 @@ def answer_extractive(tools: VideoTools, question: str, *, history: list[dict[st
     return _from_clips(tools, question, query, top_k)
 
 
-def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
+def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
+    """How close the library's best moment is to `query`, with the picked lines and all candidates.
+
+    Relevance is the mean of the best inspected clip's similarity and the best picked line's, and 0
+    when no content word of the query (stemmed, stopwords out) occurs in the inspected clips' speech
+    or screen text: MiniLM alone rates "How do I change a flat tyre?" as close to a line about folding
+    dough (0.35) as paraphrased lecture questions are to their answers (from 0.37). It is compared
+    with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
+    """
     candidates, clip_score = gather(tools, query, top_k)
     best = _pick(candidates)
     line_score = best[0]["score"] if best else max((c["score"] for c in candidates), default=0.0)
-    relevance = (clip_score + line_score) / 2
-    if not best or relevance < MIN_SIMILARITY:
-        log.info("relevance %.3f < %.2f for %r", relevance, MIN_SIMILARITY, question)
+    evidence = {token for c in candidates for token in tokens(unwrap(c["text"]))}
+    if not evidence & set(tokens(query)):
+        return 0.0, best, candidates
+    return (clip_score + line_score) / 2, best, candidates
+
+
+def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
+    relevance_, best, candidates = relevance(tools, query, top_k)
+    if not best or relevance_ < MIN_SIMILARITY:
+        log.info("relevance %.3f < %.2f for %r", relevance_, MIN_SIMILARITY, question)
         return (f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
-                f"the question (relevance {relevance:.2f}, needed {MIN_SIMILARITY:.2f}).")
+                f"the question (relevance {relevance_:.2f}, needed {MIN_SIMILARITY:.2f}).")
     return " ".join(_quote(group) for group in _with_context(tools, best, candidates))
 
 

@@ -218,3 +218,44 @@ QA_ITEMS: list[tuple[str, str, int, list[str]]] = [
     ("Is it safe to touch the person while the heart-shock device is working?",
      "first_aid_cpr.mp4", 3, ["nobody touches"]),
 ]
+
+
+# Questions the sample library cannot answer, for the "not found" calibration: general knowledge,
+# questions near the lectures' topics (other protocols, other cooking, other science, other medicine)
+# and everyday requests. None of them may get a cited answer.
+UNRELATED_QUESTIONS: list[str] = [
+    "What is the capital of France?",
+    "Who painted the Mona Lisa?",
+    "How many players are on a football team?",
+    "What year did the Second World War end?",
+    "How do I change a flat tyre on a bicycle?",
+    "What is the best way to learn a foreign language?",
+    "Who wrote Pride and Prejudice?",
+    "How do I file my income tax return?",
+    "What is the stock price of Apple today?",
+    "How do you play the guitar chord G major?",
+    "What is the recipe for chocolate chip cookies?",
+    "How do I make a risotto creamy?",
+    "What does HTTPS encryption protect against?",
+    "How does a DNS server resolve a domain name?",
+    "How do vaccines train the immune system?",
+    "What are the symptoms of a stroke?",
+    "How do black holes form?",
+    "How do I train my dog to sit?",
+    "What is the offside rule in soccer?",
+    "How do I reset my email password?",
+    "Which programming language should I learn first?",
+    "How do solar panels generate electricity?",
+    "What causes earthquakes?",
+    "How do I grow tomatoes on a balcony?",
+    "What is the plot of Hamlet?",
+    "How much sleep does an adult need?",
+    "How do I knit a scarf?",
+    "What is inflation in economics?",
+    "How do bees make honey?",
+]
+
+# Unanswerable questions that the no-LLM path still answers, wrongly, with a near moment: "Why is the
+# sky blue?" quotes the narration on why Uranus and Neptune look blue (shared word, relevance 0.50).
+# The calibration reports them; telling them apart needs more than sentence similarity (an LLM).
+NEAR_MISS_QUESTIONS: list[str] = ["Why is the sky blue?"]

@@ -36,10 +36,15 @@ def test_every_extractive_answer_is_cited_with_quotes(sample_library):
     assert "steam" in result["answer"].lower()
 
 
-@pytest.mark.parametrize("question", ["What is the capital of France?", "Who painted the Mona Lisa?"])
-def test_unrelated_question_finds_nothing(sample_library, question):
-    result = answer_question(sample_library, question)
-    assert result["answer"].startswith(NOT_FOUND) and result["citations"] == []
+def test_unrelated_questions_find_nothing(sample_library):
+    from indexing.sample_content import UNRELATED_QUESTIONS
+
+    answered = {}
+    for question in UNRELATED_QUESTIONS:
+        result = answer_question(sample_library, question)
+        if not result["answer"].startswith(NOT_FOUND) or result["citations"]:
+            answered[question] = result["answer"][:160]
+    assert len(UNRELATED_QUESTIONS) >= 25 and not answered, answered
 
 
 def test_follow_up_after_that_continues_in_the_same_video(sample_library):

@@ -1,0 +1,96 @@
+"""Calibrates the no-LLM "not found" floor: relevance of answerable and unrelated questions, one run.
+
+Ingests the sample library (or reads `--home`), scores every sample question (the retrieval
+questions and the QA file) and every unrelated question with `agent.extractive.relevance`, and
+prints both ranges, the gap between them and where `MIN_SIMILARITY` sits in it. A floor is safe
+when it leaves a margin on both sides that another machine's transcript will not close.
+
+    python benchmarks/calibrate_relevance.py [--home DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Library
+    from api.settings import Settings
+    from api.wiring import open_library
+    from indexing.samples import build_sample_library
+
+    if home is not None:
+        return open_library(Settings(home=home))
+    videos = work / "videos"
+    build_sample_library(videos)
+    library = open_library(Settings(home=work / "home"), for_ingest=True)
+    failed = [r for r in library.ingest([videos]) if r.status == "failed"]
+    if failed:
+        raise SystemExit(f"sample ingest failed: {failed}")
+    return library
+
+
+def measure(library) -> dict:  # noqa: ANN001
+    from agent.extractive import MIN_SIMILARITY, relevance
+    from indexing.sample_content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
+    from indexing.samples import shipped_qa_path
+    from tools.video_tools import VideoTools
+
+    tools = VideoTools(library)
+    qa = [json.loads(line)["question"] for line in shipped_qa_path().read_text().splitlines() if line.strip()]
+    answerable = [q for q, _, _ in RETRIEVAL_QUESTIONS] + qa
+    score = lambda question: round(relevance(tools, question)[0], 4)  # noqa: E731
+    related = {q: score(q) for q in answerable}
+    unrelated = {q: score(q) for q in UNRELATED_QUESTIONS}
+    near = {q: score(q) for q in NEAR_MISS_QUESTIONS}
+    low, high = min(related.values()), max(unrelated.values())
+    return {
+        "floor": MIN_SIMILARITY,
+        "answerable": {"n": len(related), "min": low, "median": statistics.median(related.values()),
+                       "max": max(related.values())},
+        "unrelated": {"n": len(unrelated), "min": min(unrelated.values()),
+                      "median": statistics.median(unrelated.values()), "max": high},
+        "gap": round(low - high, 4),
+        "margin_below_answerable": round(low - MIN_SIMILARITY, 4),
+        "margin_above_unrelated": round(MIN_SIMILARITY - high, 4),
+        "near_misses": near,
+        "weakest_answerable": sorted(related.items(), key=lambda kv: kv[1])[:3],
+        "strongest_unrelated": sorted(unrelated.items(), key=lambda kv: -kv[1])[:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="An ingested sample library (default: build one).")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        library = _library(args.home, Path(work))
+        try:
+            report = measure(library)
+        finally:
+            library.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    for side in ("answerable", "unrelated"):
+        r = report[side]
+        print(f"{side:10s} n={r['n']:2d}  min {r['min']:.3f}  median {r['median']:.3f}  max {r['max']:.3f}")
+    print(f"gap {report['gap']:.3f}; floor {report['floor']:.2f} leaves {report['margin_below_answerable']:.3f} "
+          f"below the weakest answerable and {report['margin_above_unrelated']:.3f} above the strongest unrelated")
+    for q, s in report["weakest_answerable"]:
+        print(f"  weakest answerable  {s:.3f}  {q}")
+    for q, s in report["strongest_unrelated"]:
+        print(f"  strongest unrelated {s:.3f}  {q}")
+    for q, s in report["near_misses"].items():
+        print(f"  known near miss     {s:.3f}  {q}  ({'answered' if s >= report['floor'] else 'not found'})")
+
+
+if __name__ == "__main__":
+    main()
