@@ -65,3 +65,14 @@ def sample_library(sample_home, sample_settings):
     library = open_library(sample_settings, for_ingest=True)
     yield library
     library.store.close()
+
+
+_SAMPLE_FIXTURES = {"sample_dir", "sample_home", "sample_library", "sample_settings"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on the generated sample library (built and ingested with the real models) are `slow`:
+    `pytest -m "not slow"` is the fast tier, the whole suite is what CI runs."""
+    for item in items:
+        if _SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

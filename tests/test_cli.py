@@ -10,6 +10,8 @@ import pytest
 
 from tests import media
 
+pytestmark = pytest.mark.slow  # each test starts vidrag processes that import torch
+
 ROOT = Path(__file__).parents[1]
 
 

@@ -216,12 +216,12 @@ def test_500_then_success_is_retried(server, library, streamed):
 
 def test_a_server_that_never_answers_times_out(server, library, streamed):
     server.script = [Reply(stall=30)]
-    expect_error(server, library, streamed, "did not answer within 1 s", "VIDRAG_LLM_TIMEOUT")
+    expect_error(server, library, streamed, "did not answer within 0.25 s", "VIDRAG_LLM_TIMEOUT", llm_timeout=0.25)
 
 
 def test_a_stream_that_stalls_midway_times_out(server, library):
     server.script = [lambda body: _stall_after(server.flavor.reply(Turn(content="Steam makes it crisp."), body), 2)]
-    expect_error(server, library, True, "did not answer within 1 s")
+    expect_error(server, library, True, "did not answer within 0.25 s", llm_timeout=0.25)
 
 
 def _stall_after(reply: Reply, parts: int) -> Reply:

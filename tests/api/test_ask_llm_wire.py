@@ -121,6 +121,7 @@ def vidrag_ask(llm: WireServer, home: Path, *args: str) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_vidrag_ask_json_and_a_clear_error(llm, tmp_path):
     script(llm)
     llm.script.append(llm.flavor.error(500, "CUDA out of memory"))

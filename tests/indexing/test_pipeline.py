@@ -51,6 +51,7 @@ def _check_clips(indexer, video_id, duration):
     return clips
 
 
+@pytest.mark.slow
 def test_a_bad_batch_indexes_the_good_files_and_reports_the_rest(tmp_path, indexer):
     folder = tmp_path / "batch"
     folder.mkdir()
@@ -81,6 +82,7 @@ def test_a_bad_batch_indexes_the_good_files_and_reports_the_rest(tmp_path, index
     assert vfr.duration == pytest.approx(4.0, abs=0.05)
 
 
+@pytest.mark.slow
 def test_reingest_is_idempotent_and_a_changed_file_replaces_its_clips(tmp_path, indexer):
     path = media.speech_video(tmp_path, text="Budget Review")
     first = indexer.ingest_file(path)
@@ -160,6 +162,7 @@ class _DeafTranscriber(Transcriber):
         return type(heard)(language=None, segments=[], speech_seconds=heard.speech_seconds)
 
 
+@pytest.mark.slow
 def test_speech_the_model_loses_is_reported_not_stored_as_silence(tmp_path, models):
     embedder, _ = models
     path = media.speech_video(tmp_path, sentence="Welcome to the budget meeting. " * 3)

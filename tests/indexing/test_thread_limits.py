@@ -69,6 +69,7 @@ def test_a_users_thread_limit_does_not_silence_speech(speech_video):
     assert all(word in out["transcript"].lower() for word in EXPECTED), out["transcript"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["ocr,asr", "asr,ocr"])
 def test_ocr_and_asr_in_either_order_give_the_same_transcript(speech_video, order):
     out = _run(speech_video, order)

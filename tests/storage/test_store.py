@@ -129,6 +129,7 @@ def test_a_second_open_of_an_edge_folder_is_explained(tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["edge"])
+@pytest.mark.slow
 def test_searches_run_safely_while_an_ingest_writes(tmp_path, backend):
     """The API searches while its job worker writes: reads must neither fail nor see a broken store."""
     import threading
