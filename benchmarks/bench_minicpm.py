@@ -2,7 +2,7 @@
 
 In-process mode drives `indexing.captioners.minicpm.MiniCPMCaptioner` over synthetic clips
 (`--frames` frames of `--width`x`--height` per `--clip-seconds` clip) for each configuration
-`BATCH:TOKENS:VISION:CACHE[:WORKERS]` (BATCH 0 = auto from free memory; VISION sdpa|eager for SigLIP;
+`BATCH:TOKENS:VISION:CACHE[:WORKERS[:VISION_BATCH]]` (BATCH 0 = auto from free memory; VISION sdpa|eager for SigLIP;
 CACHE static|dynamic), e.g. `16:100:sdpa:static`. Each row captions `--calls` calls' worth of clips
 in one `caption()` (so encoding overlaps the GPU as it does in ingest) after a warm-up, and reports
 video-seconds captioned per wall second, ms per decode step, where the time went (vision, prefill,
@@ -83,14 +83,16 @@ def parse_config(text: str) -> dict[str, Any]:
     parts = text.split(":")
     batch, tokens, vision, cache = parts[:4]
     return {"batch": int(batch), "tokens": int(tokens), "vision": vision, "cache": cache,
-            "workers": int(parts[4]) if len(parts) > 4 else 0}  # fmt: skip
+            "workers": int(parts[4]) if len(parts) > 4 else 0,
+            "vision_batch": int(parts[5]) if len(parts) > 5 else 64}  # fmt: skip
 
 
 def make_captioner(args: argparse.Namespace, loaded: Any, cfg: dict[str, Any]) -> MiniCPMCaptioner:
     cap = MiniCPMCaptioner(
         args.model, fps=args.frames / args.clip_seconds, packing=args.packing, batch=cfg["batch"],
         max_frames=args.frames, max_side=max(args.width, args.height), max_new_tokens=cfg["tokens"],
-        vision_attention=cfg["vision"], cache=cfg["cache"], workers=cfg["workers"], loader=lambda: loaded,
+        vision_attention=cfg["vision"], cache=cfg["cache"], workers=cfg["workers"],
+        vision_batch=cfg["vision_batch"], loader=lambda: loaded,
     )  # fmt: skip
     cap.min_new_tokens = cfg["tokens"]  # random weights never stop: force the budget
     return cap
@@ -117,7 +119,7 @@ def run_row(args: argparse.Namespace, loaded: Any, text: str) -> dict[str, Any]:
     st = cap.stats
     row = {
         "config": text, "clips_per_call": per_call, "clips": len(clips), "new_tokens": cfg["tokens"],
-        "siglip": cfg["vision"], "cache": cfg["cache"], "workers": cap.workers,
+        "siglip": cfg["vision"], "cache": cfg["cache"], "workers": cap.workers, "vision_batch": cap.vision_batch,
         "prompt_tokens_per_clip": round(st.prompt_tokens / max(st.clips, 1)),
         "wall_s": round(wall, 2), "video_s_per_s": round(len(clips) * args.clip_seconds / wall, 2),
         "ms_per_step": round(st.ms_per_step, 1), "vision_s": round(st.embed_s, 2),

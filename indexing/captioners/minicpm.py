@@ -267,6 +267,7 @@ class MiniCPMCaptioner(Captioner):
         cache: 'static' (preallocated KV cache; CUDA-graph decode steps on a GPU) or 'dynamic'
             (transformers' `generate`, as `chat` runs it).
         workers: CPU threads that prepare the next batch while the GPU runs this one.
+        chunk_frames: frames per vision pass (bounds its memory); vision_batch: frames per SigLIP call.
         device: 'cuda' (default), 'cuda:N' or 'cpu' (float32, slow; for small test models).
         loader: callable returning (model, tokenizer, processor); default loads local weights.
 
@@ -291,6 +292,7 @@ class MiniCPMCaptioner(Captioner):
         cache: str = "static",
         workers: int = 0,
         chunk_frames: int = 256,
+        vision_batch: int = 64,
         device: str = "cuda",
         cache_dir: str | None = None,
         revision: str | None = None,
@@ -324,6 +326,7 @@ class MiniCPMCaptioner(Captioner):
         self.cache = cache
         self.workers = workers or min(8, os.cpu_count() or 1)
         self.chunk_frames = chunk_frames
+        self.vision_batch = vision_batch
         self.device = device
         self._options = {"device": device, "attn_implementation": attn_implementation, "cache_dir": cache_dir,
                          "revision": revision}  # fmt: skip
@@ -433,7 +436,7 @@ class MiniCPMCaptioner(Captioner):
         model, tokenizer, _ = self._ensure_loaded()
         with self._lock, engine.sdpa_vision(model, self.vision_attention == "sdpa"):
             started = time.perf_counter()
-            embeds = engine.embed(model, batch, self.chunk_frames)
+            embeds = engine.embed(model, batch, self.chunk_frames, self.vision_batch)
             if embeds.is_cuda:
                 import torch
 

@@ -167,7 +167,8 @@ def _sdpa_forward(self: Any, hidden_states: Any, attention_mask: Any = None, out
 @contextlib.contextmanager
 def sdpa_vision(model: Any, enabled: bool = True) -> Iterator[None]:
     """While active, the vision tower's eager attention layers run through SDPA."""
-    layers = [layer.self_attn for layer in model.vpm.encoder.layers] if enabled else []
+    vpm = getattr(model, "vpm", None)
+    layers = [layer.self_attn for layer in vpm.encoder.layers] if enabled and vpm is not None else []
     swapped = [attn for attn in layers if type(attn).__name__ == "SiglipAttention"]
     for attn in swapped:
         attn.forward = _sdpa_forward.__get__(attn)
@@ -184,8 +185,22 @@ def _to(value: Any, device: Any) -> Any:
     return value.to(device, non_blocking=True) if hasattr(value, "to") else value
 
 
-def embed(model: Any, batch: Batch, chunk_frames: int = 256) -> Any:
-    """Input embeddings (clips, L, hidden) with vision rows, computed `chunk_frames` frames at a time."""
+def embed(model: Any, batch: Batch, chunk_frames: int = 256, vision_batch: int | None = None) -> Any:
+    """Input embeddings (clips, L, hidden) with vision rows, computed `chunk_frames` frames at a time.
+
+    `vision_batch` frames go through SigLIP at once (the remote code's `vision_batch_size`, 16).
+    """
+    import torch
+
+    config, before = model.config, getattr(model.config, "vision_batch_size", 16)
+    config.vision_batch_size = vision_batch or before
+    try:
+        return _embed_chunks(model, batch, chunk_frames)
+    finally:
+        config.vision_batch_size = before
+
+
+def _embed_chunks(model: Any, batch: Batch, chunk_frames: int) -> Any:
     import torch
 
     device = model.llm.model.embed_tokens.weight.device
