@@ -106,9 +106,8 @@ def run_row(args: argparse.Namespace, loaded: Any, text: str) -> dict[str, Any]:
     size = (args.width, args.height)
     per_call = cap.clips_per_call(synthetic_clips(1, args.frames, size, args.clip_seconds))
     cap.caption(synthetic_clips(min(per_call, args.warmup_clips), args.frames, size, args.clip_seconds, seed=1))
-    clips = synthetic_clips(per_call * (1 if per_call == 1 else args.calls), args.frames, size, args.clip_seconds)
-    if cfg["batch"] == 1:
-        clips = clips[: args.single_clips]
+    count = args.single_clips if per_call == 1 else per_call * args.calls
+    clips = synthetic_clips(count, args.frames, size, args.clip_seconds)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     cap.stats = type(cap.stats)()
