@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     captioner_api_key: str | None = None
     captioner_fps: float | None = None
     captioner_packing: int = 3
-    captioner_batch: int = 1
+    captioner_batch: int = Field(0, description="Clips per captioner call; 0 = automatic (minicpm: from free GPU memory, 16-64).")
+    captioner_device: str = Field("cuda", description="minicpm: cuda | cuda:N | cpu (float32, slow: for checks with small models).")
+    captioner_max_new_tokens: int | None = Field(None, description="minicpm: caption token limit (default 192).")
 
     llm_url: str | None = Field(None, description="OpenAI-compatible LLM for the agent; unset = no-LLM mode.")
     llm_model: str = "Qwen/Qwen3-8B"

@@ -54,7 +54,8 @@ def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
         options = {"url": settings.captioner_url, "model": settings.captioner_model, "api_key": settings.captioner_api_key}
     elif settings.captioner == "minicpm":
         options = {"model": settings.captioner_model, "packing": settings.captioner_packing,
-                   "batch": settings.captioner_batch}
+                   "batch": settings.captioner_batch, "device": settings.captioner_device,
+                   "max_new_tokens": settings.captioner_max_new_tokens}
     if settings.captioner_fps and settings.captioner != "describer":
         options["fps"] = settings.captioner_fps
     return build(settings.captioner, **{k: v for k, v in options.items() if v is not None})
@@ -92,5 +93,13 @@ def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # n
         store=store, catalog=catalog, embedder=embedder,
         transcriber=Transcriber(settings.asr_model, language=settings.asr_language),
         captioner=captioner, ocr=OcrReader(settings.ocr_lang) if settings.ocr else None,
-        cache_dir=settings.cache_dir, options=options, caption_batch=settings.captioner_batch,
+        cache_dir=settings.cache_dir, options=options, caption_batch=caption_chunk(settings),
     )
+
+
+def caption_chunk(settings: Settings) -> int:
+    """Clips handed to the captioner at once: minicpm gets several calls' worth, so it can encode the
+    next call's clips while the GPU runs the current one."""
+    if settings.captioner != "minicpm":
+        return max(1, settings.captioner_batch)
+    return 4 * settings.captioner_batch if settings.captioner_batch else 192

@@ -128,7 +128,12 @@ class Indexer:
         )
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
-        """Ingest files and folders; a failure in one file never stops the others."""
+        """Ingest files and folders; a failure in one file never stops the others.
+
+        Raises:
+            BackendUnavailable, ModelMissing: the captioner cannot start (checked before any file).
+        """
+        self.captioner.check()
         files, results = expand_paths(paths)
         for result in results:
             self.catalog.record_failure(result.path, result.error or "")
@@ -257,18 +262,33 @@ class Indexer:
         started = time.perf_counter()
         clips: list[Clip] = []
         signals = _ClipSignals(video_id, transcript, analysis)
-        for first in range(0, len(spans), self.caption_batch):
-            # Frames are decoded a batch at a time, so a long video never holds them all at once.
-            batch = [signals.clip(start, end) for start, end in spans[first : first + self.caption_batch]]
-            for item, caption in zip(batch, self.captioner.caption(batch)):
-                clips.append(Clip(
-                    video_id=video_id, video=str(path), index=len(clips), start=item.start, end=item.end,
-                    transcript=item.transcript, ocr=item.ocr, caption=caption.text, caption_fields=caption.fields,
-                ))
-            if progress:
-                progress(str(path), "caption", len(clips), len(spans))
+        size = self.caption_batch
+
+        def frames(first: int) -> list[ClipFrames]:
+            return [signals.clip(start, end) for start, end in spans[first : first + size]]
+
+        # Frames are decoded a batch at a time, so a long video never holds them all at once; the next
+        # batch is decoded while the captioner runs this one.
+        with ThreadPoolExecutor(1, thread_name_prefix="clip-frames") as pool:
+            upcoming = pool.submit(frames, 0)
+            for first in range(0, len(spans), size):
+                batch = upcoming.result()
+                if first + size < len(spans):
+                    upcoming = pool.submit(frames, first + size)
+                clips.extend(self._captioned(path, video_id, batch, len(clips)))
+                if progress:
+                    progress(str(path), "caption", len(clips), len(spans))
         timings["caption"] = time.perf_counter() - started
         return clips
+
+    def _captioned(self, path: Path, video_id: str, batch: list[ClipFrames], offset: int) -> list[Clip]:
+        return [
+            Clip(
+                video_id=video_id, video=str(path), index=offset + i, start=item.start, end=item.end,
+                transcript=item.transcript, ocr=item.ocr, caption=caption.text, caption_fields=caption.fields,
+            )
+            for i, (item, caption) in enumerate(zip(batch, self.captioner.caption(batch)))
+        ]  # fmt: skip
 
     def _store(
         self, path: Path, video_id: str, record: VideoRecord, clips: list[Clip],

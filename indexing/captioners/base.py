@@ -63,6 +63,9 @@ class Captioner(ABC):
     def caption(self, clips: list[ClipFrames]) -> list[Caption]:
         """One caption per clip, in order."""
 
+    def check(self) -> None:
+        """Raise now (BackendUnavailable, ModelMissing) if this captioner could not start. Default: nothing to check."""
+
     def ask(self, clip: ClipFrames, question: str) -> str:
         """Answer a question about a clip's frames. Default: caption it and return the text."""
         return self.caption([clip])[0].text

@@ -2,18 +2,27 @@
 
 Each clip's frames are taken at bin centres at `fps`, shrunk to ~448² and grouped `packing` at a
 time through `temporal_ids` (0.1 s units from the clip start), so up to 6 frames cost 64 tokens.
-The model is loaded once, on first use, in bf16 on CUDA, and freed by `close()`.
+The model is loaded once, on first use, in bf16 on the configured device (default CUDA; CPU runs in
+float32 with a warning: meant for checks with small models), and freed by `close()`.
 
-Several clips per `chat` call (`batch` > 1) are correct here although the remote code's batched
-`chat` is not: with packing it splits the resampler output by FRAME count per conversation while
-the resampler returns one row per GROUP, so every clip but the first gets another clip's (or no)
-vision features. While a batched call runs, `packed_batch_fix` makes the resampler return its rows
-spread out to the frame-count layout the remote code expects (each conversation's groups first,
-zero rows after, which its scatter never reads) and checks the split it then sees.
+Captions go through `minicpm_engine` in stages: clips are encoded (chat template + the remote
+processor) by worker threads while the GPU runs the previous batch; the vision pass runs in chunks
+with SDPA attention in SigLIP; decoding is greedy over a static KV cache, replayed from a CUDA
+graph on a GPU. It gives the same tokens as `model.chat` (checked against the real remote code).
+Questions about a clip (`ask`, with history) go through `model.chat` itself.
+
+Several clips per call are correct here although the remote code's batched `chat` is not: with
+packing it splits the resampler output by FRAME count per conversation while the resampler returns
+one row per GROUP, so every clip but the first gets another clip's (or no) vision features. While a
+batched call runs, `packed_batch_fix` makes the resampler return its rows spread out to the
+frame-count layout the remote code expects (each conversation's groups first, zero rows after,
+which its scatter never reads) and checks the split it then sees.
 
 The remote code runs on transformers 4.x (checked on 4.57.6); 5.x cannot import it and would also
-leave the resampler's position caches wrong, so 5.x is refused. It imports torchvision, which must
-be installed beside torch.
+leave the resampler's position caches wrong, so 5.x is refused. It imports torchvision without using
+it: `pip install 'vidrag[minicpm]'` brings it; on a CPU-only machine without torchvision an empty
+stand-in module is used instead (with a warning), since PyPI's torchvision for CPU torch does not
+import there.
 """
 
 from __future__ import annotations
@@ -22,14 +31,20 @@ import contextlib
 import gc
 import importlib.util
 import logging
+import math
+import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from indexing import sampling
 from indexing.caption_prompt import ask_prompt, caption_prompt, strip_thinking, to_caption
+from indexing.captioners import minicpm_engine as engine
 from indexing.captioners.base import Caption, Captioner, ClipFrames
+from indexing.captioners.minicpm_engine import packed_batch_fix, spread_group_rows
 from indexing.model_registry import download_hint, local_snapshot
 from storage.errors import BackendUnavailable, InputError, ModelMissing
 
@@ -39,6 +54,8 @@ DEFAULT_MODEL = "openbmb/MiniCPM-V-4_5"
 TESTED_TRANSFORMERS = "4.57.6"
 ATTENTION = ("sdpa", "flash_attention_2")
 MAX_FPS = 10.0
+DEFAULT_NEW_TOKENS = 192
+PROMPT_TOKENS = 320  # chat template + caption prompt, measured: 852 tokens = 10 groups x 66 + 192
 
 Loaded = tuple[Any, Any, Any]
 """(model, tokenizer, processor) as returned by a loader."""
@@ -74,19 +91,65 @@ def check_transformers(version: str) -> None:
         logger.warning("transformers %s: MiniCPM-V-4.5 was checked on %s", version, TESTED_TRANSFORMERS)
 
 
-def check_torchvision() -> None:
-    """The remote code imports torchvision; transformers refuses to load it otherwise.
+INSTALL_HINT = "pip install 'vidrag[minicpm]'"
+
+
+def check_torchvision(device: str) -> None:
+    """The remote code imports torchvision (never uses it); transformers refuses to load it otherwise.
+
+    A torchvision that is installed must import. When none is installed and the device is the CPU,
+    an empty stand-in module is registered (with a warning): PyPI's torchvision for a CPU torch is a
+    CUDA build that fails to import beside it. On a GPU the real one is required.
 
     Raises:
-        BackendUnavailable: torchvision is not importable.
+        BackendUnavailable: torchvision installed but broken, or missing on a GPU device.
     """
-    if importlib.util.find_spec("torchvision") is None:
+    import sys
+
+    current = sys.modules.get("torchvision")
+    if current is not None:
+        return
+    if importlib.util.find_spec("torchvision") is not None:
+        try:
+            import torchvision  # noqa: F401
+        except Exception as err:  # a build for another torch raises RuntimeError, not ImportError
+            raise BackendUnavailable(
+                f"torchvision is installed but does not import beside this torch ({err}). Install the "
+                f"torchvision built for your torch (`{INSTALL_HINT}` from the index your torch came from; "
+                "CPU torch: --index-url https://download.pytorch.org/whl/cpu), or, on a CPU-only "
+                "machine, uninstall it: the minicpm captioner then uses an empty stand-in."
+            ) from err
+        return
+    if not device.startswith("cpu"):
         raise BackendUnavailable(
             "MiniCPM-V-4.5's remote code imports torchvision, which is not installed. Install the "
-            "torchvision release built for your torch (e.g. `pip install torchvision` from the same "
-            "index as torch; CPU-only torch wheels from local disk have none), or use "
+            f"minicpm extra (`{INSTALL_HINT}`; torchvision must match your torch build), or use "
             "VIDRAG_CAPTIONER=openai with a vLLM server."
         )
+    install_torchvision_stand_in()
+
+
+def install_torchvision_stand_in() -> None:
+    """Register an empty `torchvision` module for the remote code's unused `import torchvision`.
+
+    transformers' own availability flag is computed first (False), so transformers never tries to
+    use the stand-in; only the remote code's bare import sees it.
+    """
+    import importlib.machinery
+    import sys
+    import types
+
+    from transformers.utils import import_utils
+
+    import_utils.is_torchvision_available()
+    module = types.ModuleType("torchvision", "Empty stand-in: MiniCPM-V's remote code imports torchvision, never uses it.")
+    module.__spec__ = importlib.machinery.ModuleSpec("torchvision", None)
+    module.__version__ = "0.0.0+vidrag-stand-in"
+    sys.modules["torchvision"] = module
+    logger.warning(
+        "torchvision is not installed: MiniCPM-V's remote code is loaded with an empty stand-in "
+        "module (it imports torchvision but never calls it). Install `%s` for the real one.", INSTALL_HINT,
+    )
 
 
 def _import_stack() -> tuple[Any, Any]:
@@ -95,44 +158,43 @@ def _import_stack() -> tuple[Any, Any]:
         import transformers
     except ImportError as err:
         raise BackendUnavailable(
-            f"The minicpm captioner needs torch and transformers ({err}); "
-            f"`pip install torch transformers=={TESTED_TRANSFORMERS} accelerate`."
+            f"The minicpm captioner needs torch, transformers=={TESTED_TRANSFORMERS}, torchvision and "
+            f"accelerate ({err}); install the extra: `{INSTALL_HINT}`."
         ) from err
+    if importlib.util.find_spec("accelerate") is None:
+        raise BackendUnavailable(f"The minicpm captioner needs accelerate to place the model; `{INSTALL_HINT}`.")
     return torch, transformers
 
 
-def resolve_device(torch: Any, device: str | None, allow_cpu: bool) -> str:
-    """'cuda' when available (or the named device); CPU only when explicitly allowed.
+def resolve_device(torch: Any, device: str = "cuda") -> str:
+    """The device to run on: CUDA unless `device` says otherwise; CPU works but warns about speed.
 
     Raises:
-        BackendUnavailable: no CUDA device and CPU not allowed, or CUDA asked for but absent.
+        BackendUnavailable: a CUDA device is asked for but torch sees none.
     """
-    wanted = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    wanted = (device or "cuda").strip().lower()
     if wanted.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailable(f"Device {wanted!r} asked for, but torch sees no CUDA GPU.")
-    if wanted == "cpu" and not allow_cpu:
         raise BackendUnavailable(
-            "No CUDA GPU: MiniCPM-V-4.5 needs ~18 GB of GPU memory in bf16 (~9 GB int4). Pass "
-            "allow_cpu=True to run it in float32 on CPU (~35 GB RAM, minutes per clip), or use "
-            "VIDRAG_CAPTIONER=openai with a vLLM server on a GPU machine."
+            f"VIDRAG_CAPTIONER_DEVICE={wanted!r} but torch {getattr(torch, '__version__', '?')} sees no "
+            "CUDA GPU. MiniCPM-V-4.5 needs ~18 GB of GPU memory in bf16 (~9 GB int4). Install a CUDA "
+            "build of torch on a GPU machine, use VIDRAG_CAPTIONER=openai with a vLLM server, or set "
+            "VIDRAG_CAPTIONER_DEVICE=cpu (float32; for checks with small models, minutes per clip at full size)."
+        )
+    if wanted == "cpu":
+        logger.warning(
+            "MiniCPM-V captioner on the CPU in float32: fine for a tiny test model, but the full 8.7 B "
+            "model needs ~35 GB of RAM and minutes per clip. Use a GPU (VIDRAG_CAPTIONER_DEVICE=cuda)."
         )
     return wanted
 
 
-def load_minicpm(
-    model_id: str = DEFAULT_MODEL,
-    *,
-    device: str | None = None,
-    allow_cpu: bool = False,
-    attn_implementation: str = "sdpa",
-    cache_dir: str | None = None,
-    revision: str | None = None,
-) -> Loaded:
-    """Load model, tokenizer and processor from local files only (bf16 on CUDA, fp32 on CPU).
+def preflight(model_id: str, *, device: str = "cuda", attn_implementation: str = "sdpa",
+              cache_dir: str | None = None, revision: str | None = None) -> tuple[Any, str]:  # fmt: skip
+    """Every check `load_minicpm` makes before reading weights; returns (weights folder, device).
 
     Raises:
         ModelMissing: the weights are not on this machine.
-        BackendUnavailable: wrong transformers, no torchvision, no usable device, no flash-attn.
+        BackendUnavailable: missing packages, wrong transformers, no torchvision, no usable device.
     """
     folder = local_snapshot(model_id, cache_dir=cache_dir, revision=revision)
     if folder is None:
@@ -143,13 +205,36 @@ def load_minicpm(
         )
     torch, transformers = _import_stack()
     check_transformers(transformers.__version__)
-    check_torchvision()
+    where = resolve_device(torch, device)
+    check_torchvision(where)
     if attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
         raise BackendUnavailable(
             "attn_implementation='flash_attention_2' needs flash-attn (`pip install flash-attn "
             "--no-build-isolation`); or use 'sdpa'."
         )
-    where = resolve_device(torch, device, allow_cpu)
+    return folder, where
+
+
+def load_minicpm(
+    model_id: str = DEFAULT_MODEL,
+    *,
+    device: str = "cuda",
+    attn_implementation: str = "sdpa",
+    cache_dir: str | None = None,
+    revision: str | None = None,
+) -> Loaded:
+    """Load model, tokenizer and processor from local files only (bf16 on CUDA, fp32 on CPU).
+
+    Raises:
+        ModelMissing: the weights are not on this machine.
+        BackendUnavailable: wrong transformers, no torchvision, no usable device, no flash-attn.
+    """
+    folder, where = preflight(
+        model_id, device=device, attn_implementation=attn_implementation, cache_dir=cache_dir, revision=revision
+    )
+    import torch
+    import transformers
+
     dtype = torch.bfloat16 if where.startswith("cuda") else torch.float32
     version = tuple(int(p) for p in transformers.__version__.split(".")[:2] if p.isdigit())
     dtype_key = "dtype" if version >= (4, 56) else "torch_dtype"
@@ -166,81 +251,6 @@ def load_minicpm(
     return model, tokenizer, processor
 
 
-def spread_group_rows(features: Any, layout: Sequence[tuple[int, int]]) -> Any:
-    """Lay resampler rows (one per group, all conversations) out by frame count per conversation.
-
-    Conversation i's `groups_i` rows land at the start of its `frames_i`-row slot; the rest of the
-    slot is zeros. Splitting the result by frame counts, as the remote code does, then gives each
-    conversation its own groups first.
-
-    Args:
-        features: tensor (sum of groups, queries, dim).
-        layout: (frames_i, groups_i) per conversation, in batch order.
-
-    Raises:
-        BackendUnavailable: the row count is not the sum of groups (the remote code changed).
-    """
-    total_groups = sum(groups for _, groups in layout)
-    if features.shape[0] != total_groups or any(g > f for f, g in layout):
-        raise BackendUnavailable(
-            f"MiniCPM-V resampler returned {features.shape[0]} rows for groups {layout!r}; the remote "
-            "code differs from the one vidrag supports. Use batch=1 (VIDRAG_CAPTIONER_BATCH=1)."
-        )
-    out = features.new_zeros((sum(frames for frames, _ in layout), *features.shape[1:]))
-    src = dst = 0
-    for frames, groups in layout:
-        out[dst : dst + groups] = features[src : src + groups]
-        src += groups
-        dst += frames
-    return out
-
-
-@contextlib.contextmanager
-def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
-    sentinel = object()
-    before = vars(obj).get(name, sentinel)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        if before is sentinel:
-            delattr(obj, name)
-        else:
-            setattr(obj, name, before)
-
-
-@contextlib.contextmanager
-def packed_batch_fix(model: Any, layout: Sequence[tuple[int, int]]) -> Iterator[None]:
-    """While active, batched `chat` gives each packed conversation its own vision features.
-
-    Raises:
-        BackendUnavailable: (inside the block) the remote code split rows another way than expected.
-    """
-    layout = [tuple(item) for item in layout]
-    if all(frames == groups for frames, groups in layout):
-        yield  # one row per frame already: the remote code's split is right
-        return
-    resampler = model.resampler
-    original_forward = resampler.forward
-    original_embedding = model.get_vllm_embedding
-
-    def forward(*args: Any, **kwargs: Any) -> Any:
-        return spread_group_rows(original_forward(*args, **kwargs), layout)
-
-    def embedding(data: Any, *args: Any, **kwargs: Any) -> Any:
-        embeds, hidden = original_embedding(data, *args, **kwargs)
-        seen = [len(h) for h in hidden]
-        if seen != [frames for frames, _ in layout]:
-            raise BackendUnavailable(
-                f"MiniCPM-V remote code split vision rows as {seen}, expected frame counts "
-                f"{[f for f, _ in layout]}; its batching changed. Use batch=1."
-            )
-        return embeds, hidden
-
-    with _patched(resampler, "forward", forward), _patched(model, "get_vllm_embedding", embedding):
-        yield
-
-
 class MiniCPMCaptioner(Captioner):
     """Captions clips with MiniCPM-V-4.5 in process and answers questions about them.
 
@@ -248,16 +258,21 @@ class MiniCPMCaptioner(Captioner):
         model: hub id or local folder (int4 / AWQ variants work the same way).
         fps: frames per second of video sampled per clip (default 3, at most 10).
         packing: frames per 3D-resampler group, 1-6 (64 tokens per group).
-        batch: clips per `chat` call.
+        batch: clips per model call; 0 = sized from free GPU memory after loading (at most 64; 8 on CPU).
         max_frames: cap on frames per clip (bin centres spread over the whole clip).
         max_side: longest frame side sent to the processor.
-        max_new_tokens: generation limit per answer.
-        attn_implementation: 'sdpa' or 'flash_attention_2'.
-        device: torch device; default CUDA. allow_cpu: permit float32 on CPU.
+        max_new_tokens: caption length limit (192 fits the six-line caption; real weights stop earlier).
+        attn_implementation: 'sdpa' or 'flash_attention_2' for the LLM.
+        vision_attention: 'sdpa' (fused, same function) or 'eager' (what the remote code forces) for SigLIP.
+        cache: 'static' (preallocated KV cache; CUDA-graph decode steps on a GPU) or 'dynamic'
+            (transformers' `generate`, as `chat` runs it).
+        workers: CPU threads that prepare the next batch while the GPU runs this one.
+        chunk_frames: frames per vision pass (bounds its memory); vision_batch: frames per SigLIP call.
+        device: 'cuda' (default), 'cuda:N' or 'cpu' (float32, slow; for small test models).
         loader: callable returning (model, tokenizer, processor); default loads local weights.
 
     Raises:
-        InputError: a bad fps, packing, batch, max_frames or attention choice.
+        InputError: a bad fps, packing, batch, max_frames or attention or cache choice.
     """
 
     name = "minicpm"
@@ -268,13 +283,17 @@ class MiniCPMCaptioner(Captioner):
         *,
         fps: float | None = 3.0,
         packing: int = 3,
-        batch: int = 1,
+        batch: int = 0,
         max_frames: int = 64,
         max_side: int = 448,
-        max_new_tokens: int = 384,
+        max_new_tokens: int = DEFAULT_NEW_TOKENS,
         attn_implementation: str = "sdpa",
-        device: str | None = None,
-        allow_cpu: bool = False,
+        vision_attention: str = "sdpa",
+        cache: str = "static",
+        workers: int = 0,
+        chunk_frames: int = 256,
+        vision_batch: int = 64,
+        device: str = "cuda",
         cache_dir: str | None = None,
         revision: str | None = None,
         loader: Callable[[], Loaded] | None = None,
@@ -282,13 +301,18 @@ class MiniCPMCaptioner(Captioner):
         fps = 3.0 if fps is None else float(fps)
         if not 0 < fps <= MAX_FPS:
             raise InputError(f"MiniCPM captioner fps must be in (0, {MAX_FPS}], got {fps!r}.")
-        if batch < 1 or max_frames < 1 or max_new_tokens < 1:
+        if batch < 0 or max_frames < 1 or max_new_tokens < 1:
             raise InputError(
-                f"batch, max_frames and max_new_tokens must be >= 1, got {batch}, {max_frames}, "
-                f"{max_new_tokens}."
+                f"batch must be >= 0 (0 = auto), max_frames and max_new_tokens >= 1, got {batch}, "
+                f"{max_frames}, {max_new_tokens}."
             )
         if attn_implementation not in ATTENTION:
             raise InputError(f"attn_implementation must be one of {ATTENTION}, got {attn_implementation!r}.")
+        if vision_attention not in ("sdpa", "eager") or cache not in ("static", "dynamic"):
+            raise InputError(
+                f"vision_attention must be 'sdpa' or 'eager' and cache 'static' or 'dynamic', got "
+                f"{vision_attention!r} and {cache!r}."
+            )
         self.model_id = model
         self.fps = fps
         self.packing = sampling.check_packing(packing)
@@ -296,15 +320,32 @@ class MiniCPMCaptioner(Captioner):
         self.max_frames = max_frames
         self.max_side = max_side
         self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = 0
         self.attn_implementation = attn_implementation
-        self._loader = loader or (
-            lambda: load_minicpm(
-                model, device=device, allow_cpu=allow_cpu, attn_implementation=attn_implementation,
-                cache_dir=cache_dir, revision=revision,
-            )
-        )  # fmt: skip
+        self.vision_attention = vision_attention
+        self.cache = cache
+        self.workers = workers or min(8, os.cpu_count() or 1)
+        self.chunk_frames = chunk_frames
+        self.vision_batch = vision_batch
+        self.device = device
+        self._options = {"device": device, "attn_implementation": attn_implementation, "cache_dir": cache_dir,
+                         "revision": revision}  # fmt: skip
+        self._custom_loader = loader
+        self._loader = loader or (lambda: load_minicpm(model, **self._options))
         self._loaded: Loaded | None = None
         self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
+        self.stats = engine.Stats()
+        self._text_lock = threading.Lock()
+
+    def check(self) -> None:
+        """Fail now, before any file is touched, if the model could not be loaded (weights, packages, device).
+
+        Raises:
+            ModelMissing, BackendUnavailable: what `load_minicpm` would raise before reading weights.
+        """
+        if self._loaded is None and self._custom_loader is None:
+            preflight(self.model_id, **self._options)
 
     def _ensure_loaded(self) -> Loaded:
         with self._lock:
@@ -337,7 +378,7 @@ class MiniCPMCaptioner(Captioner):
 
     def chat_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of every `model.chat` call: greedy, no thinking, one slice per frame."""
-        return {
+        kwargs = {
             "use_image_id": False,
             "max_slice_nums": 1,
             "enable_thinking": False,
@@ -345,6 +386,7 @@ class MiniCPMCaptioner(Captioner):
             "do_sample": False,
             "max_new_tokens": self.max_new_tokens,
         }
+        return kwargs | ({"min_new_tokens": self.min_new_tokens} if self.min_new_tokens else {})
 
     def _chat(
         self, msgs: list[Any], temporal_ids: list[Any], layout: list[tuple[int, int]] | None = None
@@ -353,7 +395,7 @@ class MiniCPMCaptioner(Captioner):
         model, tokenizer, processor = self._ensure_loaded()
         with self._lock:
             fix = packed_batch_fix(model, layout) if layout else contextlib.nullcontext()
-            with fix:
+            with fix, engine.sdpa_vision(model, self.vision_attention == "sdpa"):
                 return model.chat(
                     msgs=msgs, tokenizer=tokenizer, processor=processor,
                     temporal_ids=temporal_ids, **self.chat_kwargs(),
@@ -370,27 +412,77 @@ class MiniCPMCaptioner(Captioner):
             msgs += [{"role": "assistant", "content": answer}, {"role": "user", "content": question}]
         return msgs
 
+    def clips_per_call(self, clips: Sequence[ClipFrames]) -> int:
+        """`batch`, or with batch=0 as many clips as free GPU memory holds (16-64 on an H200)."""
+        if self.batch:
+            return self.batch
+        model = self._ensure_loaded()[0]
+        import torch
+
+        if not model.llm.device.type == "cuda":
+            return 8
+        frames = max(min(self.max_frames, max(1, math.ceil((c.end - c.start) * self.fps))) for c in clips)
+        tokens = math.ceil(frames / self.packing) * (model.config.query_num + 3) + PROMPT_TOKENS + self.max_new_tokens
+        free, _ = torch.cuda.mem_get_info(model.llm.device)
+        return engine.clips_per_call(free, tokens, model.llm.config)
+
+    def _encode(self, loaded: Loaded, clip: ClipFrames, prompt: str) -> engine.Encoded:
+        model, _, processor = loaded
+        prepared = self.prepare(clip)
+        return engine.encode(processor, self._conversation(prepared, prompt), prepared.groups, model.dtype,
+                             text_lock=self._text_lock)  # fmt: skip
+
+    def _generate(self, batch: engine.Batch) -> list[str]:
+        model, tokenizer, _ = self._ensure_loaded()
+        with self._lock, engine.sdpa_vision(model, self.vision_attention == "sdpa"):
+            started = time.perf_counter()
+            embeds = engine.embed(model, batch, self.chunk_frames, self.vision_batch)
+            if embeds.is_cuda:
+                import torch
+
+                torch.cuda.synchronize()
+            self.stats.embed_s += time.perf_counter() - started
+            run = engine.generate_static if self.cache == "static" else engine.generate_dynamic
+            tokens = run(
+                model, tokenizer, embeds, batch.attention_mask, max_new_tokens=self.max_new_tokens,
+                min_new_tokens=self.min_new_tokens, stats=self.stats,
+            )  # fmt: skip
+        self.stats.clips += len(batch.layout)
+        self.stats.prompt_tokens += int(batch.attention_mask.sum())
+        return model._decode_text(tokens, tokenizer)
+
     def caption(self, clips: list[ClipFrames]) -> list[Caption]:
-        """One caption per clip, `batch` clips per `chat` call.
+        """One caption per clip, `clips_per_call` clips per model call, the next call's clips encoded meanwhile.
 
         Raises:
             InputError: a clip without frames.
             ModelMissing, BackendUnavailable: the model cannot be loaded.
         """
-        prepared = [self.prepare(clip) for clip in clips]
+        if not clips:
+            return []
+        for clip in clips:
+            if not clip.frames or len(clip.frames) != len(clip.times):
+                self.prepare(clip)  # raises the InputError naming the clip
+        loaded = self._ensure_loaded()
+        per_call = self.clips_per_call(clips)
+        chunks = [clips[i : i + per_call] for i in range(0, len(clips), per_call)]
         prompt = caption_prompt()
+        pool = self._workers()
+        pending = [pool.submit(self._encode, loaded, clip, prompt) for clip in chunks[0]]
         raws: list[str] = []
-        for first in range(0, len(prepared), self.batch):
-            chunk = prepared[first : first + self.batch]
-            if len(chunk) == 1:
-                raws.append(self._chat(self._conversation(chunk[0], prompt), chunk[0].groups))
-                continue
-            layout = [(len(p.frames), len(p.groups)) for p in chunk]
-            msgs = [self._conversation(p, prompt) for p in chunk]
-            answers = self._chat(msgs, [p.groups for p in chunk], layout)
-            raws.extend(answers)
-            logger.debug("captioned %d clips in one call (layout %s)", len(chunk), layout)
+        for index in range(len(chunks)):
+            encoded = [future.result() for future in pending]
+            if index + 1 < len(chunks):
+                pending = [pool.submit(self._encode, loaded, clip, prompt) for clip in chunks[index + 1]]
+            raws.extend(self._generate(engine.merge(encoded)))
+            logger.debug("captioned %d clips in one call", len(encoded))
         return [to_caption(raw) for raw in raws]
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minicpm-encode")
+            return self._pool
 
     def ask(
         self, clip: ClipFrames, question: str, *, history: Sequence[tuple[str, str]] = ()
@@ -418,6 +510,9 @@ class MiniCPMCaptioner(Captioner):
     def close(self) -> None:
         """Drop the model and free GPU memory."""
         with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             if self._loaded is None:
                 return
             self._loaded = None
@@ -435,6 +530,13 @@ class MiniCPMCaptioner(Captioner):
             "packing": self.packing,
             "batch": self.batch,
             "max_frames": self.max_frames,
+            "max_new_tokens": self.max_new_tokens,
             "attn_implementation": self.attn_implementation,
+            "vision_attention": self.vision_attention,
+            "cache": self.cache,
+            "device": self.device,
             "loaded": self._loaded is not None,
         }
+
+
+__all__ = ["MiniCPMCaptioner", "load_minicpm", "packed_batch_fix", "preflight", "resolve_device", "spread_group_rows"]

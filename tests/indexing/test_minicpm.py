@@ -2,7 +2,8 @@
 
 A recorder model checks exactly what `chat` receives. A fake that reproduces the remote code's
 batched data flow (resampler: one row per group; split: by frame count) shows the documented
-mis-assignment and that vidrag's batching gives every clip its own features.
+mis-assignment and that `packed_batch_fix` gives every clip its own features. The captioning
+engine itself runs against the real remote code in test_minicpm_real.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import pytest
 import torch
 from PIL import Image
 
+from indexing.caption_prompt import caption_prompt, to_caption
 from indexing.captioners import make_captioner
 from indexing.captioners.base import ClipFrames
 from indexing.captioners.minicpm import (
     MiniCPMCaptioner,
+    check_torchvision,
     check_transformers,
     load_minicpm,
     packed_batch_fix,
@@ -105,8 +108,9 @@ def test_chat_receives_frames_temporal_ids_and_greedy_kwargs():
     recorder = Recorder()
     cap = captioner_with(recorder, fps=3, packing=3, max_new_tokens=200)
     clip = make_clip(100.0, 110.0)  # cut from the middle of a long video, decoded at 10 fps
+    prepared = cap.prepare(clip)
 
-    caption = cap.caption([clip])[0]
+    caption = to_caption(cap._chat(cap._conversation(prepared, caption_prompt()), prepared.groups))
 
     (call,) = recorder.calls
     content = call["msgs"][0]["content"]
@@ -127,15 +131,13 @@ def test_chat_receives_frames_temporal_ids_and_greedy_kwargs():
 
 
 def test_frames_are_shrunk_and_capped():
-    recorder = Recorder()
     clip = make_clip(0.0, 60.0, decode_fps=2.0)
     clip.frames = [np.zeros((1080, 1920, 3), np.uint8)] * len(clip.frames)
-    captioner_with(recorder, fps=3, packing=6, max_frames=24).caption([clip])
-    content = recorder.calls[0]["msgs"][0]["content"]
-    frames = [c for c in content if isinstance(c, Image.Image)]
+    prepared = captioner_with(Recorder(), fps=3, packing=6, max_frames=24).prepare(clip)
+    frames = prepared.frames
     assert len(frames) == 24 and max(frames[0].size) <= 448
     assert frames[0].size[0] * frames[0].size[1] <= 448 * 448
-    assert [len(g) for g in recorder.calls[0]["temporal_ids"]] == [6] * 4
+    assert [len(g) for g in prepared.groups] == [6] * 4
 
 
 def test_model_is_loaded_once_and_freed_on_close():
@@ -146,8 +148,8 @@ def test_model_is_loaded_once_and_freed_on_close():
         return Recorder(), None, None
 
     cap = MiniCPMCaptioner(loader=loader)
-    cap.caption([make_clip(0, 2)])
-    cap.caption([make_clip(2, 4)])
+    cap.ask(make_clip(0, 2), "what rolls?")
+    cap.ask(make_clip(2, 4), "what rolls?")
     assert len(loads) == 1 and cap.describe()["loaded"] is True
     cap.close()
     assert cap.describe()["loaded"] is False
@@ -171,13 +173,16 @@ def test_the_remote_codes_batched_split_misassigns_packed_clips():
 
 
 @pytest.mark.parametrize("packing", [1, 2, 3, 6])
-def test_batched_captions_equal_single_clip_captions(packing):
+def test_packed_batch_fix_gives_each_clip_its_own_features(packing):
     model = FakeRemoteModel()
+    cap = captioner_with(model, fps=3, packing=packing)
     clips = [make_clip(0, 4, base=10), make_clip(4, 6, base=100), make_clip(6, 11, base=200)]
-    single = captioner_with(model, fps=3, packing=packing, batch=1).caption(clips)
-    batched = captioner_with(model, fps=3, packing=packing, batch=3).caption(clips)
-    assert [c.raw for c in batched] == [c.raw for c in single]
-    assert len({c.raw for c in single}) == 3
+    prepared = [cap.prepare(c) for c in clips]
+    msgs = [cap._conversation(p, "describe") for p in prepared]
+    single = [model.chat(msgs=m, temporal_ids=p.groups) for m, p in zip(msgs, prepared)]
+    with packed_batch_fix(model, [(len(p.frames), len(p.groups)) for p in prepared]):
+        batched = model.chat(msgs=msgs, temporal_ids=[p.groups for p in prepared])
+    assert batched == single and len(set(single)) == 3
     assert "resampler" in vars(model) and "forward" not in vars(model.resampler)  # patch removed
     assert "get_vllm_embedding" not in vars(model)
 
@@ -198,9 +203,12 @@ def test_packed_batch_fix_refuses_an_unexpected_split():
             return embeds, [h[: len(t)] for h, t in zip(hidden, data["temporal_ids"])]
 
     model = SplitByGroups()
-    cap = captioner_with(model, fps=3, packing=3, batch=2)
+    cap = captioner_with(model, fps=3, packing=3)
+    prepared = [cap.prepare(c) for c in (make_clip(0, 4), make_clip(4, 8))]
+    msgs = [cap._conversation(p, "describe") for p in prepared]
     with pytest.raises(BackendUnavailable, match="batching changed"):
-        cap.caption([make_clip(0, 4), make_clip(4, 8)])
+        with packed_batch_fix(model, [(len(p.frames), len(p.groups)) for p in prepared]):
+            model.chat(msgs=msgs, temporal_ids=[p.groups for p in prepared])
     with packed_batch_fix(model, [(3, 3)]):  # unpacked: nothing to patch
         assert "forward" not in vars(model.resampler)
 
@@ -246,13 +254,35 @@ def test_missing_weights_name_the_model_and_the_download_command(tmp_path):
         load_minicpm("openbmb/MiniCPM-V-4_5-AWQ", cache_dir=str(tmp_path))
 
 
-def test_local_folder_without_torchvision_fails_clearly(tmp_path, monkeypatch):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "minicpmv"}))
-    (tmp_path / "model.safetensors").write_bytes(b"")
+def test_torchvision_missing_names_the_extra_on_a_gpu_and_is_stood_in_on_cpu(monkeypatch):
+    import sys
+
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torchvision" else real(n, *a))
-    with pytest.raises(BackendUnavailable, match="torchvision"):
-        load_minicpm(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    with pytest.raises(BackendUnavailable, match=r"vidrag\[minicpm\]"):
+        check_torchvision("cuda")
+    check_torchvision("cpu")
+    assert sys.modules["torchvision"].__version__.endswith("vidrag-stand-in")
+    monkeypatch.delitem(sys.modules, "torchvision")
+
+
+def test_a_broken_torchvision_is_reported_with_the_fix(monkeypatch):
+    import builtins
+    import sys
+
+    real_find, real_import = importlib.util.find_spec, builtins.__import__
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == "torchvision" else real_find(n, *a))
+
+    def broken(name, *args, **kwargs):
+        if name == "torchvision":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken)
+    with pytest.raises(BackendUnavailable, match="nms does not exist.*whl/cpu"):
+        check_torchvision("cpu")
 
 
 def test_transformers_versions():
@@ -262,15 +292,36 @@ def test_transformers_versions():
             check_transformers(bad)
 
 
-def test_cpu_only_when_allowed():
+def test_device_defaults_to_cuda_and_cpu_is_explicit(caplog):
     class NoCuda:
         class cuda:  # noqa: N801 - mimics torch.cuda
             @staticmethod
             def is_available():
                 return False
 
-    with pytest.raises(BackendUnavailable, match="allow_cpu"):
-        resolve_device(NoCuda, None, allow_cpu=False)
-    assert resolve_device(NoCuda, None, allow_cpu=True) == "cpu"
+    with pytest.raises(BackendUnavailable, match="VIDRAG_CAPTIONER_DEVICE=cpu"):
+        resolve_device(NoCuda)
     with pytest.raises(BackendUnavailable, match="no CUDA"):
-        resolve_device(NoCuda, "cuda:0", allow_cpu=True)
+        resolve_device(NoCuda, "cuda:0")
+    assert resolve_device(NoCuda, "cpu") == "cpu"
+    assert "minutes per clip" in caplog.text
+
+
+def test_check_fails_before_loading_and_ingest_exits_3(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with pytest.raises(ModelMissing):
+        MiniCPMCaptioner(model=str(tmp_path / "nothing-here")).check()
+    captioner_with(Recorder()).check()  # an injected loader is not second-guessed
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"not read")
+    env = {**os.environ, "VIDRAG_HOME": str(tmp_path / "home"), "VIDRAG_CAPTIONER": "minicpm",
+           "VIDRAG_CAPTIONER_MODEL": str(tmp_path / "nothing-here"), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    run = subprocess.run([sys.executable, "-m", "api.cli", "ingest", str(video)], env=env, capture_output=True,
+                         text=True, cwd=Path(__file__).parents[2], timeout=300)  # fmt: skip
+    assert run.returncode == 3, run.stderr
+    assert run.stderr.count("error:") == 1 and "nothing-here" in run.stderr and "WARNING" not in run.stderr
+    assert "failed" not in run.stdout
