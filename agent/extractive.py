@@ -75,11 +75,11 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
 
 
 def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
-    relevance_, best, candidates = relevance(tools, query, top_k)
-    if not best or relevance_ < MIN_SIMILARITY:
-        log.info("relevance %.3f < %.2f for %r", relevance_, MIN_SIMILARITY, question)
+    score, best, candidates = relevance(tools, query, top_k)
+    if not best or score < MIN_SIMILARITY:
+        log.info("relevance %.3f < %.2f for %r", score, MIN_SIMILARITY, question)
         return (f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
-                f"the question (relevance {relevance_:.2f}, needed {MIN_SIMILARITY:.2f}).")
+                f"the question (relevance {score:.2f}, needed {MIN_SIMILARITY:.2f}).")
     return " ".join(_quote(group) for group in _with_context(tools, best, candidates))
 
 

@@ -242,7 +242,6 @@ def _register_extensions() -> None:
 
 def main() -> None:
     """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

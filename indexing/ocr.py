@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 _WORDY = re.compile(r"[A-Za-z0-9]{2,}")
 
 
-def tesseract_available() -> bool:
-    return shutil.which("tesseract") is not None
-
-
 def tesseract_env(threads: int = 1) -> dict[str, str]:
     """The environment a tesseract subprocess runs with: this process's, plus its thread limit."""
     return {**os.environ, "OMP_THREAD_LIMIT": str(threads)}

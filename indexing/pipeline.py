@@ -164,12 +164,11 @@ class Indexer:
         stat = path.stat()
         previous = self.catalog.videos_at_path(str(path))
         for record in previous:
-            if (record.size, record.mtime, record.status, record.settings_key) == (
+            # A video that lost content (e.g. speech the model did not read) is retried, not skipped.
+            if not record.warnings and (record.size, record.mtime, record.status, record.settings_key) == (
                 stat.st_size, stat.st_mtime, "indexed", self.settings_key
             ):
-                return IngestResult(
-                    str(path), "unchanged", record.id, record.clip_count, record.duration, warnings=record.warnings
-                )
+                return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
         started = time.perf_counter()
         if progress:
             progress(str(path), "hash", 0.0, 1.0)
