@@ -22,7 +22,7 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
     """Answer a question from the library with checked citations.
 
     Args:
-        library: a `tools.library.Library`.
+        library: a `vidrag.tools.library.Library`.
         question: the user's question.
         settings: vidrag Settings; its `llm_url` turns the LLM path on.
         session: a session id; its earlier turns give context and this turn is saved to it.
@@ -39,11 +39,11 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
         InputError: an empty question or a bad session id.
         BackendUnavailable: the LLM failed.
     """
-    from agent.citations import check_citations
-    from agent.extractive import answer_extractive
-    from agent.sessions import SessionStore
-    from storage.errors import InputError
-    from tools.video_tools import VideoTools
+    from vidrag.agent.citations import check_citations
+    from vidrag.agent.extractive import answer_extractive
+    from vidrag.agent.sessions import SessionStore
+    from vidrag.storage.errors import InputError
+    from vidrag.tools.video_tools import VideoTools
 
     if not question or not question.strip():
         raise InputError("The question is empty; ask something about the videos.")
@@ -53,13 +53,13 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
     on_step = (lambda step: stream({"type": "step", **step})) if stream else None
     tools = VideoTools(library, on_step=on_step)
     if llm is None and settings is not None and getattr(settings, "llm_url", None):
-        from agent.llm_agent import make_llm
+        from vidrag.agent.llm_agent import make_llm
 
         llm = make_llm(settings)
     if llm is None:
         raw, mode = answer_extractive(tools, question, history=history, top_k=top_k), "extractive"
     else:
-        from agent.llm_agent import run_llm_agent
+        from vidrag.agent.llm_agent import run_llm_agent
 
         raw, mode = run_llm_agent(tools, question, llm, history=history, stream=stream)
     checked = check_citations(raw, tools.ledger)

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.prompts import REMOVED_NOTE
-from storage.types import Citation
-from tools.video_tools import Evidence, EvidenceLedger
+from vidrag.agent.prompts import REMOVED_NOTE
+from vidrag.storage.types import Citation
+from vidrag.tools.video_tools import Evidence, EvidenceLedger
 
 log = logging.getLogger(__name__)
 

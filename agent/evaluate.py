@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def evaluate(library: Any, qa_path: str | Path, *, settings: Any = None, llm: An
     Raises:
         InputError: a bad or empty QA file.
     """
-    from agent import answer_question
+    from vidrag.agent import answer_question
 
     records = load_qa(qa_path)
     if not records:

@@ -13,9 +13,9 @@ import logging
 import re
 from typing import Any
 
-from agent.prompts import NOT_FOUND
-from indexing.embed import tokens
-from tools.video_tools import VideoTools, cite_tag, unwrap
+from vidrag.agent.prompts import NOT_FOUND
+from vidrag.indexing.embed import tokens
+from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, server_llm, visible_text
-from agent.prompts import SYSTEM_PROMPT
-from storage.errors import BackendUnavailable, InputError, VidragError
-from tools.video_tools import VideoTools
+from vidrag.agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, server_llm, visible_text
+from vidrag.agent.prompts import SYSTEM_PROMPT
+from vidrag.storage.errors import BackendUnavailable, InputError, VidragError
+from vidrag.tools.video_tools import VideoTools
 
 log = logging.getLogger(__name__)
 

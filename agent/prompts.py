@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.video_tools import DATA_CLOSE, DATA_OPEN
+from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN
 
 SYSTEM_PROMPT = f"""You answer questions about a library of videos, using only the tools you are given.
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 log = logging.getLogger(__name__)
 

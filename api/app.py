@@ -22,10 +22,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
-from api.jobs import JobManager
-from api.routers import describe_error, require_api_key
-from api.settings import Settings
-from storage.errors import InputError, VidragError
+from vidrag.api.jobs import JobManager
+from vidrag.api.routers import describe_error, require_api_key
+from vidrag.api.settings import Settings
+from vidrag.storage.errors import InputError, VidragError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, library: Any = None, *,
             rule depends on it). Default: read from the environment.
         library: an open Library to serve (tests pass theirs; an embedded Qdrant folder admits one
             client). Default: opened from `settings` at startup, with an indexer, closed at shutdown.
-        answer: the question answerer, with the contract of `agent.answer_question`. Default: that
+        answer: the question answerer, with the contract of `vidrag.agent.answer_question`. Default: that
             function, imported on first use.
 
     Raises:
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, library: Any = None, *,
 
 
 def _add_routes(app: FastAPI) -> None:
-    from api.routers import ask, generate, health, jobs, search, videos
+    from vidrag.api.routers import ask, generate, health, jobs, search, videos
 
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
@@ -122,7 +122,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     owned = state.library is None
     if owned:
-        from api.wiring import open_library
+        from vidrag.api.wiring import open_library
 
         state.library = open_library(state.settings, for_ingest=True)
     state.jobs = JobManager(state.library)

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from storage.errors import InputError, NotFound, VidragError
+from vidrag.storage.errors import InputError, NotFound, VidragError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Search and question your video library.")
 
@@ -30,13 +30,13 @@ def err(message: str) -> None:
 
 
 def _settings():  # noqa: ANN202
-    from api.settings import Settings
+    from vidrag.api.settings import Settings
 
     return Settings()
 
 
 def _open(for_ingest: bool = False):  # noqa: ANN202
-    from api.wiring import open_library
+    from vidrag.api.wiring import open_library
 
     return open_library(_settings(), for_ingest=for_ingest)
 
@@ -63,7 +63,7 @@ class _Bars:
             self.path = path
             self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
                             bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}")
-        from indexing.pipeline import progress_fraction
+        from vidrag.indexing.pipeline import progress_fraction
 
         self.bar.n = 100.0 * progress_fraction(stage, done, total)
         self.bar.set_postfix_str(stage)
@@ -183,7 +183,7 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Build the bundled sample library, ingest it, search it and answer a question with cited moments."""
-    from indexing.samples import build_sample_library
+    from vidrag.indexing.samples import build_sample_library
 
     err(f"Building the sample library in {folder} …")
     build_sample_library(folder)
@@ -209,7 +209,7 @@ def demo(
 
 def _answer(library, question: str):  # noqa: ANN001, ANN202
     try:
-        from agent import answer_question
+        from vidrag.agent import answer_question
     except ImportError:
         return None
     return answer_question(library, question, settings=_settings())
@@ -225,7 +225,7 @@ def _register_extensions() -> None:
     """Mount the command groups that live in their own modules (ask/eval, serve, models, talking-head)."""
     import importlib
 
-    for name in ("api.cli_agent", "api.cli_serve", "api.models_cmd", "api.talking_head_cmd"):
+    for name in ("vidrag.api.cli_agent", "vidrag.api.cli_serve", "vidrag.api.models_cmd", "vidrag.api.talking_head_cmd"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:

@@ -40,8 +40,8 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Clips searched for the answer.")] = 5,
 ) -> None:
     """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
-    from agent import answer_question
-    from api.cli import _open, _settings
+    from vidrag.agent import answer_question
+    from vidrag.api.cli import _open, _settings
 
     library = _open()
     result = answer_question(library, question, settings=_settings(), session=session,
@@ -64,8 +64,8 @@ def eval_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Score search and answers on a QA file: recall@1/5, top-hit IoU, cited-answer share."""
-    from agent.evaluate import evaluate
-    from api.cli import _open, _settings
+    from vidrag.agent.evaluate import evaluate
+    from vidrag.api.cli import _open, _settings
 
     report = evaluate(_open(), qa_file, settings=_settings())
     if json_out:

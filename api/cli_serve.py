@@ -1,7 +1,7 @@
 """`vidrag serve`: run the REST API and web page with uvicorn.
 
 It refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
-add and delete videos. Registered on the main CLI by `api.cli` (`register(app)`).
+add and delete videos. Registered on the main CLI by `vidrag.api.cli` (`register(app)`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
     """Serve the library over HTTP: the REST API (docs at /docs) and the web page at /."""
-    from api.app import ApiSettings, check_exposure, create_app
-    from storage.errors import InputError
+    from vidrag.api.app import ApiSettings, check_exposure, create_app
+    from vidrag.storage.errors import InputError
 
     # One intra-op torch thread: a query embeds one short sentence, and OpenMP teams spinning across
     # concurrent requests cost far more than they save (p50 of /search 495 ms → 18 ms on 2 cores).

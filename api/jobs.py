@@ -19,7 +19,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from storage.errors import NotFound, VidragError
+from vidrag.storage.errors import NotFound, VidragError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class _Reporter:
         self.flush()
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
-        from indexing.pipeline import progress_fraction
+        from vidrag.indexing.pipeline import progress_fraction
 
         files_total = max(1, self.state["files_total"])
         percent = 100.0 * (self.state["files_done"] + progress_fraction(stage, done, total)) / files_total
@@ -190,7 +190,7 @@ class JobManager:
 
     def _run_talking_head(self, job: dict[str, Any]) -> None:
         """Generate a talking-head mp4 (FramePack + voice) into the job's output path."""
-        from tools.talking_head import generate_talking_head
+        from vidrag.tools.talking_head import generate_talking_head
 
         job_id, params = job["id"], dict(job["params"])
         state: dict[str, Any] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}

@@ -1,6 +1,6 @@
 """`vidrag models`: fetch model weights (resumable) and list what is on this machine.
 
-`download NAME [--variant V] [--dest DIR]` looks NAME up in `indexing.model_registry.MODELS`,
+`download NAME [--variant V] [--dest DIR]` looks NAME up in `vidrag.indexing.model_registry.MODELS`,
 prints how much disk it needs before starting, checks the hub can be reached (failing fast when
 offline), then fetches with `huggingface_hub.snapshot_download`, which resumes partial downloads.
 Without `--dest` files go to the Hugging Face cache, where the captioners find them by hub id;
@@ -18,8 +18,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from indexing.model_registry import GB, MODELS, RepoSpec, entry_for_repo, get_model, repos_for, weights_present
-from storage.errors import BackendUnavailable, InputError, NotFound
+from vidrag.indexing.model_registry import GB, MODELS, RepoSpec, entry_for_repo, get_model, repos_for, weights_present
+from vidrag.storage.errors import BackendUnavailable, InputError, NotFound
 
 models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Download and list model weights.")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.types import Hit, VideoRecord
+from vidrag.storage.types import Hit, VideoRecord
 
 
 def _seconds(description: str):  # noqa: ANN202 - a pydantic FieldInfo

@@ -2,7 +2,7 @@
 
 A plain function with typer options, registered by the CLI as
 `app.command("talking-head")(talking_head_command)`. It is a thin layer over
-`tools.talking_head.generate_talking_head`: it reads the script (text or `@file`), shows a progress
+`vidrag.tools.talking_head.generate_talking_head`: it reads the script (text or `@file`), shows a progress
 bar on stderr and prints the result (paths on stdout, or JSON with `--json`). Errors propagate as
 vidrag errors, which the CLI's `main` turns into a message and an exit code.
 """
@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 
 def _read_script(script: str) -> str:
@@ -79,7 +79,7 @@ def talking_head_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Make an mp4 of the person in a portrait speaking a script (FramePack + text to speech)."""
-    from tools.talking_head import DEFAULT_PROMPT, generate_talking_head
+    from vidrag.tools.talking_head import DEFAULT_PROMPT, generate_talking_head
 
     bar = _Bar(enabled=not json_out)
     try:

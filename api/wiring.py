@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from api.settings import Settings
+from vidrag.api.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +13,7 @@ def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantCli
     """A Qdrant client: the server at VIDRAG_QDRANT_URL, else embedded local mode under the home."""
     from qdrant_client import QdrantClient
 
-    from storage.errors import BackendUnavailable
+    from vidrag.storage.errors import BackendUnavailable
 
     if settings.qdrant_url:
         return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
@@ -34,20 +34,20 @@ def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_s
     Raises:
         InputError: VIDRAG_STORE names no known embedded store.
     """
-    from storage.errors import InputError
-    from storage.qdrant_store import QdrantClientStore
+    from vidrag.storage.errors import InputError
+    from vidrag.storage.qdrant_store import QdrantClientStore
 
     if settings.qdrant_url or settings.store == "local":
         return QdrantClientStore(qdrant_client(settings), settings.collection, dim=dim)
     if settings.store != "edge":
         raise InputError(f"Unknown VIDRAG_STORE {settings.store!r}; use 'edge' (default) or 'local'.")
-    from storage.edge_store import EdgeClipStore
+    from vidrag.storage.edge_store import EdgeClipStore
 
     return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim)
 
 
 def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
-    from indexing.captioners import make_captioner as build
+    from vidrag.indexing.captioners import make_captioner as build
 
     options: dict = {}
     if settings.captioner == "openai":
@@ -63,9 +63,9 @@ def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
 
 def open_library(settings: Settings | None = None, *, for_ingest: bool = False):  # noqa: ANN201 - Library
     """Open the library at settings.home; with for_ingest, also build the indexer and its models."""
-    from indexing.embed import Embedder
-    from storage.catalog import Catalog
-    from tools.library import Library
+    from vidrag.indexing.embed import Embedder
+    from vidrag.storage.catalog import Catalog
+    from vidrag.tools.library import Library
 
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -81,9 +81,9 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
 
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # noqa: ANN001, ANN201
-    from indexing.asr import Transcriber
-    from indexing.ocr import OcrReader
-    from indexing.pipeline import Indexer, IngestOptions
+    from vidrag.indexing.asr import Transcriber
+    from vidrag.indexing.ocr import OcrReader
+    from vidrag.indexing.pipeline import Indexer, IngestOptions
 
     options = IngestOptions(
         max_clip=settings.segment.max_clip, min_clip=settings.segment.min_clip,

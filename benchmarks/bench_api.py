@@ -35,9 +35,9 @@ QUERIES = [
 
 def ingest_samples(home: Path) -> None:
     """Build the sample library under `home` and ingest it with the embedded defaults."""
-    from api.settings import Settings
-    from api.wiring import open_library
-    from indexing.samples import build_sample_library
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import open_library
+    from vidrag.indexing.samples import build_sample_library
 
     folder = home / "samples"
     build_sample_library(folder)
@@ -64,7 +64,7 @@ def start_server(home: Path, port: int, torch_threads: int = 1) -> subprocess.Po
     env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": str(torch_threads)}
     env.pop("VIDRAG_API_KEY", None)
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", "--factory", "vidrag.api.app:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log"]
     return subprocess.Popen(command, cwd=ROOT, env=env)
 

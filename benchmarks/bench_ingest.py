@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def decode_floor(path: Path) -> tuple[float, int]:
-    from indexing.media import iter_frames, probe
+    from vidrag.indexing.media import iter_frames, probe
 
     info = probe(path)
     started = time.perf_counter()
@@ -31,10 +31,10 @@ def decode_floor(path: Path) -> tuple[float, int]:
 
 
 def run(workdir: Path) -> dict:
-    from api.settings import Settings
-    from api.wiring import open_library
-    from indexing import analysis
-    from indexing.samples import build_sample_library
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import open_library
+    from vidrag.indexing import analysis
+    from vidrag.indexing.samples import build_sample_library
 
     manifest = build_sample_library(workdir / "videos", include_real=False)
     library = open_library(Settings(home=workdir / "home"), for_ingest=True)
@@ -52,7 +52,7 @@ def run(workdir: Path) -> dict:
         path = workdir / "videos" / entry["file"]
         floor, frames = decode_floor(path)
         analysis.analyse = counting
-        import indexing.pipeline as pipeline
+        import vidrag.indexing.pipeline as pipeline
 
         pipeline.analyse = counting
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """GPU benchmark of MiniCPM-V-4.5 clip captioning: in process (vidrag's captioner) or through vLLM.
 
-In-process mode drives `indexing.captioners.minicpm.MiniCPMCaptioner` over synthetic clips
+In-process mode drives `vidrag.indexing.captioners.minicpm.MiniCPMCaptioner` over synthetic clips
 (`--frames` frames of `--width`x`--height` per `--clip-seconds` clip) for each configuration
 `BATCH:TOKENS:VISION:CACHE[:WORKERS[:VISION_BATCH]]` (BATCH 0 = auto from free memory; VISION sdpa|eager for SigLIP;
 CACHE static|dynamic), e.g. `16:100:sdpa:static`. Each row captions `--calls` calls' worth of clips
@@ -35,10 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexing.captioners.base import ClipFrames  # noqa: E402
-from indexing.captioners.minicpm import MiniCPMCaptioner, check_transformers, load_minicpm  # noqa: E402
-from indexing.captioners.openai_server import OpenAICaptioner  # noqa: E402
-from indexing.model_registry import local_snapshot  # noqa: E402
+from vidrag.indexing.captioners.base import ClipFrames  # noqa: E402
+from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner, check_transformers, load_minicpm  # noqa: E402
+from vidrag.indexing.captioners.openai_server import OpenAICaptioner  # noqa: E402
+from vidrag.indexing.model_registry import local_snapshot  # noqa: E402
 
 GIB = 1024**3
 
@@ -63,7 +63,7 @@ def build_random(model_id: str, attn: str) -> tuple[Any, Any, Any]:
     import torch
     import transformers
 
-    from indexing.captioners.minicpm import check_torchvision
+    from vidrag.indexing.captioners.minicpm import check_torchvision
 
     check_transformers(transformers.__version__)
     check_torchvision("cuda")
@@ -177,7 +177,7 @@ def long_video(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
     timings["generate_video"] = time.perf_counter() - started
     cfg = parse_config(args.long_config)
     cap = make_captioner(args, loaded, cfg)
-    from indexing.sampling import fit_frame
+    from vidrag.indexing.sampling import fit_frame
 
     with GpuSampler() as sampler:
         t0 = time.perf_counter()
@@ -259,7 +259,7 @@ def decode_frames(path: Path, fps: float) -> tuple[list[Any], list[float]]:
 def embed_texts(texts: list[str]) -> Any:
     """Caption vectors: vidrag's embedder when installed, else a MiniLM-shaped random BERT on the GPU."""
     try:
-        from indexing.embed import Embedder
+        from vidrag.indexing.embed import Embedder
 
         return Embedder("all-MiniLM-L6-v2").dense(texts)
     except Exception as err:

@@ -32,8 +32,8 @@ WORDS = ("network packet router handshake bread dough oven yeast planet orbit st
 
 
 def _fill(store, size: int, rng: np.random.Generator, sparse) -> None:  # noqa: ANN001
-    from storage.qdrant_store import ClipVectors
-    from storage.types import Clip
+    from vidrag.storage.qdrant_store import ClipVectors
+    from vidrag.storage.types import Clip
 
     batch = []
     for i in range(size):
@@ -58,8 +58,8 @@ def _percentiles(samples: list[float]) -> dict:
 def _open(backend: str, folder: Path):  # noqa: ANN202
     from qdrant_client import QdrantClient
 
-    from storage.edge_store import EdgeClipStore
-    from storage.qdrant_store import QdrantClientStore
+    from vidrag.storage.edge_store import EdgeClipStore
+    from vidrag.storage.qdrant_store import QdrantClientStore
 
     if backend == "edge":
         return EdgeClipStore(folder, dim=384)
@@ -67,7 +67,7 @@ def _open(backend: str, folder: Path):  # noqa: ANN202
 
 
 def store_latency(sizes: list[int], backends: list[str], queries: int = 50) -> list[dict]:
-    from indexing.embed import Embedder
+    from vidrag.indexing.embed import Embedder
 
     embedder = Embedder()
     questions = [" ".join(np.random.default_rng(i).choice(WORDS, 6)) for i in range(queries)]
@@ -116,7 +116,7 @@ def cli_wall_time(runs: int = 3) -> dict:
 
         video = speech_video(Path(tmp))
         env = {**os.environ, "VIDRAG_HOME": str(Path(tmp) / "home")}
-        command = [sys.executable, "-m", "api.cli"]
+        command = [sys.executable, "-m", "vidrag.api.cli"]
         subprocess.run([*command, "ingest", "-q", str(video)], env=env, check=True, capture_output=True, cwd=root)
         walls = []
         for _ in range(runs):

@@ -1,6 +1,6 @@
 """Time FramePack per section and measure peak GPU memory in each memory mode.
 
-Runs the real HunyuanVideoFramepackPipeline code through `tools.talking_head.run_motion`. By default
+Runs the real HunyuanVideoFramepackPipeline code through `vidrag.tools.talking_head.run_motion`. By default
 it uses the tiny random components (no weights needed: this measures the pipeline's own overheads,
 the offload hooks and the VAE, not the 13B model); `--real` loads the downloaded FramePack weights
 instead. Each mode gets a fresh pipeline, one warm-up call, then a timed call; peak memory is
@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.talking_head.framepack import MEMORY_MODES, apply_memory_mode, load_framepack  # noqa: E402
-from tools.talking_head.pipeline import MotionSettings, run_motion  # noqa: E402
-from tools.talking_head.sections import plan_sections  # noqa: E402
+from vidrag.tools.talking_head.framepack import MEMORY_MODES, apply_memory_mode, load_framepack  # noqa: E402
+from vidrag.tools.talking_head.pipeline import MotionSettings, run_motion  # noqa: E402
+from vidrag.tools.talking_head.sections import plan_sections  # noqa: E402
 
 GIB = 1024**3
 
@@ -34,7 +34,7 @@ def build(args: argparse.Namespace, mode: str):  # noqa: ANN201
 
     if args.real:
         return load_framepack(args.variant, device=args.device, memory_mode=mode), None
-    from tools.talking_head.tiny import TINY_PROMPT_TEMPLATE, tiny_pipeline
+    from vidrag.tools.talking_head.tiny import TINY_PROMPT_TEMPLATE, tiny_pipeline
 
     pipe = tiny_pipeline(0).to(getattr(torch, args.dtype))
     return apply_memory_mode(pipe, mode, args.device, vae_tiling=not args.no_tiling), TINY_PROMPT_TEMPLATE

@@ -1,7 +1,7 @@
 """Calibrates the no-LLM "not found" floor: relevance of answerable and unrelated questions, one run.
 
 Ingests the sample library (or reads `--home`), scores every sample question (the retrieval
-questions and the QA file) and every unrelated question with `agent.extractive.relevance`, and
+questions and the QA file) and every unrelated question with `vidrag.agent.extractive.relevance`, and
 prints both ranges, the gap between them and where `MIN_SIMILARITY` sits in it. A floor is safe
 when it leaves a margin on both sides that another machine's transcript will not close.
 
@@ -21,9 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Library
-    from api.settings import Settings
-    from api.wiring import open_library
-    from indexing.samples import build_sample_library
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import open_library
+    from vidrag.indexing.samples import build_sample_library
 
     if home is not None:
         return open_library(Settings(home=home))
@@ -37,10 +37,10 @@ def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Lib
 
 
 def measure(library) -> dict:  # noqa: ANN001
-    from agent.extractive import MIN_SIMILARITY, relevance
-    from indexing.sample_content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
-    from indexing.samples import shipped_qa_path
-    from tools.video_tools import VideoTools
+    from vidrag.agent.extractive import MIN_SIMILARITY, relevance
+    from vidrag.indexing.sample_content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
+    from vidrag.indexing.samples import shipped_qa_path
+    from vidrag.tools.video_tools import VideoTools
 
     tools = VideoTools(library)
     qa = [json.loads(line)["question"] for line in shipped_qa_path().read_text().splitlines() if line.strip()]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.media import MediaInfo, iter_frames
-from indexing.ocr import OcrReader
-from indexing.segment import ShotDetector, change_spikes, merge_cuts
+from vidrag.indexing.media import MediaInfo, iter_frames
+from vidrag.indexing.ocr import OcrReader
+from vidrag.indexing.segment import ShotDetector, change_spikes, merge_cuts
 
 log = logging.getLogger(__name__)
 

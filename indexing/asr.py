@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storage.errors import InputError, ModelMissing
+from vidrag.storage.errors import InputError, ModelMissing
 
 log = logging.getLogger(__name__)
 

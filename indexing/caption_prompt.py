@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from indexing.captioners.base import Caption
+from vidrag.indexing.captioners.base import Caption
 
 FIELDS: tuple[str, ...] = ("people", "objects", "actions", "setting", "on_screen_text", "summary")
 """Parsed caption fields, in the order the prompt asks for them."""

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from indexing.captioners.base import Caption, Captioner, ClipFrames
+from vidrag.indexing.captioners.base import Caption, Captioner, ClipFrames
 
 log = logging.getLogger(__name__)
 

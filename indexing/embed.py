@@ -13,8 +13,8 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 
-from storage.errors import ModelMissing
-from storage.qdrant_store import SparseVector
+from vidrag.storage.errors import ModelMissing
+from vidrag.storage.qdrant_store import SparseVector
 
 log = logging.getLogger(__name__)
 

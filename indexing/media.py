@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def read_frames_at(path: str | Path, info: MediaInfo, times: list[float], max_si
     Raises:
         InputError: the file cannot be decoded.
     """
-    from indexing.analysis import resize_to
+    from vidrag.indexing.analysis import resize_to
 
     if not times:
         return []

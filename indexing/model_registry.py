@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import subprocess
 
 import numpy as np
 
-from storage.errors import BackendUnavailable, InputError
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 log = logging.getLogger(__name__)
 

@@ -20,19 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.analysis import Analysis, analyse
-from indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
-from indexing.captioners.base import Captioner, ClipFrames
-from indexing.embed import Embedder
-from indexing.media import MediaInfo, load_audio, probe
-from indexing.ocr import OcrReader, merge_lines
-from indexing.segment import plan_clips
-from indexing.summary import summarise
-from storage.catalog import Catalog
-from storage.errors import InputError, VidragError
-from storage.ids import content_hash, video_id_from_hash
-from storage.qdrant_store import ClipStore, ClipVectors
-from storage.types import Clip, VideoRecord
+from vidrag.indexing.analysis import Analysis, analyse
+from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
+from vidrag.indexing.captioners.base import Captioner, ClipFrames
+from vidrag.indexing.embed import Embedder
+from vidrag.indexing.media import MediaInfo, load_audio, probe
+from vidrag.indexing.ocr import OcrReader, merge_lines
+from vidrag.indexing.segment import plan_clips
+from vidrag.indexing.summary import summarise
+from vidrag.storage.catalog import Catalog
+from vidrag.storage.errors import InputError, VidragError
+from vidrag.storage.ids import content_hash, video_id_from_hash
+from vidrag.storage.qdrant_store import ClipStore, ClipVectors
+from vidrag.storage.types import Clip, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestRe
 
 
 class Indexer:
-    """Runs the pipeline over files. Every collaborator is injected (see `api.wiring` for defaults)."""
+    """Runs the pipeline over files. Every collaborator is injected (see `vidrag.api.wiring` for defaults)."""
 
     def __init__(
         self,

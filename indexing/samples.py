@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from indexing.sample_content import LECTURES, QA_ITEMS, RETRIEVAL_QUESTIONS, Lecture, Segment  # noqa: F401 (re-exported)
-from storage.errors import BackendUnavailable, InputError
+from vidrag.indexing.sample_content import LECTURES, QA_ITEMS, RETRIEVAL_QUESTIONS, Lecture, Segment  # noqa: F401 (re-exported)
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -481,7 +481,7 @@ def shipped_qa_path() -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build the sample library into a folder: ``python -m indexing.samples DEST``.
+    """Build the sample library into a folder: ``python -m vidrag.indexing.samples DEST``.
 
     Also refreshes the shipped QA file with ``--write-shipped-qa``.
     """

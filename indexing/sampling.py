@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

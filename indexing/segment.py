@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 Span = tuple[float, float]
 

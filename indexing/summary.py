@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from storage.types import Clip
+from vidrag.storage.types import Clip
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 

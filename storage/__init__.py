@@ -3,14 +3,14 @@
 Nothing here imports another vidrag layer; everything above builds on these pieces.
 """
 
-from storage.errors import (
+from vidrag.storage.errors import (
     BackendUnavailable,
     InputError,
     ModelMissing,
     NotFound,
     VidragError,
 )
-from storage.types import Citation, Clip, Hit, VideoRecord
+from vidrag.storage.types import Citation, Clip, Hit, VideoRecord
 
 __all__ = [
     "BackendUnavailable",

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storage.errors import NotFound
-from storage.types import VideoRecord
+from vidrag.storage.errors import NotFound
+from vidrag.storage.types import VideoRecord
 
 _MIGRATIONS: list[str] = [
     """

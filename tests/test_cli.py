@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[1]
 
 def vidrag(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "vidrag.api.cli", *args], env=env, capture_output=True,
                             text=True, cwd=ROOT, timeout=300)
     if check and result.returncode:
         raise AssertionError(f"vidrag {args} exited {result.returncode}: {result.stderr}")

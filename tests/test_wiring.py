@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from api.settings import Settings
-from api.wiring import open_library, qdrant_client
-from indexing.asr import Transcriber
-from indexing.embed import Embedder
-from storage.errors import BackendUnavailable, ModelMissing
+from vidrag.api.settings import Settings
+from vidrag.api.wiring import open_library, qdrant_client
+from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.embed import Embedder
+from vidrag.storage.errors import BackendUnavailable, ModelMissing
 
 
 def _closed_port() -> int:

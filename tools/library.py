@@ -12,15 +12,15 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from indexing.asr import Segment, Transcript
-from indexing.captioners.base import Captioner, ClipFrames
-from indexing.embed import Embedder
-from indexing.media import probe, read_frames_at
-from indexing.pipeline import Indexer, IngestResult, Progress
-from storage.catalog import Catalog
-from storage.errors import InputError
-from storage.qdrant_store import ClipStore
-from storage.types import Clip, Hit, VideoRecord
+from vidrag.indexing.asr import Segment, Transcript
+from vidrag.indexing.captioners.base import Captioner, ClipFrames
+from vidrag.indexing.embed import Embedder
+from vidrag.indexing.media import probe, read_frames_at
+from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
+from vidrag.storage.catalog import Catalog
+from vidrag.storage.errors import InputError
+from vidrag.storage.qdrant_store import ClipStore
+from vidrag.storage.types import Clip, Hit, VideoRecord
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The agent's tools over a Library: plain typed methods whose docstrings are written for an LLM.
 
 `VideoTools` wraps a `Library` and exposes search_clips, find_videos, inspect_clip, get_transcript,
-list_videos, cut_clip (and generate_talking_head when `tools.talking_head` is installed). Every tool
+list_videos, cut_clip (and generate_talking_head when `vidrag.tools.talking_head` is installed). Every tool
 returns JSON-serialisable data; anything citable carries video, video_id, start and end and a
 ready-made `cite_as` tag. Each call records the spans it returned in an `EvidenceLedger`, so the agent
 can check afterwards that every cited moment really came from a tool in this run. Text that comes
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.errors import InputError, NotFound, VidragError
-from storage.types import VideoRecord
+from vidrag.storage.errors import InputError, NotFound, VidragError
+from vidrag.storage.types import VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class VideoTools:
         Returns:
             What the generator reports, including the written file's path.
         """
-        from tools.talking_head import generate_talking_head
+        from vidrag.tools.talking_head import generate_talking_head
 
         if not script.strip():
             raise InputError("The script is empty; give the words the person should say.")
@@ -376,7 +376,7 @@ class VideoTools:
 
     def _offline_describer(self) -> Any:
         if self._describer is None:
-            from indexing.describe import Describer
+            from vidrag.indexing.describe import Describer
 
             self._describer = Describer()
         return self._describer
@@ -445,7 +445,7 @@ def summarise_result(result: Any, width: int = 160) -> str:
 def talking_head_available() -> bool:
     """Whether the talking-head tool package is installed (checked without importing it)."""
     try:
-        return importlib.util.find_spec("tools.talking_head") is not None
+        return importlib.util.find_spec("vidrag.tools.talking_head") is not None
     except (ImportError, ValueError):
         return False
 

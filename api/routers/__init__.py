@@ -1,6 +1,6 @@
 """One router per resource, and the dependencies they share (library, jobs, settings, API key).
 
-Everything a request needs hangs off `request.app.state`, set by `api.app.create_app`: nothing is
+Everything a request needs hangs off `request.app.state`, set by `vidrag.api.app.create_app`: nothing is
 built at import time, and tests hand the app a library they already hold.
 """
 
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
-from api.jobs import JobManager
-from api.settings import Settings
+from vidrag.api.jobs import JobManager
+from vidrag.api.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
 API_KEY_COOKIE = "vidrag_api_key"
@@ -65,7 +65,7 @@ def describe_error(err: BaseException) -> tuple[int, dict[str, str]]:
     Vidrag's own errors carry messages written for users; anything else is reported as
     "internal error" with no message (its text could hold internals), and is logged by the caller.
     """
-    from storage.errors import BackendUnavailable, InputError, NotFound, VidragError
+    from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError
 
     for kind, status, detail in ((NotFound, 404, "not found"), (InputError, 422, "bad input"),
                                  (BackendUnavailable, 503, "backend unavailable"), (VidragError, 500, "internal error")):

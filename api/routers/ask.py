@@ -18,8 +18,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.routers import LibraryDep, SettingsDep, describe_error
-from api.schemas import AskIn, AskOut, CitationOut, ErrorOut
+from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
+from vidrag.api.schemas import AskIn, AskOut, CitationOut, ErrorOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
@@ -31,7 +31,7 @@ def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
     if answer is not None:
         return answer
     try:
-        from agent import answer_question
+        from vidrag.agent import answer_question
     except ImportError as err:
         raise HTTPException(503, "agent unavailable") from err
     return answer_question

@@ -13,9 +13,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from api.routers import JobsDep, LibraryDep, SettingsDep
-from api.routers.videos import _inside
-from api.schemas import ErrorOut, JobOut
+from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep
+from vidrag.api.routers.videos import _inside
+from vidrag.api.schemas import ErrorOut, JobOut
 
 router = APIRouter(tags=["generate"])
 

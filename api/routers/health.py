@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.routers import LibraryDep, SettingsDep
-from api.schemas import CheckOut, ReadyOut
+from vidrag.api.routers import LibraryDep, SettingsDep
+from vidrag.api.schemas import CheckOut, ReadyOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

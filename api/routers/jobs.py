@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.routers import JobsDep
-from api.schemas import ErrorOut, JobOut
+from vidrag.api.routers import JobsDep
+from vidrag.api.schemas import ErrorOut, JobOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -7,8 +7,8 @@ import time
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.routers import LibraryDep
-from api.schemas import ErrorOut, HitOut, SearchIn, SearchOut
+from vidrag.api.routers import LibraryDep
+from vidrag.api.schemas import ErrorOut, HitOut, SearchIn, SearchOut
 
 router = APIRouter(tags=["search"])
 

@@ -22,10 +22,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
-from api.jobs import write_lock
-from api.routers import JobsDep, LibraryDep, SettingsDep
-from api.schemas import ErrorOut, JobOut, PathIn, VideoOut
-from storage.errors import InputError
+from vidrag.api.jobs import write_lock
+from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep
+from vidrag.api.schemas import ErrorOut, JobOut, PathIn, VideoOut
+from vidrag.storage.errors import InputError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
@@ -118,8 +118,8 @@ def _store_upload(source: Any, filename: str, home: Path, limit: int) -> tuple[P
     Raises:
         HTTPException: 413 over the limit; 422 when the bytes are not a video.
     """
-    from indexing.media import probe
-    from storage.ids import video_id_from_hash
+    from vidrag.indexing.media import probe
+    from vidrag.storage.ids import video_id_from_hash
 
     uploads = home / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def looks_like_video(head: bytes) -> bool:
 
 
 def _safe_name(filename: str, head: bytes) -> str:
-    from indexing.pipeline import VIDEO_SUFFIXES
+    from vidrag.indexing.pipeline import VIDEO_SUFFIXES
 
     name = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(filename.replace("\\", "/")).name).strip(" .")[:120]
     stem, suffix = os.path.splitext(name or "upload")
@@ -175,7 +175,7 @@ def _safe_name(filename: str, head: bytes) -> str:
 
 def _indexed_copy(library: Any, video_id: str) -> Path | None:
     """The file of an already indexed video with this id, if it is still there."""
-    from storage.errors import NotFound
+    from vidrag.storage.errors import NotFound
 
     try:
         record = library.catalog.get_video(video_id)
@@ -192,7 +192,7 @@ def _allowed_paths(raw: str, roots: list[Path]) -> list[str]:
         HTTPException: 403 when path ingestion is off or the path escapes the roots, 422 when
             nothing there is a video file.
     """
-    from indexing.pipeline import VIDEO_SUFFIXES
+    from vidrag.indexing.pipeline import VIDEO_SUFFIXES
 
     if not roots:
         raise HTTPException(403, "path ingestion is disabled: set VIDRAG_ALLOWED_ROOTS")
@@ -286,7 +286,7 @@ def thumbnail(video_id: str, library: LibraryDep, settings: SettingsDep,
 def _render_thumbnail(path: str, seconds: float, out: Path) -> None:
     from PIL import Image
 
-    from indexing.media import probe, read_frames_at
+    from vidrag.indexing.media import probe, read_frames_at
 
     info = probe(path)
     frames = read_frames_at(path, info, [seconds], max_side=320)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from indexing.captioners.base import Caption, Captioner, ClipFrames
-from storage.errors import InputError
+from vidrag.indexing.captioners.base import Caption, Captioner, ClipFrames
+from vidrag.storage.errors import InputError
 
 CAPTIONERS: dict[str, str] = {
-    "describer": "indexing.describe:Describer",
-    "minicpm": "indexing.captioners.minicpm:MiniCPMCaptioner",
-    "openai": "indexing.captioners.openai_server:OpenAICaptioner",
+    "describer": "vidrag.indexing.describe:Describer",
+    "minicpm": "vidrag.indexing.captioners.minicpm:MiniCPMCaptioner",
+    "openai": "vidrag.indexing.captioners.openai_server:OpenAICaptioner",
 }
 
 

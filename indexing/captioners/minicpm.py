@@ -40,13 +40,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from indexing import sampling
-from indexing.caption_prompt import ask_prompt, caption_prompt, strip_thinking, to_caption
-from indexing.captioners import minicpm_engine as engine
-from indexing.captioners.base import Caption, Captioner, ClipFrames
-from indexing.captioners.minicpm_engine import packed_batch_fix, spread_group_rows
-from indexing.model_registry import download_hint, local_snapshot
-from storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.indexing import sampling
+from vidrag.indexing.caption_prompt import ask_prompt, caption_prompt, strip_thinking, to_caption
+from vidrag.indexing.captioners import minicpm_engine as engine
+from vidrag.indexing.captioners.base import Caption, Captioner, ClipFrames
+from vidrag.indexing.captioners.minicpm_engine import packed_batch_fix, spread_group_rows
+from vidrag.indexing.model_registry import download_hint, local_snapshot
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 
 logger = logging.getLogger(__name__)
 

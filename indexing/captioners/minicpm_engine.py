@@ -31,7 +31,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.errors import BackendUnavailable
+from vidrag.storage.errors import BackendUnavailable
 
 logger = logging.getLogger(__name__)
 

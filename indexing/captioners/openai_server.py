@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from indexing import sampling
-from indexing.caption_prompt import ask_prompt, caption_prompt, strip_thinking, to_caption
-from indexing.captioners.base import Caption, Captioner, ClipFrames
-from storage.errors import BackendUnavailable, InputError
+from vidrag.indexing import sampling
+from vidrag.indexing.caption_prompt import ask_prompt, caption_prompt, strip_thinking, to_caption
+from vidrag.indexing.captioners.base import Caption, Captioner, ClipFrames
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
 

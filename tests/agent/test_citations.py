@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent.citations import check_citations, parse_citations, parse_time
-from agent.sessions import SessionStore
-from storage.errors import InputError
-from tools.video_tools import EvidenceLedger
+from vidrag.agent.citations import check_citations, parse_citations, parse_time
+from vidrag.agent.sessions import SessionStore
+from vidrag.storage.errors import InputError
+from vidrag.tools.video_tools import EvidenceLedger
 
 
 def test_parse_time_and_citation_forms():

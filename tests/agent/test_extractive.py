@@ -8,9 +8,9 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from agent import answer_question
-from agent.evaluate import evaluate
-from agent.prompts import NOT_FOUND
+from vidrag.agent import answer_question
+from vidrag.agent.evaluate import evaluate
+from vidrag.agent.prompts import NOT_FOUND
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_every_extractive_answer_is_cited_with_quotes(sample_library):
 
 
 def test_unrelated_questions_find_nothing(sample_library):
-    from indexing.sample_content import UNRELATED_QUESTIONS
+    from vidrag.indexing.sample_content import UNRELATED_QUESTIONS
 
     answered = {}
     for question in UNRELATED_QUESTIONS:
@@ -65,11 +65,11 @@ def test_library_wide_question_uses_find_videos(sample_library):
 
 @pytest.fixture
 def cli(sample_library, sample_settings, monkeypatch):
-    import api.cli
-    from api.cli_agent import register
+    import vidrag.api.cli as cli
+    from vidrag.api.cli_agent import register
 
-    monkeypatch.setattr(api.cli, "_open", lambda for_ingest=False: sample_library)
-    monkeypatch.setattr(api.cli, "_settings", lambda: sample_settings)
+    monkeypatch.setattr(cli, "_open", lambda for_ingest=False: sample_library)
+    monkeypatch.setattr(cli, "_settings", lambda: sample_settings)
     app = __import__("typer").Typer()
     register(app)
     return lambda *args: CliRunner().invoke(app, list(args))

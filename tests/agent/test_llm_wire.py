@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from agent import answer_question
-from agent.llm_server import visible_text
-from agent.prompts import SYSTEM_PROMPT
-from storage.errors import BackendUnavailable
+from vidrag.agent import answer_question
+from vidrag.agent.llm_server import visible_text
+from vidrag.agent.prompts import SYSTEM_PROMPT
+from vidrag.storage.errors import BackendUnavailable
 from tests.agent.tiny_library import TinyLibrary
 from tests.agent.wire import FLAVORS, Reply, Turn, WireServer, flavor
-from tools.video_tools import DATA_CLOSE, DATA_OPEN
+from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN
 
 KEY = "sk-test-key"
 QUESTION = "How does the bread get a crisp crust?"
@@ -286,7 +286,7 @@ def test_visible_text_hides_think_blocks():
 @pytest.mark.parametrize("llm_flavor", FLAVORS)
 def test_inspect_clip_re_asks_a_minicpm_server_in_the_same_run(llm_flavor, tmp_path, streamed):
     """The agent's LLM and the captioner (vLLM serving MiniCPM-V-4.5) are two servers, two formats."""
-    from indexing.captioners.openai_server import OpenAICaptioner
+    from vidrag.indexing.captioners.openai_server import OpenAICaptioner
 
     llm = WireServer(flavor(llm_flavor), api_key=KEY)
     vision = WireServer(flavor("vllm", model="openbmb/MiniCPM-V-4_5"), api_key="vision-key")

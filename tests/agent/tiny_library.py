@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from indexing.asr import Segment
-from indexing.captioners.base import ClipFrames
-from storage.catalog import Catalog
-from storage.errors import NotFound
-from storage.types import Clip, Hit, VideoRecord
+from vidrag.indexing.asr import Segment
+from vidrag.indexing.captioners.base import ClipFrames
+from vidrag.storage.catalog import Catalog
+from vidrag.storage.errors import NotFound
+from vidrag.storage.types import Clip, Hit, VideoRecord
 
 CLIPS = {
     "baking_bread.mp4": [

@@ -19,7 +19,7 @@ import pytest
 
 def scripted_answer(library: Any, question: str, *, settings: Any = None, session: Any = None,
                     llm: Any = None, stream: Any = None) -> dict[str, Any]:
-    """A stand-in for `agent.answer_question` with the same contract: one search, cite the best hit."""
+    """A stand-in for `vidrag.agent.answer_question` with the same contract: one search, cite the best hit."""
     hits = library.search(question, k=2)
     if stream:
         stream({"type": "step", "tool": "search_clips", "args": {"query": question}, "result": f"{len(hits)} hits"})
@@ -43,7 +43,7 @@ def api_home(tmp_path_factory) -> Any:
 @pytest.fixture(scope="session")
 def make_settings(api_home, sample_dir):
     """Build ApiSettings for tests: loopback, no key, sample folder as the allowed root, 5 MB uploads."""
-    from api.app import ApiSettings
+    from vidrag.api.app import ApiSettings
 
     def build(**overrides: Any) -> Any:
         values = {"home": api_home, "allowed_roots": [sample_dir], "max_upload_mb": 5, "api_key": None,
@@ -55,7 +55,7 @@ def make_settings(api_home, sample_dir):
 
 @pytest.fixture(scope="session")
 def app(sample_library, make_settings):
-    from api.app import create_app
+    from vidrag.api.app import create_app
 
     return create_app(make_settings(), library=sample_library, answer=scripted_answer)
 
@@ -96,7 +96,7 @@ def serve(app: Any) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_url(sample_library, make_settings) -> Iterator[str]:
     """A uvicorn server on loopback over the sample library, shared by the session."""
-    from api.app import create_app
+    from vidrag.api.app import create_app
 
     with serve(create_app(make_settings(), library=sample_library, answer=scripted_answer)) as url:
         yield url

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.prompts import SYSTEM_PROMPT
+from vidrag.agent.prompts import SYSTEM_PROMPT
 from tests.agent.test_llm_wire import KEY, SEARCH, cite_latest
 from tests.agent.tiny_library import TinyLibrary
 from tests.agent.wire import Turn, WireServer, flavor
@@ -35,7 +35,7 @@ def llm():
 def client(llm, tmp_path):
     from fastapi.testclient import TestClient
 
-    from api.app import ApiSettings, create_app
+    from vidrag.api.app import ApiSettings, create_app
 
     settings = ApiSettings(home=tmp_path, llm_url=llm.base, llm_model=llm.flavor.model, llm_api_key=KEY,
                            llm_timeout=1.0, llm_retries=0, api_key=None, allowed_roots=[], cors_origins=[],
@@ -107,7 +107,7 @@ def test_ask_json_timeout_is_a_503(llm, client):
 
 CLI = """
 import os
-import api.cli as cli
+import vidrag.api.cli as cli
 from tests.agent.tiny_library import TinyLibrary
 cli._open = lambda for_ingest=False: TinyLibrary(os.environ["VIDRAG_HOME"])
 cli.main()

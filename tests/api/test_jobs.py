@@ -8,7 +8,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from vidrag.api.app import create_app
 from tests.api.conftest import wait_job
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 
 def test_search_returns_moments_with_timestamps(client):
@@ -64,7 +64,7 @@ def test_ask_returns_answer_with_playable_citations(client):
 def test_stream_reports_agent_errors_as_an_event(sample_library, make_settings):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from vidrag.api.app import create_app
 
     def failing(library, question, **_):
         raise InputError("The question names no video I know.")
@@ -79,13 +79,13 @@ def test_stream_reports_agent_errors_as_an_event(sample_library, make_settings):
 
 
 def test_ask_uses_the_agent_package(sample_library, make_settings):
-    """Without an injected answerer the app calls `agent.answer_question` (503 while it is absent)."""
+    """Without an injected answerer the app calls `vidrag.agent.answer_question` (503 while it is absent)."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from vidrag.api.app import create_app
 
     try:
-        import agent  # noqa: F401
+        import vidrag.agent  # noqa: F401
         present = hasattr(agent, "answer_question")
     except ImportError:
         present = False
@@ -120,7 +120,7 @@ def test_health_and_ready(client):
 def test_ready_is_503_when_the_llm_is_unreachable(sample_library, make_settings):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from vidrag.api.app import create_app
 
     settings = make_settings(llm_url="http://127.0.0.1:9/v1")  # nothing listens on the discard port
     with TestClient(create_app(settings, library=sample_library)) as local:

@@ -7,8 +7,8 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from storage.errors import InputError
+from vidrag.api.app import create_app
+from vidrag.storage.errors import InputError
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
@@ -36,7 +36,7 @@ def test_listening_beyond_loopback_needs_a_key(sample_library, make_settings):
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
                                                 ("0.0.0.0", False), ("::", False), ("example.org", False)])
 def test_is_loopback(host, loopback):
-    from api.app import is_loopback
+    from vidrag.api.app import is_loopback
 
     assert is_loopback(host) is loopback
 
@@ -45,7 +45,7 @@ def test_serve_refuses_to_listen_beyond_loopback_without_a_key(monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from api.cli_serve import register
+    from vidrag.api.cli_serve import register
 
     monkeypatch.delenv("VIDRAG_API_KEY", raising=False)
     cli = typer.Typer()
@@ -137,7 +137,7 @@ class _BrokenLibrary:
     """A library whose listing fails with an unexpected error carrying internals."""
 
     def __init__(self) -> None:
-        from storage.catalog import Catalog
+        from vidrag.storage.catalog import Catalog
 
         self.catalog = Catalog(":memory:")
 

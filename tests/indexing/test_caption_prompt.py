@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexing.caption_prompt import (
+from vidrag.indexing.caption_prompt import (
     FIELDS,
     ask_prompt,
     caption_prompt,

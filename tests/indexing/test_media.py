@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from indexing.media import iter_frames, load_audio, probe, read_frames_at
-from storage.errors import InputError
+from vidrag.indexing.media import iter_frames, load_audio, probe, read_frames_at
+from vidrag.storage.errors import InputError
 from tests import media
 
 

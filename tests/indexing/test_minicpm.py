@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-from indexing.caption_prompt import caption_prompt, to_caption
-from indexing.captioners import make_captioner
-from indexing.captioners.base import ClipFrames
-from indexing.captioners.minicpm import (
+from vidrag.indexing.caption_prompt import caption_prompt, to_caption
+from vidrag.indexing.captioners import make_captioner
+from vidrag.indexing.captioners.base import ClipFrames
+from vidrag.indexing.captioners.minicpm import (
     MiniCPMCaptioner,
     check_torchvision,
     check_transformers,
@@ -28,7 +28,7 @@ from indexing.captioners.minicpm import (
     resolve_device,
     spread_group_rows,
 )
-from storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 
 Q, D = 4, 3  # queries per group and feature size of the fake resampler
 
@@ -320,7 +320,7 @@ def test_check_fails_before_loading_and_ingest_exits_3(tmp_path):
     video.write_bytes(b"not read")
     env = {**os.environ, "VIDRAG_HOME": str(tmp_path / "home"), "VIDRAG_CAPTIONER": "minicpm",
            "VIDRAG_CAPTIONER_MODEL": str(tmp_path / "nothing-here"), "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    run = subprocess.run([sys.executable, "-m", "api.cli", "ingest", str(video)], env=env, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "vidrag.api.cli", "ingest", str(video)], env=env, capture_output=True,
                          text=True, cwd=Path(__file__).parents[2], timeout=300)  # fmt: skip
     assert run.returncode == 3, run.stderr
     assert run.stderr.count("error:") == 1 and "nothing-here" in run.stderr and "WARNING" not in run.stderr

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.caption_prompt import caption_prompt
-from indexing.captioners.base import ClipFrames
+from vidrag.indexing.caption_prompt import caption_prompt
+from vidrag.indexing.captioners.base import ClipFrames
 
 FOLDER = os.environ.get("VIDRAG_TEST_MINICPM_DIR", "")
 DEVICE = os.environ.get("VIDRAG_TEST_MINICPM_DEVICE", "cpu")
@@ -44,7 +44,7 @@ def clips(count: int, seed: int = 0, frames: int = 30, seconds: float = 10.0) ->
 def loaded():
     import torch
 
-    from indexing.captioners.minicpm import load_minicpm
+    from vidrag.indexing.captioners.minicpm import load_minicpm
 
     torch.manual_seed(0)
     model, tokenizer, processor = load_minicpm(FOLDER, device=DEVICE)
@@ -56,7 +56,7 @@ def loaded():
 
 
 def captioner(loaded, **options):
-    from indexing.captioners.minicpm import MiniCPMCaptioner
+    from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner
 
     options = {"device": DEVICE, "max_new_tokens": TOKENS, "max_side": 224, **options}
     cap = MiniCPMCaptioner(FOLDER, loader=lambda: loaded, **options)
@@ -97,7 +97,7 @@ def test_sdpa_siglip_matches_eager_in_float32(loaded):
     size, differ by at most ~5e-5."""
     import torch
 
-    from indexing.captioners import minicpm_engine as engine
+    from vidrag.indexing.captioners import minicpm_engine as engine
 
     import copy
     import types
@@ -169,7 +169,7 @@ def test_ask_goes_through_chat_with_history(loaded):
 
 def test_ingest_a_sample_lecture_with_minicpm(tmp_path):
     pytest.importorskip("faster_whisper")
-    from indexing.samples import Segment, make_lecture
+    from vidrag.indexing.samples import Segment, make_lecture
 
     video = tmp_path / "lecture.mp4"
     make_lecture(video, [Segment(title="Tides", narration="The moon pulls the ocean.", topic="tides")], size=(320, 180))
@@ -179,12 +179,12 @@ def test_ingest_a_sample_lecture_with_minicpm(tmp_path):
         "VIDRAG_CAPTIONER_MAX_NEW_TOKENS": "16", "HF_HUB_OFFLINE": "1",
     }  # fmt: skip
     root = Path(__file__).parents[2]
-    run = subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--json", str(video)], env=env,
+    run = subprocess.run([sys.executable, "-m", "vidrag.api.cli", "ingest", "--json", str(video)], env=env,
                          capture_output=True, text=True, cwd=root, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr
     (row,) = json.loads(run.stdout)
     assert row["status"] == "indexed" and row["clips"] >= 1
-    found = subprocess.run([sys.executable, "-m", "api.cli", "search", "--json", "moon ocean"], env=env,
+    found = subprocess.run([sys.executable, "-m", "vidrag.api.cli", "search", "--json", "moon ocean"], env=env,
                            capture_output=True, text=True, cwd=root, timeout=300)  # fmt: skip
     hits = json.loads(found.stdout)
     assert hits and hits[0]["caption"]  # a model caption was stored with the clip

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import api.models_cmd as models_cmd
-from api.models_cmd import models_app
-from indexing.model_registry import (
+import vidrag.api.models_cmd as models_cmd
+from vidrag.api.models_cmd import models_app
+from vidrag.indexing.model_registry import (
     MODELS,
     ModelEntry,
     RepoSpec,
@@ -23,7 +23,7 @@ from indexing.model_registry import (
     register_model,
     repos_for,
 )
-from storage.errors import BackendUnavailable, InputError
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 runner = CliRunner()
 

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexing import sampling
-from indexing.captioners import make_captioner
-from indexing.captioners.base import ClipFrames
-from indexing.captioners.openai_server import OpenAICaptioner, VLLMOfflineCaptioner
-from storage.errors import BackendUnavailable, InputError
+from vidrag.indexing import sampling
+from vidrag.indexing.captioners import make_captioner
+from vidrag.indexing.captioners.base import ClipFrames
+from vidrag.indexing.captioners.openai_server import OpenAICaptioner, VLLMOfflineCaptioner
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 MODEL = "openbmb/MiniCPM-V-4_5"
 CAPTION = "PEOPLE: a cyclist\nOBJECTS: a bike\nACTIONS: rides past\nSETTING: a street\nON-SCREEN TEXT: \"STOP\"\nSUMMARY: A cyclist rides past a stop sign."

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from indexing.asr import Transcriber
-from indexing.describe import Describer
-from indexing.embed import Embedder
-from indexing.ocr import OcrReader
-from indexing.pipeline import Indexer, IngestOptions
-from storage.catalog import Catalog
-from storage.edge_store import EdgeClipStore
-from storage.qdrant_store import Where
+from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.describe import Describer
+from vidrag.indexing.embed import Embedder
+from vidrag.indexing.ocr import OcrReader
+from vidrag.indexing.pipeline import Indexer, IngestOptions
+from vidrag.storage.catalog import Catalog
+from vidrag.storage.edge_store import EdgeClipStore
+from vidrag.storage.qdrant_store import Where
 from tests import media
 
 
@@ -101,7 +101,7 @@ def test_reingest_is_idempotent_and_a_changed_file_replaces_its_clips(tmp_path, 
 
 
 def _ingest_command(home: Path, *paths: Path) -> list[str]:
-    return [sys.executable, "-m", "api.cli", "ingest", "--quiet", "--json", *map(str, paths)]
+    return [sys.executable, "-m", "vidrag.api.cli", "ingest", "--quiet", "--json", *map(str, paths)]
 
 
 def _env(home: Path) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing import samples
-from indexing.samples import (
+from vidrag.indexing import samples
+from vidrag.indexing.samples import (
     LECTURES,
     QA_ITEMS,
     RETRIEVAL_QUESTIONS,
@@ -20,7 +20,7 @@ from indexing.samples import (
     qa_records,
     shipped_qa_path,
 )
-from storage.errors import BackendUnavailable, InputError
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 SHORT = [
     Segment("Red Planet", ["Iron oxide dust"], "Mars looks red because of rusty dust.", "mars"),

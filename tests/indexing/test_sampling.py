@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexing.sampling import (
+from vidrag.indexing.sampling import (
     evenly_spaced,
     fit_frame,
     fit_size,
@@ -17,7 +17,7 @@ from indexing.sampling import (
     select_frames,
     temporal_ids,
 )
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 
 def test_frames_sit_at_bin_centres():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from indexing.segment import plan_clips
-from storage.errors import InputError
+from vidrag.indexing.segment import plan_clips
+from vidrag.storage.errors import InputError
 
 
 def _check_cover(spans, duration):

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from indexing.analysis import analyse
-from indexing.asr import Transcriber
-from indexing.captioners import make_captioner
-from indexing.captioners.base import ClipFrames
-from indexing.describe import Describer, dominant_colours
-from indexing.embed import Embedder, tokens
-from indexing.media import iter_frames, load_audio, probe
-from indexing.ocr import OcrReader, merge_lines
-from indexing.segment import change_spikes, merge_cuts
-from storage.errors import InputError
+from vidrag.indexing.analysis import analyse
+from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.captioners import make_captioner
+from vidrag.indexing.captioners.base import ClipFrames
+from vidrag.indexing.describe import Describer, dominant_colours
+from vidrag.indexing.embed import Embedder, tokens
+from vidrag.indexing.media import iter_frames, load_audio, probe
+from vidrag.indexing.ocr import OcrReader, merge_lines
+from vidrag.indexing.segment import change_spikes, merge_cuts
+from vidrag.storage.errors import InputError
 from tests import media
 
 
@@ -120,7 +120,7 @@ def test_every_slide_change_of_the_sample_lectures_is_a_cut_and_read_again(sampl
 
 
 def test_caption_frames_are_kept_compressed_and_decode_back(tmp_path):
-    from indexing.analysis import FrameSample
+    from vidrag.indexing.analysis import FrameSample
 
     path = media.shots_video(tmp_path)
     _, frame = next(iter_frames(path, probe(path)))

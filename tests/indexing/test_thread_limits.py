@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.asr import Segment, Transcript, Word, asr_threads
-from indexing.ocr import OcrReader, tesseract_env
+from vidrag.indexing.asr import Segment, Transcript, Word, asr_threads
+from vidrag.indexing.ocr import OcrReader, tesseract_env
 from tests import media
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +27,9 @@ EXPECTED = ("budget", "quarterly", "hiring")
 # prints the transcript, the OCR lines and the process environment's thread variables as JSON.
 _PROBE = """
 import json, os, sys
-from indexing.asr import Transcriber
-from indexing.media import iter_frames, load_audio, probe
-from indexing.ocr import OcrReader
+from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.media import iter_frames, load_audio, probe
+from vidrag.indexing.ocr import OcrReader
 
 path, order = sys.argv[1], sys.argv[2].split(",")
 info = probe(path)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from storage.catalog import Catalog
-from storage.errors import NotFound
-from storage.types import VideoRecord
+from vidrag.storage.catalog import Catalog
+from vidrag.storage.errors import NotFound
+from vidrag.storage.types import VideoRecord
 
 
 @pytest.fixture()

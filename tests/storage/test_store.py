@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from indexing.embed import SparseEncoder
-from storage.errors import InputError
-from storage.ids import clip_point_id, content_hash, video_id_from_hash
-from storage.edge_store import EdgeClipStore
-from storage.errors import BackendUnavailable
-from storage.qdrant_store import ClipVectors, QdrantClientStore
-from storage.types import Clip
+from vidrag.indexing.embed import SparseEncoder
+from vidrag.storage.errors import InputError
+from vidrag.storage.ids import clip_point_id, content_hash, video_id_from_hash
+from vidrag.storage.edge_store import EdgeClipStore
+from vidrag.storage.errors import BackendUnavailable
+from vidrag.storage.qdrant_store import ClipVectors, QdrantClientStore
+from vidrag.storage.types import Clip
 
 DIM = 4
 

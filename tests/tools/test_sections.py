@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from storage.errors import InputError
-from tools.talking_head.sections import (
+from vidrag.storage.errors import InputError
+from vidrag.tools.talking_head.sections import (
     bucket_size,
     check_size,
     frames_returned,

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from storage.errors import BackendUnavailable, InputError, ModelMissing
-from tools.talking_head import generate_talking_head
-from tools.talking_head.framepack import (
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.tools.talking_head import generate_talking_head
+from vidrag.tools.talking_head.framepack import (
     BASE_REPO,
     REDUX_REPO,
     apply_memory_mode,
@@ -24,7 +24,7 @@ from tools.talking_head.framepack import (
     resolve_device,
     VARIANTS,
 )
-from tools.talking_head.pipeline import (
+from vidrag.tools.talking_head.pipeline import (
     CommandLipSync,
     MotionSettings,
     TalkingHeadPipeline,
@@ -32,9 +32,9 @@ from tools.talking_head.pipeline import (
     probe,
     run_motion,
 )
-from tools.talking_head.sections import plan_sections
-from tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE, tiny_pipeline
-from tools.talking_head.tts import EspeakVoice, TransformersVoice, make_voice, wav_duration
+from vidrag.tools.talking_head.sections import plan_sections
+from vidrag.tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE, tiny_pipeline
+from vidrag.tools.talking_head.tts import EspeakVoice, TransformersVoice, make_voice, wav_duration
 
 SCRIPT = "Hello, and welcome to the video library."
 FAST = {"steps": 2, "latent_window_size": 3, "target_area": 32 * 32, "prompt": "a person talks"}
@@ -178,7 +178,7 @@ def test_cli_command_tiny_json(portrait, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from api.talking_head_cmd import talking_head_command
+    from vidrag.api.talking_head_cmd import talking_head_command
 
     app = typer.Typer()
     app.command("talking-head")(talking_head_command)
@@ -237,7 +237,7 @@ def _fake_snapshot(cache, repo, parts):
 
 
 def test_missing_weights_lists_only_what_is_absent(tmp_path):
-    from tools.talking_head.framepack import _BASE_PARTS, _REDUX_PARTS
+    from vidrag.tools.talking_head.framepack import _BASE_PARTS, _REDUX_PARTS
 
     _fake_snapshot(tmp_path, BASE_REPO, _BASE_PARTS)
     _fake_snapshot(tmp_path, REDUX_REPO, [p for p in _REDUX_PARTS if p != "image_encoder/"])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.asr import Segment
-from tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools, as_data, unwrap
+from vidrag.indexing.asr import Segment
+from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools, as_data, unwrap
 
 CITABLE = {"video", "video_id", "start", "end", "cite_as"}
 

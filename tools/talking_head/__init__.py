@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tools.talking_head.framepack import (
+from vidrag.tools.talking_head.framepack import (
     MEMORY_MODES,
     VARIANTS,
     apply_memory_mode,
@@ -22,7 +22,7 @@ from tools.talking_head.framepack import (
     load_framepack,
     resolve_device,
 )
-from tools.talking_head.pipeline import (
+from vidrag.tools.talking_head.pipeline import (
     DEFAULT_PROMPT,
     CommandLipSync,
     LipSync,
@@ -31,8 +31,8 @@ from tools.talking_head.pipeline import (
     TalkingHeadResult,
     probe,
 )
-from tools.talking_head.sections import SectionPlan, bucket_size, plan_sections
-from tools.talking_head.tts import EspeakVoice, TransformersVoice, Voice, make_voice
+from vidrag.tools.talking_head.sections import SectionPlan, bucket_size, plan_sections
+from vidrag.tools.talking_head.tts import EspeakVoice, TransformersVoice, Voice, make_voice
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ __all__ = [
 
 
 def tiny_pipeline(seed: int = 0) -> Any:
-    """A FramePack pipeline over tiny random components (see `tools.talking_head.tiny`)."""
-    from tools.talking_head.tiny import tiny_pipeline as build
+    """A FramePack pipeline over tiny random components (see `vidrag.tools.talking_head.tiny`)."""
+    from vidrag.tools.talking_head.tiny import tiny_pipeline as build
 
     return build(seed)
 
@@ -100,7 +100,7 @@ def build_talking_head(
     speaker = make_voice(voice) if isinstance(voice, str) else voice
     lipsync = CommandLipSync(lipsync_command) if lipsync_command else None
     if tiny:
-        from tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE
+        from vidrag.tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE
 
         device = resolve_device(device, allow_cpu=True)
         tiny_factory = _tiny_factory(device)

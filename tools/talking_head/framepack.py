@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _snapshot(repo: str, cache_dir: str | None) -> Path | None:
 
 
 def _part_present(folder: Path, part: str) -> bool:
-    from indexing.model_registry import weights_present
+    from vidrag.indexing.model_registry import weights_present
 
     if part == "" or part.endswith("/"):
         return weights_present(folder / part)

@@ -23,9 +23,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.errors import BackendUnavailable, InputError
-from tools.talking_head.sections import bucket_size, check_size, plan_sections
-from tools.talking_head.tts import EspeakVoice, Voice, wav_duration
+from vidrag.storage.errors import BackendUnavailable, InputError
+from vidrag.tools.talking_head.sections import bucket_size, check_size, plan_sections
+from vidrag.tools.talking_head.tts import EspeakVoice, Voice, wav_duration
 
 logger = logging.getLogger(__name__)
 

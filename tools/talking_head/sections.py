@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from storage.errors import InputError
+from vidrag.storage.errors import InputError
 
 TEMPORAL_COMPRESSION = 4
 """Pixel frames per latent frame in HunyuanVideo's VAE."""

@@ -210,7 +210,7 @@ def tiny_pipeline(seed: int = 0) -> Any:
 
     Returns:
         The pipeline. Call it with `prompt_template=TINY_PROMPT_TEMPLATE`; move it with the memory
-        modes in `tools.talking_head.framepack` like the real one.
+        modes in `vidrag.tools.talking_head.framepack` like the real one.
     """
     from diffusers import HunyuanVideoFramepackPipeline
 

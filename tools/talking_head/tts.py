@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,48 @@
+"""vidrag: question a video library and get answers that cite the moments they came from.
+
+The public Python API. Everything else lives in the layers below it: `vidrag.api` (settings, CLI,
+REST), `vidrag.agent`, `vidrag.tools`, `vidrag.indexing` and `vidrag.storage`::
+
+    import vidrag
+
+    library = vidrag.open_library(vidrag.Settings(home="~/my-videos"), for_ingest=True)
+    library.ingest(["talk.mp4"])
+    print(vidrag.answer_question(library, "When is the budget discussed?")["answer"])
+
+Names load on first use, so `import vidrag` stays cheap (the CLI starts from here).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Settings": "vidrag.api.settings",
+    "open_library": "vidrag.api.wiring",
+    "Library": "vidrag.tools.library",
+    "answer_question": "vidrag.agent",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:
+    from vidrag.agent import answer_question
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import open_library
+    from vidrag.tools.library import Library
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vidrag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
