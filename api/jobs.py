@@ -9,21 +9,22 @@ itself is idempotent (deterministic point ids), so redoing a half-done video is 
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
-import uuid
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vidrag.storage.errors import NotFound, VidragError
+from vidrag.storage.errors import VidragError
+from vidrag.storage.jobs import UNFINISHED
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
-UNFINISHED = ("queued", "running")
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
@@ -70,9 +71,9 @@ class _Reporter:
 class JobManager:
     """Ingestion jobs over one library: submit, look up, and the worker that runs them."""
 
-    def __init__(self, library: Any) -> None:
+    def __init__(self, library: Library) -> None:
         self.library = library
-        self.catalog = library.catalog
+        self.jobs = library.jobs
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -80,18 +81,10 @@ class JobManager:
 
     def submit(self, kind: str, params: dict[str, Any], *, result: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store a job and queue it; with `result`, store it as already done (nothing to run)."""
-        job_id = uuid.uuid4().hex
-        now = time.time()
-        status = "done" if result is not None else "queued"
-        self.catalog.execute(
-            "INSERT INTO jobs (id, kind, status, params, progress, result, error, created, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-            (job_id, kind, status, json.dumps(params), json.dumps({"stage": status}),
-             json.dumps(result or {}), now, now),
-        )
+        job = self.jobs.add(kind, params, status="done" if result is not None else "queued", result=result)
         if result is None:
-            self._queue.put(job_id)
-        return self.get(job_id)
+            self._queue.put(job["id"])
+        return job
 
     def get(self, job_id: str) -> dict[str, Any]:
         """One job as a dict.
@@ -99,28 +92,15 @@ class JobManager:
         Raises:
             NotFound: no job has that id.
         """
-        rows = self.catalog.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if not rows:
-            raise NotFound(f"Unknown job id {job_id!r}; GET /jobs lists the jobs.")
-        return _job(rows[0])
+        return self.jobs.get(job_id)
 
     def list(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
         """The latest jobs, newest first, optionally only those with one status."""
-        if status:
-            rows = self.catalog.execute(
-                "SELECT * FROM jobs WHERE status = ? ORDER BY created DESC LIMIT ?", (status, limit))
-        else:
-            rows = self.catalog.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
-        return [_job(row) for row in rows]
+        return self.jobs.list(limit, status)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set some columns of a job row (dicts are stored as JSON) and its `updated` time."""
-        fields["updated"] = time.time()
-        for name in ("params", "progress", "result"):
-            if name in fields:
-                fields[name] = json.dumps(fields[name], default=str)
-        sets = ", ".join(f"{name} = ?" for name in fields)
-        self.catalog.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
+        self.jobs.update(job_id, **fields)
 
     # worker -----------------------------------------------------------------------------------
 
@@ -130,16 +110,15 @@ class JobManager:
         Returns:
             How many unfinished jobs were resumed.
         """
-        rows = self.catalog.execute(
-            "SELECT id FROM jobs WHERE status IN (?, ?) ORDER BY created", UNFINISHED)
-        for row in rows:
-            self.update(row["id"], status="queued", progress={"stage": "queued", "resumed": True})
-            self._queue.put(row["id"])
-        if rows:
-            log.info("resuming %d unfinished ingest job(s)", len(rows))
+        unfinished = self.jobs.unfinished()
+        for job_id in unfinished:
+            self.update(job_id, status="queued", progress={"stage": "queued", "resumed": True})
+            self._queue.put(job_id)
+        if unfinished:
+            log.info("resuming %d unfinished ingest job(s)", len(unfinished))
         self._thread = threading.Thread(target=self._work, name="vidrag-jobs", daemon=True)
         self._thread.start()
-        return len(rows)
+        return len(unfinished)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking jobs; wait up to `timeout` for the current one (it is resumed next start if cut)."""
@@ -201,7 +180,7 @@ class JobManager:
             self.update(job_id, progress=state)
 
         image = (params.pop("video_path"), params.pop("time")) if "video_path" in params else params.pop("image")
-        out = Path(self.catalog.path).parent / "generated" / f"{job_id}.mp4"
+        out = self.library.data_dir / "generated" / f"{job_id}.mp4"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
             result = generate_talking_head(image, params.pop("script"), out, progress=progress, **params)
@@ -225,9 +204,3 @@ class JobManager:
                             "video_ids": [r["video_id"] for r in results if r.get("video_id")]})
         log.info("job %s %s: %s", job_id, status, summary)
 
-
-def _job(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    for name in ("params", "progress", "result"):
-        data[name] = json.loads(data[name] or "{}")
-    return data

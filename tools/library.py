@@ -19,6 +19,7 @@ from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import InputError
+from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
 
@@ -40,9 +41,15 @@ class Library:
         search_mode: str = "hybrid",
     ) -> None:
         self.store, self.catalog, self.embedder = store, catalog, embedder
+        self.jobs = JobStore(catalog)
         self.indexer, self.captioner = indexer, captioner
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.search_mode = search_mode
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder that holds the catalog: generated files and sessions live beside it."""
+        return Path(self.catalog.path).parent
 
     def close(self) -> None:
         """Release the store (flushing it) and the catalog; the captioner's models too."""
