@@ -169,9 +169,9 @@ class JobManager:
 
     def _run_talking_head(self, job: dict[str, Any]) -> None:
         """Generate a talking-head mp4 (FramePack + voice) into the job's output path."""
-        from vidrag.tools.talking_head import generate_talking_head
+        from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
 
-        job_id, params = job["id"], dict(job["params"])
+        job_id = job["id"]
         state: dict[str, Any] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}
         self.update(job_id, status="running", progress=state)
 
@@ -179,11 +179,10 @@ class JobManager:
             state.update(done=done, total=total, percent=round(100.0 * done / total, 1) if total else 0.0)
             self.update(job_id, progress=state)
 
-        image = (params.pop("video_path"), params.pop("time")) if "video_path" in params else params.pop("image")
         out = self.library.data_dir / "generated" / f"{job_id}.mp4"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = generate_talking_head(image, params.pop("script"), out, progress=progress, **params)
+            result = generate_talking_head(TalkingHeadRequest.from_dict(job["params"]), out, progress=progress)
         except VidragError as err:
             self.update(job_id, status="failed", error=str(err), progress={**state, "stage": "failed"})
             return

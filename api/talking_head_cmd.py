@@ -2,7 +2,8 @@
 
 A plain function with typer options, registered by the CLI as
 `app.command("talking-head")(talking_head_command)`. It is a thin layer over
-`vidrag.tools.talking_head.generate_talking_head`: it reads the script (text or `@file`), shows a progress
+`vidrag.tools.talking_head.generate_talking_head`: it fills a `TalkingHeadRequest` from the options
+(the script as text or `@file`), shows a progress
 bar on stderr and prints the result (paths on stdout, or JSON with `--json`). Errors propagate as
 vidrag errors, which the CLI's `main` turns into a message and an exit code.
 """
@@ -79,16 +80,17 @@ def talking_head_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Make an mp4 of the person in a portrait speaking a script (FramePack + text to speech)."""
-    from vidrag.tools.talking_head import DEFAULT_PROMPT, generate_talking_head
+    from vidrag.tools.talking_head import DEFAULT_PROMPT, TalkingHeadRequest, generate_talking_head
 
+    request = TalkingHeadRequest(
+        image=str(image), script=_read_script(script), frame_time=frame_time, seed=seed, steps=steps,
+        variant=variant, voice=voice, fps=fps, width=width, height=height, target_area=target_area,
+        latent_window_size=window, prompt=prompt or DEFAULT_PROMPT, device=device, memory_mode=memory_mode,
+        allow_cpu=allow_cpu, lipsync_command=lipsync, tiny=tiny, cache_dir=cache_dir,
+    )
     bar = _Bar(enabled=not json_out)
     try:
-        result = generate_talking_head(
-            image, _read_script(script), out, frame_time=frame_time, seed=seed, steps=steps, variant=variant,
-            voice=voice, fps=fps, width=width, height=height, target_area=target_area,
-            latent_window_size=window, prompt=prompt or DEFAULT_PROMPT, device=device, memory_mode=memory_mode,
-            allow_cpu=allow_cpu, lipsync_command=lipsync, tiny=tiny, cache_dir=cache_dir, progress=bar,
-        )
+        result = generate_talking_head(request, out, progress=bar)
     finally:
         bar.close()
     if json_out:

@@ -352,15 +352,17 @@ class VideoTools:
         Returns:
             What the generator reports, including the written file's path.
         """
-        from vidrag.tools.talking_head import generate_talking_head
+        from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
 
         if not script.strip():
             raise InputError("The script is empty; give the words the person should say.")
         if image is None and video is None:
             raise InputError("Give either a portrait image path or a library video and frame_time.")
-        source: Any = image if image is not None else (self._video(video).path, float(frame_time))
-        out = self.out_dir / f"talking_head_{int(time.time())}.mp4"
-        return generate_talking_head(source, script, out)
+        if image is not None:
+            request = TalkingHeadRequest(image=image, script=script)
+        else:
+            request = TalkingHeadRequest(image=self._video(video).path, script=script, frame_time=float(frame_time))
+        return generate_talking_head(request, self.out_dir / f"talking_head_{int(time.time())}.mp4")
 
     # helpers ----------------------------------------------------------------------------------
 

@@ -41,18 +41,20 @@ def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settin
     """Queue a FramePack talking-head generation; progress and the result appear in `/jobs/{id}`."""
     if not body.script.strip():
         raise HTTPException(422, "script is empty")
-    params: dict[str, Any] = {"script": body.script, "seed": body.seed, "steps": body.steps,
-                              "variant": body.variant, "voice": body.voice, "tiny": body.tiny}
+    from vidrag.tools.talking_head import TalkingHeadRequest
+
     if body.video_id:
         record = library.catalog.get_video(body.video_id)
         if body.time > record.duration:
             raise HTTPException(422, "time is past the end of the video")
-        params.update(video_path=record.path, time=body.time)
+        image, frame_time = record.path, body.time
     elif body.image_path:
-        params["image"] = _allowed_image(body.image_path, settings.allowed_roots)
+        image, frame_time = _allowed_image(body.image_path, settings.allowed_roots), None
     else:
         raise HTTPException(422, "give video_id (and time) or image_path")
-    return jobs.submit("talking_head", params)
+    request = TalkingHeadRequest(image=image, script=body.script, frame_time=frame_time, seed=body.seed,
+                                 steps=body.steps, variant=body.variant, voice=body.voice, tiny=body.tiny)
+    return jobs.submit("talking_head", request.to_dict())
 
 
 def _allowed_image(raw: str, roots: list[Path]) -> str:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
-from vidrag.tools.talking_head import generate_talking_head
+from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
 from vidrag.tools.talking_head.framepack import (
     BASE_REPO,
     REDUX_REPO,
@@ -24,14 +24,8 @@ from vidrag.tools.talking_head.framepack import (
     resolve_device,
     VARIANTS,
 )
-from vidrag.tools.talking_head.pipeline import (
-    CommandLipSync,
-    MotionSettings,
-    TalkingHeadPipeline,
-    grab_frame,
-    probe,
-    run_motion,
-)
+from vidrag.tools.talking_head.media import grab_frame, probe
+from vidrag.tools.talking_head.pipeline import CommandLipSync, MotionSettings, TalkingHeadPipeline, run_motion
 from vidrag.tools.talking_head.sections import plan_sections
 from vidrag.tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE, tiny_pipeline
 from vidrag.tools.talking_head.tts import EspeakVoice, TransformersVoice, make_voice, wav_duration
@@ -53,15 +47,15 @@ def portrait(tmp_path_factory):
     return path
 
 
-def maker(pipe, **kwargs):
-    return TalkingHeadPipeline(pipe, model_ids=TINY_MODEL_IDS, prompt_template=TINY_PROMPT_TEMPLATE, **kwargs)
+def maker(load, **kwargs):
+    return TalkingHeadPipeline(load, model_ids=TINY_MODEL_IDS, prompt_template=TINY_PROMPT_TEMPLATE, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def made(tiny, portrait, tmp_path_factory):
     calls = []
     out = tmp_path_factory.mktemp("made") / "talk.mp4"
-    result = maker(tiny).generate(portrait, SCRIPT, out, MotionSettings(seed=1, **FAST),
+    result = maker(lambda: tiny).generate(portrait, SCRIPT, out, MotionSettings(seed=1, **FAST),
                                   progress=lambda done, total: calls.append((done, total)))
     return result, calls
 
@@ -163,11 +157,21 @@ def test_frame_grab_from_a_video(made):
 
 
 def test_agent_tool_takes_a_video_frame_and_returns_paths(made, tmp_path):
-    result = generate_talking_head(made[0].video, "Short one.", tmp_path / "tool.mp4", frame_time=0.5, tiny=True,
-                                   seed=2, steps=2, latent_window_size=3, target_area=32 * 32)
+    request = TalkingHeadRequest(image=str(made[0].video), script="Short one.", frame_time=0.5, tiny=True, seed=2,
+                                 steps=2, latent_window_size=3, target_area=32 * 32)
+    result = generate_talking_head(request, tmp_path / "tool.mp4")
     assert Path(result["video"]).is_file() and Path(result["metadata"]).is_file()
     assert result["seed"] == 2 and (result["width"], result["height"]) == (32, 32)
     assert result["frames"] == round(wav_duration_of(result) * 30)
+
+
+def test_a_request_round_trips_through_a_job_row_and_refuses_unknown_fields():
+    request = TalkingHeadRequest(image="/v/talk.mp4", script="Hi.", frame_time=2.5, variant="framepack-f1", tiny=True)
+    again = TalkingHeadRequest.from_dict(json.loads(json.dumps(request.to_dict())))
+    assert again == request and again.portrait == ("/v/talk.mp4", 2.5)
+    assert again.motion().sampling == "vanilla" and again.motion().target_area == 64 * 64
+    with pytest.raises(InputError, match=r"Unknown talking-head parameters \['video_path'\]"):
+        TalkingHeadRequest.from_dict({"image": "x.png", "script": "Hi.", "video_path": "v.mp4"})
 
 
 def wav_duration_of(result):
@@ -193,7 +197,7 @@ def test_cli_command_tiny_json(portrait, tmp_path):
 def test_lipsync_command_runs_on_video_and_audio(tiny, portrait, tmp_path):
     template = """sh -c 'test -s "$1" && cp "$0" "$2"' {video} {audio} {out}"""  # a stand-in lip-sync tool
     sync = CommandLipSync(template)
-    result = maker(tiny, lipsync=sync).generate(portrait, "One two.", tmp_path / "ls.mp4",
+    result = maker(lambda: tiny, lipsync=sync).generate(portrait, "One two.", tmp_path / "ls.mp4",
                                                 MotionSettings(**FAST))
     info = probe(result.video)
     assert info["video"]["codec"] == "h264" and result.metadata["lipsync"]["template"] == template

@@ -4,7 +4,7 @@ FramePack takes no audio, so the voice track is made first and its length decide
 FramePack runs (see `sections.plan_sections`); the surplus frames are trimmed, the frames are encoded
 as H.264, an optional lip-sync command rewrites the mouth, and ffmpeg muxes AAC audio padded or cut
 to the video's exact length. A JSON sidecar records the script, prompt, seed, model ids, sizes and
-stage timings. The FramePack pipeline comes from a factory, so the real model and the tiny random one
+stage timings. The FramePack pipeline comes from a loader function, so the real model and the tiny random one
 (`tiny.tiny_pipeline`) run through the same code.
 """
 
@@ -13,18 +13,19 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import shutil
 import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vidrag.storage.errors import BackendUnavailable, InputError
-from vidrag.tools.talking_head.sections import bucket_size, check_size, plan_sections
+from vidrag.tools.talking_head.media import encode_frames, load_portrait, mux
+from vidrag.tools.talking_head.sections import SectionPlan, bucket_size, check_size, plan_sections
 from vidrag.tools.talking_head.tts import EspeakVoice, Voice, wav_duration
 
 logger = logging.getLogger(__name__)
@@ -126,118 +127,12 @@ class CommandLipSync(LipSync):
         return {"name": "command", "template": self.template}
 
 
-def grab_frame(video: Path | str, seconds: float) -> Any:
-    """The frame of `video` shown at `seconds`, as an RGB PIL image (decoded with PyAV).
-
-    Raises:
-        InputError: the video cannot be read or is shorter than `seconds`.
-    """
-    import av
-
-    try:
-        with av.open(str(video)) as container:
-            stream = container.streams.video[0]
-            container.seek(int(max(0.0, seconds) / stream.time_base), stream=stream, backward=True)
-            for frame in container.decode(stream):
-                if frame.time is not None and frame.time + 1e-6 >= seconds:
-                    return frame.to_image().convert("RGB")
-    except (av.error.FFmpegError, IndexError, OSError) as err:
-        raise InputError(f"Cannot read a frame from video {video}: {err}; give a readable video file.") from err
-    raise InputError(f"Video {video} has no frame at {seconds:.2f} s; pick a time inside the video.")
-
-
-def load_portrait(image: Any) -> Any:
-    """An RGB PIL image from a path, a PIL image, an (H, W, 3) array or a `(video, seconds)` pair.
-
-    Raises:
-        InputError: the file is missing or is not an image.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(image, tuple):
-        return grab_frame(*image)
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    if hasattr(image, "shape"):
-        return Image.fromarray(image).convert("RGB")
-    try:
-        with Image.open(Path(image)) as handle:
-            return handle.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise InputError(
-            f"Cannot read the portrait image {image}: {err}; give a PNG/JPEG file, or (video, seconds)."
-        ) from err
-
-
-def ffmpeg_exe() -> str:
-    """The ffmpeg program: the system one, else the one bundled with imageio-ffmpeg.
-
-    Raises:
-        BackendUnavailable: neither exists.
-    """
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as err:
-        raise BackendUnavailable("ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`.") from err
-
-
-def _run_ffmpeg(args: list[str], data: bytes | None = None) -> None:
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
-                            input=data, capture_output=True, check=False)
-    if result.returncode != 0:
-        raise BackendUnavailable(f"ffmpeg failed: {result.stderr.decode(errors='replace').strip()[-400:]}")
-
-
-def encode_frames(frames: Any, fps: float, out: Path) -> Path:
-    """Encode (F, H, W, 3) uint8 RGB frames as a silent H.264 (yuv420p) mp4."""
-    count, height, width, _ = frames.shape
-    rate = str(Fraction(fps).limit_denominator(1001))
-    _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", rate, "-i", "-",
-                 "-frames:v", str(count), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18",
-                 "-preset", "medium", str(out)], frames.tobytes())
-    return out
-
-
-def mux(video: Path, audio: Path, out: Path, duration: float, fps: float, reencode: bool = False) -> Path:
-    """Mux `video` with `audio` as AAC (48 kHz), audio padded with silence or cut to `duration`.
-
-    At 48 kHz one AAC frame is 21 ms, under one video frame at 30 fps, so the two streams end within
-    a frame of each other. `reencode` re-encodes the video as H.264 (for a lip-sync tool's output).
-    """
-    video_codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-r",
-                   str(Fraction(fps).limit_denominator(1001))] if reencode else ["-c:v", "copy"]
-    _run_ffmpeg(["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", *video_codec,
-                 "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-af", "apad", "-t", f"{duration:.6f}",
-                 "-movflags", "+faststart", str(out)])
-    return out
-
-
-def probe(path: Path | str) -> dict[str, Any]:
-    """Codecs, durations (seconds) and frame count of an mp4's first video and audio streams (PyAV)."""
-    import av
-
-    info: dict[str, Any] = {}
-    with av.open(str(path)) as container:
-        for kind in ("video", "audio"):
-            streams = getattr(container.streams, kind)
-            if streams:
-                stream = streams[0]
-                seconds = float(stream.duration * stream.time_base) if stream.duration else None
-                info[kind] = {"codec": stream.codec_context.name, "duration": seconds, "frames": stream.frames}
-    return info
-
-
 class TalkingHeadPipeline:
     """Makes talking-head clips: voice, FramePack motion, optional lip sync, mux, sidecar.
 
     Args:
-        motion_pipe: a HunyuanVideoFramepackPipeline, or a no-argument factory returning one
-            (called on first use, so weights load only when needed).
+        load_motion: returns the HunyuanVideoFramepackPipeline; called on first use, so weights load
+            only when a clip is made (pass `lambda: pipe` for a pipeline already built).
         voice: the text-to-speech voice; default espeak-ng `en-us`.
         lipsync: an optional lip-sync step.
         model_ids: role -> model id, recorded in the sidecar.
@@ -245,20 +140,19 @@ class TalkingHeadPipeline:
         info: extra facts for the sidecar (device, memory mode, dtype).
     """
 
-    def __init__(self, motion_pipe: Any, *, voice: Voice | None = None, lipsync: LipSync | None = None,
-                 model_ids: dict[str, str] | None = None, prompt_template: dict | None = None,
-                 info: dict[str, Any] | None = None):
-        self._pipe = None if callable(motion_pipe) and not hasattr(motion_pipe, "transformer") else motion_pipe
-        self._factory = motion_pipe if self._pipe is None else None
+    def __init__(self, load_motion: Callable[[], Any], *, voice: Voice | None = None,
+                 lipsync: LipSync | None = None, model_ids: dict[str, str] | None = None,
+                 prompt_template: dict | None = None, info: dict[str, Any] | None = None):
+        self._load_motion, self._pipe = load_motion, None
         self.voice = voice or EspeakVoice()
         self.lipsync, self.model_ids = lipsync, dict(model_ids or {})
         self.prompt_template, self.info = prompt_template, dict(info or {})
 
     @property
     def motion_pipe(self) -> Any:
-        """The FramePack pipeline, built by the factory on first use."""
+        """The FramePack pipeline, loaded on first use."""
         if self._pipe is None:
-            self._pipe = self._factory()
+            self._pipe = self._load_motion()
         return self._pipe
 
     def validate(self, image: Any, script: str, out: Path | str, settings: MotionSettings) -> tuple[Any, int, int]:
@@ -290,7 +184,7 @@ class TalkingHeadPipeline:
 
     def generate(self, image: Any, script: str, out: Path | str, settings: MotionSettings | None = None,
                  progress: Progress | None = None) -> TalkingHeadResult:
-        """Make the clip and its sidecar.
+        """Make the clip and its sidecar: speak, animate to the voice's length, finish the mp4.
 
         Args:
             image: portrait path, PIL image, RGB array, or `(video path, seconds)` to grab a frame.
@@ -304,53 +198,58 @@ class TalkingHeadPipeline:
 
         Raises:
             InputError: bad inputs (see `validate`).
-            ModelMissing: FramePack weights are absent (from the factory).
+            ModelMissing: FramePack weights are absent (from the loader).
             BackendUnavailable: espeak-ng, ffmpeg or the lip-sync command failed, or CPU refused.
         """
         settings = settings or MotionSettings()
         out = Path(out)
         portrait, width, height = self.validate(image, script, out, settings)
-        timings: dict[str, Any] = {}
-        started = time.perf_counter()
+        clock = _Stopwatch()
         with tempfile.TemporaryDirectory(prefix="vidrag-th-") as tmp:
             work = Path(tmp)
-            clock = time.perf_counter()
-            audio = self.voice.synthesize(script, work / "voice.wav")
-            duration = wav_duration(audio)
-            timings["voice"] = time.perf_counter() - clock
-            plan = plan_sections(duration, settings.fps, settings.latent_window_size)
+            with clock("voice"):
+                audio = self.voice.synthesize(script, work / "voice.wav")
+            speech_seconds = wav_duration(audio)
+            plan = plan_sections(speech_seconds, settings.fps, settings.latent_window_size)
             ticker = _Ticker(progress, plan.sections * settings.steps + 3 + (1 if self.lipsync else 0))
             ticker.step()
-            clock = time.perf_counter()
-            pipe = self.motion_pipe
-            timings["load"] = time.perf_counter() - clock
-            frames, motion_times = run_motion(pipe, portrait, width, height, plan, settings,
-                                              prompt_template=self.prompt_template, on_step=ticker.step)
-            timings.update(motion_times)
-            clock = time.perf_counter()
-            video = encode_frames(frames, settings.fps, work / "silent.mp4")
-            timings["encode"] = time.perf_counter() - clock
-            ticker.step()
+            frames = self._animate(portrait, width, height, plan, settings, clock, ticker)
             video_seconds = plan.target_frames / settings.fps
-            if self.lipsync is not None:
-                clock = time.perf_counter()
-                video = self.lipsync.sync(video, audio, work / "lipsync.mp4")
-                timings["lipsync"] = time.perf_counter() - clock
-                ticker.step()
-            clock = time.perf_counter()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            mux(video, audio, out, video_seconds, settings.fps, reencode=self.lipsync is not None)
-            timings["mux"] = time.perf_counter() - clock
-            ticker.step()
-        timings["total"] = time.perf_counter() - started
-        meta = self._metadata(script, settings, plan, width, height, duration, video_seconds, timings, out)
+            self._finish(frames, audio, out, video_seconds, settings.fps, work, clock, ticker)
+        timings = clock.done()
+        meta = self._metadata(script, settings, plan, width, height, speech_seconds, video_seconds, timings, out)
         sidecar = out.with_suffix(".json")
         sidecar.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
         logger.info("talking head %s: %d frames, %.2f s, %.1f s total", out, plan.target_frames,
                     video_seconds, timings["total"])
         return TalkingHeadResult(video=out, metadata_path=sidecar, metadata=meta)
 
-    def _metadata(self, script: str, settings: MotionSettings, plan: Any, width: int, height: int,
+    def _animate(self, portrait: Any, width: int, height: int, plan: SectionPlan, settings: MotionSettings,
+                 clock: _Stopwatch, ticker: _Ticker) -> Any:
+        """FramePack frames for the plan (the model loads here on first use)."""
+        with clock("load"):
+            pipe = self.motion_pipe
+        frames, motion_times = run_motion(pipe, portrait, width, height, plan, settings,
+                                          prompt_template=self.prompt_template, on_step=ticker.step)
+        clock.times.update(motion_times)
+        return frames
+
+    def _finish(self, frames: Any, audio: Path, out: Path, seconds: float, fps: float, work: Path,
+                clock: _Stopwatch, ticker: _Ticker) -> None:
+        """Encode the frames, lip-sync them if configured, and mux the voice into `out`."""
+        with clock("encode"):
+            video = encode_frames(frames, fps, work / "silent.mp4")
+        ticker.step()
+        if self.lipsync is not None:
+            with clock("lipsync"):
+                video = self.lipsync.sync(video, audio, work / "lipsync.mp4")
+            ticker.step()
+        with clock("mux"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            mux(video, audio, out, seconds, fps, reencode=self.lipsync is not None)
+        ticker.step()
+
+    def _metadata(self, script: str, settings: MotionSettings, plan: SectionPlan, width: int, height: int,
                   audio_seconds: float, video_seconds: float, timings: dict, out: Path) -> dict[str, Any]:
         return {
             "video": str(out), "script": script, "prompt": settings.prompt, "seed": settings.seed,
@@ -411,6 +310,24 @@ def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, set
              "final_decode": finished - (section_ends[-1] if section_ends else started)}
     frames = frames[: plan.target_frames]
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
+
+
+class _Stopwatch:
+    """Times named stages (`with clock("voice"): ...`); `done()` adds the total since creation."""
+
+    def __init__(self) -> None:
+        self.started, self.times = time.perf_counter(), {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[stage] = time.perf_counter() - began
+
+    def done(self) -> dict[str, Any]:
+        return {**self.times, "total": time.perf_counter() - self.started}
 
 
 class _Ticker:

@@ -1,0 +1,103 @@
+"""Turning a `TalkingHeadRequest` into a video: pick the model, voice and lip sync, then generate.
+
+`generate_talking_head` is the one entry point of the CLI, the REST API's jobs and the agent tool.
+The FramePack model is cached per variant and device, so a server loads it once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vidrag.tools.talking_head.framepack import (
+    apply_memory_mode,
+    cached_pipeline,
+    get_variant,
+    load_framepack,
+    resolve_device,
+)
+from vidrag.tools.talking_head.pipeline import CommandLipSync, Progress, TalkingHeadPipeline
+from vidrag.tools.talking_head.request import TalkingHeadRequest
+from vidrag.tools.talking_head.tts import make_voice
+
+
+def tiny_pipeline(seed: int = 0) -> Any:
+    """A FramePack pipeline over tiny random components (see `vidrag.tools.talking_head.tiny`)."""
+    from vidrag.tools.talking_head.tiny import tiny_pipeline as build
+
+    return build(seed)
+
+
+def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
+    """Assemble the pipeline a request asks for; the FramePack model loads on first use.
+
+    Raises:
+        InputError: an unknown variant, voice or memory mode, or a bad lip-sync template.
+        BackendUnavailable: CPU only and `allow_cpu` is False (real model only).
+    """
+    spec = get_variant(request.variant)
+    voice = make_voice(request.voice)
+    lipsync = CommandLipSync(request.lipsync_command) if request.lipsync_command else None
+    if request.tiny:
+        from vidrag.tools.talking_head.tiny import TINY_MODEL_IDS, TINY_PROMPT_TEMPLATE
+
+        device = resolve_device(request.device, allow_cpu=True)
+        return TalkingHeadPipeline(
+            lambda: cached_pipeline(f"tiny:{device}", lambda: _tiny_on(device)), voice=voice, lipsync=lipsync,
+            model_ids=TINY_MODEL_IDS, prompt_template=TINY_PROMPT_TEMPLATE,
+            info={"device": device, "memory_mode": "none", "tiny": True},
+        )
+    device = resolve_device(request.device, request.allow_cpu)
+    key = f"{request.variant}:{device}:{request.memory_mode}:{request.cache_dir}"
+
+    def load() -> Any:
+        return load_framepack(request.variant, device=device, memory_mode=request.memory_mode,
+                              allow_cpu=request.allow_cpu, cache_dir=request.cache_dir)
+
+    return TalkingHeadPipeline(
+        lambda: cached_pipeline(key, load), voice=voice, lipsync=lipsync, model_ids=spec.model_ids(),
+        info={"device": device, "memory_mode": request.memory_mode or "auto", "variant": request.variant,
+              "tiny": False},
+    )
+
+
+def generate_talking_head(request: TalkingHeadRequest, out: str | Path, *,
+                          progress: Progress | None = None) -> dict[str, Any]:
+    """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
+
+    The video lasts as long as the spoken script (about 2.5 words per second). On a GPU with the
+    FramePack weights it takes minutes per 10 s of speech. Lips follow the words only when a lip-sync
+    command is configured.
+
+    Args:
+        request: the portrait, the script and how to generate (see `TalkingHeadRequest`).
+        out: where to write the .mp4; a .json with the same name records how it was made.
+        progress: optional `progress(done, total)` callback.
+
+    Returns:
+        {"video", "metadata", "seconds", "frames", "width", "height", "seed", "model_ids", "timings"}.
+
+    Raises:
+        InputError: empty script, unreadable image or video time, size not a multiple of 16, or a
+            last image with vanilla sampling; the message says what to change.
+        ModelMissing: FramePack weights are not downloaded; run `vidrag models download framepack`.
+        BackendUnavailable: no GPU (and `allow_cpu` not set), or espeak-ng/ffmpeg/lip sync failed.
+    """
+    settings = request.motion()
+    result = build_talking_head(request).generate(request.portrait, request.script, out, settings,
+                                                  progress=progress)
+    meta = result.metadata
+    return {
+        "video": str(result.video), "metadata": str(result.metadata_path), "seconds": meta["video_seconds"],
+        "frames": meta["frames"], "width": meta["width"], "height": meta["height"], "seed": request.seed,
+        "model_ids": meta["model_ids"], "timings": meta["timings"],
+    }
+
+
+def _tiny_on(device: str) -> Any:
+    import torch
+
+    pipe = tiny_pipeline(0)
+    if device.startswith("cuda"):
+        pipe.to(torch.bfloat16)
+    return apply_memory_mode(pipe, "none", device, vae_tiling=False)
