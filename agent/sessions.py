@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import InputError
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,9 @@ class SessionStore:
         self.folder = Path(folder)
 
     @classmethod
-    def for_library(cls, library: Any) -> SessionStore:
-        """The store beside the library's catalog (`<home>/sessions`), or in the temp folder."""
-        path = str(getattr(library.catalog, "path", ":memory:"))
-        base = Path(path).parent if path != ":memory:" else Path(tempfile.gettempdir()) / "vidrag"
-        return cls(base / "sessions")
+    def for_library(cls, library: Library) -> SessionStore:
+        """The store in the library's data folder (`<home>/sessions`)."""
+        return cls(library.data_dir / "sessions")
 
     def _path(self, session_id: str) -> Path:
         if not _ID.match(session_id or ""):

@@ -15,17 +15,19 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
-
 from vidrag.api.jobs import JobManager
 from vidrag.api.routers import describe_error, require_api_key
 from vidrag.api.settings import Settings
 from vidrag.storage.errors import InputError, VidragError
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -62,7 +64,7 @@ def check_exposure(host: str, api_key: str | None) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, library: Any = None, *,
+def create_app(settings: Settings | None = None, library: Library | None = None, *,
                answer: Callable[..., dict[str, Any]] | None = None) -> FastAPI:
     """Build the app.
 

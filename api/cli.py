@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
 from vidrag.storage.errors import InputError, NotFound, VidragError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Search and question your video library.")

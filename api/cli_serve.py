@@ -19,13 +19,12 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
     """Serve the library over HTTP: the REST API (docs at /docs) and the web page at /."""
-    from vidrag.api.app import ApiSettings, check_exposure, create_app
-    from vidrag.storage.errors import InputError
-
     # One intra-op torch thread: a query embeds one short sentence, and OpenMP teams spinning across
     # concurrent requests cost far more than they save (p50 of /search 495 ms → 18 ms on 2 cores).
     # Set on torch itself, not through OMP_NUM_THREADS, which every OpenMP library in the process reads.
     import torch
+    from vidrag.api.app import ApiSettings, check_exposure, create_app
+    from vidrag.storage.errors import InputError
 
     torch.set_num_threads(1)
     settings = ApiSettings(host=host, port=port)

@@ -29,7 +29,7 @@ _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDi
 _LOCKS_GUARD = threading.Lock()
 
 
-def write_lock(library: Any) -> threading.Lock:
+def write_lock(library: Library) -> threading.Lock:
     """The lock that serialises writes (ingests, deletes) to one library, shared by every app."""
     with _LOCKS_GUARD:
         lock = _WRITE_LOCKS.get(library)

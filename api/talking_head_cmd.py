@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
 from vidrag.storage.errors import InputError
 
 

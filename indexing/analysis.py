@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidrag.indexing.media import MediaInfo, iter_frames
+from vidrag.indexing.media import MediaInfo, iter_frames, resize_to
 from vidrag.indexing.ocr import OcrReader
 from vidrag.indexing.segment import ShotDetector, change_spikes, merge_cuts
 
@@ -57,18 +57,6 @@ class Analysis:
     ocr: list[tuple[float, list[str]]]
     samples: list[FrameSample]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def resize_to(frame: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink a frame so its longest side is at most `max_side` (never enlarges)."""
-    import cv2
-
-    height, width = frame.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1:
-        return frame
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def _tiny_gray(frame: np.ndarray) -> np.ndarray:

@@ -240,6 +240,18 @@ def _pyav_audio(path: str | Path) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, dtype=np.float32)
 
 
+def resize_to(frame: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink a frame so its longest side is at most `max_side` (never enlarges)."""
+    import cv2
+
+    height, width = frame.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return frame
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
 def read_frames_at(path: str | Path, info: MediaInfo, times: list[float], max_side: int = 448) -> list[np.ndarray]:
     """Frames nearest to the given source times (random access), resized to fit `max_side`.
 
@@ -248,8 +260,6 @@ def read_frames_at(path: str | Path, info: MediaInfo, times: list[float], max_si
     Raises:
         InputError: the file cannot be decoded.
     """
-    from vidrag.indexing.analysis import resize_to
-
     if not times:
         return []
     try:

@@ -5,9 +5,11 @@ Nothing here imports another vidrag layer; everything above builds on these piec
 
 from vidrag.storage.errors import (
     BackendUnavailable,
+    Forbidden,
     InputError,
     ModelMissing,
     NotFound,
+    TooLarge,
     VidragError,
 )
 from vidrag.storage.types import Citation, Clip, Hit, VideoRecord
@@ -16,10 +18,12 @@ __all__ = [
     "BackendUnavailable",
     "Citation",
     "Clip",
+    "Forbidden",
     "Hit",
     "InputError",
     "ModelMissing",
     "NotFound",
+    "TooLarge",
     "VideoRecord",
     "VidragError",
 ]

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from vidrag.storage.errors import BackendUnavailable
-from vidrag.storage.qdrant_store import DENSE, PAYLOAD_INDEXES, SPARSE, ClipStore, SparseVector, StoredPoint, Where, _check_dim
+from vidrag.storage.qdrant_store import (
+    DENSE,
+    PAYLOAD_INDEXES,
+    SPARSE,
+    ClipStore,
+    SparseVector,
+    StoredPoint,
+    Where,
+    _check_dim,
+)
 
 RRF_K = 60
 

@@ -24,3 +24,15 @@ class BackendUnavailable(VidragError):
 
 class ModelMissing(BackendUnavailable):
     """Model weights are not present locally; the message names the model and how to get it."""
+
+
+class Forbidden(VidragError):
+    """The server's configuration does not allow it: a path outside the allowed roots (HTTP 403)."""
+
+
+class TooLarge(InputError):
+    """An upload over the configured size limit (HTTP 413)."""
+
+
+class MediaMissing(NotFound):
+    """The catalog knows the video but its file is gone (moved or deleted) (HTTP 404)."""

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 from vidrag.indexing.asr import Segment, Transcript
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
 from vidrag.storage.catalog import Catalog
-from vidrag.storage.errors import InputError
+from vidrag.storage.errors import InputError, MediaMissing, NotFound
 from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
+from vidrag.tools.intake import store_upload
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +55,10 @@ class Library:
 
     @property
     def data_dir(self) -> Path:
-        """The folder that holds the catalog: generated files and sessions live beside it."""
+        """The folder that holds the catalog, where uploads, thumbnails, sessions and generated files
+        go too (a temporary folder for an in-memory catalog)."""
+        if str(self.catalog.path) == ":memory:":
+            return Path(tempfile.gettempdir()) / "vidrag"
         return Path(self.catalog.path).parent
 
     def close(self) -> None:
@@ -74,12 +84,78 @@ class Library:
         """A video by id, id prefix, path or file name (raises NotFound, naming `vidrag videos`)."""
         return self.catalog.find_video(key)
 
+    def video_by_id(self, video_id: str) -> VideoRecord:
+        """A video by its exact id only (raises NotFound)."""
+        return self.catalog.get_video(video_id)
+
     def delete(self, key: str) -> VideoRecord:
-        """Remove a video's clips and catalog row (the file itself is left alone)."""
+        """Remove a video's clips, catalog row, thumbnails and uploaded copy; other files are left alone."""
         record = self.video(key)
         self.store.delete_video(record.id)
         self.catalog.delete_video(record.id)
+        if self.uploads_dir.resolve() in Path(record.path).resolve().parents:
+            shutil.rmtree(self.uploads_dir / record.id, ignore_errors=True)
+        shutil.rmtree(self.data_dir / "thumbs" / record.id, ignore_errors=True)
         return record
+
+    # intake -----------------------------------------------------------------------------------
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded videos are kept, one folder per video id."""
+        return self.data_dir / "uploads"
+
+    def store_upload(self, source: BinaryIO, filename: str, limit: int) -> tuple[Path, str]:
+        """Keep an uploaded video under `uploads_dir` (see `tools.intake.store_upload`).
+
+        Raises:
+            TooLarge: more than `limit` bytes.
+            InputError: the bytes are not a video.
+        """
+        return store_upload(source, filename, self.uploads_dir, limit)
+
+    def indexed_copy(self, video_id: str) -> Path | None:
+        """The file of an already indexed video with this id, if it is still there."""
+        try:
+            record = self.catalog.get_video(video_id)
+        except NotFound:
+            return None
+        path = Path(record.path)
+        return path if record.status == "indexed" and path.is_file() else None
+
+    def thumbnail(self, video_id: str, seconds: float) -> Path:
+        """A JPEG of the frame nearest `seconds` (clamped to the video), 320 px at most, cached on disk.
+
+        Raises:
+            NotFound: no such video.
+            MediaMissing: its file is gone.
+            InputError: no frame could be decoded there.
+        """
+        record = self.video_by_id(video_id)
+        if not Path(record.path).is_file():
+            raise MediaMissing(f"The file of video {video_id} is missing: {record.path}; re-add it or delete the video.")
+        tenth = int(round(min(seconds, max(0.0, record.duration - 0.05)) * 10))
+        cached = self.data_dir / "thumbs" / record.id / f"{tenth:07d}.jpg"
+        if not cached.is_file():
+            _render_jpeg(record.path, tenth / 10, cached, max_side=320)
+        return cached
+
+    # backends ---------------------------------------------------------------------------------
+
+    def point_count(self) -> int:
+        """How many clips the vector store holds (reads the store: a readiness check)."""
+        return self.store.count()
+
+    def embedder_name(self) -> str:
+        """The embedding model and its dimension, e.g. `all-MiniLM-L6-v2 (384-d)`."""
+        return f"{self.embedder.model_name} ({self.embedder.dim}-d)"
+
+    def similarity(self, query: str, texts: list[str]) -> list[float]:
+        """Cosine similarity of `query` to each text, with the library's embedder."""
+        if not texts:
+            return []
+        vectors = self.embedder.dense([query, *texts])
+        return [float(score) for score in np.asarray(vectors[1:]) @ np.asarray(vectors[0])]
 
     def clips(self, key: str) -> list[Clip]:
         return self.store.clips(self.video(key).id)
@@ -191,3 +267,16 @@ def _clamp_span(start: float, end: float, duration: float) -> tuple[float, float
             "give start < end within the video."
         )
     return start, end
+
+
+def _render_jpeg(path: str, seconds: float, out: Path, max_side: int) -> None:
+    """Write the frame at `seconds` as a JPEG, atomically (concurrent requests may race)."""
+    from PIL import Image
+
+    frames = read_frames_at(path, probe(path), [seconds], max_side=max_side)
+    if not frames:
+        raise InputError(f"no frame could be read at {seconds:.1f}s of {path}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    Image.fromarray(frames[0]).save(tmp, format="JPEG", quality=82)
+    os.replace(tmp, out)

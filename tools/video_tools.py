@@ -16,15 +16,17 @@ import functools
 import importlib.util
 import logging
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import InputError, NotFound, VidragError
 from vidrag.storage.types import VideoRecord
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ class VideoTools:
         on_step: called with each step as it happens (for streaming), or None.
     """
 
-    def __init__(self, library: Any, *, out_dir: str | Path | None = None, inspect_fps: float = 2.0,
+    def __init__(self, library: Library, *, out_dir: str | Path | None = None, inspect_fps: float = 2.0,
                  on_step: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.library = library
         self.ledger = EvidenceLedger()
@@ -370,9 +372,7 @@ class VideoTools:
     def out_dir(self) -> Path:
         """Where cut clips and generated videos go (the library home's `clips` folder by default)."""
         if self._out_dir is None:
-            catalog_path = str(getattr(self.library.catalog, "path", ":memory:"))
-            base = Path(catalog_path).parent if catalog_path != ":memory:" else Path(tempfile.gettempdir())
-            self._out_dir = base / "clips"
+            self._out_dir = self.library.data_dir / "clips"
         self._out_dir.mkdir(parents=True, exist_ok=True)
         return self._out_dir
 
@@ -410,11 +410,7 @@ class VideoTools:
 
     def _rank(self, question: str, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
         """Items most similar to the question first (cosine of unit embeddings)."""
-        if not items:
-            return []
-        vectors = self.library.embedder.dense([question] + [i["text"] for i in items])
-        query = vectors[0]
-        scores = [sum(a * b for a, b in zip(query, v)) for v in vectors[1:]]
+        scores = self.library.similarity(question, [i["text"] for i in items])
         return sorted(zip(items, scores), key=lambda pair: -pair[1])
 
 

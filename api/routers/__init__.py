@@ -7,20 +7,20 @@ built at import time, and tests hand the app a library they already hold.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
-
 from vidrag.api.jobs import JobManager
 from vidrag.api.settings import Settings
+from vidrag.tools.library import Library
 
 API_KEY_HEADER = "X-API-Key"
 API_KEY_COOKIE = "vidrag_api_key"
 _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when VIDRAG_API_KEY is set.")
 
 
-def get_library(request: Request) -> Any:
+def get_library(request: Request) -> Library:
     """The app's Library."""
     return request.app.state.library
 
@@ -54,7 +54,7 @@ def require_api_key(request: Request, key: Annotated[str | None, Depends(_header
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
 
 
-LibraryDep = Annotated[Any, Depends(get_library)]
+LibraryDep = Annotated[Library, Depends(get_library)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -72,3 +72,17 @@ def describe_error(err: BaseException) -> tuple[int, dict[str, str]]:
         if isinstance(err, kind):
             return status, {"detail": detail, "message": str(err)}
     return 500, {"detail": "internal error"}
+
+
+def refusal(err: Exception) -> HTTPException:
+    """An intake refusal as an HTTP error with its short message as `detail`.
+
+    Forbidden (configuration says no) is 403, TooLarge 413, other input errors 422; anything else is
+    re-raised for the app's error handlers.
+    """
+    from vidrag.storage.errors import Forbidden, InputError, TooLarge
+
+    for kind, status in ((Forbidden, 403), (TooLarge, 413), (InputError, 422)):
+        if isinstance(err, kind):
+            return HTTPException(status, str(err))
+    raise err

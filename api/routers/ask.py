@@ -12,14 +12,16 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
 from vidrag.api.schemas import AskIn, AskOut, CitationOut, ErrorOut
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
@@ -54,7 +56,7 @@ async def ask(body: AskIn, request: Request, library: LibraryDep, settings: Sett
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _stream(answer: Callable[..., dict[str, Any]], library: Any, question: str,
+async def _stream(answer: Callable[..., dict[str, Any]], library: Library, question: str,
                   call: dict[str, Any], session_id: str | None) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-
-from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep
-from vidrag.api.routers.videos import _inside
+from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
 from vidrag.api.schemas import ErrorOut, JobOut
+from vidrag.storage.errors import VidragError
+from vidrag.tools.intake import image_under
 
 router = APIRouter(tags=["generate"])
 
@@ -44,39 +44,20 @@ def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settin
     from vidrag.tools.talking_head import TalkingHeadRequest
 
     if body.video_id:
-        record = library.catalog.get_video(body.video_id)
+        record = library.video_by_id(body.video_id)
         if body.time > record.duration:
             raise HTTPException(422, "time is past the end of the video")
         image, frame_time = record.path, body.time
     elif body.image_path:
-        image, frame_time = _allowed_image(body.image_path, settings.allowed_roots), None
+        try:
+            image, frame_time = image_under(body.image_path, settings.allowed_roots), None
+        except VidragError as err:
+            raise refusal(err) from err
     else:
         raise HTTPException(422, "give video_id (and time) or image_path")
     request = TalkingHeadRequest(image=image, script=body.script, frame_time=frame_time, seed=body.seed,
                                  steps=body.steps, variant=body.variant, voice=body.voice, tiny=body.tiny)
     return jobs.submit("talking_head", request.to_dict())
-
-
-def _allowed_image(raw: str, roots: list[Path]) -> str:
-    """An image file under the allowed roots (no '..', symlinks resolved before the check).
-
-    Raises:
-        HTTPException: 403 outside the roots or with no roots configured, 422 for anything else.
-    """
-    import os
-
-    if Path(raw).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise HTTPException(422, "image_path must be a PNG, JPEG or WebP image")
-    if not roots:
-        raise HTTPException(403, "server paths are disabled: set VIDRAG_ALLOWED_ROOTS")
-    if "\x00" in raw or not os.path.isabs(raw) or ".." in Path(raw).parts:
-        raise HTTPException(422, "path must be absolute, without '..'")
-    target = Path(os.path.realpath(raw))
-    if not _inside(target, [Path(os.path.realpath(r)) for r in roots]):
-        raise HTTPException(403, "path is outside the allowed roots")
-    if not target.is_file():
-        raise HTTPException(422, "no such file")
-    return str(target)
 
 
 @router.get("/jobs/{job_id}/output", responses={404: {"model": ErrorOut}},

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-
 from vidrag.api.routers import LibraryDep, SettingsDep
 from vidrag.api.schemas import CheckOut, ReadyOut
+
+if TYPE_CHECKING:
+    from vidrag.api.settings import Settings
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -30,8 +33,8 @@ def health() -> dict[str, str]:
 async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
     """Each backend checked once; 200 when all are usable, else 503 with what failed."""
     checks = {
-        "qdrant": await _check(lambda: f"{library.store.count()} points"),
-        "embedder": await _check(lambda: f"{library.embedder.model_name} ({library.embedder.dim}-d)"),
+        "qdrant": await _check(lambda: f"{library.point_count()} points"),
+        "embedder": await _check(library.embedder_name),
         "captioner": await _check(lambda: _captioner(library, settings)),
         "llm": await _check(lambda: _llm(settings)),
     }
@@ -47,7 +50,7 @@ async def _check(probe: Callable[[], str]) -> CheckOut:
         return CheckOut(ok=False, detail=f"{type(err).__name__}: {str(err)[:200]}")
 
 
-def _captioner(library: Any, settings: Any) -> str:
+def _captioner(library: Library, settings: Settings) -> str:
     captioner = library.captioner
     if captioner is None:
         return "none loaded (read-only library)"

@@ -27,7 +27,7 @@ _EXPORTS = {
     "answer_question": "vidrag.agent",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = ["Library", "Settings", "__version__", "answer_question", "open_library"]
 
 if TYPE_CHECKING:
     from vidrag.agent import answer_question
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from vidrag.tools.library import Library
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # PEP 562: import a public name on first use
     if name not in _EXPORTS:
         raise AttributeError(f"module 'vidrag' has no attribute {name!r}")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -18,6 +18,7 @@ from vidrag.indexing.asr import Segment
 from vidrag.indexing.captioners.base import ClipFrames
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import NotFound
+from vidrag.storage.jobs import JobStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
 
 CLIPS = {
@@ -50,13 +51,18 @@ class TinyLibrary:
 
     def __init__(self, home: str | Path, captioner: Any = None) -> None:
         self.home = Path(home)
-        self.catalog = Catalog(self.home / "catalog.sqlite")  # sessions and API jobs live beside it
+        self.catalog = Catalog(self.home / "catalog.sqlite")
+        self.jobs = JobStore(self.catalog)  # API jobs; sessions go under data_dir
         self.captioner = captioner
         self.embedder = _Embedder()
         self.records = {name: VideoRecord(id=f"vid{i}" + "0" * 12, path=f"/videos/{name}", duration=clips[-1][1],
                                           status="indexed", clip_count=len(clips), language="en",
                                           summary=SUMMARIES[name])
                         for i, (name, clips) in enumerate(CLIPS.items())}
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home
 
     def videos(self) -> list[VideoRecord]:
         return list(self.records.values())
@@ -100,6 +106,10 @@ class TinyLibrary:
         times = [start + (end - start) * (i + 0.5) / count for i in range(count)]
         frames = [np.full((36, 64, 3), 40 + 20 * i, np.uint8) for i in range(count)]
         return ClipFrames(video_id=record.id, start=start, end=end, frames=frames, times=times)
+
+    def similarity(self, query: str, texts: list[str]) -> list[float]:
+        vectors = self.embedder.dense([query, *texts])
+        return [sum(a * b for a, b in zip(vectors[0], v)) for v in vectors[1:]]
 
     def close(self) -> None:
         self.catalog.close()

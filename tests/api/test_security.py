@@ -102,7 +102,7 @@ def test_path_ingestion_is_off_without_roots(sample_library, make_settings, samp
     assert response.json()["detail"] == "path ingestion is disabled: set VIDRAG_ALLOWED_ROOTS"
 
 
-def test_oversized_uploads_are_refused(sample_library, make_settings, api_home):
+def test_oversized_uploads_are_refused(sample_library, make_settings):
     big = MP4_HEAD + b"\x00" * (3 << 20)
     with TestClient(create_app(make_settings(max_upload_mb=1), library=sample_library)) as http:
         response = http.post("/videos", files={"file": ("big.mp4", big, "video/mp4")})
@@ -116,14 +116,14 @@ def test_oversized_uploads_are_refused(sample_library, make_settings, api_home):
 
         response = http.post("/videos", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"})
         assert (response.status_code, response.json()) == (413, {"detail": "upload too large"})
-    assert not list((api_home / "uploads").glob(".incoming-*"))
+    assert not list(sample_library.uploads_dir.glob(".incoming-*"))
 
 
 @pytest.mark.parametrize("content", [b"This is a text file, not a video.\n" * 20, MP4_HEAD + b"garbage" * 100])
-def test_fake_videos_are_refused_by_content(client, api_home, content):
+def test_fake_videos_are_refused_by_content(client, sample_library, content):
     response = client.post("/videos", files={"file": ("lecture.mp4", content, "video/mp4")})
     assert (response.status_code, response.json()) == (422, {"detail": "not a video"})
-    assert not list((api_home / "uploads").glob(".incoming-*"))
+    assert not list(sample_library.uploads_dir.glob(".incoming-*"))
 
 
 def test_other_bodies_and_missing_file(client):
@@ -138,8 +138,9 @@ class _BrokenLibrary:
 
     def __init__(self) -> None:
         from vidrag.storage.catalog import Catalog
+        from vidrag.storage.jobs import JobStore
 
-        self.catalog = Catalog(":memory:")
+        self.jobs = JobStore(Catalog(":memory:"))
 
     def videos(self):
         raise RuntimeError("secret internals at /srv/private/db")

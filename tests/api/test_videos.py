@@ -42,13 +42,13 @@ def test_delete_unknown_video_is_404(client):
     assert response.json()["detail"] == "not found"
 
 
-def test_thumbnail_is_a_cached_jpeg(client, sample_library, api_home):
+def test_thumbnail_is_a_cached_jpeg(client, sample_library):
     record = _record(sample_library, "tcp_networking.mp4")
     first = client.get(f"/videos/{record.id}/thumbnail", params={"t": 3.0})
     assert first.status_code == 200
     assert first.headers["content-type"] == "image/jpeg"
     assert first.content[:3] == b"\xff\xd8\xff"
-    assert (api_home / "thumbs" / record.id / "0000030.jpg").is_file()
+    assert (sample_library.data_dir / "thumbs" / record.id / "0000030.jpg").is_file()
     assert client.get(f"/videos/{record.id}/thumbnail", params={"t": 3.0}).content == first.content
     late = client.get(f"/videos/{record.id}/thumbnail", params={"t": 99999})  # clamped to the end
     assert late.status_code == 200 and late.content[:2] == b"\xff\xd8"
@@ -65,14 +65,14 @@ def test_path_ingest_of_an_indexed_file_finishes_unchanged(client, sample_dir):
     assert job["progress"]["percent"] == 100.0
 
 
-def test_duplicate_upload_is_recognised_by_content(client, sample_dir, sample_library, api_home):
+def test_duplicate_upload_is_recognised_by_content(client, sample_dir, sample_library):
     data = (sample_dir / "bikes.mp4").read_bytes()
     response = client.post("/videos", files={"file": ("another name.mp4", data, "video/mp4")})
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "done"
     assert job["result"]["video_ids"] == [_record(sample_library, "bikes.mp4").id]
-    assert not list((api_home / "uploads").glob(f"{job['result']['video_ids'][0]}*"))
+    assert not list(sample_library.uploads_dir.glob(f"{job['result']['video_ids'][0]}*"))
 
 
 @pytest.fixture
@@ -87,11 +87,11 @@ def tiny_video(tmp_path) -> Path:
     return out
 
 
-def test_upload_is_ingested_listed_and_deleted(client, tiny_video, api_home):
+def test_upload_is_ingested_listed_and_deleted(client, tiny_video, sample_library):
     response = client.post("/videos", files={"file": ("pattern", tiny_video.read_bytes(), "application/octet-stream")})
     assert response.status_code == 202, response.text
     video_id = response.json()["params"]["video_id"]
-    stored = api_home / "uploads" / video_id / "pattern.mp4"  # a suffix added from the content
+    stored = sample_library.uploads_dir / video_id / "pattern.mp4"  # a suffix added from the content
     assert stored.is_file()
     job = wait_job(client, response.json()["id"])
     try:
