@@ -11,17 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 from vidrag.storage.errors import InputError, NotFound, VidragError
+from vidrag.storage.types import clock
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Search and question your video library.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def clock(seconds: float) -> str:
-    """mm:ss.s (or h:mm:ss.s) for display."""
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
 
 
 def err(message: str) -> None:

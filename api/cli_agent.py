@@ -13,15 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from vidrag.storage.types import clock
 
 log = logging.getLogger(__name__)
-
-
-def mmss(seconds: float) -> str:
-    """mm:ss for display (h:mm:ss past an hour)."""
-    minutes, secs = divmod(int(round(max(0.0, seconds))), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _stderr_stream(event: dict[str, Any]) -> None:
@@ -55,7 +49,7 @@ def ask(
     for c in result["citations"]:
         quote = " ".join(c["quote"].split())
         quote = quote if len(quote) <= 120 else quote[:119] + "…"
-        typer.echo(f"  {Path(c['video']).name} @ {mmss(c['start'])}–{mmss(c['end'])}  {quote}")
+        typer.echo(f"  {Path(c['video']).name} @ {clock(c['start'], tenths=False)}–{clock(c['end'], tenths=False)}  {quote}")
     typer.echo(f"({result['mode']}, {result['seconds']:.1f} s)", err=True)
 
 

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     segment: SegmentSettings = SegmentSettings()
     search_mode: str = Field("hybrid", description="hybrid | dense | sparse")
 
-    captioner: str = Field("describer", description="describer | minicpm | openai")
+    captioner: str = Field("describer", description="describer | minicpm | openai | vllm")
     captioner_url: str | None = None
     captioner_model: str = "openbmb/MiniCPM-V-4_5"
     captioner_api_key: str | None = None
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     captioner_packing: int = 3
     captioner_batch: int = Field(0, description="Clips per captioner call; 0 = automatic (minicpm: from free GPU memory, 16-64).")
     captioner_device: str = Field("cuda", description="minicpm: cuda | cuda:N | cpu (float32, slow: for checks with small models).")
-    captioner_max_new_tokens: int | None = Field(None, description="minicpm: caption token limit (default 192).")
+    captioner_max_new_tokens: int | None = Field(None, description="minicpm, vllm: caption token limit (minicpm 192, vllm 384 by default).")
 
     llm_url: str | None = Field(None, description="OpenAI-compatible LLM for the agent; unset = no-LLM mode.")
     llm_model: str = "Qwen/Qwen3-8B"

@@ -51,6 +51,8 @@ def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
     options: dict = {}
     if settings.captioner == "openai":
         options = {"url": settings.captioner_url, "model": settings.captioner_model, "api_key": settings.captioner_api_key}
+    elif settings.captioner == "vllm":
+        options = {"model": settings.captioner_model, "max_tokens": settings.captioner_max_new_tokens}
     elif settings.captioner == "minicpm":
         options = {"model": settings.captioner_model, "packing": settings.captioner_packing,
                    "batch": settings.captioner_batch, "device": settings.captioner_device,

@@ -74,7 +74,7 @@ def _picture_changed(small: np.ndarray, before: np.ndarray, share: float) -> boo
     return float((np.abs(small - before) > 0.1).mean()) > share
 
 
-class _Ticker:
+class _SampleClock:
     """Fires once per period of source time, at the first frame at or after each bin centre."""
 
     def __init__(self, fps: float) -> None:
@@ -103,7 +103,7 @@ def analyse(
 ) -> Analysis:
     """Decode every frame once and measure cuts, motion, on-screen text and caption frames."""
     shots = ShotDetector(info.fps or 25.0, threshold=shot_threshold)
-    ocr_tick, cap_tick = _Ticker(analysis_fps), _Ticker(caption_fps)
+    ocr_tick, cap_tick = _SampleClock(analysis_fps), _SampleClock(caption_fps)
     timings = {"decode": 0.0, "segment": 0.0, "ocr": 0.0}
     motion: list[tuple[float, float]] = []
     texts: list[tuple[float, list[str]]] = []

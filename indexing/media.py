@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from vidrag.storage.errors import InputError
+from vidrag.storage.errors import BackendUnavailable, InputError
 
 log = logging.getLogger(__name__)
 
@@ -200,17 +199,39 @@ def _pyav_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.
             log.warning("%s: decoding stopped early (%s)", path, err)
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg program: the system one, else the one bundled with imageio-ffmpeg.
+
+    Raises:
+        BackendUnavailable: neither exists.
+    """
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as err:
+        raise BackendUnavailable("ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`.") from err
+
+
+
 def load_audio(path: str | Path, info: MediaInfo | None = None) -> np.ndarray:
     """The whole audio track as 16 kHz mono float32, decoded once; empty if there is none.
 
-    Uses ffmpeg when installed (it skips corrupt packets and keeps the timeline), else PyAV with
+    Uses ffmpeg when there is one (it skips corrupt packets and keeps the timeline), else PyAV with
     per-packet error handling.
     """
     if info is not None and not info.has_audio:
         return np.zeros(0, dtype=np.float32)
-    if shutil.which("ffmpeg"):
+    try:
+        ffmpeg = ffmpeg_exe()
+    except BackendUnavailable:
+        ffmpeg = None
+    if ffmpeg:
         command = [
-            "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
+            ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
             "-ar", str(SAMPLE_RATE), "-f", "f32le", "-",
         ]
         result = subprocess.run(command, capture_output=True, check=False)

@@ -10,21 +10,15 @@ import re
 from collections import Counter
 
 import numpy as np
-
-from vidrag.storage.types import Clip
+from vidrag.storage.types import Clip, clock
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{secs:02d}"
 
 
 def summarise(name: str, duration: float, clips: list[Clip], vectors: np.ndarray, sentences: int = 4) -> str:
     """A short extractive summary of a video."""
     stem = re.sub(r"[_\-.]+", " ", name.rsplit(".", 1)[0]).strip()
-    parts = [f"Video '{stem}' ({_clock(duration)}, {len(clips)} clips)."]
+    parts = [f"Video '{stem}' ({clock(duration, tenths=False)}, {len(clips)} clips)."]
     lines = Counter(line for clip in clips for line in clip.ocr.split("\n") if len(line) > 3)
     if lines:
         parts.append("On screen: " + "; ".join(line for line, _ in lines.most_common(8)) + ".")

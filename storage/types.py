@@ -6,6 +6,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def clock(seconds: float, *, tenths: bool = True) -> str:
+    """A time for people and citation tags: mm:ss.s, or mm:ss without tenths; h:mm:ss.s past an hour."""
+    if not tenths:
+        seconds = round(seconds)
+    minutes, secs = divmod(max(0.0, float(seconds)), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    text = f"{secs:04.1f}" if tenths else f"{int(secs):02d}"
+    return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes:02d}:{text}"
+
 @dataclass
 class Clip:
     """One temporal clip of a video and the text that makes it searchable."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import InputError, NotFound, VidragError
-from vidrag.storage.types import VideoRecord
+from vidrag.storage.types import VideoRecord, clock
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
@@ -46,13 +46,6 @@ def unwrap(text: str) -> str:
     if text.startswith(DATA_OPEN) and text.endswith(DATA_CLOSE):
         return text[len(DATA_OPEN): -len(DATA_CLOSE)]
     return text
-
-
-def clock(seconds: float) -> str:
-    """mm:ss.s for display and citation tags (h:mm:ss.s past an hour)."""
-    minutes, secs = divmod(max(0.0, float(seconds)), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
 
 
 def cite_tag(video: str, start: float, end: float) -> str:

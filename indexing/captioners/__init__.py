@@ -1,7 +1,8 @@
 """Clip captioners behind one interface, chosen by name.
 
 `describer` (the offline default) composes measured signals; `minicpm` runs MiniCPM-V-4.5 in
-process; `openai` calls an OpenAI-compatible server such as vLLM serving MiniCPM-V-4.5.
+process; `openai` calls an OpenAI-compatible server such as vLLM serving MiniCPM-V-4.5; `vllm` runs
+MiniCPM-V-4.5 through vLLM's offline engine in process (a GPU box with `vidrag[vllm]`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ CAPTIONERS: dict[str, str] = {
     "describer": "vidrag.indexing.describe:Describer",
     "minicpm": "vidrag.indexing.captioners.minicpm:MiniCPMCaptioner",
     "openai": "vidrag.indexing.captioners.openai_server:OpenAICaptioner",
+    "vllm": "vidrag.indexing.captioners.openai_server:VLLMOfflineCaptioner",
 }
 
 

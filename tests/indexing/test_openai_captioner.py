@@ -274,3 +274,13 @@ def test_vllm_offline_without_vllm_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(BackendUnavailable, match=r"vidrag\[vllm\]"):
         VLLMOfflineCaptioner().caption([make_clip(0, 1)])
+
+
+def test_settings_reach_the_vllm_offline_captioner(monkeypatch):
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import make_captioner as from_settings
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # building it must not need vllm; captioning does
+    cap = from_settings(Settings(captioner="vllm", captioner_max_new_tokens=200, captioner_fps=1.0))
+    assert isinstance(cap, VLLMOfflineCaptioner)
+    assert (cap.max_tokens, cap.fps, cap.model) == (200, 1.0, "openbmb/MiniCPM-V-4_5")

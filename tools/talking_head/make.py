@@ -16,7 +16,7 @@ from vidrag.tools.talking_head.framepack import (
     load_framepack,
     resolve_device,
 )
-from vidrag.tools.talking_head.pipeline import CommandLipSync, Progress, TalkingHeadPipeline
+from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, TalkingHeadPipeline
 from vidrag.tools.talking_head.request import TalkingHeadRequest
 from vidrag.tools.talking_head.tts import make_voice
 
@@ -62,7 +62,7 @@ def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
 
 
 def generate_talking_head(request: TalkingHeadRequest, out: str | Path, *,
-                          progress: Progress | None = None) -> dict[str, Any]:
+                          progress: StepProgress | None = None) -> dict[str, Any]:
     """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
 
     The video lasts as long as the spoken script (about 2.5 words per second). On a GPU with the

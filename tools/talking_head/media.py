@@ -6,12 +6,12 @@ reads portrait frames from videos and probes the result.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from vidrag.indexing.media import ffmpeg_exe
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 
@@ -56,23 +56,6 @@ def load_portrait(image: Any) -> Any:
         raise InputError(
             f"Cannot read the portrait image {image}: {err}; give a PNG/JPEG file, or (video, seconds)."
         ) from err
-
-
-def ffmpeg_exe() -> str:
-    """The ffmpeg program: the system one, else the one bundled with imageio-ffmpeg.
-
-    Raises:
-        BackendUnavailable: neither exists.
-    """
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as err:
-        raise BackendUnavailable("ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`.") from err
 
 
 def _run_ffmpeg(args: list[str], data: bytes | None = None) -> None:

@@ -30,7 +30,7 @@ from vidrag.tools.talking_head.tts import EspeakVoice, Voice, wav_duration
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
+StepProgress = Callable[[int, int], None]
 
 DEFAULT_PROMPT = (
     "The person looks into the camera and speaks naturally, mouth moving with the words, "
@@ -183,7 +183,7 @@ class TalkingHeadPipeline:
         return portrait, width, height
 
     def generate(self, image: Any, script: str, out: Path | str, settings: MotionSettings | None = None,
-                 progress: Progress | None = None) -> TalkingHeadResult:
+                 progress: StepProgress | None = None) -> TalkingHeadResult:
         """Make the clip and its sidecar: speak, animate to the voice's length, finish the mp4.
 
         Args:
@@ -211,7 +211,7 @@ class TalkingHeadPipeline:
                 audio = self.voice.synthesize(script, work / "voice.wav")
             speech_seconds = wav_duration(audio)
             plan = plan_sections(speech_seconds, settings.fps, settings.latent_window_size)
-            ticker = _Ticker(progress, plan.sections * settings.steps + 3 + (1 if self.lipsync else 0))
+            ticker = _StepCounter(progress, plan.sections * settings.steps + 3 + (1 if self.lipsync else 0))
             ticker.step()
             frames = self._animate(portrait, width, height, plan, settings, clock, ticker)
             video_seconds = plan.target_frames / settings.fps
@@ -225,7 +225,7 @@ class TalkingHeadPipeline:
         return TalkingHeadResult(video=out, metadata_path=sidecar, metadata=meta)
 
     def _animate(self, portrait: Any, width: int, height: int, plan: SectionPlan, settings: MotionSettings,
-                 clock: _Stopwatch, ticker: _Ticker) -> Any:
+                 clock: _Stopwatch, ticker: _StepCounter) -> Any:
         """FramePack frames for the plan (the model loads here on first use)."""
         with clock("load"):
             pipe = self.motion_pipe
@@ -235,7 +235,7 @@ class TalkingHeadPipeline:
         return frames
 
     def _finish(self, frames: Any, audio: Path, out: Path, seconds: float, fps: float, work: Path,
-                clock: _Stopwatch, ticker: _Ticker) -> None:
+                clock: _Stopwatch, ticker: _StepCounter) -> None:
         """Encode the frames, lip-sync them if configured, and mux the voice into `out`."""
         with clock("encode"):
             video = encode_frames(frames, fps, work / "silent.mp4")
@@ -330,10 +330,10 @@ class _Stopwatch:
         return {**self.times, "total": time.perf_counter() - self.started}
 
 
-class _Ticker:
+class _StepCounter:
     """Counts work units and reports them as `progress(done, total)`."""
 
-    def __init__(self, progress: Progress | None, total: int):
+    def __init__(self, progress: StepProgress | None, total: int):
         self.progress, self.total, self.done = progress, total, 0
 
     def step(self) -> None:
