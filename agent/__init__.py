@@ -49,7 +49,7 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
         raise InputError("The question is empty; ask something about the videos.")
     began = time.perf_counter()
     store = SessionStore.for_library(library) if session else None
-    history = store.load(session) if store else []
+    history = store.load(session) if store and session else []
     on_step = (lambda step: stream({"type": "step", **step})) if stream else None
     tools = VideoTools(library, on_step=on_step)
     if llm is None and settings is not None and getattr(settings, "llm_url", None):
@@ -68,7 +68,7 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
         "steps": list(tools.steps), "removed_citations": checked.removed,
         "seconds": round(time.perf_counter() - began, 3),
     }
-    if store:
+    if store and session:
         store.append(session, {"question": question, "answer": result["answer"],
                                "citations": result["citations"], "mode": mode})
     return result

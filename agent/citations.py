@@ -111,7 +111,7 @@ def check_citations(answer: str, ledger: EvidenceLedger) -> CitationCheck:
     for tag, video, start, end in parse_citations(answer):
         video_id = resolve_video(video, ledger)
         entries = ledger.overlapping(video_id, start, end) if video_id else []
-        if not entries:
+        if not video_id or not entries:
             if tag not in bad_tags:
                 bad_tags.append(tag)
             continue

@@ -76,7 +76,7 @@ def _llm_class() -> type:
 
         async def aclose(self) -> None:
             """Close the async client of this run (its connections belong to this run's loop)."""
-            client = self._aclient
+            client: Any = self._aclient  # type: ignore[has-type]  # a pydantic PrivateAttr of the parent class
             self._aclient = None
             if client is not None:
                 await client.close()
@@ -121,7 +121,7 @@ async def _split_tool_calls(stream: Any) -> Any:
     async for chunk in stream:
         delta = chunk.choices[0].delta if chunk.choices else None
         calls = (delta.tool_calls or []) if delta is not None else []
-        if len(calls) <= 1:
+        if delta is None or len(calls) <= 1:
             yield chunk
             continue
         for n, call in enumerate(calls):

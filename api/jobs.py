@@ -94,9 +94,9 @@ class JobManager:
         """
         return self.jobs.get(job_id)
 
-    def list(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
         """The latest jobs, newest first, optionally only those with one status."""
-        return self.jobs.list(limit, status)
+        return self.jobs.latest(limit, status)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set some columns of a job row (dicts are stored as JSON) and its `updated` time."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from vidrag.storage.errors import InputError
@@ -38,7 +38,8 @@ class _Bar:
     """A tqdm bar on stderr fed by `progress(done, total)`."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
+        self.enabled = enabled
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:

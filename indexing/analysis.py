@@ -43,7 +43,10 @@ class FrameSample:
         """The frame as RGB uint8 (decoded on each access; callers keep what they need)."""
         import cv2
 
-        return cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+        decoded = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise ValueError("a stored frame is not a readable JPEG")
+        return decoded[:, :, ::-1].copy()
 
 
 @dataclass

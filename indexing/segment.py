@@ -83,7 +83,7 @@ def change_spikes(
     for i in np.flatnonzero(values >= floor):
         around = np.concatenate([values[max(0, i - window) : i], values[i + 1 : i + 1 + window]])
         if i > 0 and (around.size == 0 or values[i] >= ratio * max(float(np.median(around)), 1e-4)):
-            cuts.append(float(motion[i][0]))
+            cuts.append(float(motion[int(i)][0]))
     return cuts
 
 

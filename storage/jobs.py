@@ -47,7 +47,7 @@ class JobStore:
             raise NotFound(f"Unknown job id {job_id!r}; GET /jobs lists the jobs.")
         return _job(rows[0])
 
-    def list(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
         """The latest jobs, newest first, optionally only those with one status."""
         if status:
             rows = self.catalog.execute(

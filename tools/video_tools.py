@@ -129,7 +129,7 @@ class VideoTools:
         self.on_step = on_step
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
-        self._describer = None
+        self._describer: Any = None
 
     # bookkeeping ------------------------------------------------------------------------------
 
@@ -353,10 +353,10 @@ class VideoTools:
             raise InputError("The script is empty; give the words the person should say.")
         if image is None and video is None:
             raise InputError("Give either a portrait image path or a library video and frame_time.")
-        if image is not None:
-            request = TalkingHeadRequest(image=image, script=script)
-        else:
+        if video is not None and image is None:
             request = TalkingHeadRequest(image=self._video(video).path, script=script, frame_time=float(frame_time))
+        else:
+            request = TalkingHeadRequest(image=str(image), script=script)
         return generate_talking_head(request, self.out_dir / f"talking_head_{int(time.time())}.mp4")
 
     # helpers ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=500),
 ) -> list[dict[str, Any]]:
     """The latest jobs, optionally only those with one status."""
-    return jobs.list(limit=limit, status=status)
+    return jobs.latest(limit=limit, status=status)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}}, summary="One job")

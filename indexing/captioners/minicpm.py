@@ -144,7 +144,7 @@ def install_torchvision_stand_in() -> None:
     import_utils.is_torchvision_available()
     module = types.ModuleType("torchvision", "Empty stand-in: MiniCPM-V's remote code imports torchvision, never uses it.")
     module.__spec__ = importlib.machinery.ModuleSpec("torchvision", None)
-    module.__version__ = "0.0.0+vidrag-stand-in"
+    module.__dict__["__version__"] = "0.0.0+vidrag-stand-in"
     sys.modules["torchvision"] = module
     logger.warning(
         "torchvision is not installed: MiniCPM-V's remote code is loaded with an empty stand-in "
@@ -328,7 +328,7 @@ class MiniCPMCaptioner(Captioner):
         self.chunk_frames = chunk_frames
         self.vision_batch = vision_batch
         self.device = device
-        self._options = {"device": device, "attn_implementation": attn_implementation, "cache_dir": cache_dir,
+        self._options: dict[str, Any] = {"device": device, "attn_implementation": attn_implementation, "cache_dir": cache_dir,
                          "revision": revision}  # fmt: skip
         self._custom_loader = loader
         self._loader = loader or (lambda: load_minicpm(model, **self._options))

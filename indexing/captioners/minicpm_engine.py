@@ -278,7 +278,7 @@ def packed_batch_fix(model: Any, layout: Sequence[tuple[int, int]]) -> Iterator[
     Raises:
         BackendUnavailable: (inside the block) the remote code split rows another way than expected.
     """
-    layout = [tuple(item) for item in layout]
+    layout = [(int(frames), int(groups)) for frames, groups in layout]
     if all(frames == groups for frames, groups in layout):
         yield  # one row per frame already: the remote code's split is right
         return

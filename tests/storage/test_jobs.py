@@ -30,8 +30,8 @@ def test_unfinished_lists_queued_and_running_oldest_first(jobs):
     jobs.update(second["id"], status="running")
     assert jobs.unfinished() == [first["id"], second["id"]]
     assert jobs.get(done["id"])["result"] == {"counts": {"indexed": 1}}
-    assert [j["id"] for j in jobs.list(status="done")] == [done["id"]]
-    assert len(jobs.list(limit=2)) == 2
+    assert [j["id"] for j in jobs.latest(status="done")] == [done["id"]]
+    assert len(jobs.latest(limit=2)) == 2
 
 
 def test_unknown_ids_and_columns_are_errors(jobs):

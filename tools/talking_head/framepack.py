@@ -245,7 +245,7 @@ def load_framepack(
     from diffusers import HunyuanVideoFramepackPipeline, HunyuanVideoFramepackTransformer3DModel
     from transformers import SiglipImageProcessor, SiglipVisionModel
 
-    common = {"cache_dir": cache_dir, "local_files_only": True}
+    common: dict[str, Any] = {"cache_dir": cache_dir, "local_files_only": True}
     try:
         transformer = HunyuanVideoFramepackTransformer3DModel.from_pretrained(
             spec.transformer_repo, torch_dtype=torch.bfloat16, **common

@@ -26,7 +26,8 @@ def grab_frame(video: Path | str, seconds: float) -> Any:
     try:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
-            container.seek(int(max(0.0, seconds) / stream.time_base), stream=stream, backward=True)
+            base = float(stream.time_base) if stream.time_base else 1e-6  # microseconds when unset
+            container.seek(int(max(0.0, seconds) / base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 if frame.time is not None and frame.time + 1e-6 >= seconds:
                     return frame.to_image().convert("RGB")

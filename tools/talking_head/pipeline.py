@@ -174,12 +174,10 @@ class TalkingHeadPipeline:
         if Path(out).suffix.lower() != ".mp4":
             raise InputError(f"The output must be an .mp4 path, got {out}.")
         portrait = load_portrait(image)
+        bucketed = bucket_size(portrait.size[0], portrait.size[1], settings.target_area)
+        width, height = settings.width or bucketed[0], settings.height or bucketed[1]
         if settings.width is not None or settings.height is not None:
-            width = settings.width or bucket_size(*portrait.size, settings.target_area)[0]
-            height = settings.height or bucket_size(*portrait.size, settings.target_area)[1]
             check_size(width, height)
-        else:
-            width, height = bucket_size(*portrait.size, settings.target_area)
         return portrait, width, height
 
     def generate(self, image: Any, script: str, out: Path | str, settings: MotionSettings | None = None,
@@ -316,7 +314,8 @@ class _Stopwatch:
     """Times named stages (`with clock("voice"): ...`); `done()` adds the total since creation."""
 
     def __init__(self) -> None:
-        self.started, self.times = time.perf_counter(), {}
+        self.started = time.perf_counter()
+        self.times: dict[str, Any] = {}
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:

@@ -214,7 +214,7 @@ def tiny_pipeline(seed: int = 0) -> Any:
     """
     from diffusers import HunyuanVideoFramepackPipeline
 
-    pipe = HunyuanVideoFramepackPipeline(**tiny_components(seed))
+    pipe: Any = HunyuanVideoFramepackPipeline(**tiny_components(seed))
     pipe.set_progress_bar_config(disable=True)
     logger.debug("built tiny FramePack pipeline (seed %d)", seed)
     return pipe

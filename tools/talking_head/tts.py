@@ -142,7 +142,7 @@ class TransformersVoice(Voice):
 
             try:
                 self._pipe = pipeline(
-                    "text-to-speech", model=self.model, device=self.device, model_kwargs={"cache_dir": self.cache_dir}
+                    "text-to-audio", model=self.model, device=self.device, model_kwargs={"cache_dir": self.cache_dir}
                 )
             except OSError as err:
                 raise ModelMissing(_tts_missing(self.model) + f" ({err})") from err
