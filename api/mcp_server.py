@@ -23,10 +23,17 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from vidrag import __version__
 from vidrag.agent.llm_agent import json_tool, llama_tools
+from vidrag.api.app import is_loopback
+from vidrag.api.routers import API_KEY_HEADER, key_matches
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
 
 log = logging.getLogger(__name__)
@@ -51,19 +58,25 @@ class VidragTools:
         return [types.Tool(name=name, description=meta.description, input_schema=meta.get_parameters_dict())
                 for name, meta in self.specs.items()]
 
+    def spec(self, name: str) -> Any:
+        """A tool's llama-index metadata (name, description, schema).
+
+        Raises:
+            MCPError: an unknown tool (a protocol error: the call names nothing to run).
+        """
+        if name not in self.specs:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool {name!r}; the tools are {', '.join(self.specs)}.")
+        return self.specs[name]
+
     def check(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments, converted to the tool's parameter types.
 
         Raises:
-            MCPError: an unknown tool (a protocol error: the call names nothing to run).
             ValueError: arguments that do not fit the tool's schema, said in words an LLM can act on.
         """
-        meta = self.specs.get(name)
-        if meta is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool {name!r}; the tools are {', '.join(self.specs)}.")
+        meta = self.spec(name)
         known = meta.get_parameters_dict().get("properties", {})
-        unknown = sorted(set(arguments) - set(known))
-        problems = [f"{key}: no such parameter" for key in unknown]
+        problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         try:
             checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
         except ValidationError as err:
@@ -81,8 +94,8 @@ class VidragTools:
         text = json_tool(getattr(VideoTools(self.library), name))(**checked)
         data = json.loads(text)
         failed = isinstance(data, dict) and "error" in data
-        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=data,
-                                    is_error=failed)
+        return types.CallToolResult(content=[types.TextContent(text=text)], is_error=failed,
+                                    structured_content=data if isinstance(data, dict) else None)
 
 
 def _error_result(message: str) -> types.CallToolResult:
@@ -92,18 +105,14 @@ def _error_result(message: str) -> types.CallToolResult:
 
 def build_server(library: Any) -> Server:
     """An MCP server offering the agent's tools over `library`."""
-    from vidrag import __version__
-
     tools = VidragTools(library)
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools.listing())
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        arguments = params.arguments or {}
-        if params.name not in tools.specs:
-            tools.check(params.name, arguments)  # raises the unknown-tool error
-        return await anyio.to_thread.run_sync(functools.partial(tools.call, params.name, arguments))
+        tools.spec(params.name)  # an unknown tool is answered here, as a protocol error
+        return await anyio.to_thread.run_sync(functools.partial(tools.call, params.name, params.arguments or {}))
 
     return Server("vidrag", version=__version__, instructions=INSTRUCTIONS,
                   on_list_tools=list_tools, on_call_tool=call_tool)
@@ -129,11 +138,6 @@ async def http_transport(library: Any, host: str) -> AsyncIterator[Any]:
     On a loopback host the Host and Origin headers must name loopback too (DNS-rebinding guard);
     beyond loopback the API key guards the endpoint.
     """
-    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    from vidrag.api.app import is_loopback
-
     security = None
     if is_loopback(host):
         security = TransportSecuritySettings(
@@ -150,11 +154,6 @@ class McpEndpoint:
     """The ASGI endpoint at `/mcp`: the REST API's key check, then the app's live MCP handler."""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        from starlette.requests import Request
-        from starlette.responses import JSONResponse
-
-        from vidrag.api.routers import API_KEY_HEADER, key_matches
-
         state = scope["app"].state
         request = Request(scope)
         if not key_matches(state.api_key, request.headers.get(API_KEY_HEADER)):
