@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
+from starlette.routing import Route
 
 from vidrag.api.jobs import JobManager
 from vidrag.api.routers import describe_error, require_api_key
@@ -108,7 +109,7 @@ def _add_routes(app: FastAPI) -> None:
     if mcp_installed():
         from vidrag.api.mcp_server import MCP_PATH, McpEndpoint
 
-        app.add_route(MCP_PATH, McpEndpoint(), include_in_schema=False)
+        app.router.routes.append(Route(MCP_PATH, endpoint=McpEndpoint(), include_in_schema=False))
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -55,8 +55,10 @@ class VidragTools:
         self.specs = {tool.metadata.name: tool.metadata for tool in llama_tools(VideoTools(library))}
 
     def listing(self) -> list[types.Tool]:
-        return [types.Tool(name=name, description=meta.description, input_schema=meta.get_parameters_dict())
-                for name, meta in self.specs.items()]
+        return [
+            types.Tool(name=name, description=meta.description, input_schema=meta.get_parameters_dict())
+            for name, meta in self.specs.items()
+        ]
 
     def spec(self, name: str) -> Any:
         """A tool's llama-index metadata (name, description, schema).
@@ -94,13 +96,19 @@ class VidragTools:
         text = json_tool(getattr(VideoTools(self.library), name))(**checked)
         data = json.loads(text)
         failed = isinstance(data, dict) and "error" in data
-        return types.CallToolResult(content=[types.TextContent(text=text)], is_error=failed,
-                                    structured_content=data if isinstance(data, dict) else None)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)],
+            is_error=failed,
+            structured_content=data if isinstance(data, dict) else None,
+        )
 
 
 def _error_result(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=json.dumps({"error": message}))],
-                                structured_content={"error": message}, is_error=True)
+    return types.CallToolResult(
+        content=[types.TextContent(text=json.dumps({"error": message}))],
+        structured_content={"error": message},
+        is_error=True,
+    )
 
 
 def build_server(library: Any) -> Server:
@@ -114,8 +122,9 @@ def build_server(library: Any) -> Server:
         tools.spec(params.name)  # an unknown tool is answered here, as a protocol error
         return await anyio.to_thread.run_sync(functools.partial(tools.call, params.name, params.arguments or {}))
 
-    return Server("vidrag", version=__version__, instructions=INSTRUCTIONS,
-                  on_list_tools=list_tools, on_call_tool=call_tool)
+    return Server(
+        "vidrag", version=__version__, instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool
+    )
 
 
 def run_stdio(library: Any) -> None:
@@ -157,11 +166,13 @@ class McpEndpoint:
         state = scope["app"].state
         request = Request(scope)
         if not key_matches(state.api_key, request.headers.get(API_KEY_HEADER)):
-            response = JSONResponse({"detail": "missing or invalid API key"}, status_code=401,
-                                    headers={"WWW-Authenticate": API_KEY_HEADER})
+            response = JSONResponse(
+                {"detail": "missing or invalid API key"}, status_code=401, headers={"WWW-Authenticate": API_KEY_HEADER}
+            )
         elif getattr(state, "mcp", None) is None:
-            response = JSONResponse({"detail": "backend unavailable", "message": "The MCP server is not running."},
-                                    status_code=503)
+            response = JSONResponse(
+                {"detail": "backend unavailable", "message": "The MCP server is not running."}, status_code=503
+            )
         else:
             await state.mcp(scope, receive, send)
             return

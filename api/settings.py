@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
     asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")
     asr_language: str | None = Field(None, description="Force a spoken language; unset = detect.")
-    ocr: str = Field("tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted).")
+    ocr: str = Field(
+        "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."
+    )
     ocr_lang: str = Field("eng", description="tesseract languages, e.g. eng+deu.")
     analysis_fps: float = Field(1.0, description="Frames per second examined for OCR and description.")
     segment: SegmentSettings = SegmentSettings()

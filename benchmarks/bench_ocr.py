@@ -74,12 +74,22 @@ def rate(reader, items: list[tuple[str, object, str]]) -> dict:
     for name, frame, reference in items:
         lines, cpu = timed_read(reader, frame)
         recall, similarity = score(reference, " ".join(lines))
-        rows.append({"item": name, "read": " / ".join(lines), "word_recall": round(recall, 3),
-                     "char_similarity": round(similarity, 3), "cpu_s": round(cpu, 2)})
+        rows.append(
+            {
+                "item": name,
+                "read": " / ".join(lines),
+                "word_recall": round(recall, 3),
+                "char_similarity": round(similarity, 3),
+                "cpu_s": round(cpu, 2),
+            }
+        )
     count = max(len(rows), 1)
-    return {"word_recall": round(sum(r["word_recall"] for r in rows) / count, 3),
-            "char_similarity": round(sum(r["char_similarity"] for r in rows) / count, 3),
-            "cpu_s_per_image": round(sum(r["cpu_s"] for r in rows) / count, 2), "rows": rows}
+    return {
+        "word_recall": round(sum(r["word_recall"] for r in rows) / count, 3),
+        "char_similarity": round(sum(r["char_similarity"] for r in rows) / count, 3),
+        "cpu_s_per_image": round(sum(r["cpu_s"] for r in rows) / count, 2),
+        "rows": rows,
+    }
 
 
 def scene_items(folder: Path) -> list[tuple[str, object, str]]:
@@ -87,8 +97,11 @@ def scene_items(folder: Path) -> list[tuple[str, object, str]]:
     from PIL import Image
 
     text = folder / "text"
-    return [(name, np.asarray(Image.open(text / name).convert("RGB")), reference)
-            for name, reference in SCENE_TEXT.items() if (text / name).is_file()]
+    return [
+        (name, np.asarray(Image.open(text / name).convert("RGB")), reference)
+        for name, reference in SCENE_TEXT.items()
+        if (text / name).is_file()
+    ]
 
 
 def slide_items(videos: Path, manifest: dict) -> list[tuple[str, object, str]]:
@@ -127,9 +140,12 @@ def footage(reader, videos: Path) -> dict:
             lines += [line for line in found if line not in lines]
             cpu += seconds
         words = normalise(" ".join(lines)).split()
-        out[name] = {"lines": lines, "expected": expected or None,
-                     "found": (normalise(expected) in words) if expected else None,
-                     "cpu_s_per_frame": round(cpu / max(len(frames), 1), 2)}
+        out[name] = {
+            "lines": lines,
+            "expected": expected or None,
+            "found": (normalise(expected) in words) if expected else None,
+            "cpu_s_per_frame": round(cpu / max(len(frames), 1), 2),
+        }
     return out
 
 
@@ -150,11 +166,16 @@ def ingest_and_eval(backend: str, videos: Path, home: Path) -> dict:
     finally:
         library.close()
     media = sum(r.duration for r in results)
-    return {"media_s": round(media, 1), "ingest_s": round(wall, 1), "realtime_x": round(media / wall, 2),
-            "ocr_stage_s": round(sum(r.timings.get("ocr", 0.0) for r in results), 1),
-            "failed": [r.error for r in results if r.status == "failed"],
-            "recall_at_1": report["recall_at_1"], "recall_at_5": report["recall_at_5"],
-            "mean_iou": round(report["mean_iou"], 3)}
+    return {
+        "media_s": round(media, 1),
+        "ingest_s": round(wall, 1),
+        "realtime_x": round(media / wall, 2),
+        "ocr_stage_s": round(sum(r.timings.get("ocr", 0.0) for r in results), 1),
+        "failed": [r.error for r in results if r.status == "failed"],
+        "recall_at_1": report["recall_at_1"],
+        "recall_at_5": report["recall_at_5"],
+        "mean_iou": round(report["mean_iou"], 3),
+    }
 
 
 def run(opencv_doc: Path, workdir: Path, skip_ingest: bool) -> dict:
@@ -170,8 +191,11 @@ def run(opencv_doc: Path, workdir: Path, skip_ingest: bool) -> dict:
     for backend in BACKENDS:
         reader = make_ocr(backend)
         reader.read(slides[0][1])  # first call loads models / warms caches
-        report[backend] = {"scene_text": rate(reader, scenes), "slides": rate(reader, slides),
-                           "footage": footage(reader, videos)}
+        report[backend] = {
+            "scene_text": rate(reader, scenes),
+            "slides": rate(reader, slides),
+            "footage": footage(reader, videos),
+        }
         if not skip_ingest:
             report[backend]["ingest"] = ingest_and_eval(backend, videos, workdir / f"home-{backend}")
     return report
@@ -181,21 +205,30 @@ def table(report: dict) -> str:
     """The README's comparison table (markdown)."""
     lines = ["| | " + " | ".join(BACKENDS) + " |", "|---|" + "---|" * len(BACKENDS)]
 
-    def row(label: str, get) -> None:  # noqa: ANN001
+    def row(label: str, get) -> None:
         lines.append(f"| {label} | " + " | ".join(str(get(report[b])) for b in BACKENDS) + " |")
 
-    for part, label in (("scene_text", f"opencv-doc scene text ({report['scene_images']} photos)"),
-                        ("slides", f"sample lecture slides ({report['slides']} frames)")):
+    for part, label in (
+        ("scene_text", f"opencv-doc scene text ({report['scene_images']} photos)"),
+        ("slides", f"sample lecture slides ({report['slides']} frames)"),
+    ):
         row(f"{label}: word recall", lambda r, p=part: r[p]["word_recall"])
         row(f"{label}: char similarity", lambda r, p=part: r[p]["char_similarity"])
         row(f"{label}: CPU s / image", lambda r, p=part: r[p]["cpu_s_per_image"])
     for name in FOOTAGE:
-        row(f"{name} at 1 frame/s: lines read", lambda r, n=name: " / ".join(r["footage"].get(n, {}).get("lines", [])) or "–")
+        row(
+            f"{name} at 1 frame/s: lines read",
+            lambda r, n=name: " / ".join(r["footage"].get(n, {}).get("lines", [])) or "–",
+        )
     if "ingest" in report[BACKENDS[0]]:
         row("sample library ingest: × real time", lambda r: r["ingest"]["realtime_x"])
         row("sample library ingest: OCR stage s", lambda r: r["ingest"]["ocr_stage_s"])
-        row("shipped QA: recall@1 / recall@5 / mean IoU",
-            lambda r: f"{r['ingest']['recall_at_1']:.2f} / {r['ingest']['recall_at_5']:.2f} / {r['ingest']['mean_iou']:.2f}")
+        row(
+            "shipped QA: recall@1 / recall@5 / mean IoU",
+            lambda r: (
+                f"{r['ingest']['recall_at_1']:.2f} / {r['ingest']['recall_at_5']:.2f} / {r['ingest']['mean_iou']:.2f}"
+            ),
+        )
     return "\n".join(lines)
 
 

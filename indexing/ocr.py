@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -45,6 +46,16 @@ def _languages(binary: str) -> set[str]:
 OCR_BACKENDS = ("tesseract", "rapidocr", "off")
 
 
+class TextReader(Protocol):
+    """What the ingest needs from an OCR backend: its name (for the settings key) and one method."""
+
+    name: str
+
+    def read(self, frame: np.ndarray) -> list[str]:
+        """Text lines found in one RGB frame, top to bottom."""
+        ...
+
+
 class OcrReader:
     """Reads text lines from frames with tesseract.
 
@@ -65,7 +76,8 @@ class OcrReader:
         binary = shutil.which("tesseract")
         if binary is None:
             raise BackendUnavailable(
-                "tesseract is not installed; run `apt-get install tesseract-ocr` (or set VIDRAG_OCR=rapidocr or VIDRAG_OCR=off)."
+                "tesseract is not installed; run `apt-get install tesseract-ocr` "
+                "(or set VIDRAG_OCR=rapidocr or VIDRAG_OCR=off)."
             )
         self.binary = binary
         missing = [code for code in lang.split("+") if code not in _languages(binary)]
@@ -146,21 +158,21 @@ class RapidOcrReader:
                 f"The rapidocr OCR backend is not installed ({err.name} is missing); run "
                 "`pip install 'vidrag[rapidocr]'`, or set VIDRAG_OCR=tesseract."
             ) from err
-        models = Path(rapidocr.__file__).parent / "models"
+        folder = Path(rapidocr.__file__).parent / "models"
+        models = {"Det": folder / "PP-OCRv6_det_small.onnx", "Rec": folder / "PP-OCRv6_rec_small.onnx",
+                  "Cls": folder / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+        missing = [path for path in models.values() if not path.is_file()]
+        if missing:
+            raise BackendUnavailable(
+                f"rapidocr ships no model at {missing[0]}; install the pinned release "
+                "(`pip install 'vidrag[rapidocr]'`)."
+            )
         params = {
             "Global.log_level": "error",  # not a warning per frame without text
-            "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
-            "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
-            "Cls.model_path": str(models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+            **{f"{stage}.model_path": str(path) for stage, path in models.items()},
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
-        missing = [path for key, path in params.items() if key.endswith("model_path") and not Path(path).is_file()]
-        if missing:
-            raise BackendUnavailable(
-                f"rapidocr {getattr(rapidocr, '__version__', '')} ships no model at {missing[0]}; "
-                "install the pinned release (`pip install 'vidrag[rapidocr]'`)."
-            )
         self.engine = rapidocr.RapidOCR(params=params)
         self.min_score = min_score
         self.max_side = max_side
@@ -179,7 +191,7 @@ class RapidOcrReader:
                 if score >= self.min_score and _WORDY.search(text)]
 
 
-def make_ocr(backend: str, lang: str = "eng") -> OcrReader | RapidOcrReader | None:
+def make_ocr(backend: str, lang: str = "eng") -> TextReader | None:
     """The OCR reader for a backend name (`VIDRAG_OCR`); None for "off".
 
     Args:
@@ -199,7 +211,7 @@ def make_ocr(backend: str, lang: str = "eng") -> OcrReader | RapidOcrReader | No
     raise InputError(f"Unknown OCR backend {backend!r}; set VIDRAG_OCR to one of {', '.join(OCR_BACKENDS)}.")
 
 
-def ocr_key(reader: OcrReader | RapidOcrReader | None) -> str:
+def ocr_key(reader: TextReader | None) -> str:
     """The OCR reader's part of the ingest settings key, so a video read by another backend is redone.
 
     Off and tesseract keep the values stored before backends had names ("False", "True"), so

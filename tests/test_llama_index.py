@@ -16,25 +16,33 @@ from vidrag.llama_index import VidragRetriever, search_filters
 
 
 def _filters(*items: tuple[str, str, object], condition: str = "and") -> MetadataFilters:
-    return MetadataFilters(filters=[MetadataFilter(key=k, operator=op, value=v) for k, op, v in items],
-                           condition=FilterCondition(condition))
+    return MetadataFilters(
+        filters=[MetadataFilter(key=k, operator=op, value=v) for k, op, v in items],
+        condition=FilterCondition(condition),
+    )
 
 
 def test_metadata_filters_map_to_the_video_and_time_filters():
     assert search_filters(_filters(("video", "==", "bread.mp4"), ("end", ">", 30), ("start", "<", 60.5))) == {
-        "video": "bread.mp4", "start": 30.0, "end": 60.5}
+        "video": "bread.mp4",
+        "start": 30.0,
+        "end": 60.5,
+    }
     assert search_filters(_filters(("video_id", "in", ["abc", "def"]))) == {"video": ["abc", "def"]}
     assert search_filters(None) == {}
 
 
-@pytest.mark.parametrize(("filters", "message"), [
-    (_filters(("start", ">=", 3)), "Unsupported metadata filter start >= 3; vidrag filters by video"),
-    (_filters(("speaker", "==", "Ada")), "Unsupported metadata filter speaker == 'Ada'"),
-    (_filters(("video", "!=", "a.mp4")), "Unsupported metadata filter video != 'a.mp4'"),
-    (_filters(("video", "==", "a.mp4"), ("video", "==", "b.mp4")), "The 'video' bound is given twice"),
-    (_filters(("end", ">", 1), ("start", "<", 5), condition="or"), "Unsupported filter condition 'or'"),
-    (MetadataFilters(filters=[_filters(("end", ">", 1))]), "Nested metadata filters are not supported"),
-])
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (_filters(("start", ">=", 3)), "Unsupported metadata filter start >= 3; vidrag filters by video"),
+        (_filters(("speaker", "==", "Ada")), "Unsupported metadata filter speaker == 'Ada'"),
+        (_filters(("video", "!=", "a.mp4")), "Unsupported metadata filter video != 'a.mp4'"),
+        (_filters(("video", "==", "a.mp4"), ("video", "==", "b.mp4")), "The 'video' bound is given twice"),
+        (_filters(("end", ">", 1), ("start", "<", 5), condition="or"), "Unsupported filter condition 'or'"),
+        (MetadataFilters(filters=[_filters(("end", ">", 1))]), "Nested metadata filters are not supported"),
+    ],
+)
 def test_filters_vidrag_cannot_apply_exactly_are_refused(filters, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         VidragRetriever(None, filters=filters)
@@ -56,16 +64,23 @@ def test_nodes_carry_the_clip_text_and_its_moment(tmp_path):
     assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
     top = nodes[0].node
     assert top.text == "A TCP connection opens with a three-way handshake: SYN, SYN-ACK, ACK."
-    assert top.metadata == {"video": "tcp_networking.mp4", "video_id": "vid1000000000000", "start": 0.0, "end": 9.0,
-                            "path": "/videos/tcp_networking.mp4",
-                            "media_url": "http://127.0.0.1:8000/videos/vid1000000000000/media#t=0.00,9.00"}
-    assert [n.node.node_id for n in asyncio.run(retriever.aretrieve("three-way handshake"))] == [n.node.node_id for n in nodes]
+    assert top.metadata == {
+        "video": "tcp_networking.mp4",
+        "video_id": "vid1000000000000",
+        "start": 0.0,
+        "end": 9.0,
+        "path": "/videos/tcp_networking.mp4",
+        "media_url": "http://127.0.0.1:8000/videos/vid1000000000000/media#t=0.00,9.00",
+    }
+    assert [n.node.node_id for n in asyncio.run(retriever.aretrieve("three-way handshake"))] == [
+        n.node.node_id for n in nodes
+    ]
     local = VidragRetriever(library, top_k=1).retrieve("three-way handshake")[0].node
     assert local.metadata["media_url"] == "file:///videos/tcp_networking.mp4#t=0.00,9.00"
     library.close()
 
 
-def _cite_first_context(messages) -> tuple[str, str]:  # noqa: ANN001
+def _cite_first_context(messages) -> tuple[str, str]:
     """The scripted LLM's answer: cite the first moment the query engine put into the prompt."""
     prompt = messages[-1].content
     video, start, end = re.search(r"video: (\S+)\nstart: ([\d.]+)\nend: ([\d.]+)", prompt).groups()

@@ -87,10 +87,19 @@ class VidragRetriever(BaseRetriever):
             argument and as a filter.
     """
 
-    def __init__(self, library: Any, *, top_k: int = 5, mode: str | None = None,
-                 video: str | list[str] | None = None, start: float | None = None, end: float | None = None,
-                 filters: MetadataFilters | None = None, media_base_url: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        library: Any,
+        *,
+        top_k: int = 5,
+        mode: str | None = None,
+        video: str | list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        filters: MetadataFilters | None = None,
+        media_base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}.")
         if mode is not None and mode not in SEARCH_MODES:
@@ -115,10 +124,18 @@ class VidragRetriever(BaseRetriever):
 
     def _node(self, hit: Any) -> TextNode:
         path = Path(hit.video)
-        metadata = {"video": path.name, "video_id": hit.video_id, "start": round(float(hit.start), 3),
-                    "end": round(float(hit.end), 3), "path": str(path), "media_url": self._media_url(hit)}
+        metadata = {
+            "video": path.name,
+            "video_id": hit.video_id,
+            "start": round(float(hit.start), 3),
+            "end": round(float(hit.end), 3),
+            "path": str(path),
+            "media_url": self._media_url(hit),
+        }
         return TextNode(
-            id_=f"{hit.video_id}:{hit.start:.3f}-{hit.end:.3f}", text=hit.text, metadata=metadata,
+            id_=f"{hit.video_id}:{hit.start:.3f}-{hit.end:.3f}",
+            text=hit.text,
+            metadata=metadata,
             excluded_llm_metadata_keys=["video_id", "path", "media_url"],
             excluded_embed_metadata_keys=list(metadata),
         )

@@ -28,7 +28,7 @@ from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
 TOOLS = ["search_clips", "find_videos", "inspect_clip", "get_transcript", "list_videos", "cut_clip"]
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -39,7 +39,7 @@ def tiny(tmp_path):
     library.close()
 
 
-async def _search(client: Client, query: str, **arguments) -> dict:  # noqa: ANN003
+async def _search(client: Client, query: str, **arguments) -> dict:
     result = await client.call_tool("search_clips", {"query": query, **arguments})
     assert not result.is_error, result.content
     data = json.loads(result.content[0].text)
@@ -48,7 +48,7 @@ async def _search(client: Client, query: str, **arguments) -> dict:  # noqa: ANN
 
 
 def test_tools_are_the_agents_with_the_same_schemas(tiny):
-    async def listing():  # noqa: ANN202
+    async def listing():
         async with Client(build_server(tiny)) as client:
             return (await client.list_tools()).tools
 
@@ -63,18 +63,20 @@ def test_tools_are_the_agents_with_the_same_schemas(tiny):
 
 
 def test_a_search_returns_cited_spans_with_the_video_text_delimited(tiny):
-    async def call():  # noqa: ANN202
+    async def call():
         async with Client(build_server(tiny)) as client:
             return await _search(client, "three-way handshake", k=2)
 
     top = run(call())["results"][0]
     assert (top["video"], top["start"], top["end"]) == ("tcp_networking.mp4", 0.0, 9.0)
     assert top["cite_as"] == "[tcp_networking.mp4 @ 00:00.0–00:09.0]"
-    assert top["text"] == f"{DATA_OPEN}A TCP connection opens with a three-way handshake: SYN, SYN-ACK, ACK.{DATA_CLOSE}"
+    assert (
+        top["text"] == f"{DATA_OPEN}A TCP connection opens with a three-way handshake: SYN, SYN-ACK, ACK.{DATA_CLOSE}"
+    )
 
 
 def test_unknown_tools_and_bad_arguments_get_clear_errors(tiny):
-    async def calls():  # noqa: ANN202
+    async def calls():
         async with Client(build_server(tiny)) as client:
             with pytest.raises(MCPError) as unknown:
                 await client.call_tool("delete_everything", {})
@@ -85,9 +87,12 @@ def test_unknown_tools_and_bad_arguments_get_clear_errors(tiny):
 
     unknown, bad, missing, no_video = run(calls())
     assert unknown.message.startswith("Unknown tool 'delete_everything'; the tools are search_clips, find_videos")
-    assert bad.is_error and json.loads(bad.content[0].text) == {"error": (
-        "Bad arguments for search_clips: colour: no such parameter; k: Input should be a valid integer, unable "
-        "to parse string as an integer. Its parameters are ['query', 'video', 'start', 'end', 'k'].")}
+    assert bad.is_error and json.loads(bad.content[0].text) == {
+        "error": (
+            "Bad arguments for search_clips: colour: no such parameter; k: Input should be a valid integer, unable "
+            "to parse string as an integer. Its parameters are ['query', 'video', 'start', 'end', 'k']."
+        )
+    }
     assert missing.is_error and "video: Field required" in missing.content[0].text
     assert no_video.is_error
     assert no_video.structured_content == {"error": "Unknown video 'holiday.mp4'; call list_videos to see the library."}
@@ -105,7 +110,7 @@ def test_http_needs_the_api_key_then_serves_the_tools(tiny):
         refused = httpx.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
         wrong = httpx.post(f"{base}/mcp", headers={"X-API-Key": "guess"}, json={})
 
-        async def call():  # noqa: ANN202
+        async def call():
             async with httpx2.AsyncClient(headers={"X-API-Key": "s3cret"}) as http:
                 from mcp.client.streamable_http import streamable_http_client
 
@@ -126,17 +131,21 @@ def test_vidrag_mcp_over_stdio_on_the_sample_library(sample_home, sample_dir, tm
     home = tmp_path / "home"
     shutil.copytree(sample_home, home)  # the embedded store admits one process per folder
     qa = json.loads((sample_dir / "sample_qa.jsonl").read_text().splitlines()[0])
-    server = StdioServerParameters(command=sys.executable, args=["-m", "vidrag.api.cli", "mcp"],
-                                   env={**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1"},
-                                   cwd=str(tmp_path))
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "vidrag.api.cli", "mcp"],
+        env={**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1"},
+        cwd=str(tmp_path),
+    )
 
-    async def session():  # noqa: ANN202
+    async def session():
         async with Client(server, read_timeout_seconds=120) as client:
             names = [tool.name for tool in (await client.list_tools()).tools]
             found = await _search(client, qa["question"], k=3)
             top = found["results"][0]
-            lines = await client.call_tool("get_transcript", {"video": top["video"], "start": top["start"],
-                                                              "end": top["end"]})
+            lines = await client.call_tool(
+                "get_transcript", {"video": top["video"], "start": top["start"], "end": top["end"]}
+            )
             return names, found, json.loads(lines.content[0].text)
 
     names, found, transcript = run(session())

@@ -19,10 +19,17 @@ def rapid():
     return RapidOcrReader()
 
 
-@pytest.mark.parametrize(("value", "backend"), [
-    ("tesseract", "tesseract"), ("RapidOCR", "rapidocr"), ("off", "off"), ("false", "off"), (False, "off"),
-    (True, "tesseract"),
-])
+@pytest.mark.parametrize(
+    ("value", "backend"),
+    [
+        ("tesseract", "tesseract"),
+        ("RapidOCR", "rapidocr"),
+        ("off", "off"),
+        ("false", "off"),
+        (False, "off"),
+        (True, "tesseract"),
+    ],
+)
 def test_the_setting_takes_a_backend_name_or_the_old_booleans(value, backend):
     assert Settings(ocr=value).ocr == backend
 
@@ -37,10 +44,17 @@ def test_an_unknown_backend_is_refused_naming_the_choices():
 
 
 def test_rapidocr_reads_a_slide_line_by_line_top_to_bottom(rapid):
-    slide = np.asarray(render_slide("Sliding Window Protocol", ["Receiver advertises a window", "Sender waits"],
-                                    header="How TCP Works").convert("RGB"))
-    assert rapid.read(slide) == ["How TCP Works", "Sliding Window Protocol", "Receiver advertises a window",
-                                 "Sender waits"]
+    slide = np.asarray(
+        render_slide(
+            "Sliding Window Protocol", ["Receiver advertises a window", "Sender waits"], header="How TCP Works"
+        ).convert("RGB")
+    )
+    assert rapid.read(slide) == [
+        "How TCP Works",
+        "Sliding Window Protocol",
+        "Receiver advertises a window",
+        "Sender waits",
+    ]
 
 
 def test_rapidocr_finds_nothing_on_a_blank_frame(rapid):
