@@ -54,10 +54,15 @@ def llama_tools(tools: VideoTools) -> list[Any]:
     """The VideoTools methods as llama-index FunctionTools returning JSON text."""
     from llama_index.core.tools import FunctionTool
 
-    return [FunctionTool.from_defaults(fn=_as_json(fn)) for fn in tools.functions()]
+    return [FunctionTool.from_defaults(fn=json_tool(fn)) for fn in tools.functions()]
 
 
-def _as_json(fn: Callable[..., Any]) -> Callable[..., str]:
+def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:
+    """A tool method as a function returning its result as JSON text (what the LLM and MCP clients read).
+
+    Arguments that do not fit the method's signature come back as an `{"error": ...}` naming its
+    parameters, so the caller can correct the call.
+    """
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)

@@ -5,11 +5,13 @@ the job worker started in the lifespan, and stopped there. Errors are translated
 NotFound → 404, InputError → 422, BackendUnavailable → 503, anything else → 500 with the body
 `{"detail": "internal error"}` and no trace. An API key (`X-API-Key`) is required whenever the server
 listens beyond loopback; with a key configured it is required on every route but `/health` and the
-page itself.
+page itself. The MCP server (`vidrag.api.mcp_server`) is mounted at `/mcp` behind the same key when
+the `mcp` extra is installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
+from starlette.routing import Route
+
 from vidrag.api.jobs import JobManager
 from vidrag.api.routers import describe_error, require_api_key
 from vidrag.api.settings import Settings
@@ -105,6 +109,10 @@ def _add_routes(app: FastAPI) -> None:
     for router in (health.ready_router, videos.router, jobs.router, search.router, ask.router, generate.router):
         app.include_router(router, dependencies=guarded)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if mcp_installed():
+        from vidrag.api.mcp_server import MCP_PATH, McpEndpoint
+
+        app.router.routes.append(Route(MCP_PATH, endpoint=McpEndpoint(), include_in_schema=False))
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -131,13 +139,35 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     resumed = state.jobs.start()
     log.info("vidrag API ready (%d job(s) resumed)", resumed)
     try:
-        yield
+        async with _mcp_session(state):
+            yield
     finally:
         state.jobs.stop()
         state.jobs = None
         if owned:
             state.library.close()
             state.library = None
+
+
+def mcp_installed() -> bool:
+    """Whether the MCP SDK (the `mcp` extra) is installed, checked without importing it."""
+    return importlib.util.find_spec("mcp") is not None
+
+
+@asynccontextmanager
+async def _mcp_session(state: Any) -> AsyncIterator[None]:
+    """Run the MCP server's HTTP sessions for `/mcp` while the app runs (nothing without the SDK)."""
+    if not mcp_installed():
+        yield
+        return
+    from vidrag.api.mcp_server import http_transport
+
+    async with http_transport(state.library, getattr(state.settings, "host", "127.0.0.1")) as handler:
+        state.mcp = handler
+        try:
+            yield
+        finally:
+            state.mcp = None
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,6 +1,6 @@
-"""`vidrag serve`: run the REST API and web page with uvicorn.
+"""`vidrag serve`: run the REST API and web page with uvicorn; `vidrag mcp`: the MCP server on stdio.
 
-It refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
+`serve` refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
 add and delete videos. Registered on the main CLI by `vidrag.api.cli` (`register(app)`).
 """
 
@@ -39,6 +39,26 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
+def mcp() -> None:
+    """Serve the library's tools to an MCP client (Claude Desktop, an IDE) over stdin/stdout."""
+    from vidrag.api.settings import Settings
+    from vidrag.api.wiring import open_library
+    from vidrag.storage.errors import BackendUnavailable
+
+    try:
+        from vidrag.api.mcp_server import run_stdio
+    except ImportError as error:
+        raise BackendUnavailable(
+            f"The MCP SDK is not installed ({error.name} is missing); run `pip install 'vidrag[mcp]'`."
+        ) from error
+    library = open_library(Settings())
+    try:
+        run_stdio(library)
+    finally:
+        library.close()
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `serve` command to the vidrag CLI."""
+    """Add the `serve` and `mcp` commands to the vidrag CLI."""
     app.command("serve")(serve)
+    app.command("mcp")(mcp)

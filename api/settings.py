@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
     asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")
     asr_language: str | None = Field(None, description="Force a spoken language; unset = detect.")
-    ocr: bool = True
-    ocr_lang: str = "eng"
+    ocr: str = Field(
+        "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."
+    )
+    ocr_lang: str = Field("eng", description="tesseract languages, e.g. eng+deu.")
     analysis_fps: float = Field(1.0, description="Frames per second examined for OCR and description.")
     segment: SegmentSettings = SegmentSettings()
     search_mode: str = Field("hybrid", description="hybrid | dense | sparse")
@@ -57,6 +59,19 @@ class Settings(BaseSettings):
     allowed_roots: list[Path] = Field(default_factory=list)
     max_upload_mb: int = 2048
     cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("ocr", mode="before")
+    @classmethod
+    def _ocr_backend(cls, value: object) -> str:
+        """Accept a backend name, or the older on/off booleans (on = the default backend)."""
+        from vidrag.indexing.ocr import OCR_BACKENDS
+
+        name = str(value).strip().lower()
+        name = {"true": "tesseract", "1": "tesseract", "yes": "tesseract", "on": "tesseract",
+                "false": "off", "0": "off", "no": "off", "none": "off"}.get(name, name)
+        if name not in OCR_BACKENDS:
+            raise ValueError(f"unknown OCR backend {value!r}; use one of {', '.join(OCR_BACKENDS)}")
+        return name
 
     @property
     def catalog_path(self) -> Path:

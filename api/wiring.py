@@ -83,7 +83,7 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # noqa: ANN001, ANN201
     from vidrag.indexing.asr import Transcriber
-    from vidrag.indexing.ocr import OcrReader
+    from vidrag.indexing.ocr import make_ocr
     from vidrag.indexing.pipeline import Indexer, IngestOptions
 
     options = IngestOptions(
@@ -93,7 +93,7 @@ def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # n
     return Indexer(
         store=store, catalog=catalog, embedder=embedder,
         transcriber=Transcriber(settings.asr_model, language=settings.asr_language),
-        captioner=captioner, ocr=OcrReader(settings.ocr_lang) if settings.ocr else None,
+        captioner=captioner, ocr=make_ocr(settings.ocr, settings.ocr_lang),
         cache_dir=settings.cache_dir, options=options, caption_batch=caption_chunk(settings),
     )
 

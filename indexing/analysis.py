@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vidrag.indexing.media import MediaInfo, iter_frames, resize_to
-from vidrag.indexing.ocr import OcrReader
+from vidrag.indexing.ocr import TextReader
 from vidrag.indexing.segment import ShotDetector, change_spikes, merge_cuts
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def analyse(
     path: str | Path,
     info: MediaInfo,
     *,
-    ocr: OcrReader | None,
+    ocr: TextReader | None,
     analysis_fps: float = 1.0,
     caption_fps: float = 0.5,
     caption_side: int = 480,

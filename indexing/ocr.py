@@ -1,7 +1,10 @@
-"""On-screen text with tesseract, read only when the picture changed.
+"""On-screen text, read only when the picture changed: tesseract or rapidocr (PP-OCR models).
 
-Lines are kept when tesseract is confident about their words, and de-duplicated across frames so a
-slide that stays up for a minute contributes its text once per clip.
+Two backends read frames into text lines, chosen by name with `make_ocr` (`VIDRAG_OCR`):
+`tesseract` (Debian's tesseract-ocr, strong on rendered slides and subtitles) and `rapidocr` (PP-OCR
+detection + recognition ONNX models shipped inside the rapidocr wheel, which also reads photographed
+text: signs, labels, whiteboards). Lines are kept when the reader is confident about them, and
+de-duplicated across frames so a slide that stays up for a minute contributes its text once per clip.
 
 tesseract runs as a subprocess with its own environment: one OpenMP thread (3x faster on few cores)
 is set for that subprocess only. The limit is never put into this process's environment, where
@@ -18,6 +21,8 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +43,19 @@ def _languages(binary: str) -> set[str]:
     return {line.strip() for line in done.stdout.splitlines()[1:] if line.strip()}
 
 
+OCR_BACKENDS = ("tesseract", "rapidocr", "off")
+
+
+class TextReader(Protocol):
+    """What the ingest needs from an OCR backend: its name (for the settings key) and one method."""
+
+    name: str
+
+    def read(self, frame: np.ndarray) -> list[str]:
+        """Text lines found in one RGB frame, top to bottom."""
+        ...
+
+
 class OcrReader:
     """Reads text lines from frames with tesseract.
 
@@ -49,6 +67,8 @@ class OcrReader:
         timeout: seconds one frame may take before it is given up.
     """
 
+    name = "tesseract"
+
     def __init__(
         self, lang: str = "eng", min_confidence: float = 60.0, max_side: int = 1280, threads: int = 1,
         timeout: float = 60.0,
@@ -56,7 +76,8 @@ class OcrReader:
         binary = shutil.which("tesseract")
         if binary is None:
             raise BackendUnavailable(
-                "tesseract is not installed; run `apt-get install tesseract-ocr` (or set VIDRAG_OCR=false)."
+                "tesseract is not installed; run `apt-get install tesseract-ocr` "
+                "(or set VIDRAG_OCR=rapidocr or VIDRAG_OCR=off)."
             )
         self.binary = binary
         missing = [code for code in lang.split("+") if code not in _languages(binary)]
@@ -109,6 +130,96 @@ class OcrReader:
             )
         text = done.stdout.decode("utf-8", errors="replace")
         return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+class RapidOcrReader:
+    """Reads text lines from frames with rapidocr's PP-OCR models (detection, angle, recognition).
+
+    The models are the ONNX files inside the rapidocr wheel, passed by path so rapidocr never looks
+    for a download. onnxruntime's thread counts are set on its sessions, not in the environment.
+
+    Args:
+        min_score: lines recognised with a lower score (0–1) are dropped.
+        max_side: frames are scaled down so their longest side is at most this.
+        threads: onnxruntime intra-op threads per model.
+
+    Raises:
+        BackendUnavailable: rapidocr or onnxruntime is not installed.
+    """
+
+    name = "rapidocr"
+
+    def __init__(self, min_score: float = 0.6, max_side: int = 1280, threads: int = 1) -> None:
+        try:
+            import onnxruntime  # noqa: F401 - rapidocr's default engine, a separate install
+            import rapidocr
+        except ImportError as err:
+            raise BackendUnavailable(
+                f"The rapidocr OCR backend is not installed ({err.name} is missing); run "
+                "`pip install 'vidrag[rapidocr]'`, or set VIDRAG_OCR=tesseract."
+            ) from err
+        folder = Path(rapidocr.__file__).parent / "models"
+        models = {"Det": folder / "PP-OCRv6_det_small.onnx", "Rec": folder / "PP-OCRv6_rec_small.onnx",
+                  "Cls": folder / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+        missing = [path for path in models.values() if not path.is_file()]
+        if missing:
+            raise BackendUnavailable(
+                f"rapidocr ships no model at {missing[0]}; install the pinned release "
+                "(`pip install 'vidrag[rapidocr]'`)."
+            )
+        params = {
+            "Global.log_level": "error",  # not a warning per frame without text
+            **{f"{stage}.model_path": str(path) for stage, path in models.items()},
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        self.engine = rapidocr.RapidOCR(params=params)
+        self.min_score = min_score
+        self.max_side = max_side
+
+    def read(self, frame: np.ndarray) -> list[str]:
+        """Text lines found in one RGB frame, top to bottom, left to right."""
+        scale = self.max_side / max(frame.shape[:2])
+        if scale < 1:
+            from PIL import Image
+
+            size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+            frame = np.asarray(Image.fromarray(frame).resize(size))
+        result = self.engine(np.ascontiguousarray(frame))
+        texts, scores = result.txts or (), result.scores or ()
+        return [text.strip() for text, score in zip(texts, scores)
+                if score >= self.min_score and _WORDY.search(text)]
+
+
+def make_ocr(backend: str, lang: str = "eng") -> TextReader | None:
+    """The OCR reader for a backend name (`VIDRAG_OCR`); None for "off".
+
+    Args:
+        backend: tesseract | rapidocr | off.
+        lang: tesseract language codes (rapidocr's models read Latin script and Chinese).
+
+    Raises:
+        InputError: an unknown backend name.
+        BackendUnavailable: the backend is not installed.
+    """
+    if backend == "tesseract":
+        return OcrReader(lang)
+    if backend == "rapidocr":
+        return RapidOcrReader()
+    if backend == "off":
+        return None
+    raise InputError(f"Unknown OCR backend {backend!r}; set VIDRAG_OCR to one of {', '.join(OCR_BACKENDS)}.")
+
+
+def ocr_key(reader: TextReader | None) -> str:
+    """The OCR reader's part of the ingest settings key, so a video read by another backend is redone.
+
+    Off and tesseract keep the values stored before backends had names ("False", "True"), so
+    libraries indexed then are not redone; any other backend is keyed by its name.
+    """
+    if reader is None:
+        return "False"
+    return "True" if reader.name == "tesseract" else reader.name
 
 
 def merge_lines(groups: list[list[str]]) -> list[str]:

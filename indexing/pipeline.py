@@ -25,7 +25,7 @@ from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, word_sp
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import MediaInfo, load_audio, probe
-from vidrag.indexing.ocr import OcrReader, merge_lines
+from vidrag.indexing.ocr import TextReader, merge_lines, ocr_key
 from vidrag.indexing.segment import plan_clips
 from vidrag.indexing.summary import summarise
 from vidrag.storage.catalog import Catalog
@@ -112,7 +112,7 @@ class Indexer:
         embedder: Embedder,
         transcriber: Transcriber,
         captioner: Captioner,
-        ocr: OcrReader | None,
+        ocr: TextReader | None,
         cache_dir: str | Path,
         options: IngestOptions | None = None,
         caption_batch: int = 1,
@@ -124,7 +124,7 @@ class Indexer:
         self.caption_batch = max(1, caption_batch)
         self.settings_key = self.options.key(
             embedder.model_name, transcriber.model_name, captioner.name,
-            json.dumps(captioner.describe(), sort_keys=True, default=str), str(ocr is not None),
+            json.dumps(captioner.describe(), sort_keys=True, default=str), ocr_key(ocr),
         )
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
+
 from vidrag.api.jobs import JobManager
 from vidrag.api.settings import Settings
 from vidrag.tools.library import Library
@@ -46,12 +47,18 @@ def require_api_key(request: Request, key: Annotated[str | None, Depends(_header
         HTTPException: 401 when the key is missing or wrong.
     """
     expected = request.app.state.api_key
-    if not expected:
-        return
     if key is None and request.method in ("GET", "HEAD"):
         key = request.cookies.get(API_KEY_COOKIE)
-    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+    if not key_matches(expected, key):
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+def key_matches(expected: str | None, key: str | None) -> bool:
+    """Whether a request's key opens the app: any key when none is configured, else the same key
+    (compared in constant time)."""
+    if not expected:
+        return True
+    return key is not None and hmac.compare_digest(key.encode(), expected.encode())
 
 
 LibraryDep = Annotated[Library, Depends(get_library)]

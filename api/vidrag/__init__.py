@@ -9,7 +9,8 @@ REST), `vidrag.agent`, `vidrag.tools`, `vidrag.indexing` and `vidrag.storage`::
     library.ingest(["talk.mp4"])
     print(vidrag.answer_question(library, "When is the budget discussed?")["answer"])
 
-Names load on first use, so `import vidrag` stays cheap (the CLI starts from here).
+Names load on first use, so `import vidrag` stays cheap (the CLI starts from here). For llama-index
+apps, `vidrag.llama_index.VidragRetriever` turns a library into a retriever whose nodes cite moments.
 """
 
 from __future__ import annotations

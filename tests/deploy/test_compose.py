@@ -77,7 +77,7 @@ def test_vidrag_api_talks_to_vllm_and_qdrant(compose):
 def test_dockerfile_installs_system_tools_and_the_package():
     text = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"apt-get install[^\n]*ffmpeg tesseract-ocr espeak-ng", text)
-    assert "pip install ." in text
+    assert 'pip install ".[mcp]"' in text  # the package, with the MCP server for /mcp
     assert re.search(r"download\.pytorch\.org/whl/cpu torch==\d", text)  # never the CUDA wheel
     assert 'CMD ["vidrag", "serve", "--host", "0.0.0.0"' in text and "HEALTHCHECK" in text
     root = DEPLOY.parent

@@ -1,0 +1,151 @@
+"""A llama-index retriever over a vidrag library, so a llama-index app's query engine or agent cites moments.
+
+    import vidrag
+    from vidrag.llama_index import VidragRetriever
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    library = vidrag.open_library(vidrag.Settings(home="vidrag-data"))
+    engine = RetrieverQueryEngine.from_args(VidragRetriever(library, top_k=5), llm=my_llm)
+    response = engine.query("How does a TCP connection open?")
+    moment = response.source_nodes[0].metadata  # video, video_id, start, end, path, media_url
+
+Each node's text is the clip's text (caption, speech, on-screen text) exactly as stored: it comes from
+the videos and is untrusted. llama-index `MetadataFilters` map onto vidrag's own filters (a video, and
+time overlap); anything they cannot say exactly is refused with a ValueError rather than half-applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+
+SEARCH_MODES = ("hybrid", "dense", "sparse")
+_VIDEO_KEYS = ("video", "video_id")
+_FILTER_HELP = (
+    "vidrag filters by video (`video` or `video_id` with == or in) and by time overlap (`end` > T: clips "
+    "ending after T; `start` < T: clips starting before T), all joined with AND"
+)
+
+
+def search_filters(filters: MetadataFilters | None) -> dict[str, Any]:
+    """vidrag's search filters (`video`, `start`, `end`) for llama-index metadata filters.
+
+    Raises:
+        ValueError: a filter vidrag cannot apply exactly (another key or operator, OR/NOT, nesting),
+            or the same bound given twice.
+    """
+    out: dict[str, Any] = {}
+    if filters is None:
+        return out
+    if filters.condition not in (None, FilterCondition.AND):
+        raise ValueError(f"Unsupported filter condition {filters.condition.value!r}; {_FILTER_HELP}.")
+    for item in filters.filters:
+        if not isinstance(item, MetadataFilter):
+            raise ValueError(f"Nested metadata filters are not supported; {_FILTER_HELP}.")
+        name, value = _one_filter(item)
+        if name in out:
+            raise ValueError(f"The {name!r} bound is given twice in the metadata filters; give it once.")
+        out[name] = value
+    return out
+
+
+def _one_filter(item: MetadataFilter) -> tuple[str, Any]:
+    """(vidrag search argument, value) for one metadata filter."""
+    key, op, value = item.key, item.operator, item.value
+    if key in _VIDEO_KEYS and op == FilterOperator.EQ and isinstance(value, str):
+        return "video", value
+    if key in _VIDEO_KEYS and op == FilterOperator.IN and isinstance(value, list) and value:
+        return "video", [str(v) for v in value]
+    if key == "end" and op == FilterOperator.GT and isinstance(value, (int, float)):
+        return "start", float(value)
+    if key == "start" and op == FilterOperator.LT and isinstance(value, (int, float)):
+        return "end", float(value)
+    raise ValueError(f"Unsupported metadata filter {key} {op.value} {value!r}; {_FILTER_HELP}.")
+
+
+class VidragRetriever(BaseRetriever):
+    """Clips of a vidrag library that match a query, as llama-index nodes.
+
+    Args:
+        library: an open `vidrag.Library` (e.g. from `vidrag.open_library`).
+        top_k: how many clips to return.
+        mode: "hybrid" (dense + words, the library's default when None), "dense" or "sparse".
+        video: only this video, or these videos (id, id prefix, path or file name).
+        start: only clips ending after this time, seconds.
+        end: only clips starting before this time, seconds.
+        filters: llama-index metadata filters, mapped onto the same video/time filters.
+        media_base_url: a `vidrag serve` address; media URLs then point at its `/videos/{id}/media`
+            instead of the local file.
+
+    Raises:
+        ValueError: top_k < 1, an unknown mode, an unsupported filter, or a bound given both as an
+            argument and as a filter.
+    """
+
+    def __init__(
+        self,
+        library: Any,
+        *,
+        top_k: int = 5,
+        mode: str | None = None,
+        video: str | list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        filters: MetadataFilters | None = None,
+        media_base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}.")
+        if mode is not None and mode not in SEARCH_MODES:
+            raise ValueError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
+        given = {k: v for k, v in (("video", video), ("start", start), ("end", end)) if v is not None}
+        mapped = search_filters(filters)
+        both = sorted(set(given) & set(mapped))
+        if both:
+            raise ValueError(f"{', '.join(both)} given both as an argument and as a metadata filter; give it once.")
+        self.library, self.top_k, self.mode = library, top_k, mode
+        self.where = {**given, **mapped}
+        self.media_base_url = media_base_url.rstrip("/") if media_base_url else None
+        super().__init__(**kwargs)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self.library.search(query_bundle.query_str, k=self.top_k, mode=self.mode, **self.where)
+        return [NodeWithScore(node=self._node(hit), score=float(hit.score)) for hit in hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """The same search in a worker thread, so the event loop keeps running while it embeds and queries."""
+        return await asyncio.to_thread(self._retrieve, query_bundle)
+
+    def _node(self, hit: Any) -> TextNode:
+        path = Path(hit.video)
+        metadata = {
+            "video": path.name,
+            "video_id": hit.video_id,
+            "start": round(float(hit.start), 3),
+            "end": round(float(hit.end), 3),
+            "path": str(path),
+            "media_url": self._media_url(hit),
+        }
+        return TextNode(
+            id_=f"{hit.video_id}:{hit.start:.3f}-{hit.end:.3f}",
+            text=hit.text,
+            metadata=metadata,
+            excluded_llm_metadata_keys=["video_id", "path", "media_url"],
+            excluded_embed_metadata_keys=list(metadata),
+        )
+
+    def _media_url(self, hit: Any) -> str:
+        """Where the moment plays: a media-fragment URL (`#t=start,end`) of the server or the file."""
+        fragment = f"#t={hit.start:.2f},{hit.end:.2f}"
+        if self.media_base_url:
+            return f"{self.media_base_url}/videos/{hit.video_id}/media{fragment}"
+        return Path(hit.video).absolute().as_uri() + fragment
+
+
+__all__ = ["SEARCH_MODES", "VidragRetriever", "search_filters"]
