@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     store: str = Field("edge", description="Embedded store: edge (Qdrant Edge engine) | local (qdrant-client local mode).")
     qdrant_api_key: str | None = None
     collection: str = "vidrag_clips"
+    qdrant_shards: int | None = Field(None, description="Server: shards of a new collection; unset = the server's default (one per node).")
+    qdrant_replication: int | None = Field(None, description="Server: copies of each shard in a new collection (2+ survives a node loss).")
+    qdrant_write_consistency: int | None = Field(None, description="Server: replicas that must confirm a write.")
+    ray_address: str | None = Field(None, description="`ingest --ray` without an address joins this Ray cluster: auto | ray://host:10001; unset = local.")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
     asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")

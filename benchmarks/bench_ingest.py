@@ -52,7 +52,7 @@ def run(workdir: Path) -> dict:
         path = workdir / "videos" / entry["file"]
         floor, frames = decode_floor(path)
         analysis.analyse = counting
-        import vidrag.indexing.pipeline as pipeline
+        import vidrag.indexing.stages as pipeline
 
         pipeline.analyse = counting
         started = time.perf_counter()

@@ -11,6 +11,7 @@ import logging
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from vidrag.indexing.asr import Segment, Transcript
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
@@ -57,6 +58,18 @@ class Library:
         if self.indexer is None:
             raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
         return self.indexer.ingest(paths, progress)
+
+    def ingest_on_ray(self, paths: Iterable[str | Path], **options: Any) -> list[IngestResult]:
+        """Ingest on a Ray cluster: the same stages and results as `ingest`, on many workers.
+
+        Options are those of `vidrag.indexing.distributed.ingest_on_ray` (build, address, workers,
+        direct_write, progress). Ray is imported only here.
+        """
+        if self.indexer is None:
+            raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
+        from vidrag.indexing.distributed import ingest_on_ray
+
+        return ingest_on_ray(self.indexer, paths, **options)
 
     # videos -----------------------------------------------------------------------------------
 
