@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -69,7 +70,8 @@ def ingest(
             from vidrag.api.wiring import ingest_on_ray
 
             _quiet_ray_data()
-            results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
+            with contextlib.redirect_stdout(sys.stderr):  # Ray prints its workers' retries to stdout
+                results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
         else:
             results = library.ingest(paths, progress=bars)
     finally:

@@ -75,7 +75,8 @@ def _assert_same_points(got: dict, want: dict) -> None:
         got_payload, got_vectors = got[point_id]
         assert got_payload == payload
         np.testing.assert_allclose(got_vectors["dense"], vectors["dense"], atol=1e-5)
-        assert got_vectors["sparse"] == vectors["sparse"]
+        sparse, got_sparse = vectors["sparse"], got_vectors["sparse"]
+        assert (got_sparse.indices, got_sparse.values) == (sparse.indices, sparse.values)
 
 
 def _ingest(home: Path, folder: Path, *flags: str, env: dict | None = None) -> list[dict]:
