@@ -44,7 +44,6 @@ def single(files: list[Path], home: Path) -> dict:
     summary = throughput(results, time.perf_counter() - started)
     size = footprint(library, summary["media_s"])
     library.close()
-    size["edge_folder_bytes_per_hour"] = round(_folder_bytes(home / "qdrant") * 3600 / summary["media_s"])
     return {"mode": "single process", "workers": 1, "ray_start_s": 0.0, "footprint": size, **summary}
 
 
@@ -62,9 +61,6 @@ def footprint(library, media_s: float) -> dict:  # noqa: ANN001 - Library
             "dense_bytes_per_point": library.store.dim * 4, "sparse_bytes_per_point": round(8 * sparse / len(payloads)),
             "raw_bytes_per_hour": round((payload + dense + 8 * sparse) / hours)}
 
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def on_ray(files: list[Path], home: Path, workers: int) -> dict:
@@ -91,6 +87,8 @@ def on_ray(files: list[Path], home: Path, workers: int) -> dict:
 
 def run(workdir: Path, workers: list[int]) -> dict:
     import logging
+
+    import ray.data  # noqa: F401 - the import configures Ray Data's logger; then its INFO lines are turned down
 
     from vidrag.indexing.samples import build_sample_library
 

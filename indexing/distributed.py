@@ -150,6 +150,7 @@ class CaptionStage(_Stage):
     def __init__(self, build: PartFactory, config: StageConfig) -> None:
         super().__init__(build, config)
         self.captioner = build("captioner")
+        self.captioner.check()
 
     def run(self, work: VideoWork) -> VideoWork:
         self.config.caption(work, self.captioner)
@@ -244,7 +245,8 @@ def ingest_on_ray(
     Raises:
         BackendUnavailable, ModelMissing: the captioner cannot start, or Ray cannot.
     """
-    indexer.captioner.check()
+    if indexer.captioner.name != "minicpm":  # the in-process GPU model is checked on its GPU workers
+        indexer.captioner.check()
     files, results = indexer.expand(paths)
     todo: list[Path] = []
     for path in files:
