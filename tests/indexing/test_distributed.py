@@ -16,6 +16,7 @@ import pytest
 
 from vidrag.api.wiring import open_library, worker_part
 from vidrag.indexing.distributed import CRASH_HOOK, RayPlan
+from vidrag.indexing.pipeline import IngestResult, throughput
 from vidrag.storage.edge_store import EdgeClipStore
 from vidrag.storage.errors import BackendUnavailable
 from vidrag.storage.qdrant_store import Where
@@ -138,3 +139,19 @@ def test_pools_are_sized_to_the_cluster():
     assert RayPlan.for_cluster({"CPU": 2.0}, "describer").analyse_workers == 1
     with pytest.raises(BackendUnavailable, match="GPU"):
         RayPlan.for_cluster({"CPU": 8.0}, "minicpm")
+
+
+def test_throughput_adds_each_stage_busy_time_over_videos():
+    results = [
+        IngestResult("/a.mp4", "indexed", "a", clips=4, duration=20.0, timings={"asr": 2.0, "decode": 1.0, "hash": 0.0}),
+        IngestResult("/b.mp4", "indexed", "b", clips=6, duration=30.0, timings={"asr": 3.0, "decode": 1.5}),
+        IngestResult("/c.mp4", "unchanged", "c", clips=9, duration=90.0),
+        IngestResult("/d.mp4", "failed", error="bad"),
+    ]
+    summary = throughput(results, wall_s=10.0)
+    assert (summary["indexed"], summary["unchanged"], summary["failed"]) == (2, 1, 1)
+    assert (summary["media_s"], summary["media_s_per_s"]) == (50.0, 5.0)
+    asr = summary["stages"]["asr"]
+    assert (asr["busy_s"], asr["videos"], asr["clips"], asr["media_s_per_s"], asr["clips_per_s"]) == (5.0, 2, 10, 10.0, 2.0)
+    assert summary["stages"]["decode"]["media_s_per_s"] == 20.0
+    assert summary["stages"]["hash"]["media_s_per_s"] is None  # no measurable time, no rate
