@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -51,14 +50,16 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    ray: Annotated[bool, typer.Option("--ray", help="Run the stages on Ray Data workers (pip install 'vidrag[ray]').")] = False,
-    ray_address: Annotated[Optional[str], typer.Option(help="With --ray: a cluster to join (auto, ray://host:10001); default VIDRAG_RAY_ADDRESS, else a local one.")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run the stages on Ray Data workers (needs the ray extra).")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="With --ray: auto or ray://HOST:10001 (default VIDRAG_RAY_ADDRESS, else local).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="With --ray: analyse workers (0 = one per free CPU).")] = 0,
 ) -> None:
     """Index videos: clips, speech, on-screen text and captions into the library."""
     import time
 
-    from vidrag.api.cli_ingest import FileBars, RunBars, echo_speed
+    from vidrag.api.cli_ingest import FileBars, RunBars, echo_speed, ingest_on_ray
     from vidrag.indexing.pipeline import throughput
 
     library = _open(for_ingest=True)
@@ -67,11 +68,7 @@ def ingest(
     started = time.perf_counter()
     try:
         if ray:
-            from vidrag.api.wiring import ingest_on_ray
-
-            _quiet_ray_data()
-            with contextlib.redirect_stdout(sys.stderr):  # Ray prints its workers' retries to stdout
-                results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
+            results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
         else:
             results = library.ingest(paths, progress=bars)
     finally:
@@ -84,15 +81,6 @@ def ingest(
         echo_speed(summary)
     if results and all(r.status == "failed" for r in results):
         raise typer.Exit(1)
-
-
-def _quiet_ray_data() -> None:
-    """Ray Data logs every dataset's start and plan at INFO on the console; vidrag shows its own bars."""
-    try:
-        import ray.data  # noqa: F401 - configures the 'ray.data' logger, which is then turned down
-    except ImportError:
-        return  # ingest_on_ray says how to install Ray
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def _print_summary(results) -> None:  # noqa: ANN001

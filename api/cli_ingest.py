@@ -3,10 +3,26 @@ for media seconds; and a closing line with the run's speed and each stage's thro
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from pathlib import Path
 
 import typer
+
+
+def ingest_on_ray(library, settings, paths, **options) -> list:
+    """`vidrag ingest --ray`: Ray's console chatter kept off stdout (which carries the data) and its
+    per-dataset INFO lines turned down (vidrag shows its own bars)."""
+    from vidrag.api.wiring import ingest_on_ray as run
+
+    try:
+        import ray.data  # noqa: F401 - the import configures the 'ray.data' logger, turned down next
+    except ImportError:
+        pass  # the run itself says how to install Ray
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints workers' retries to stdout
+        return run(library, settings, paths, **options)
 
 
 class FileBars:
@@ -50,7 +66,7 @@ class RunBars:
         self.enabled = enabled
         self.videos = self.media = None
 
-    def __call__(self, result, done: int, total: int) -> None:  # noqa: ANN001 - IngestResult
+    def __call__(self, result, done: int, total: int) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm

@@ -133,10 +133,10 @@ def worker_part(settings: Settings, part: str, *, dim: int = 0):  # noqa: ANN201
     raise InputError(f"Unknown ingest part {part!r}; known: transcriber, ocr, captioner, embedder, store.")
 
 
-def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = None, workers: int = 0,  # noqa: ANN001, ANN201
-                  progress=None):  # noqa: ANN001
-    """Ingest on Ray Data with this library's catalog as the truth; workers write straight to the
-    server when VIDRAG_QDRANT_URL is set, else the driver writes to the embedded store."""
+def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = None, workers: int = 0, progress=None):
+    """Ingest on Ray Data with this library's catalog as the truth, at `address`, else
+    VIDRAG_RAY_ADDRESS, else on a local cluster; workers write straight to the server when
+    VIDRAG_QDRANT_URL is set, else the driver writes to the embedded store."""
     from functools import partial
 
     return library.ingest_on_ray(

@@ -47,7 +47,7 @@ def single(files: list[Path], home: Path) -> dict:
     return {"mode": "single process", "workers": 1, "ray_start_s": 0.0, "footprint": size, **summary}
 
 
-def footprint(library, media_s: float) -> dict:  # noqa: ANN001 - Library
+def footprint(library, media_s: float) -> dict:
     """Points and raw bytes per hour of video: payload JSON, dense float32 and sparse (index + weight)."""
     from vidrag.storage.qdrant_store import Where
 
@@ -101,17 +101,20 @@ def run(workdir: Path, workers: list[int]) -> dict:
     base = rows[0]
     for row in rows:
         row["x_single"] = round(row["media_s_per_s"] / base["media_s_per_s"], 2)
-        row["overhead_per_video_s"] = round((row["wall_s"] - base["wall_s"]) / len(files), 2) if row["mode"] == "ray" else 0.0
+        extra = row["wall_s"] - base["wall_s"] if row["mode"] == "ray" else 0.0
+        row["overhead_per_video_s"] = round(extra / len(files), 2)
     return {"videos": len(files), "cpu_count": os.cpu_count(), "rows": rows}
 
 
 def print_table(report: dict) -> None:
     print(f"{report['videos']} videos, {report['rows'][0]['media_s']} media s, {report['cpu_count']} cores")
-    header = f"{'mode':15s} {'workers':>7s} {'ray start s':>11s} {'wall s':>7s} {'media s/s':>9s} {'x single':>8s} {'overhead/video s':>16s}"
+    header = (f"{'mode':15s} {'workers':>7s} {'ray start s':>11s} {'wall s':>7s} {'media s/s':>9s} {'x single':>8s} "
+              f"{'overhead/video s':>16s}")
     print(header + "  " + " ".join(f"{s:>7s}" for s in STAGES) + "   (stage: media s per busy s)")
     for r in report["rows"]:
         rates = " ".join(f"{r['stages'].get(s, {}).get('media_s_per_s') or 0:7.1f}" for s in STAGES)
-        print(f"{r['mode']:15s} {r['workers']:7d} {r['ray_start_s']:11.1f} {r['wall_s']:7.1f} {r['media_s_per_s']:9.1f} "
+        print(f"{r['mode']:15s} {r['workers']:7d} {r['ray_start_s']:11.1f} {r['wall_s']:7.1f} "
+              f"{r['media_s_per_s']:9.1f} "
               f"{r['x_single']:8.2f} {r['overhead_per_video_s']:16.2f}  {rates}")
     print("footprint:", json.dumps(report["rows"][0]["footprint"]))
 

@@ -250,7 +250,8 @@ def embed(work: VideoWork, embedder: Embedder, embed_caption: bool) -> None:
         work.summary = summarise(Path(work.path).name, work.duration, work.clips, np.asarray(dense))
         whole = Clip(work.video_id, work.path, -1, 0.0, work.duration, caption=work.summary, kind="video")
         work.points = [ClipVectors(c, d, embedder.sparse.document(t)) for c, d, t in zip(work.clips, dense, texts)]
-        work.points.append(ClipVectors(whole, embedder.dense([work.summary])[0], embedder.sparse.document(work.summary)))
+        summary_vector = embedder.dense([work.summary])[0]
+        work.points.append(ClipVectors(whole, summary_vector, embedder.sparse.document(work.summary)))
 
 
 # stage 6: write -------------------------------------------------------------------------------

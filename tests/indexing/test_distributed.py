@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import media
 from vidrag.api.wiring import open_library, worker_part
 from vidrag.indexing.distributed import CRASH_HOOK, RayPlan
 from vidrag.indexing.pipeline import IngestResult, throughput
 from vidrag.storage.edge_store import EdgeClipStore
 from vidrag.storage.errors import BackendUnavailable
 from vidrag.storage.qdrant_store import Where
-from tests import media
 
 ROOT = Path(__file__).resolve().parents[2]
 PART = ("first_aid_cpr.mp4", "bikes.mp4")  # a spoken lecture with slides, and real footage without audio
@@ -123,7 +123,8 @@ def test_plain_ingest_never_imports_ray(tmp_path):
         "print('ray imported' if 'ray' in sys.modules else 'no ray')\n"
     )
     env = {**os.environ, "VIDRAG_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "no ray", done.stderr
     assert "empty" in done.stderr  # the ingest did run
 
@@ -143,7 +144,8 @@ def test_pools_are_sized_to_the_cluster():
 
 def test_throughput_adds_each_stage_busy_time_over_videos():
     results = [
-        IngestResult("/a.mp4", "indexed", "a", clips=4, duration=20.0, timings={"asr": 2.0, "decode": 1.0, "hash": 0.0}),
+        IngestResult("/a.mp4", "indexed", "a", clips=4, duration=20.0,
+                     timings={"asr": 2.0, "decode": 1.0, "hash": 0.0}),
         IngestResult("/b.mp4", "indexed", "b", clips=6, duration=30.0, timings={"asr": 3.0, "decode": 1.5}),
         IngestResult("/c.mp4", "unchanged", "c", clips=9, duration=90.0),
         IngestResult("/d.mp4", "failed", error="bad"),
@@ -152,6 +154,7 @@ def test_throughput_adds_each_stage_busy_time_over_videos():
     assert (summary["indexed"], summary["unchanged"], summary["failed"]) == (2, 1, 1)
     assert (summary["media_s"], summary["media_s_per_s"]) == (50.0, 5.0)
     asr = summary["stages"]["asr"]
-    assert (asr["busy_s"], asr["videos"], asr["clips"], asr["media_s_per_s"], asr["clips_per_s"]) == (5.0, 2, 10, 10.0, 2.0)
+    rates = (asr["busy_s"], asr["videos"], asr["clips"], asr["media_s_per_s"], asr["clips_per_s"])
+    assert rates == (5.0, 2, 10, 10.0, 2.0)
     assert summary["stages"]["decode"]["media_s_per_s"] == 20.0
     assert summary["stages"]["hash"]["media_s_per_s"] is None  # no measurable time, no rate
