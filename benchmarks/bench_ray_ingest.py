@@ -62,6 +62,31 @@ def footprint(library, media_s: float) -> dict:
             "raw_bytes_per_hour": round((payload + dense + 8 * sparse) / hours)}
 
 
+class _PassThrough:
+    """A stage that does nothing: what is left of a run through it is Ray's own cost."""
+
+    def __call__(self, row: dict) -> dict:
+        return row
+
+
+def ray_overhead(counts: tuple[int, int] = (8, 64), size: int = 1_000_000) -> dict:
+    """Ray Data's own cost per video: items of `size` bytes (about a lecture's caption frames at the
+    describer's 0.5 fps) through three one-actor pools like the ingest's, timed at two batch sizes so
+    the fixed start-up (actor creation) and the per-item cost separate."""
+    import ray
+
+    walls = []
+    for count in (2, *counts):  # the first run warms Ray up (worker processes, imports)
+        items = [{"work": os.urandom(size)} for _ in range(count)]
+        started = time.perf_counter()
+        dataset = ray.data.from_items(items, override_num_blocks=count)
+        for _ in range(3):
+            dataset = dataset.map(_PassThrough, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0.5)
+        assert sum(1 for _ in dataset.iter_rows()) == count
+        walls.append(time.perf_counter() - started)
+    per_item = (walls[2] - walls[1]) / (counts[1] - counts[0])
+    return {"item_bytes": size, "per_video_s": round(per_item, 3), "fixed_s": round(walls[1] - counts[0] * per_item, 2)}
+
 
 def on_ray(files: list[Path], home: Path, workers: int) -> dict:
     import ray
@@ -79,6 +104,7 @@ def on_ray(files: list[Path], home: Path, workers: int) -> dict:
         started = time.perf_counter()
         results = library.ingest_on_ray(files, build=partial(worker_part, settings), workers=workers)
         summary = throughput(results, time.perf_counter() - started)
+        summary["pass_through"] = ray_overhead()
     finally:
         ray.shutdown()
         library.close()
@@ -116,6 +142,8 @@ def print_table(report: dict) -> None:
         print(f"{r['mode']:15s} {r['workers']:7d} {r['ray_start_s']:11.1f} {r['wall_s']:7.1f} "
               f"{r['media_s_per_s']:9.1f} "
               f"{r['x_single']:8.2f} {r['overhead_per_video_s']:16.2f}  {rates}")
+    for r in report["rows"][1:]:
+        print(f"Ray alone, {r['workers']} worker(s): {json.dumps(r['pass_through'])} (three pass-through stages)")
     print("footprint:", json.dumps(report["rows"][0]["footprint"]))
 
 
