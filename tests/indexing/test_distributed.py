@@ -115,6 +115,7 @@ def test_a_worker_killed_mid_run_and_a_rerun_leave_the_state_of_a_clean_run(tmp_
     assert _stored(tmp_path / "ray") == _stored(tmp_path / "clean")
 
 
+@pytest.mark.slow  # ~11 s: a CLI process that loads the embedder
 def test_plain_ingest_never_imports_ray(tmp_path):
     script = (
         "import sys; from vidrag.api.cli import main\n"
