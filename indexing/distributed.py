@@ -25,6 +25,7 @@ import math
 import os
 import pickle
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,14 +105,14 @@ def _unpack(row: dict[str, Any]) -> VideoWork:
     return pickle.loads(row["work"])
 
 
-class _Stage:
-    """A Ray Data class UDF: builds its models once per worker, then runs its stage on each video.
-
-    A video that already failed passes through; a failure here is caught and travels on with it.
+class _Stage(ABC):
+    """A Ray Data class UDF: builds its models once per worker (in the subclass's constructor), then
+    runs its stage on each video. A video that already failed passes through; a failure here is
+    caught and travels on with it.
     """
 
-    def __init__(self, build: PartFactory, config: StageConfig) -> None:
-        self.build, self.config = build, config
+    def __init__(self, config: StageConfig) -> None:
+        self.config = config
 
     def __call__(self, row: dict[str, Any]) -> dict[str, bytes]:
         work = _unpack(row)
@@ -123,15 +124,16 @@ class _Stage:
                 work = VideoWork(work.path, video_id=work.video_id, error=failure_message(work.path, err))
         return _pack(work)
 
+    @abstractmethod
     def run(self, work: VideoWork) -> VideoWork:
-        raise NotImplementedError
+        """This stage's part of one video."""
 
 
 class AnalyseStage(_Stage):
     """Probe and hash, decode pass beside speech recognition, clip plan."""
 
     def __init__(self, build: PartFactory, config: StageConfig) -> None:
-        super().__init__(build, config)
+        super().__init__(config)
         self.transcriber, self.ocr = build("transcriber"), build("ocr")
         self.transcriber.load()
         self.started = 0
@@ -148,7 +150,7 @@ class CaptionStage(_Stage):
     """Captions, a batch of clips per call; the caption frames are dropped after."""
 
     def __init__(self, build: PartFactory, config: StageConfig) -> None:
-        super().__init__(build, config)
+        super().__init__(config)
         self.captioner = build("captioner")
         self.captioner.check()
 
@@ -161,7 +163,7 @@ class EmbedStage(_Stage):
     """Vectors; with a server store, the write as well."""
 
     def __init__(self, build: PartFactory, config: StageConfig, direct_write: bool) -> None:
-        super().__init__(build, config)
+        super().__init__(config)
         self.embedder = build("embedder")
         self.embedder.load()
         self.store = build("store", dim=self.embedder.dim) if direct_write else None
