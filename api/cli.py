@@ -38,55 +38,40 @@ def _emit_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-class _Bars:
-    """One tqdm bar per file, on stderr, measured in seconds of video."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.path = None
-
-    def __call__(self, path: str, stage: str, done: float, total: float) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if path != self.path:
-            self.close()
-            self.path = path
-            self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
-                            bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}")
-        from vidrag.indexing.pipeline import progress_fraction
-
-        self.bar.n = 100.0 * progress_fraction(stage, done, total)
-        self.bar.set_postfix_str(stage)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.n = 100
-            self.bar.refresh()
-            self.bar.close()
-            self.bar = None
-
-
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Run the stages on Ray Data workers (needs the ray extra).")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="With --ray: auto or ray://HOST:10001 (default VIDRAG_RAY_ADDRESS, else local).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="With --ray: analyse workers (0 = one per free CPU).")] = 0,
 ) -> None:
     """Index videos: clips, speech, on-screen text and captions into the library."""
+    import time
+
+    from vidrag.api.cli_ingest import FileBars, RunBars, echo_speed, ingest_on_ray
+    from vidrag.indexing.pipeline import throughput
+
     library = _open(for_ingest=True)
-    bars = _Bars(enabled=not quiet and not json_out and sys.stderr.isatty())
+    show = not quiet and not json_out and sys.stderr.isatty()
+    bars = RunBars(show) if ray else FileBars(show)
+    started = time.perf_counter()
     try:
-        results = library.ingest(paths, progress=bars)
+        if ray:
+            results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
+        else:
+            results = library.ingest(paths, progress=bars)
     finally:
         bars.close()
+    summary = throughput(results, time.perf_counter() - started)
     if json_out:
-        _emit_json([r.to_dict() for r in results])
+        _emit_json({"results": [r.to_dict() for r in results], "throughput": summary})
     else:
         _print_summary(results)
+        echo_speed(summary)
     if results and all(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -180,8 +165,10 @@ def demo(
 
     err(f"Building the sample library in {folder} …")
     build_sample_library(folder)
+    from vidrag.api.cli_ingest import FileBars
+
     library = _open(for_ingest=True)
-    bars = _Bars(enabled=not json_out and sys.stderr.isatty())
+    bars = FileBars(enabled=not json_out and sys.stderr.isatty())
     try:
         results = library.ingest([folder], progress=bars)
     finally:

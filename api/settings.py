@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     store: str = Field("edge", description="Embedded store: edge (Qdrant Edge engine) | local (qdrant-client local mode).")
     qdrant_api_key: str | None = None
     collection: str = "vidrag_clips"
+    # A collection vidrag creates on a Qdrant server or cluster (unset: the server's default)
+    qdrant_shards: int | None = Field(None, description="Shards of a new server collection.")
+    qdrant_replication: int | None = Field(None, description="Copies of each shard (2+ survives a node loss).")
+    qdrant_write_consistency: int | None = Field(None, description="Replicas that must confirm a write.")
+    ray_address: str | None = Field(None, description="Ray cluster for `ingest --ray`: auto | ray://host:10001.")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
     asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")

@@ -37,7 +37,10 @@ def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_s
     from vidrag.storage.qdrant_store import QdrantClientStore
 
     if settings.qdrant_url or settings.store == "local":
-        return QdrantClientStore(qdrant_client(settings), settings.collection, dim=dim)
+        return QdrantClientStore(
+            qdrant_client(settings), settings.collection, dim=dim, shards=settings.qdrant_shards,
+            replication=settings.qdrant_replication, write_consistency=settings.qdrant_write_consistency,
+        )
     if settings.store != "edge":
         raise InputError(f"Unknown VIDRAG_STORE {settings.store!r}; use 'edge' (default) or 'local'.")
     from vidrag.storage.edge_store import EdgeClipStore
@@ -82,8 +85,6 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
 
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # noqa: ANN001, ANN201
-    from vidrag.indexing.asr import Transcriber
-    from vidrag.indexing.ocr import make_ocr
     from vidrag.indexing.pipeline import Indexer, IngestOptions
 
     options = IngestOptions(
@@ -92,8 +93,7 @@ def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # n
     )
     return Indexer(
         store=store, catalog=catalog, embedder=embedder,
-        transcriber=Transcriber(settings.asr_model, language=settings.asr_language),
-        captioner=captioner, ocr=make_ocr(settings.ocr, settings.ocr_lang),
+        transcriber=worker_part(settings, "transcriber"), captioner=captioner, ocr=worker_part(settings, "ocr"),
         cache_dir=settings.cache_dir, options=options, caption_batch=caption_chunk(settings),
     )
 
@@ -104,3 +104,43 @@ def caption_chunk(settings: Settings) -> int:
     if settings.captioner != "minicpm":
         return max(1, settings.captioner_batch)
     return 4 * settings.captioner_batch if settings.captioner_batch else 192
+
+
+def worker_part(settings: Settings, part: str, *, dim: int = 0):  # noqa: ANN201 - a model or store
+    """One model (or the server store) as an ingest stage builds it, in this process or on a Ray
+    worker (`functools.partial(worker_part, settings)` travels to the workers).
+
+    Raises:
+        InputError: an unknown part.
+    """
+    from vidrag.storage.errors import InputError
+
+    if part == "transcriber":
+        from vidrag.indexing.asr import Transcriber
+
+        return Transcriber(settings.asr_model, language=settings.asr_language)
+    if part == "ocr":
+        from vidrag.indexing.ocr import make_ocr
+
+        return make_ocr(settings.ocr, settings.ocr_lang)
+    if part == "captioner":
+        return make_captioner(settings)
+    if part == "embedder":
+        from vidrag.indexing.embed import Embedder
+
+        return Embedder(settings.embedder)
+    if part == "store":
+        return open_store(settings, dim)
+    raise InputError(f"Unknown ingest part {part!r}; known: transcriber, ocr, captioner, embedder, store.")
+
+
+def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = None, workers: int = 0, progress=None):
+    """Ingest on Ray Data with this library's catalog as the truth, at `address`, else
+    VIDRAG_RAY_ADDRESS, else on a local cluster; workers write straight to the server when
+    VIDRAG_QDRANT_URL is set, else the driver writes to the embedded store."""
+    from functools import partial
+
+    return library.ingest_on_ray(
+        paths, build=partial(worker_part, settings), address=address or settings.ray_address,
+        workers=workers, direct_write=bool(settings.qdrant_url), progress=progress,
+    )

@@ -52,13 +52,13 @@ def run(workdir: Path) -> dict:
         path = workdir / "videos" / entry["file"]
         floor, frames = decode_floor(path)
         analysis.analyse = counting
-        import vidrag.indexing.pipeline as pipeline
+        import vidrag.indexing.stages as stages
 
-        pipeline.analyse = counting
+        stages.analyse = counting
         started = time.perf_counter()
         result = library.indexer.ingest_file(path)
         wall = time.perf_counter() - started
-        pipeline.analyse = original
+        stages.analyse = original
         rows.append({
             "video": entry["file"], "duration_s": round(result.duration, 2), "clips": result.clips,
             "ingest_s": round(wall, 2), "realtime_x": round(result.duration / wall, 2),

@@ -171,6 +171,10 @@ class Transcriber:
                 ) from err
         return self._model
 
+    def load(self) -> None:
+        """Load the model now (a worker's start-up) rather than on the first video."""
+        self._load()
+
     @property
     def english_only(self) -> bool:
         return self.model_name.endswith(".en")

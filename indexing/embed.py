@@ -109,6 +109,10 @@ class Embedder:
                 ) from err
         return self._model
 
+    def load(self) -> None:
+        """Load the model now (a worker's start-up) rather than on the first text."""
+        self._load()
+
     @property
     def dim(self) -> int:
         model = self._load()

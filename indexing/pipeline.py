@@ -1,46 +1,37 @@
 """The ingest pipeline: files in, clips with text and vectors in Qdrant, a row each in the catalog.
 
 Per video: hash → probe → (speech recognition in a worker thread ‖ one decode pass for cuts,
-motion, OCR and caption frames) → clip plan → caption → embed → store. Point ids are deterministic,
+motion, OCR and caption frames) → clip plan → caption → embed → store, each stage implemented once in
+`stages` (the Ray pipeline in `distributed` runs the same functions). Point ids are deterministic,
 so an interrupted run resumes by redoing the unfinished video without duplicates, and a changed file
 replaces its clips. A bad file is recorded and skipped; the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from vidrag.indexing.analysis import Analysis, analyse
-from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
-from vidrag.indexing.captioners.base import Captioner, ClipFrames
+from vidrag.indexing import stages
+from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.captioners.base import Captioner
 from vidrag.indexing.embed import Embedder
-from vidrag.indexing.media import MediaInfo, load_audio, probe
-from vidrag.indexing.ocr import TextReader, merge_lines, ocr_key
-from vidrag.indexing.segment import plan_clips
-from vidrag.indexing.summary import summarise
+from vidrag.indexing.ocr import TextReader, ocr_key
+from vidrag.indexing.stages import PIPELINE_VERSION, IngestOptions, StageConfig, VideoWork
 from vidrag.storage.catalog import Catalog
-from vidrag.storage.errors import InputError, VidragError
-from vidrag.storage.ids import content_hash, video_id_from_hash
-from vidrag.storage.qdrant_store import ClipStore, ClipVectors
-from vidrag.storage.types import Clip, VideoRecord
+from vidrag.storage.errors import VidragError
+from vidrag.storage.qdrant_store import ClipStore
+
+__all__ = ["PIPELINE_VERSION", "IngestOptions", "IngestResult", "Indexer", "expand_paths", "throughput"]
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
 )
-
-PIPELINE_VERSION = 7  # bump when a change alters clips or their text: stored videos are redone
 
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'caption' or 'store'."""
@@ -53,18 +44,6 @@ def progress_fraction(stage: str, done: float, total: float) -> float:
     """How far (0–1) one video's ingest is, from a progress callback's arguments."""
     base, width = _STAGE_SHARES.get(stage, (0.0, 0.0))
     return min(1.0, (base + width * (done / total if total else 1.0)) / 100.0)
-
-
-@dataclass
-class IngestOptions:
-    max_clip: float = 10.0
-    min_clip: float = 2.0
-    shot_threshold: float = 27.0
-    analysis_fps: float = 1.0
-
-    def key(self, *parts: str) -> str:
-        blob = json.dumps([PIPELINE_VERSION, asdict(self), *parts], sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -101,8 +80,47 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestRe
     return unique, missing
 
 
+
+def throughput(results: list[IngestResult], wall_s: float) -> dict:
+    """A run's speed: media seconds per wall second, and per stage the busy seconds (summed over
+    workers, so stages that overlap add up to more than the wall time) with videos, clips and media
+    seconds per busy second — the figures that size a pool of workers for that stage."""
+    indexed = [r for r in results if r.status == "indexed"]
+    media = sum(r.duration for r in indexed)
+    per_stage: dict[str, dict[str, float]] = {}
+    for result in indexed:
+        for stage, seconds in result.timings.items():
+            row = per_stage.setdefault(stage, {"busy_s": 0.0, "videos": 0, "clips": 0, "media_s": 0.0})
+            row["busy_s"] += seconds
+            row["videos"] += 1
+            row["clips"] += result.clips
+            row["media_s"] += result.duration
+    for row in per_stage.values():
+        busy = row["busy_s"]
+        if busy < 0.001:  # a stage that took no measurable time (e.g. no audio to read) has no rate
+            row.update(busy_s=0.0, videos_per_s=None, clips_per_s=None, media_s_per_s=None)
+            continue
+        row.update(busy_s=round(busy, 3), media_s=round(row["media_s"], 2), videos_per_s=round(row["videos"] / busy, 3),
+                   clips_per_s=round(row["clips"] / busy, 2), media_s_per_s=round(row["media_s"] / busy, 2))
+    counts = {status: sum(r.status == status for r in results) for status in ("indexed", "unchanged", "failed")}
+    return {**counts, "media_s": round(media, 2), "wall_s": round(wall_s, 3),
+            "media_s_per_s": round(media / max(wall_s, 1e-9), 2), "stages": per_stage}
+
+
+def failure_message(path: str | Path, err: Exception) -> str:
+    """What a failed video's result and catalog row say: the vidrag error as written, or any other
+    exception named with its type (it must not stop the batch either)."""
+    if isinstance(err, VidragError):
+        return str(err)
+    return f"{path}: unexpected error {type(err).__name__}: {err}"
+
+
 class Indexer:
-    """Runs the pipeline over files. Every collaborator is injected (see `vidrag.api.wiring` for defaults)."""
+    """Runs the pipeline over files. Every collaborator is injected (see `vidrag.api.wiring` for defaults).
+
+    The catalog is the truth of what is done: `unchanged` decides what to skip, `finish` records a
+    finished video and `fail` a failed one — the Ray pipeline's driver calls the same three.
+    """
 
     def __init__(
         self,
@@ -122,6 +140,7 @@ class Indexer:
         self.cache_dir = Path(cache_dir)
         self.options = options or IngestOptions()
         self.caption_batch = max(1, caption_batch)
+        self.config = StageConfig.of(self.options, self.cache_dir, captioner, self.caption_batch, transcriber)
         self.settings_key = self.options.key(
             embedder.model_name, transcriber.model_name, captioner.name,
             json.dumps(captioner.describe(), sort_keys=True, default=str), ocr_key(ocr),
@@ -134,9 +153,7 @@ class Indexer:
             BackendUnavailable, ModelMissing: the captioner cannot start (checked before any file).
         """
         self.captioner.check()
-        files, results = expand_paths(paths)
-        for result in results:
-            self.catalog.record_failure(result.path, result.error or "")
+        files, results = self.expand(paths)
         try:
             for path in files:
                 results.append(self.ingest_file(path, progress))
@@ -146,203 +163,73 @@ class Indexer:
             self.transcriber.close()
         return results
 
+    def expand(self, paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestResult]]:
+        """The files to consider, and a recorded failure for each path that does not exist."""
+        files, missing = expand_paths(paths)
+        for result in missing:
+            self.catalog.record_failure(result.path, result.error or "")
+        return files, missing
+
     def ingest_file(self, path: str | Path, progress: Progress | None = None) -> IngestResult:
         path = Path(path).resolve()
         try:
-            return self._ingest(path, progress)
-        except VidragError as err:
-            log.warning("%s", err)
-            self.catalog.record_failure(str(path), str(err))
-            return IngestResult(str(path), "failed", error=str(err))
-        except Exception as err:  # an unexpected failure still must not stop the batch
-            log.exception("ingest of %s failed", path)
-            message = f"{path}: unexpected error {type(err).__name__}: {err}"
-            self.catalog.record_failure(str(path), message)
-            return IngestResult(str(path), "failed", error=message)
+            return self.unchanged(path) or self._ingest(path, progress)
+        except Exception as err:  # a failure, even an unexpected one, must not stop the batch
+            return self.fail(path, err)
 
-    def _ingest(self, path: Path, progress: Progress | None) -> IngestResult:
+    def unchanged(self, path: Path) -> IngestResult | None:
+        """The stored result when the catalog has this file, same size, time and settings, done cleanly.
+
+        A video that lost content (e.g. speech the model did not read) is retried, not skipped.
+        """
         stat = path.stat()
-        previous = self.catalog.videos_at_path(str(path))
-        for record in previous:
-            # A video that lost content (e.g. speech the model did not read) is retried, not skipped.
+        for record in self.catalog.videos_at_path(str(path)):
             if not record.warnings and (record.size, record.mtime, record.status, record.settings_key) == (
                 stat.st_size, stat.st_mtime, "indexed", self.settings_key
             ):
                 return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
-        started = time.perf_counter()
-        if progress:
-            progress(str(path), "hash", 0.0, 1.0)
-        video_id = video_id_from_hash(content_hash(path))
-        timings = {"hash": time.perf_counter() - started}
-        info = probe(path)
-        record = VideoRecord(
-            id=video_id, path=str(path), size=stat.st_size, mtime=stat.st_mtime, duration=info.duration,
-            fps=info.fps, width=info.width, height=info.height, has_audio=info.has_audio,
-            status="indexing", settings_key=self.settings_key,
-        )
+        return None
+
+    def _ingest(self, path: Path, progress: Progress | None) -> IngestResult:
+        def report(stage: str, done: float, total: float) -> None:
+            if progress:
+                progress(str(path), stage, done, total)
+
+        report("hash", 0.0, 1.0)
+        work = stages.probe_and_hash(path)
+        self.catalog.upsert_video(work.record(self.settings_key, "indexing"))
+        self.config.analyse(work, self.transcriber, self.ocr, report)
+        self.config.caption(work, self.captioner, report)
+        self.config.embed(work, self.embedder)
+        result = self.finish(work)
+        report("store", 1.0, 1.0)
+        return result
+
+    def finish(self, work: VideoWork) -> IngestResult:
+        """Write the video's points unless a worker already did, then record it as indexed, replacing
+        the clips of an older version of the same file."""
+        if work.error:
+            return self.fail(Path(work.path), None, work.error)
+        if not work.written:
+            stages.write(work, self.store)
+        stages.save_transcript(work, self.cache_dir, self.transcriber.model_name)
+        record = work.record(self.settings_key, "indexed")
         self.catalog.upsert_video(record)
-        warnings: list[str] = []
-        clips, transcript, analysis = self._index_video(path, video_id, info, timings, warnings, progress)
-        record.warnings = warnings
-        record.duration = analysis.duration
-        record.cuts = [round(cut, 4) for cut in analysis.cuts]
-        record.language = transcript.language
-        record.clip_count = len(clips)
-        record.summary = self._store(path, video_id, record, clips, timings, progress)
-        record.timings = {k: round(v, 3) for k, v in timings.items()}
-        record.status, record.error = "indexed", None
-        self.catalog.upsert_video(record)
-        for old in previous:
-            if old.id != video_id:
+        for old in self.catalog.videos_at_path(work.path):
+            if old.id != work.video_id:
                 self.store.delete_video(old.id)
                 self.catalog.delete_video(old.id)
-        for warning in warnings:
-            log.warning("%s: %s", path, warning)
-        return IngestResult(
-            str(path), "indexed", video_id, len(clips), analysis.duration, timings=record.timings, warnings=warnings
-        )
+        for warning in work.warnings:
+            log.warning("%s: %s", work.path, warning)
+        return IngestResult(work.path, "indexed", work.video_id, len(work.clips), work.duration,
+                            timings=record.timings, warnings=list(work.warnings))
 
-    def _index_video(
-        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], warnings: list[str],
-        progress: Progress | None,
-    ) -> tuple[list[Clip], Transcript, Analysis]:
-        def report(done: float, total: float) -> None:
-            if progress:
-                progress(str(path), "decode", done, total)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="asr") as pool:
-            speech = pool.submit(self._transcript, path, video_id, info, timings, warnings)
-            analysis = analyse(
-                path, info, ocr=self.ocr, analysis_fps=self.options.analysis_fps,
-                caption_fps=self.captioner.fps, caption_side=self.captioner.max_side,
-                shot_threshold=self.options.shot_threshold, progress=report,
-            )
-            transcript = speech.result()
-        timings.update(analysis.timings)
-        if analysis.frames_decoded == 0:
-            raise InputError(f"{path}: no frame could be decoded; the file is damaged — re-copy or re-encode it.")
-        before = time.perf_counter()
-        spans = plan_clips(
-            analysis.duration, analysis.cuts, max_clip=self.options.max_clip, min_clip=self.options.min_clip,
-            pauses=cut_candidates(transcript), words=word_spans(transcript),
-        )
-        timings["segment"] += time.perf_counter() - before
-        clips = self._caption(path, video_id, spans, transcript, analysis, timings, progress)
-        return clips, transcript, analysis
-
-    def _transcript(
-        self, path: Path, video_id: str, info: MediaInfo, timings: dict[str, float], warnings: list[str]
-    ) -> Transcript:
-        """The video's transcript (cached per model); speech the model lost is added to `warnings`."""
-        cache = self.cache_dir / video_id / f"transcript-{_slug(self.transcriber.model_name)}.json"
-        if cache.is_file():
-            return Transcript.from_dict(json.loads(cache.read_text()))
-        started = time.perf_counter()
-        audio = load_audio(path, info)
-        timings["audio"] = time.perf_counter() - started
-        if info.has_audio and audio.size == 0:
-            warnings.append("speech lost: the audio track could not be decoded; the clips carry no transcript.")
-        transcript = self.transcriber.transcribe(audio) if audio.size else Transcript(None, [])
-        timings["asr"] = time.perf_counter() - started - timings["audio"]
-        lost = transcript.lost_speech()
-        if lost:  # reported, and not cached: the next ingest reads the speech again
-            warnings.append(lost)
-            return transcript
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(transcript.to_dict()))
-        os.replace(tmp, cache)
-        return transcript
-
-    def _caption(
-        self, path: Path, video_id: str, spans: list[tuple[float, float]], transcript: Transcript,
-        analysis: Analysis, timings: dict[str, float], progress: Progress | None,
-    ) -> list[Clip]:
-        started = time.perf_counter()
-        clips: list[Clip] = []
-        signals = _ClipSignals(video_id, transcript, analysis)
-        size = self.caption_batch
-
-        def frames(first: int) -> list[ClipFrames]:
-            return [signals.clip(start, end) for start, end in spans[first : first + size]]
-
-        # Frames are decoded a batch at a time, so a long video never holds them all at once; the next
-        # batch is decoded while the captioner runs this one.
-        with ThreadPoolExecutor(1, thread_name_prefix="clip-frames") as pool:
-            upcoming = pool.submit(frames, 0)
-            for first in range(0, len(spans), size):
-                batch = upcoming.result()
-                if first + size < len(spans):
-                    upcoming = pool.submit(frames, first + size)
-                clips.extend(self._captioned(path, video_id, batch, len(clips)))
-                if progress:
-                    progress(str(path), "caption", len(clips), len(spans))
-        timings["caption"] = time.perf_counter() - started
-        return clips
-
-    def _captioned(self, path: Path, video_id: str, batch: list[ClipFrames], offset: int) -> list[Clip]:
-        return [
-            Clip(
-                video_id=video_id, video=str(path), index=offset + i, start=item.start, end=item.end,
-                transcript=item.transcript, ocr=item.ocr, caption=caption.text, caption_fields=caption.fields,
-            )
-            for i, (item, caption) in enumerate(zip(batch, self.captioner.caption(batch)))
-        ]  # fmt: skip
-
-    def _store(
-        self, path: Path, video_id: str, record: VideoRecord, clips: list[Clip],
-        timings: dict[str, float], progress: Progress | None,
-    ) -> str:
-        started = time.perf_counter()
-        texts = [clip.text(caption=self.captioner.embed_caption) or clip.caption for clip in clips]
-        dense = self.embedder.dense(texts)
-        summary = summarise(path.name, record.duration, clips, np.asarray(dense))
-        summary_clip = Clip(video_id, str(path), -1, 0.0, record.duration, caption=summary, kind="video")
-        summary_vector = self.embedder.dense([summary])[0]
-        timings["embed"] = time.perf_counter() - started
-        started = time.perf_counter()
-        items = [ClipVectors(c, d, self.embedder.sparse.document(t)) for c, d, t in zip(clips, dense, texts)]
-        items.append(ClipVectors(summary_clip, summary_vector, self.embedder.sparse.document(summary)))
-        written = self.store.upsert(items)
-        self.store.delete_video(video_id, keep=written)
-        timings["store"] = time.perf_counter() - started
-        if progress:
-            progress(str(path), "store", 1.0, 1.0)
-        return summary
-
-
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
-
-
-class _ClipSignals:
-    """Per-clip views of one video's analysis, with the time arrays built once (not per batch)."""
-
-    def __init__(self, video_id: str, transcript: Transcript, analysis: Analysis) -> None:
-        self.video_id, self.transcript, self.analysis = video_id, transcript, analysis
-        self.sample_times = np.array([s.time for s in analysis.samples], dtype=np.float64)
-        motion = np.array(analysis.motion, dtype=np.float64).reshape(-1, 2)
-        self.motion_times, self.motion = motion[:, 0], motion[:, 1]
-        self.ocr_times = np.array([t for t, _ in analysis.ocr], dtype=np.float64)
-        self.cuts = np.array(analysis.cuts, dtype=np.float64)
-
-    @staticmethod
-    def _between(times: np.ndarray, start: float, end: float) -> slice:
-        return slice(int(np.searchsorted(times, start, "left")), int(np.searchsorted(times, end, "left")))
-
-    def clip(self, start: float, end: float) -> ClipFrames:
-        """The frames (decoded here), speech, on-screen text and measurements of [start, end)."""
-        samples = self.analysis.samples[self._between(self.sample_times, start, end)]
-        if not samples and len(self.sample_times):
-            samples = [self.analysis.samples[int(np.abs(self.sample_times - (start + end) / 2).argmin())]]
-        ocr = self.analysis.ocr[self._between(self.ocr_times, start, end)]
-        moving = self.motion[self._between(self.motion_times, start, end)]
-        stats = {
-            "motion": float(moving.mean()) if moving.size else 0.0,
-            "cuts": int(((self.cuts > start) & (self.cuts < end)).sum()),
-        }
-        return ClipFrames(
-            video_id=self.video_id, start=start, end=end, frames=[s.frame for s in samples],
-            times=[s.time for s in samples], transcript=self.transcript.text_between(start, end),
-            ocr="\n".join(merge_lines([lines for _, lines in ocr])), stats=stats,
-        )
+    def fail(self, path: Path, err: Exception | None, message: str | None = None) -> IngestResult:
+        """Record a failed video (the error, or an already-worded message) and return its result."""
+        message = message or failure_message(path, err)
+        if isinstance(err, VidragError) or err is None:
+            log.warning("%s", message)
+        else:
+            log.error("ingest of %s failed", path, exc_info=err)
+        self.catalog.record_failure(str(path), message)
+        return IngestResult(str(path), "failed", error=message)

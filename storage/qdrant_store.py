@@ -173,12 +173,21 @@ class ClipStore(ABC):
 
 
 class QdrantClientStore(ClipStore):
-    """The store on qdrant-client: a Qdrant server/cluster (URL) or its pure-Python local mode."""
+    """The store on qdrant-client: a Qdrant server/cluster (URL) or its pure-Python local mode.
 
-    def __init__(self, client: Any, collection: str = "vidrag_clips", dim: int = 384) -> None:
+    A collection it creates on a cluster takes `shards`, `replication` (copies of each shard) and
+    `write_consistency` (replicas that confirm a write); None leaves the server's default. Local
+    mode accepts and ignores them, so the same calls run in tests and against a cluster.
+    """
+
+    def __init__(self, client: Any, collection: str = "vidrag_clips", dim: int = 384, *,
+                 shards: int | None = None, replication: int | None = None,
+                 write_consistency: int | None = None) -> None:
         super().__init__(dim)
         self.client = client
         self.collection = collection
+        self.layout = {"shard_number": shards, "replication_factor": replication,
+                       "write_consistency_factor": write_consistency}
         self._ensure_collection()
 
     def _ensure_collection(self) -> None:
@@ -199,6 +208,7 @@ class QdrantClientStore(ClipStore):
             self.collection,
             vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            **self.layout,
         )
         if type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal":
             return  # local mode filters in Python; payload indexes only matter on a server

@@ -31,7 +31,7 @@ def home(tmp_path_factory):
                                sentence="We will hire three engineers for the data platform this spring.")
     home = folder / "home"
     result = vidrag(home, "ingest", "--json", str(video), str(media.text_as_mp4(folder)))
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["results"]
     assert [r["status"] for r in rows] == ["indexed", "failed"]
     return home
 

@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 from vidrag.indexing.asr import Segment, Transcript
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
+from vidrag.indexing.distributed import PartFactory, RunProgress
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
@@ -74,6 +75,26 @@ class Library:
         if self.indexer is None:
             raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
         return self.indexer.ingest(paths, progress)
+
+    def ingest_on_ray(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        build: PartFactory,
+        address: str | None = None,
+        workers: int = 0,
+        direct_write: bool = False,
+        progress: RunProgress | None = None,
+    ) -> list[IngestResult]:
+        """Ingest on a Ray cluster: the same stages and results as `ingest`, on many workers (see
+        `vidrag.indexing.distributed.ingest_on_ray` for the arguments). Ray is imported only then.
+        """
+        if self.indexer is None:
+            raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
+        from vidrag.indexing.distributed import ingest_on_ray
+
+        return ingest_on_ray(self.indexer, paths, build=build, address=address, workers=workers,
+                             direct_write=direct_write, progress=progress)
 
     # videos -----------------------------------------------------------------------------------
 

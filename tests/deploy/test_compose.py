@@ -83,3 +83,35 @@ def test_dockerfile_installs_system_tools_and_the_package():
     root = DEPLOY.parent
     for line in re.findall(r"^COPY (\S+)", text, re.MULTILINE):
         assert (root / line).exists(), f"Dockerfile copies {line}, which is not in the repository"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dict:
+    return yaml.safe_load((DEPLOY / "qdrant-cluster.yaml").read_text())
+
+
+def test_qdrant_cluster_has_three_peers_that_find_the_first(cluster, compose):
+    services = cluster["services"]
+    assert set(services) == {"qdrant-1", "qdrant-2", "qdrant-3"}
+    assert services["qdrant-1"]["command"] == ["./qdrant", "--uri", "http://qdrant-1:6335"]
+    for name in ("qdrant-2", "qdrant-3"):
+        command = services[name]["command"]
+        assert flag(command, "--bootstrap") == "http://qdrant-1:6335" and flag(command, "--uri") == f"http://{name}:6335"
+        assert services[name]["depends_on"] == {"qdrant-1": {"condition": "service_healthy"}}
+    for name, service in services.items():
+        assert service["image"] == compose["services"]["qdrant"]["image"]  # one Qdrant version everywhere
+        env = service["environment"]
+        assert env["QDRANT__CLUSTER__ENABLED"] == "true" and env["QDRANT__CLUSTER__P2P__PORT"] == "6335"
+        assert env["QDRANT__SERVICE__API_KEY"].startswith("${QDRANT_API_KEY:?")
+        assert service["volumes"] == [f"{name}-data:/qdrant/storage"] and f"{name}-data" in cluster["volumes"]
+        assert not any("6335" in port for port in service.get("ports", []))  # peers' port stays internal
+        assert "6333" in " ".join(service["healthcheck"]["test"]) and "/readyz" in " ".join(service["healthcheck"]["test"])
+    assert services["qdrant-1"]["ports"] == ["6333:6333"]
+
+
+def test_cluster_file_names_the_settings_vidrag_reads():
+    from vidrag.api.settings import Settings
+
+    text = (DEPLOY / "qdrant-cluster.yaml").read_text()
+    for name in ("qdrant_url", "qdrant_api_key", "qdrant_shards", "qdrant_replication", "qdrant_write_consistency"):
+        assert f"VIDRAG_{name.upper()}=" in text and name in Settings.model_fields

@@ -182,7 +182,7 @@ def test_ingest_a_sample_lecture_with_minicpm(tmp_path):
     run = subprocess.run([sys.executable, "-m", "vidrag.api.cli", "ingest", "--json", str(video)], env=env,
                          capture_output=True, text=True, cwd=root, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    (row,) = json.loads(run.stdout)
+    (row,) = json.loads(run.stdout)["results"]
     assert row["status"] == "indexed" and row["clips"] >= 1
     found = subprocess.run([sys.executable, "-m", "vidrag.api.cli", "search", "--json", "moon ocean"], env=env,
                            capture_output=True, text=True, cwd=root, timeout=300)  # fmt: skip

@@ -136,7 +136,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, sample_dir):
     process.wait()
     done = subprocess.run(_ingest_command(home, folder), env=_env(home), capture_output=True, text=True,
                           cwd=Path(__file__).parents[2], check=True)
-    results = json.loads(done.stdout)
+    results = json.loads(done.stdout)["results"]
     assert {r["status"] for r in results} <= {"indexed", "unchanged"}
     # A clean ingest elsewhere gives exactly the same points: nothing duplicated, nothing missing.
     clean_home = tmp_path / "clean"

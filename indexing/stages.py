@@ -1,0 +1,334 @@
+"""The ingest stages, one implementation each, shared by the single-process and the Ray pipelines.
+
+A `VideoWork` carries one video through the stages: probe and hash → decode pass (cuts, motion, OCR
+and caption frames) beside speech recognition → clip plan → caption → embed → write. Each stage is a
+plain function that takes the work and the models it needs and fills in its part, so
+`pipeline.Indexer` runs them in one process and `distributed` runs them as Ray Data stages without a
+second copy of any stage. A work item pickles small: caption frames travel JPEG-compressed (as
+`FrameSample`s) and are dropped once captioned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidrag.indexing.analysis import Analysis, analyse
+from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
+from vidrag.indexing.captioners.base import Captioner, ClipFrames
+from vidrag.indexing.embed import Embedder
+from vidrag.indexing.media import MediaInfo, load_audio, probe
+from vidrag.indexing.ocr import TextReader, merge_lines
+from vidrag.indexing.segment import plan_clips
+from vidrag.indexing.summary import summarise
+from vidrag.storage.errors import InputError
+from vidrag.storage.ids import content_hash, video_id_from_hash
+from vidrag.storage.qdrant_store import ClipStore, ClipVectors
+from vidrag.storage.types import Clip, VideoRecord
+
+PIPELINE_VERSION = 7  # bump when a change alters clips or their text: stored videos are redone
+
+StageProgress = Callable[[str, float, float], None]
+"""progress(stage, done, total) for one video: stage is 'hash', 'decode', 'caption' or 'store'."""
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Add the wall time of the block to `timings[key]`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class IngestOptions:
+    max_clip: float = 10.0
+    min_clip: float = 2.0
+    shot_threshold: float = 27.0
+    analysis_fps: float = 1.0
+
+    def key(self, *parts: str) -> str:
+        blob = json.dumps([PIPELINE_VERSION, asdict(self), *parts], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class VideoWork:
+    """One video on its way through the stages; each stage fills in its fields."""
+
+    path: str
+    video_id: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    info: MediaInfo | None = None
+    analysis: Analysis | None = None
+    transcript: Transcript | None = None
+    transcript_cached: bool = False
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    clips: list[Clip] = field(default_factory=list)
+    points: list[ClipVectors] = field(default_factory=list)
+    summary: str = ""
+    written: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def duration(self) -> float:
+        if self.analysis is not None:
+            return self.analysis.duration
+        return self.info.duration if self.info else 0.0
+
+    def record(self, settings_key: str, status: str) -> VideoRecord:
+        """The catalog row for this video as far as it got."""
+        info = self.info
+        return VideoRecord(
+            id=self.video_id, path=self.path, size=self.size, mtime=self.mtime, duration=self.duration,
+            fps=info.fps if info else 0.0, width=info.width if info else 0,
+            height=info.height if info else 0, has_audio=bool(info and info.has_audio),
+            language=self.transcript.language if self.transcript else None, status=status,
+            clip_count=len(self.clips), timings={k: round(v, 3) for k, v in self.timings.items()},
+            summary=self.summary, cuts=[round(c, 4) for c in self.analysis.cuts] if self.analysis else [],
+            warnings=list(self.warnings), settings_key=settings_key,
+        )
+
+
+# stage 1: probe and hash ----------------------------------------------------------------------
+
+
+def probe_and_hash(path: str | Path) -> VideoWork:
+    """Name the video by its content and read its streams.
+
+    Raises:
+        InputError: the file cannot be read as media.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    work = VideoWork(str(path), size=stat.st_size, mtime=stat.st_mtime)
+    with timed(work.timings, "hash"):
+        work.video_id = video_id_from_hash(content_hash(path))
+    work.info = probe(path)
+    return work
+
+
+# stage 2: decode pass beside speech recognition -----------------------------------------------
+
+
+def decode_and_transcribe(
+    work: VideoWork,
+    *,
+    transcriber: Transcriber,
+    ocr: TextReader | None,
+    caption_fps: float,
+    caption_side: int,
+    analysis_fps: float,
+    shot_threshold: float,
+    cache_dir: Path | None,
+    progress: StageProgress | None = None,
+) -> None:
+    """One decode pass (cuts, motion, OCR, caption frames) while a thread runs speech recognition.
+
+    Raises:
+        InputError: no frame could be decoded.
+    """
+    def report(done: float, total: float) -> None:
+        if progress:
+            progress("decode", done, total)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="asr") as pool:
+        speech = pool.submit(transcribe, work, transcriber, cache_dir)
+        analysis = analyse(
+            work.path, work.info, ocr=ocr, analysis_fps=analysis_fps, caption_fps=caption_fps,
+            caption_side=caption_side, shot_threshold=shot_threshold, progress=report,
+        )
+        speech.result()
+    for key, seconds in analysis.timings.items():
+        work.timings[key] = work.timings.get(key, 0.0) + seconds
+    if analysis.frames_decoded == 0:
+        raise InputError(f"{work.path}: no frame could be decoded; the file is damaged — re-copy or re-encode it.")
+    work.analysis = analysis
+
+
+def transcribe(work: VideoWork, transcriber: Transcriber, cache_dir: Path | None) -> None:
+    """The video's transcript, from the cache when an earlier run stored it; lost speech is a warning."""
+    cached = transcript_cache(cache_dir, work.video_id, transcriber.model_name)
+    if cached is not None and cached.is_file():
+        work.transcript, work.transcript_cached = Transcript.from_dict(json.loads(cached.read_text())), True
+        return
+    with timed(work.timings, "audio"):
+        audio = load_audio(work.path, work.info)
+    if work.info.has_audio and audio.size == 0:
+        work.warnings.append("speech lost: the audio track could not be decoded; the clips carry no transcript.")
+    with timed(work.timings, "asr"):
+        work.transcript = transcriber.transcribe(audio) if audio.size else Transcript(None, [])
+    lost = work.transcript.lost_speech()
+    if lost:
+        work.warnings.append(lost)
+
+
+def transcript_cache(cache_dir: Path | None, video_id: str, model_name: str) -> Path | None:
+    """Where a video's transcript by one speech model is cached (None without a cache folder)."""
+    if cache_dir is None:
+        return None
+    slug = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in model_name)
+    return Path(cache_dir) / video_id / f"transcript-{slug}.json"
+
+
+def save_transcript(work: VideoWork, cache_dir: Path | None, model_name: str) -> None:
+    """Cache the transcript, unless it lost speech (then the next ingest reads the speech again)."""
+    target = transcript_cache(cache_dir, work.video_id, model_name)
+    if target is None or work.transcript is None or work.transcript_cached or work.transcript.lost_speech():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(work.transcript.to_dict()))
+    os.replace(tmp, target)
+
+
+# stage 3: clip plan ---------------------------------------------------------------------------
+
+
+def plan(work: VideoWork, *, max_clip: float, min_clip: float) -> None:
+    """Clip spans: cuts and speech pauses, never splitting a word, at most `max_clip` seconds."""
+    with timed(work.timings, "segment"):
+        work.spans = plan_clips(
+            work.analysis.duration, work.analysis.cuts, max_clip=max_clip, min_clip=min_clip,
+            pauses=cut_candidates(work.transcript), words=word_spans(work.transcript),
+        )
+
+
+# stage 4: caption -----------------------------------------------------------------------------
+
+
+def caption(work: VideoWork, captioner: Captioner, batch: int, progress: StageProgress | None = None) -> None:
+    """Caption the clips `batch` at a time, decoding the next batch's frames while one is captioned.
+
+    The caption frames are dropped afterwards: later stages need only the text.
+    """
+    signals = _ClipSignals(work.video_id, work.transcript, work.analysis)
+    spans, size = work.spans, max(1, batch)
+
+    def frames(first: int) -> list[ClipFrames]:
+        return [signals.clip(start, end) for start, end in spans[first : first + size]]
+
+    with timed(work.timings, "caption"), ThreadPoolExecutor(1, thread_name_prefix="clip-frames") as pool:
+        upcoming = pool.submit(frames, 0)
+        for first in range(0, len(spans), size):
+            items = upcoming.result()
+            if first + size < len(spans):
+                upcoming = pool.submit(frames, first + size)
+            for item, text in zip(items, captioner.caption(items)):
+                work.clips.append(Clip(
+                    video_id=work.video_id, video=work.path, index=len(work.clips), start=item.start,
+                    end=item.end, transcript=item.transcript, ocr=item.ocr, caption=text.text,
+                    caption_fields=text.fields,
+                ))
+            if progress:
+                progress("caption", len(work.clips), len(spans))
+    work.analysis.samples = []
+
+
+# stage 5: embed -------------------------------------------------------------------------------
+
+
+def embed(work: VideoWork, embedder: Embedder, embed_caption: bool) -> None:
+    """Dense and sparse vectors for every clip, and for a summary point standing for the whole video."""
+    with timed(work.timings, "embed"):
+        texts = [clip.text(caption=embed_caption) or clip.caption for clip in work.clips]
+        dense = embedder.dense(texts)
+        work.summary = summarise(Path(work.path).name, work.duration, work.clips, np.asarray(dense))
+        whole = Clip(work.video_id, work.path, -1, 0.0, work.duration, caption=work.summary, kind="video")
+        work.points = [ClipVectors(c, d, embedder.sparse.document(t)) for c, d, t in zip(work.clips, dense, texts)]
+        summary_vector = embedder.dense([work.summary])[0]
+        work.points.append(ClipVectors(whole, summary_vector, embedder.sparse.document(work.summary)))
+
+
+# stage 6: write -------------------------------------------------------------------------------
+
+
+def write(work: VideoWork, store: ClipStore) -> None:
+    """Upsert the points (deterministic ids: a retried write overwrites) and drop the video's stale ones."""
+    with timed(work.timings, "store"):
+        written = store.upsert(work.points)
+        store.delete_video(work.video_id, keep=written)
+    work.points, work.written = [], True
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """What the stages need besides their models: small and picklable, so Ray workers get a copy."""
+
+    options: IngestOptions
+    cache_dir: Path | None
+    caption_fps: float
+    caption_side: int
+    caption_batch: int
+    embed_caption: bool
+    asr_model: str
+
+    @classmethod
+    def of(cls, options: IngestOptions, cache_dir: Path | None, captioner: Captioner, caption_batch: int,
+           transcriber: Transcriber) -> StageConfig:
+        return cls(options, cache_dir, captioner.fps, captioner.max_side, max(1, caption_batch),
+                   captioner.embed_caption, transcriber.model_name)
+
+    def analyse(self, work: VideoWork, transcriber: Transcriber, ocr: TextReader | None,
+                progress: StageProgress | None = None) -> None:
+        """Decode pass beside speech recognition, then the clip plan."""
+        options = self.options
+        decode_and_transcribe(
+            work, transcriber=transcriber, ocr=ocr, caption_fps=self.caption_fps, caption_side=self.caption_side,
+            analysis_fps=options.analysis_fps, shot_threshold=options.shot_threshold, cache_dir=self.cache_dir,
+            progress=progress,
+        )
+        plan(work, max_clip=options.max_clip, min_clip=options.min_clip)
+
+    def caption(self, work: VideoWork, captioner: Captioner, progress: StageProgress | None = None) -> None:
+        caption(work, captioner, self.caption_batch, progress)
+
+    def embed(self, work: VideoWork, embedder: Embedder) -> None:
+        embed(work, embedder, self.embed_caption)
+
+
+class _ClipSignals:
+    """Per-clip views of one video's analysis, with the time arrays built once (not per batch)."""
+
+    def __init__(self, video_id: str, transcript: Transcript, analysis: Analysis) -> None:
+        self.video_id, self.transcript, self.analysis = video_id, transcript, analysis
+        self.sample_times = np.array([s.time for s in analysis.samples], dtype=np.float64)
+        motion = np.array(analysis.motion, dtype=np.float64).reshape(-1, 2)
+        self.motion_times, self.motion = motion[:, 0], motion[:, 1]
+        self.ocr_times = np.array([t for t, _ in analysis.ocr], dtype=np.float64)
+        self.cuts = np.array(analysis.cuts, dtype=np.float64)
+
+    @staticmethod
+    def _between(times: np.ndarray, start: float, end: float) -> slice:
+        return slice(int(np.searchsorted(times, start, "left")), int(np.searchsorted(times, end, "left")))
+
+    def clip(self, start: float, end: float) -> ClipFrames:
+        """The frames (decoded here), speech, on-screen text and measurements of [start, end)."""
+        samples = self.analysis.samples[self._between(self.sample_times, start, end)]
+        if not samples and len(self.sample_times):
+            samples = [self.analysis.samples[int(np.abs(self.sample_times - (start + end) / 2).argmin())]]
+        ocr = self.analysis.ocr[self._between(self.ocr_times, start, end)]
+        moving = self.motion[self._between(self.motion_times, start, end)]
+        stats = {
+            "motion": float(moving.mean()) if moving.size else 0.0,
+            "cuts": int(((self.cuts > start) & (self.cuts < end)).sum()),
+        }
+        return ClipFrames(
+            video_id=self.video_id, start=start, end=end, frames=[s.frame for s in samples],
+            times=[s.time for s in samples], transcript=self.transcript.text_between(start, end),
+            ocr="\n".join(merge_lines([lines for _, lines in ocr])), stats=stats,
+        )

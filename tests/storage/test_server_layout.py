@@ -1,0 +1,87 @@
+"""A collection created on a Qdrant server takes its shards, replication and write consistency from
+the caller. No Qdrant server runs here, so a stand-in HTTP server on 127.0.0.1 answers the few calls
+a store makes when it opens, and the test reads the exact request bodies qdrant-client sent."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from qdrant_client import QdrantClient
+
+from vidrag.api.settings import Settings
+from vidrag.api.wiring import open_store
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    requests: list[tuple[str, str, dict]] = []
+
+    def _answer(self, result: object, wrap: bool = True) -> None:
+        body = json.dumps({"result": result, "status": "ok", "time": 0.0} if wrap else result).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.requests.append(("GET", self.path, {}))
+        if self.path.endswith("/exists"):
+            self._answer({"exists": False})
+        else:
+            self._answer({"title": "qdrant - vector search engine", "version": "1.15.4"}, wrap=False)
+
+    def do_PUT(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.requests.append(("PUT", self.path, body))
+        self._answer({"operation_id": 1, "status": "completed"} if "/index" in self.path else True)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture()
+def server():
+    _Recorder.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _created(name: str) -> list[dict]:
+    """The bodies of the create-collection requests for `name`."""
+    return [body for method, path, body in _Recorder.requests
+            if method == "PUT" and path.split("?")[0] == f"/collections/{name}"]
+
+
+def test_a_new_server_collection_takes_the_cluster_layout_from_settings(server, tmp_path):
+    settings = Settings(home=tmp_path, qdrant_url=server, collection="clips", qdrant_shards=6,
+                        qdrant_replication=2, qdrant_write_consistency=2)
+    open_store(settings, dim=384).close()
+    (create,) = _created("clips")
+    assert (create["shard_number"], create["replication_factor"], create["write_consistency_factor"]) == (6, 2, 2)
+    assert create["vectors"] == {"dense": {"size": 384, "distance": "Cosine"}}
+    assert create["sparse_vectors"] == {"sparse": {"modifier": "idf"}}
+    indexed = {body["field_name"]: body["field_schema"] for _, path, body in _Recorder.requests if "/index" in path}
+    assert indexed == {"video_id": "keyword", "kind": "keyword", "start": "float", "end": "float"}
+
+
+def test_unset_layout_leaves_the_server_default(server, tmp_path):
+    open_store(Settings(home=tmp_path, qdrant_url=server, collection="clips"), dim=384).close()
+    (create,) = _created("clips")
+    given = {key for key, value in create.items() if value is not None}
+    assert not {"shard_number", "replication_factor", "write_consistency_factor"} & given
+
+
+def test_local_mode_accepts_the_same_layout(tmp_path):
+    from vidrag.storage.qdrant_store import QdrantClientStore
+
+    store = QdrantClientStore(QdrantClient(path=str(tmp_path / "local")), "clips", dim=4, shards=6, replication=2,
+                              write_consistency=2)
+    assert store.count() == 0
+    store.close()
