@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantClient
     """A Qdrant client: the server at VIDRAG_QDRANT_URL, else embedded local mode under the home."""
     from qdrant_client import QdrantClient
+
     from vidrag.storage.errors import BackendUnavailable
 
     if settings.qdrant_url:
