@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     collection: str = "vidrag_clips"
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
-    asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")
+    asr_model: str = Field("base", description="faster-whisper model: base or tiny.en (both bundled), size or path.")
     asr_language: str | None = Field(None, description="Force a spoken language; unset = detect.")
     ocr: bool = True
     ocr_lang: str = "eng"
