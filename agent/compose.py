@@ -3,11 +3,11 @@
 Every line quoted is a whole speech sentence or a whole on-screen line, marked as such and cited.
 Lines are ranked by their similarity to the question, plus a little for sharing its words and for
 having the shape its question word asks for (`question_types`). The best sentence or on-screen line
-picks the moment; in that moment the lead is the slide (its lines in reading order) when the slide or one of its lines
-ranks within `SCREEN_SLACK` of the best sentence, or when the slide states what that sentence says
-(a shared word) and is as well shaped an answer — slides are exact where a small speech model
-mishears ("freeway handshake" under a slide reading "The Three-Way Handshake") — otherwise the best
-sentence; the other one follows as support, then the best line of
+picks the moment; in that moment the lead is the best sentence when it has the asked-for shape and the slide has not;
+else the slide (its lines in reading order) when the slide or one of its lines ranks within
+`SCREEN_SLACK` of the best sentence or states what that sentence says (a shared word) — slides are
+exact where a small speech model mishears ("freeway handshake" under a slide reading "The Three-Way
+Handshake") — otherwise the best sentence; the other one follows as support, then the best line of
 another moment if it ranks close to the top. The clip's caption (a generic description of the
 picture) is never quoted.
 """
@@ -64,16 +64,18 @@ def compose(question: str, candidates: list[dict[str, Any]]) -> str:
 
 def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any],
                   sentence: dict[str, Any]) -> bool:
-    """Whether the slide should lead instead of the moment's best sentence: it ranks as high (within
-    `SCREEN_SLACK`), or it states the same thing — shares a content word with the sentence — and is
-    no worse shaped as an answer (a "why" still leads with the sentence that gives the reason)."""
-    shown = max(c["rank"] for c in moment if c["kind"] != "speech")
-    if shown >= sentence["rank"] - SCREEN_SLACK:
-        return True
+    """Whether the slide should lead instead of the moment's best sentence.
+
+    Never when the sentence has the shape the question asks for and the slide has not (a "why" leads
+    with the sentence giving the reason); otherwise when the slide ranks as high (within
+    `SCREEN_SLACK`) or states the same thing as the sentence (shares a content word with it).
+    """
     kind = question_kind(question)
-    restates = bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
     listed = kind == "step" and len(slide.get("lines", ())) >= 2  # a list of lines reads as steps
-    return restates and (listed or has_shape(kind, slide["text"]) or not has_shape(kind, sentence["text"]))
+    if has_shape(kind, sentence["text"]) and not (listed or has_shape(kind, slide["text"])):
+        return False
+    shown = max(c["rank"] for c in moment if c["kind"] != "speech")
+    return shown >= sentence["rank"] - SCREEN_SLACK or bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
 
 
 def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -102,3 +102,14 @@ def test_evaluation_keywords_match_inflected_words_not_other_words():
     assert not has_keyword("if the end brings back slowly", "springs back")
     assert not has_keyword("a delivery network of content", "content delivery network")
     assert not has_keyword("doubtful", "doubled")
+
+
+def test_a_why_question_leads_with_the_reason_even_when_a_screen_line_ranks_higher():
+    lines = [
+        _line("screen", "Droplets form clouds", 0.72, 13.0, 18.0),
+        _slide(["Condensation", "Droplets form clouds"], 0.62, 13.0, 18.0),
+        _line("speech", "When they become too heavy for the air to hold up, they fall.", 0.58, 14.0, 17.0),
+    ]
+    answer = compose("Why does rain fall out of a cloud?", lines).splitlines()
+    assert answer[0].startswith("talk.mp4 says: \u201cWhen they become too heavy")
+    assert answer[1].startswith("- on screen: \u201cCondensation\u201d")
