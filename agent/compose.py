@@ -25,7 +25,7 @@ SHAPE_BONUS = 0.08
 WORD_BONUS = 0.10
 """Times the share of the question's content words the line contains (rarer words weigh more)."""
 SCREEN_SLACK = 0.05
-"""A screen line leads when it ranks at most this far below the moment's best sentence."""
+"""The slide leads when it, or one of its lines, ranks at most this far below the moment's best sentence."""
 CONTEXT_PENALTY = 0.05
 """Taken off a sentence from around the moment (`context`: not in an inspected clip): it may answer,
 but it may also belong to the neighbouring topic."""

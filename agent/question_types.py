@@ -2,7 +2,7 @@
 
 The no-LLM answerer quotes, it never writes: so among the lines that are about the question it picks
 the one shaped like the answer — a reason for "why", a step or method for "how", an amount for "how
-many/much/long…", a time or condition for "when", a name for "who", a definition for "what". The
+many/much/long…", a time or condition for "when", a name for "who", a definition for "what is X". The
 patterns are English function words and number forms, not words of any particular video.
 """
 
