@@ -1,10 +1,12 @@
 """The no-LLM answer path: a fixed plan over the same tools, answering with quoted, cited sentences.
 
-Plan: search the clips, inspect the top few, rank their transcript sentences and on-screen lines by
-similarity to the question, and quote the best ones with their `[video @ start–end]` tags. When the
-best similarity is below `MIN_SIMILARITY` (calibrated on the sample library: relevant questions score
-well above it, unrelated ones below), it says the library does not contain the answer. Library-wide
-questions go to `find_videos`; follow-ups such as "and after that?" continue from the last cited span.
+Plan: search the clips, inspect the top few, and hand their transcript sentences and on-screen lines
+to `compose`, which quotes the line that answers the question (screen text where it states the fact,
+a sentence of the asked-for kind) and then the supporting lines, each with its `[video @ start–end]`
+tag. When the relevance is below `MIN_SIMILARITY` (calibrated on the sample library: relevant
+questions score well above it, unrelated ones below), it says the library does not contain the
+answer. Library-wide questions go to `find_videos`; follow-ups such as "and after that?" continue from
+the lead's video after its last cited span.
 """
 
 from __future__ import annotations
@@ -13,25 +15,29 @@ import logging
 import re
 from typing import Any
 
+from vidrag.agent.compose import compose, rank_lines
 from vidrag.agent.prompts import NOT_FOUND
 from vidrag.indexing.embed import tokens
 from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
 
-MIN_SIMILARITY = 0.33
+MIN_SIMILARITY = 0.36
 """Relevance below which nothing relevant was found. Relevance is the mean of two MiniLM cosines with
 the question: the best inspected clip's speech + screen text, and the best picked line. An answer also
-needs the evidence to share a content word with the question (see `relevance`). Measured by
-benchmarks/calibrate_relevance.py on the sample library (2026-11-29, AMD EPYC, 2 cores): the 43 sample
-questions score 0.366-0.689 and all share a word with their evidence; of 29 unrelated questions, those
-that share a word score at most 0.306, and the rest (up to 0.364) share none."""
+needs the evidence to share a content word with the question (see `relevance`). Measured on the sample
+library with Whisper base (2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable
+questions score from 0.364 (then 0.398, 0.429, …) and all share a word with their evidence; of the
+unrelated questions that share a word, "How do solar panels generate electricity?" ("solar") scores
+0.355 and "What is the boiling point of water on a mountain?" ("water") 0.345. The margin is thin on
+both sides; the near misses in `NEAR_MISS_QUESTIONS` score above it."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 MARGIN = 0.08
 INSPECT = 3
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
+SLIDE_LINES = 5
 
 _LIBRARY_WIDE = re.compile(
     r"\bwhich videos?\b|\bwhat videos?\b|\bvideos? (?:cover|about|talk|discuss)|"
@@ -80,7 +86,36 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
         log.info("relevance %.3f < %.2f for %r", score, MIN_SIMILARITY, question)
         return (f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
                 f"the question (relevance {score:.2f}, needed {MIN_SIMILARITY:.2f}).")
-    return " ".join(_quote(group) for group in _with_context(tools, best, candidates))
+    slides = _slides(tools, question, candidates)
+    candidates = _same_slide_same_moment(candidates + slides)
+    top = rank_lines(question, [c for c in candidates if c["kind"] != "slide"])[0]
+    return compose(question, candidates + _context(tools, question, top))
+
+
+def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Inspected clips of one video that show the same slide become one moment (the first clip's
+    number): the sentence that answers may be spoken while the slide is up, in the next clip."""
+    first: dict[tuple[str, tuple[str, ...]], int] = {}
+    moment: dict[int, int] = {}
+    for slide in sorted((c for c in candidates if c["kind"] == "slide"), key=lambda c: c["clip"]):
+        key = (slide["video"], tuple(sorted(slide["lines"])))
+        moment[slide["clip"]] = first.setdefault(key, slide["clip"])
+    return [dict(c, clip=moment.get(c["clip"], c["clip"])) for c in candidates]
+
+
+def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sentences spoken within `CONTEXT_S` of the best line, scored against the question, as part
+    of its moment: the sentence that answers is often next to the one most like the question, and
+    may lie in a clip that was not inspected."""
+    around = tools.get_transcript(top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
+    lines = [dict(line, kind="speech", clip=top["clip"], context=True, text=unwrap(line["text"]).strip())
+             for line in around.get("lines", [])]
+    if not lines:
+        return []
+    vectors = tools.library.embedder.dense([question] + [line["text"] for line in lines])
+    for line, vector in zip(lines, vectors[1:]):
+        line["score"] = sum(a * b for a, b in zip(vectors[0], vector))
+    return lines
 
 
 def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
@@ -98,7 +133,9 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
         if "error" in seen:
             continue
         candidates += [dict(line, kind="speech", clip=number) for line in seen["transcript_lines"]]
-        candidates += [dict(line, kind="screen", clip=number) for line in seen["ocr_lines"] if not line.get("repeated")]
+        order = _reading_order(unwrap(hit["text"]))
+        candidates += [dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
+                       for line in seen["ocr_lines"] if not line.get("repeated")]
     return candidates, clip_score
 
 
@@ -106,6 +143,33 @@ def _spoken_and_shown(text: str) -> str:
     """A clip's speech and on-screen text without the caption (which says little about topics)."""
     match = re.search(r"Speech:|On screen:", text)
     return text[match.start():] if match else text
+
+
+def _reading_order(text: str) -> dict[str, int]:
+    """Each on-screen line of a clip's text (`On screen:` lines, top to bottom) with its position."""
+    _, found, shown = text.partition("On screen: ")
+    return {line.strip(): i for i, line in enumerate(shown.splitlines())} if found else {}
+
+
+def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each inspected clip's on-screen lines as one slide, in reading order, scored as a whole: a
+    slide's heading and bullets together state a fact that no single short line is close to."""
+    by_clip: dict[int, list[dict[str, Any]]] = {}
+    for c in candidates:
+        if c["kind"] == "screen":
+            by_clip.setdefault(c["clip"], []).append(dict(c, text=unwrap(c["text"]).strip()))
+    slides = []
+    for clip, lines in by_clip.items():
+        unique = {c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}
+        shown = list(unique.values())[:SLIDE_LINES]
+        slides.append({"kind": "slide", "clip": clip, "video": shown[0]["video"], "lines": [c["text"] for c in shown],
+                       "text": ". ".join(c["text"] for c in shown), "start": min(c["start"] for c in shown),
+                       "end": max(c["end"] for c in shown)})
+    if slides:
+        vectors = tools.library.embedder.dense([question] + [slide["text"] for slide in slides])
+        for slide, vector in zip(slides, vectors[1:]):
+            slide["score"] = sum(a * b for a, b in zip(vectors[0], vector))
+    return slides
 
 
 def _pick(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,49 +188,6 @@ def _pick(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if c["score"] >= top - MARGIN and c["kind"] == "speech" and len(picked) < 2:
             picked.append(c)
     return sorted(picked, key=lambda c: (c["video"], c["start"]))
-
-
-def _with_context(tools: VideoTools, best: list[dict[str, Any]],
-                  candidates: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Each picked line with the speech around it: a screen line gets its clip's best speech line; a
-    speech line gets the sentences just before and after it (read with get_transcript)."""
-    groups: list[list[dict[str, Any]]] = []
-    covered: list[tuple[str, float, float]] = []
-    for pick in best:
-        if any(v == pick["video"] and s <= pick["start"] < e for v, s, e in covered):
-            continue
-        if pick["kind"] == "screen":
-            speech = [c for c in candidates if c["kind"] == "speech" and c.get("clip") == pick.get("clip")]
-            extra = max(speech, key=lambda c: c["score"], default=None)
-            group = [pick] + (_neighbours(tools, extra) if extra else [])
-        else:
-            group = _neighbours(tools, pick)
-        covered.append((pick["video"], min(c["start"] for c in group), max(c["end"] for c in group)))
-        groups.append(group)
-    return groups
-
-
-def _neighbours(tools: VideoTools, pick: dict[str, Any]) -> list[dict[str, Any]]:
-    around = tools.get_transcript(pick["video"], max(0.0, pick["start"] - CONTEXT_S), pick["end"] + CONTEXT_S)
-    lines = [dict(line, kind="speech", text=unwrap(line["text"]).strip()) for line in around.get("lines", [])]
-    if not lines:
-        return [pick]
-    index = min(range(len(lines)), key=lambda i: abs(lines[i]["start"] - pick["start"]))
-    return lines[max(0, index - 1): index + 2]
-
-
-def _quote(group: list[dict[str, Any]]) -> str:
-    """`video says: “…” [tag]` for a group of lines of one clip (screen text first, then speech)."""
-    video = group[0]["video"]
-    shown = [c["text"].rstrip(".") for c in group if c["kind"] == "screen"]
-    said = " ".join(c["text"] for c in group if c["kind"] == "speech")
-    parts = []
-    if shown:
-        parts.append("shows on screen \u201c" + "; ".join(shown) + "\u201d")
-    if said:
-        parts.append("says \u201c" + said + "\u201d")
-    start, end = min(c["start"] for c in group), max(c["end"] for c in group)
-    return f"{video} " + " and ".join(parts) + f" {cite_tag(video, start, end)}."
 
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
@@ -204,8 +225,10 @@ def _follow_on(tools: VideoTools, question: str, last: dict[str, Any], *, after:
 
 
 def _last_citation(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest-ending citation in the video of the last answer's lead (its first citation)."""
     for turn in reversed(history):
         citations = turn.get("citations") or []
         if citations:
-            return max(citations, key=lambda c: c["end"])
+            video = citations[0]["video"]
+            return max((c for c in citations if c["video"] == video), key=lambda c: c["end"])
     return None

@@ -1,7 +1,8 @@
 """`vidrag ask` and `vidrag eval`: the agent on the command line (mounted by `register(app)`).
 
 `ask` prints the answer and its checked citations as `video @ mm:ss–mm:ss` (or JSON with --json) and
-streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores a QA file.
+streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores QA files (by
+default the two shipped sample sets).
 """
 
 from __future__ import annotations
@@ -54,25 +55,33 @@ def ask(
 
 
 def eval_command(
-    qa_file: Annotated[Path, typer.Argument(help="QA .jsonl: question, video, start, end, keywords per line.")],
+    qa_files: Annotated[Optional[list[Path]], typer.Argument(
+        help="QA .jsonl files (question, video, start, end, keywords per line); default: the shipped "
+             "sample sets, for a library built with `vidrag demo`.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Score search and answers on a QA file: recall@1/5, top-hit IoU, cited-answer share."""
+    """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""
     from vidrag.agent.evaluate import evaluate
     from vidrag.api.cli import _open, _settings
+    from vidrag.indexing.samples import shipped_qa_paths
 
-    report = evaluate(_open(), qa_file, settings=_settings())
+    files = qa_files or shipped_qa_paths()
+    library, settings = _open(), _settings()
+    reports = [{"qa_file": str(path), **evaluate(library, path, settings=settings)} for path in files]
     if json_out:
-        typer.echo(json.dumps(report, indent=2, default=str))
+        typer.echo(json.dumps({"sets": reports}, indent=2, default=str))
         return
-    for row in report["rows"]:
-        mark = "ok " if row["correct"] else "-- "
-        typer.echo(f"{mark} r@1={int(row['hit_at_1'])} iou={row['top_iou']:.2f}  {row['question']}")
-    typer.echo(
-        f"\n{report['questions']} questions ({report['mode']}): recall@1 {report['recall_at_1']:.2f}, "
-        f"recall@5 {report['recall_at_5']:.2f}, mean IoU {report['mean_iou']:.2f}, answers with the fact "
-        f"and a correct citation {report['answer_with_citation']:.2f}, ask p50 {report['latency_p50']:.2f} s"
-    )
+    for report in reports:
+        typer.echo(f"== {report['qa_file']}")
+        for row in report["rows"]:
+            mark = "ok " if row["correct"] else "-- "
+            typer.echo(f"{mark} r@1={int(row['hit_at_1'])} iou={row['top_iou']:.2f}  {row['question']}")
+        typer.echo(
+            f"{report['questions']} questions ({report['mode']}): recall@1 {report['recall_at_1']:.2f}, "
+            f"recall@5 {report['recall_at_5']:.2f}, mean IoU {report['mean_iou']:.2f}, answers with the fact "
+            f"and a correct citation {report['answer_with_citation']:.2f} (exact keyword "
+            f"{report['answer_with_citation_exact']:.2f}), ask p50 {report['latency_p50']:.2f} s\n"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(None, description="Ray cluster for `ingest --ray`: auto | ray://host:10001.")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
-    asr_model: str = Field("tiny.en", description="faster-whisper model: tiny.en (bundled), size or path.")
+    asr_model: str = Field("base", description="faster-whisper model: base or tiny.en (both bundled), size or path.")
     asr_language: str | None = Field(None, description="Force a spoken language; unset = detect.")
     ocr: str = Field(
         "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."

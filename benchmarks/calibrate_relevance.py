@@ -1,8 +1,8 @@
 """Calibrates the no-LLM "not found" floor: relevance of answerable and unrelated questions, one run.
 
 Ingests the sample library (or reads `--home`), scores every sample question (the retrieval
-questions and the QA file) and every unrelated question with `vidrag.agent.extractive.relevance`, and
-prints both ranges, the gap between them and where `MIN_SIMILARITY` sits in it. A floor is safe
+questions and both shipped QA files) and every unrelated question with
+`vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them and where `MIN_SIMILARITY` sits in it. A floor is safe
 when it leaves a margin on both sides that another machine's transcript will not close.
 
     python benchmarks/calibrate_relevance.py [--home DIR] [--json]
@@ -39,11 +39,12 @@ def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Lib
 def measure(library) -> dict:  # noqa: ANN001
     from vidrag.agent.extractive import MIN_SIMILARITY, relevance
     from vidrag.indexing.sample_content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
-    from vidrag.indexing.samples import shipped_qa_path
+    from vidrag.indexing.samples import shipped_qa_paths
     from vidrag.tools.video_tools import VideoTools
 
     tools = VideoTools(library)
-    qa = [json.loads(line)["question"] for line in shipped_qa_path().read_text().splitlines() if line.strip()]
+    qa = [json.loads(line)["question"] for path in shipped_qa_paths() for line in path.read_text().splitlines()
+          if line.strip()]
     answerable = [q for q, _, _ in RETRIEVAL_QUESTIONS] + qa
     score = lambda question: round(relevance(tools, question)[0], 4)  # noqa: E731
     related = {q: score(q) for q in answerable}

