@@ -112,9 +112,8 @@ def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict
              for line in around.get("lines", [])]
     if not lines:
         return []
-    vectors = tools.library.embedder.dense([question] + [line["text"] for line in lines])
-    for line, vector in zip(lines, vectors[1:]):
-        line["score"] = sum(a * b for a, b in zip(vectors[0], vector))
+    for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
+        line["score"] = score
     return lines
 
 
@@ -125,8 +124,7 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     if not hits:
         return [], 0.0
     texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in hits]
-    vectors = tools.library.embedder.dense([query] + texts)
-    clip_score = max(sum(a * b for a, b in zip(vectors[0], v)) for v in vectors[1:])
+    clip_score = max(tools.library.similarity(query, texts))
     candidates: list[dict[str, Any]] = []
     for number, hit in enumerate(hits):
         seen = tools.inspect_clip(hit["video"], hit["start"], hit["end"], query)
@@ -166,9 +164,8 @@ def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) 
                        "text": ". ".join(c["text"] for c in shown), "start": min(c["start"] for c in shown),
                        "end": max(c["end"] for c in shown)})
     if slides:
-        vectors = tools.library.embedder.dense([question] + [slide["text"] for slide in slides])
-        for slide, vector in zip(slides, vectors[1:]):
-            slide["score"] = sum(a * b for a, b in zip(vectors[0], vector))
+        for slide, score in zip(slides, tools.library.similarity(question, [slide["text"] for slide in slides])):
+            slide["score"] = score
     return slides
 
 
@@ -195,8 +192,7 @@ def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
     if "error" in found or not found["results"]:
         return f"{NOT_FOUND}: the library has no matching videos."
     summaries = [unwrap(r["summary"]) for r in found["results"]]
-    vectors = tools.library.embedder.dense([question] + summaries)
-    scores = [sum(a * b for a, b in zip(vectors[0], vector)) for vector in vectors[1:]]
+    scores = tools.library.similarity(question, summaries)
     floor = max(MIN_VIDEO_SIMILARITY, max(scores) - VIDEO_MARGIN)
     lines = []
     for result, summary, score in zip(found["results"], summaries, scores):

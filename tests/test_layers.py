@@ -45,3 +45,17 @@ def test_importing_the_cli_loads_no_heavy_library():
     code = "import sys, vidrag.api.cli; print(sorted(m for m in ('torch','transformers','qdrant_client','cv2') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_api_and_agent_use_the_library_boundary_only():
+    # The catalog, the vector store and the embedder are the Library's own; consumers call its methods.
+    import ast
+
+    reached = []
+    for layer in ("api", "agent"):
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (isinstance(node, ast.Attribute) and node.attr in ("catalog", "store", "embedder")
+                        and not (isinstance(node.value, ast.Name) and node.value.id == "settings")):
+                    reached.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert reached == []
