@@ -31,7 +31,7 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"QA file {path} not found; give a .jsonl file (e.g. indexing/data/sample_qa.jsonl).")
+        raise InputError(f"QA file {path} not found; give a .jsonl file (e.g. samples/data/sample_qa.jsonl).")
     records = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():

@@ -161,7 +161,7 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Build the bundled sample library, ingest it, search it and answer a question with cited moments."""
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     err(f"Building the sample library in {folder} …")
     build_sample_library(folder)

@@ -63,7 +63,7 @@ def eval_command(
     """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""
     from vidrag.agent.evaluate import evaluate
     from vidrag.api.cli import _open, _settings
-    from vidrag.indexing.samples import shipped_qa_paths
+    from vidrag.samples.library import shipped_qa_paths
 
     files = qa_files or shipped_qa_paths()
     library, settings = _open(), _settings()

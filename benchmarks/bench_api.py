@@ -37,7 +37,7 @@ def ingest_samples(home: Path) -> None:
     """Build the sample library under `home` and ingest it with the embedded defaults."""
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     folder = home / "samples"
     build_sample_library(folder)

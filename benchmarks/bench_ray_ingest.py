@@ -116,7 +116,7 @@ def run(workdir: Path, workers: list[int]) -> dict:
 
     import ray.data  # noqa: F401 - the import configures Ray Data's logger; then its INFO lines are turned down
 
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     manifest = build_sample_library(workdir / "videos", include_real=False)

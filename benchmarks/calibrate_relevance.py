@@ -23,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Library
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     if home is not None:
         return open_library(Settings(home=home))
@@ -38,8 +38,8 @@ def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Lib
 
 def measure(library) -> dict:  # noqa: ANN001
     from vidrag.agent.extractive import MIN_SIMILARITY, relevance
-    from vidrag.indexing.sample_content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
-    from vidrag.indexing.samples import shipped_qa_paths
+    from vidrag.samples.content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
+    from vidrag.samples.library import shipped_qa_paths
     from vidrag.tools.video_tools import VideoTools
 
     tools = VideoTools(library)

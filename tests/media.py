@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from vidrag.indexing.samples import Segment, make_lecture, synthesize
+from vidrag.samples.library import Segment, make_lecture, synthesize
 
 SPEECH = "The quick brown fox jumps over the lazy dog while the band plays on."
 SHOT_SOURCES = (
@@ -144,7 +144,7 @@ def speech_video(folder: Path, sentence: str = SPEECH, text: str = "Hello OCR",
                  size: tuple[int, int] = (640, 360)) -> Path:
     """A 25 fps slide video: ``text`` drawn large on screen while espeak-ng says ``sentence``.
 
-    Made with `vidrag.indexing.samples.make_lecture` as a single segment, so it lasts the speech plus
+    Made with `vidrag.samples.library.make_lecture` as a single segment, so it lasts the speech plus
     0.6 s of silence, rounded up to a whole frame; the text is the slide's bold title.
     """
     path = Path(folder) / "speech_video.mp4"

@@ -7,7 +7,7 @@ default really produced (Whisper tiny.en transcripts with their errors, tesserac
 import json
 from pathlib import Path
 
-from vidrag.indexing.samples import RETRIEVAL_QUESTIONS
+from vidrag.samples.library import RETRIEVAL_QUESTIONS
 
 
 def _rank(hits, file: str, span: tuple[float, float]) -> int | None:
@@ -36,7 +36,7 @@ def test_paraphrased_questions_find_their_segment(sample_library, sample_dir):
 
 def test_every_segment_is_covered_by_questions():
     covered = {(file, index) for _, file, index in RETRIEVAL_QUESTIONS}
-    from vidrag.indexing.samples import LECTURES
+    from vidrag.samples.library import LECTURES
 
     expected = {(lecture.file, i) for lecture in LECTURES for i in range(len(lecture.segments))}
     assert expected <= covered

@@ -25,7 +25,7 @@ SOURCES = ["api", "agent", "tools", "indexing", "storage", "pyproject.toml", "RE
 CHECK = """
 import importlib.util, json, sys
 import vidrag, vidrag.llama_index
-from vidrag.indexing.samples import shipped_qa_path
+from vidrag.samples.library import shipped_qa_path
 library = vidrag.open_library(vidrag.Settings(home=sys.argv[1]))
 hits = library.search(sys.argv[2], k=3)
 print(json.dumps({
@@ -78,7 +78,7 @@ def test_the_wheel_installs_and_searches_outside_the_checkout(sample_home, sampl
     assert {
         "vidrag/api/static/index.html",
         "vidrag/api/static/app.js",
-        "vidrag/indexing/data/sample_qa.jsonl",
+        "vidrag/samples/data/sample_qa.jsonl",
         "vidrag/llama_index.py",
         "vidrag/api/mcp_server.py",
     } <= set(names)

@@ -53,7 +53,7 @@ def test_every_extractive_answer_is_cited_with_quotes(sample_library):
 
 
 def test_unrelated_questions_find_nothing(sample_library):
-    from vidrag.indexing.sample_content import UNRELATED_QUESTIONS
+    from vidrag.samples.content import UNRELATED_QUESTIONS
 
     answered = {}
     for question in UNRELATED_QUESTIONS:
@@ -114,7 +114,7 @@ def test_cli_ask_text_and_eval(cli, tmp_path, sample_dir):
 
 
 def test_cli_eval_without_files_scores_every_shipped_set(cli, tmp_path, sample_dir, monkeypatch):
-    import vidrag.indexing.samples as samples
+    import vidrag.samples.library as samples
 
     files = []
     for name in ("sample_qa.jsonl", "heldout_qa.jsonl"):

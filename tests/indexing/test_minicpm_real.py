@@ -169,7 +169,7 @@ def test_ask_goes_through_chat_with_history(loaded):
 
 def test_ingest_a_sample_lecture_with_minicpm(tmp_path):
     pytest.importorskip("faster_whisper")
-    from vidrag.indexing.samples import Segment, make_lecture
+    from vidrag.samples.library import Segment, make_lecture
 
     video = tmp_path / "lecture.mp4"
     make_lecture(video, [Segment(title="Tides", narration="The moon pulls the ocean.", topic="tides")], size=(320, 180))

@@ -10,7 +10,7 @@ from tests import media
 from vidrag.api.settings import Settings
 from vidrag.indexing.media import iter_frames, probe
 from vidrag.indexing.ocr import OcrReader, RapidOcrReader, make_ocr
-from vidrag.indexing.samples import render_slide
+from vidrag.samples.library import render_slide
 from vidrag.storage.errors import InputError
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidrag.indexing import samples
-from vidrag.indexing.samples import (
+from vidrag.samples.library import (
     HELD_OUT,
     HELD_OUT_QA,
     LECTURES,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from vidrag.indexing.sample_content import (  # noqa: F401 (re-exported)
+from vidrag.samples.content import (  # noqa: F401 (re-exported)
     HELD_OUT,
     HELD_OUT_QA,
     LECTURES,
@@ -526,7 +526,7 @@ def write_sample_qa(manifest: dict, path: str | Path,
 
 
 def shipped_qa_path() -> Path:
-    """The QA file shipped in the package, ``indexing/data/sample_qa.jsonl``."""
+    """The QA file shipped in the package, ``samples/data/sample_qa.jsonl``."""
     return Path(__file__).parent / "data" / "sample_qa.jsonl"
 
 
@@ -536,7 +536,7 @@ def shipped_qa_paths() -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build the sample library into a folder: ``python -m vidrag.indexing.samples DEST``.
+    """Build the sample library into a folder: ``python -m vidrag.samples.library DEST``.
 
     Also refreshes the shipped QA files with ``--write-shipped-qa``.
     """

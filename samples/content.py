@@ -1,6 +1,6 @@
 """The sample library's content: lectures (slides and narration) and the questions asked of them.
 
-Kept apart from the generator (`vidrag.indexing.samples`) so the text can be read and edited as text. The
+Kept apart from the generator (`vidrag.samples.library`) so the text can be read and edited as text. The
 questions are paraphrases that avoid the slides' and narration's words where they can.
 
 Two sets: `LECTURES` (one voice, one slide layout) with `QA_ITEMS`, and `HELD_OUT` (two lectures and a
