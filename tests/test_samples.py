@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidrag.indexing import samples
+from vidrag.samples import library as samples
 from vidrag.samples.library import (
     HELD_OUT,
     HELD_OUT_QA,
