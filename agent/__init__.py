@@ -1,6 +1,6 @@
 """The question-answering agent: tools over the library, an LLM when configured, cited answers.
 
-`answer_question` is the one entry point. With an LLM (passed in, or `settings.llm_url`) it runs a
+`answer_question` is the one entry point. With an LLM (the caller builds it: `api.wiring.make_llm`) it runs a
 llama-index FunctionAgent or ReActAgent over the `VideoTools`; without one it follows the extractive
 plan. Either way every citation in the answer is checked against the spans the tools returned in this
 run, and a `--session` id keeps the turns for follow-up questions.
@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
 
-def answer_question(library: Any, question: str, *, settings: Any = None, session: str | None = None,
+def answer_question(library: Library, question: str, *, session: str | None = None,
                     llm: Any = None, stream: Callable[[dict[str, Any]], None] | None = None,
                     top_k: int = 5) -> dict[str, Any]:
     """Answer a question from the library with checked citations.
@@ -24,9 +27,9 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
     Args:
         library: a `vidrag.tools.library.Library`.
         question: the user's question.
-        settings: vidrag Settings; its `llm_url` turns the LLM path on.
         session: a session id; its earlier turns give context and this turn is saved to it.
-        llm: a llama-index LLM to use instead of the configured one.
+        llm: the llama-index LLM that runs the agent (the CLI and API build it from VIDRAG_LLM_URL);
+            None answers without one, by the extractive plan.
         stream: called with each event as it happens: {"type": "step", ...} for tool calls and
             {"type": "token", "delta": ...} for LLM tokens.
         top_k: clips searched by the extractive plan.
@@ -52,10 +55,6 @@ def answer_question(library: Any, question: str, *, settings: Any = None, sessio
     history = store.load(session) if store and session else []
     on_step = (lambda step: stream({"type": "step", **step})) if stream else None
     tools = VideoTools(library, on_step=on_step)
-    if llm is None and settings is not None and getattr(settings, "llm_url", None):
-        from vidrag.agent.llm_agent import make_llm
-
-        llm = make_llm(settings)
     if llm is None:
         raw, mode = answer_extractive(tools, question, history=history, top_k=top_k), "extractive"
     else:

@@ -16,9 +16,12 @@ import logging
 import re
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import InputError
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ def _hit_ok(hit: Any, record: dict[str, Any]) -> bool:
     return _same_video(hit.video, record["video"]) and hit.start < record["end"] and hit.end > record["start"]
 
 
-def evaluate_one(library: Any, record: dict[str, Any], *, answer: Any, k: int = 5) -> dict[str, Any]:
+def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: int = 5) -> dict[str, Any]:
     """One QA row: search ranks, top-hit IoU, and whether the answer has the fact with a right citation."""
     hits = library.search(record["question"], k=k)
     top = hits[0] if hits else None
@@ -100,7 +103,7 @@ def evaluate_one(library: Any, record: dict[str, Any], *, answer: Any, k: int = 
     }
 
 
-def evaluate(library: Any, qa_path: str | Path, *, settings: Any = None, llm: Any = None) -> dict[str, Any]:
+def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[str, Any]:
     """Score search and answers on a QA file.
 
     Returns:
@@ -116,7 +119,7 @@ def evaluate(library: Any, qa_path: str | Path, *, settings: Any = None, llm: An
     records = load_qa(qa_path)
     if not records:
         raise InputError(f"QA file {qa_path} has no questions.")
-    rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, settings=settings, llm=llm))
+    rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, llm=llm))
             for r in records]
     share = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
     return {

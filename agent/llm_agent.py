@@ -17,37 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from vidrag.agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, server_llm, visible_text
+from vidrag.agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, visible_text
 from vidrag.agent.prompts import SYSTEM_PROMPT
-from vidrag.storage.errors import BackendUnavailable, InputError, VidragError
+from vidrag.storage.errors import BackendUnavailable, VidragError
 from vidrag.tools.video_tools import VideoTools
 
 log = logging.getLogger(__name__)
 
 MAX_ITERATIONS = 12
 Stream = Callable[[dict[str, Any]], None]
-
-
-def make_llm(settings: Any) -> Any:
-    """An OpenAI-compatible chat LLM at `settings.llm_url` serving `settings.llm_model`.
-
-    Raises:
-        InputError: no LLM URL is configured.
-        BackendUnavailable: the openai-like integration is not installed.
-    """
-    if not getattr(settings, "llm_url", None):
-        raise InputError("No LLM is configured; set VIDRAG_LLM_URL (and VIDRAG_LLM_MODEL) to use one.")
-    try:
-        import llama_index.llms.openai_like  # noqa: F401
-    except ImportError as err:
-        raise BackendUnavailable(
-            "The OpenAI-compatible LLM client is missing; run `pip install llama-index-llms-openai-like`."
-        ) from err
-    return server_llm(
-        url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key,
-        function_calling=bool(settings.llm_function_calling),
-        timeout=float(getattr(settings, "llm_timeout", 120.0)), retries=int(getattr(settings, "llm_retries", 2)),
-    )
 
 
 def llama_tools(tools: VideoTools) -> list[Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
 from vidrag.storage.errors import InputError, NotFound, VidragError
 from vidrag.storage.types import clock
 
@@ -192,7 +193,9 @@ def _answer(library, question: str):  # noqa: ANN001, ANN202
         from vidrag.agent import answer_question
     except ImportError:
         return None
-    return answer_question(library, question, settings=_settings())
+    from vidrag.api.wiring import make_llm
+
+    return answer_question(library, question, llm=make_llm(_settings()))
 
 
 def _print_answer(result) -> None:  # noqa: ANN001

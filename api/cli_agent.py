@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
 from vidrag.storage.types import clock
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ def ask(
     """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
     from vidrag.agent import answer_question
     from vidrag.api.cli import _open, _settings
+    from vidrag.api.wiring import make_llm
 
     library = _open()
-    result = answer_question(library, question, settings=_settings(), session=session,
+    result = answer_question(library, question, llm=make_llm(_settings()), session=session,
                              stream=None if json_out else _stderr_stream, top_k=top_k)
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
@@ -63,11 +65,12 @@ def eval_command(
     """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""
     from vidrag.agent.evaluate import evaluate
     from vidrag.api.cli import _open, _settings
+    from vidrag.api.wiring import make_llm
     from vidrag.samples.library import shipped_qa_paths
 
     files = qa_files or shipped_qa_paths()
-    library, settings = _open(), _settings()
-    reports = [{"qa_file": str(path), **evaluate(library, path, settings=settings)} for path in files]
+    library, llm = _open(), make_llm(_settings())
+    reports = [{"qa_file": str(path), **evaluate(library, path, llm=llm)} for path in files]
     if json_out:
         typer.echo(json.dumps({"sets": reports}, indent=2, default=str))
         return

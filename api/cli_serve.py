@@ -23,6 +23,7 @@ def serve(
     # concurrent requests cost far more than they save (p50 of /search 495 ms → 18 ms on 2 cores).
     # Set on torch itself, not through OMP_NUM_THREADS, which every OpenMP library in the process reads.
     import torch
+
     from vidrag.api.app import ApiSettings, check_exposure, create_app
     from vidrag.storage.errors import InputError
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
 from vidrag.indexing.model_registry import GB, MODELS, RepoSpec, entry_for_repo, get_model, repos_for, weights_present
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
 from vidrag.storage.errors import InputError
 
 

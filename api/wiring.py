@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from vidrag.api.settings import Settings
+from vidrag.storage.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +147,25 @@ def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = N
         paths, build=partial(worker_part, settings), address=address or settings.ray_address,
         workers=workers, direct_write=bool(settings.qdrant_url), progress=progress,
     )
+
+
+def make_llm(settings: Settings) -> Any:
+    """The agent's LLM: an OpenAI-compatible server at VIDRAG_LLM_URL (vLLM, Ollama, OpenAI), or None
+    when no URL is set, which selects the no-LLM extractive answerer.
+
+    Raises:
+        BackendUnavailable: the openai-like llama-index integration is not installed.
+    """
+    if not settings.llm_url:
+        return None
+    try:
+        import llama_index.llms.openai_like  # noqa: F401 - fail here with the fix, not deep in a request
+    except ImportError as err:
+        raise BackendUnavailable(
+            "The OpenAI-compatible LLM client is missing; run `pip install llama-index-llms-openai-like`."
+        ) from err
+    from vidrag.agent.llm_server import server_llm
+
+    return server_llm(url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key,
+                      function_calling=bool(settings.llm_function_calling), timeout=float(settings.llm_timeout),
+                      retries=int(settings.llm_retries))

@@ -162,7 +162,7 @@ def ingest_and_eval(backend: str, videos: Path, home: Path) -> dict:
         started = time.perf_counter()
         results = library.ingest([videos])
         wall = time.perf_counter() - started
-        report = evaluate(library, videos / "sample_qa.jsonl", settings=settings)
+        report = evaluate(library, videos / "sample_qa.jsonl")
     finally:
         library.close()
     media = sum(r.duration for r in results)

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
 from vidrag.api.schemas import AskIn, AskOut, CitationOut, ErrorOut
+from vidrag.api.wiring import make_llm
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
@@ -47,7 +49,7 @@ def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
 async def ask(body: AskIn, request: Request, library: LibraryDep, settings: SettingsDep) -> Any:
     """Run the agent on a question; `session_id` keeps a conversation going."""
     answer = _answerer(request)
-    call = {"settings": settings, "session": body.session_id}
+    call = {"llm": make_llm(settings), "session": body.session_id}
     if not body.stream:
         result = await run_in_threadpool(answer, library, body.question, stream=None, **call)
         return answer_out(result, body.session_id)

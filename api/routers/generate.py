@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+
 from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
 from vidrag.api.schemas import ErrorOut, JobOut
 from vidrag.storage.errors import VidragError

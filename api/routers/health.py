@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+
 from vidrag.api.routers import LibraryDep, SettingsDep
 from vidrag.api.schemas import CheckOut, ReadyOut
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+
 from vidrag.api.routers import JobsDep
 from vidrag.api.schemas import ErrorOut, JobOut
 

@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+
 from vidrag.api.routers import LibraryDep
 from vidrag.api.schemas import ErrorOut, HitOut, SearchIn, SearchOut
 

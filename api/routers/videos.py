@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
+
 from vidrag.api.jobs import write_lock
 from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
 from vidrag.api.schemas import ErrorOut, JobOut, PathIn, VideoOut

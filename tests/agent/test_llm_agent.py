@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from tests.agent.scripted import ScriptedFunctionLLM, ScriptedReActLLM, tool_results
 from vidrag.agent import answer_question
 from vidrag.agent.prompts import SYSTEM_PROMPT
 from vidrag.indexing.asr import Segment
-from tests.agent.scripted import ScriptedFunctionLLM, ScriptedReActLLM, tool_results
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN
 
 FAKE = "[baking_bread.mp4 @ 00:01.0–00:02.0]"

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.agent.tiny_library import TinyLibrary
+from tests.agent.wire import FLAVORS, Reply, Turn, WireServer, flavor
 from vidrag.agent import answer_question
 from vidrag.agent.llm_server import visible_text
 from vidrag.agent.prompts import SYSTEM_PROMPT
+from vidrag.api.wiring import make_llm
 from vidrag.storage.errors import BackendUnavailable
-from tests.agent.tiny_library import TinyLibrary
-from tests.agent.wire import FLAVORS, Reply, Turn, WireServer, flavor
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN
 
 KEY = "sk-test-key"
@@ -47,7 +48,7 @@ def settings(url: str, model: str, **overrides: Any) -> Any:
 
 def ask(server: WireServer, url: str, library: Any, streamed: bool, **overrides: Any) -> tuple[dict, list]:
     events: list[dict[str, Any]] = []
-    result = answer_question(library, QUESTION, settings=settings(url, server.flavor.model, **overrides),
+    result = answer_question(library, QUESTION, llm=make_llm(settings(url, server.flavor.model, **overrides)),
                              stream=events.append if streamed else None)
     return result, events
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 
-def scripted_answer(library: Any, question: str, *, settings: Any = None, session: Any = None,
+def scripted_answer(library: Any, question: str, *, session: Any = None,
                     llm: Any = None, stream: Any = None) -> dict[str, Any]:
     """A stand-in for `vidrag.agent.answer_question` with the same contract: one search, cite the best hit."""
     hits = library.search(question, k=2)

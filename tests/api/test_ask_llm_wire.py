@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from vidrag.agent.prompts import SYSTEM_PROMPT
 from tests.agent.test_llm_wire import KEY, SEARCH, cite_latest
 from tests.agent.tiny_library import TinyLibrary
 from tests.agent.wire import Turn, WireServer, flavor
+from vidrag.agent.prompts import SYSTEM_PROMPT
 
 ROOT = Path(__file__).parents[2]
 ANSWER = "Steam makes it crisp [baking_bread.mp4 @ 00:16.0–00:24.0]."

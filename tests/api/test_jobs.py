@@ -8,8 +8,8 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from vidrag.api.app import create_app
 from tests.api.conftest import wait_job
+from vidrag.api.app import create_app
 
 
 def test_unfinished_job_is_resumed_after_a_restart(sample_library, make_settings, sample_dir):
