@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[1]
-SOURCES = ["api", "agent", "tools", "indexing", "storage", "pyproject.toml", "README.md"]
+SOURCES = ["api", "agent", "tools", "indexing", "storage", "samples", "pyproject.toml", "README.md"]
 CHECK = """
 import importlib.util, json, sys
 import vidrag, vidrag.llama_index
@@ -30,7 +30,7 @@ library = vidrag.open_library(vidrag.Settings(home=sys.argv[1]))
 hits = library.search(sys.argv[2], k=3)
 print(json.dumps({
     "vidrag": vidrag.__file__, "retriever": vidrag.llama_index.__file__, "api": vidrag.api.__file__,
-    "generic": [n for n in ("api", "agent", "tools", "indexing", "storage") if importlib.util.find_spec(n)],
+    "generic": [n for n in ("api", "agent", "tools", "indexing", "storage", "samples") if importlib.util.find_spec(n)],
     "qa": shipped_qa_path().is_file(), "hits": [h.to_dict() for h in hits],
 }))
 """
@@ -82,7 +82,7 @@ def test_the_wheel_installs_and_searches_outside_the_checkout(sample_home, sampl
         "vidrag/llama_index.py",
         "vidrag/api/mcp_server.py",
     } <= set(names)
-    assert not [n for n in names if n.split("/")[0] in ("api", "agent", "tools", "indexing", "storage")]
+    assert not [n for n in names if n.split("/")[0] in ("api", "agent", "tools", "indexing", "storage", "samples")]
 
     python = fresh_venv(tmp_path / "venv")
     installed = subprocess.run(
