@@ -82,13 +82,14 @@ def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str
     """Distinct lines, best first, each with its `rank` (similarity plus word and shape bonuses)."""
     kind = question_kind(question)
     texts = [unwrap(c["text"]).strip() for c in candidates]
-    weights = _word_weights(question, [set(tokens(text)) for text in texts])
+    words = [set(tokens(text)) for text in texts]
+    weights = _word_weights(question, words)
     total = sum(weights.values()) or 1.0
     unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for c, text in zip(candidates, texts):
+    for c, text, line_words in zip(candidates, texts, words):
         if not text:
             continue
-        shared = sum(weights[word] for word in set(tokens(text)) & weights.keys()) / total
+        shared = sum(weights[word] for word in line_words & weights.keys()) / total
         rank = c["score"] + WORD_BONUS * shared + (SHAPE_BONUS if has_shape(kind, text) else 0.0)
         rank -= CONTEXT_PENALTY if c.get("context") else 0.0
         key = (c["kind"], text, c["clip"] if c["kind"] == "slide" else -1)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
 from vidrag.indexing.asr import Segment, Transcript
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.distributed import PartFactory, RunProgress
@@ -144,6 +145,15 @@ class Library:
         path = Path(record.path)
         return path if record.status == "indexed" and path.is_file() else None
 
+    def media_path(self, video_id: str) -> Path:
+        """The file of a video (exact id).
+
+        Raises:
+            NotFound: no such video.
+            MediaMissing: the catalog knows it but the file is gone.
+        """
+        return _media_file(self.video_by_id(video_id))
+
     def thumbnail(self, video_id: str, seconds: float) -> Path:
         """A JPEG of the frame nearest `seconds` (clamped to the video), 320 px at most, cached on disk.
 
@@ -153,8 +163,7 @@ class Library:
             InputError: no frame could be decoded there.
         """
         record = self.video_by_id(video_id)
-        if not Path(record.path).is_file():
-            raise MediaMissing(f"The file of video {video_id} is missing: {record.path}; re-add it or delete the video.")
+        _media_file(record)
         tenth = int(round(min(seconds, max(0.0, record.duration - 0.05)) * 10))
         cached = self.data_dir / "thumbs" / record.id / f"{tenth:07d}.jpg"
         if not cached.is_file():
@@ -288,6 +297,13 @@ def _clamp_span(start: float, end: float, duration: float) -> tuple[float, float
             "give start < end within the video."
         )
     return start, end
+
+
+def _media_file(record: VideoRecord) -> Path:
+    path = Path(record.path)
+    if not path.is_file():
+        raise MediaMissing(f"The file of video {record.id} is missing: {path}; re-add it or delete the video.")
+    return path
 
 
 def _render_jpeg(path: str, seconds: float, out: Path, max_side: int) -> None:

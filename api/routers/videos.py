@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import shutil
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -145,10 +144,10 @@ def delete_video(video_id: str, library: LibraryDep) -> VideoOut:
             summary="The video file, with HTTP Range support (seekable)")
 def media(video_id: str, library: LibraryDep) -> FileResponse:
     """Stream the video; `Range: bytes=...` gives 206 partial content."""
-    record = library.video_by_id(video_id)
-    path = Path(record.path)
-    if not path.is_file():
-        raise HTTPException(404, "media file missing")
+    try:
+        path = library.media_path(video_id)
+    except MediaMissing as err:
+        raise HTTPException(404, "media file missing") from err
     kind = mimetypes.guess_type(path.name)[0] or "video/mp4"
     return FileResponse(path, media_type=kind, content_disposition_type="inline", filename=path.name)
 
