@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def answer_question(library: Library, question: str, *, session: str | None = None,
-                    llm: Any = None, stream: Callable[[dict[str, Any]], None] | None = None,
-                    top_k: int = 5) -> dict[str, Any]:
+def answer_question(
+    library: Library,
+    question: str,
+    *,
+    session: str | None = None,
+    llm: Any = None,
+    stream: Callable[[dict[str, Any]], None] | None = None,
+    top_k: int = 5,
+) -> dict[str, Any]:
     """Answer a question from the library with checked citations.
 
     Args:
@@ -63,13 +69,17 @@ def answer_question(library: Library, question: str, *, session: str | None = No
         raw, mode = run_llm_agent(tools, question, llm, history=history, stream=stream)
     checked = check_citations(raw, tools.ledger)
     result = {
-        "answer": checked.answer, "citations": [c.to_dict() for c in checked.citations], "mode": mode,
-        "steps": list(tools.steps), "removed_citations": checked.removed,
+        "answer": checked.answer,
+        "citations": [c.to_dict() for c in checked.citations],
+        "mode": mode,
+        "steps": list(tools.steps),
+        "removed_citations": checked.removed,
         "seconds": round(time.perf_counter() - began, 3),
     }
     if store and session:
-        store.append(session, {"question": question, "answer": result["answer"],
-                               "citations": result["citations"], "mode": mode})
+        store.append(
+            session, {"question": question, "answer": result["answer"], "citations": result["citations"], "mode": mode}
+        )
     return result
 
 

@@ -80,14 +80,21 @@ def resolve_video(name: str, ledger: EvidenceLedger) -> str | None:
 
 def quote_for(entries: list[Evidence], start: float, end: float) -> str:
     """The evidence text of a cited span: the entry that matches the span best, then speech inside it."""
+
     def iou(e: Evidence) -> float:
         union = max(e.end, end) - min(e.start, start)
         return max(0.0, min(e.end, end) - max(e.start, start)) / union if union > 0 else 1.0
 
     best = max(entries, key=lambda e: (round(iou(e), 2), -_KIND_ORDER.get(e.kind, 9)))
     inside = sorted(
-        (e for e in entries if e is not best and e.kind == "transcript" and e.end > e.start
-         and (min(e.end, end) - max(e.start, start)) / (e.end - e.start) >= 0.8),
+        (
+            e
+            for e in entries
+            if e is not best
+            and e.kind == "transcript"
+            and e.end > e.start
+            and (min(e.end, end) - max(e.start, start)) / (e.end - e.start) >= 0.8
+        ),
         key=lambda e: e.start,
     )
     texts: list[str] = []

@@ -62,8 +62,7 @@ def compose(question: str, candidates: list[dict[str, Any]]) -> str:
     return text + "".join(f"\n- {_bullet(item)}" for item in support)
 
 
-def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any],
-                  sentence: dict[str, Any]) -> bool:
+def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any], sentence: dict[str, Any]) -> bool:
     """Whether the slide should lead instead of the moment's best sentence.
 
     Never when the sentence has the shape the question asks for and the slide has not (a "why" leads

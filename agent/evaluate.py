@@ -41,11 +41,19 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-            records.append({"question": record["question"], "video": record["video"], "start": float(record["start"]),
-                            "end": float(record["end"]), "keywords": list(record.get("keywords", []))})
+            records.append(
+                {
+                    "question": record["question"],
+                    "video": record["video"],
+                    "start": float(record["start"]),
+                    "end": float(record["end"]),
+                    "keywords": list(record.get("keywords", [])),
+                }
+            )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{path}:{number} is not a QA record ({err}); each line needs question, "
-                             "video, start, end and keywords.") from err
+            raise InputError(
+                f"{path}:{number} is not a QA record ({err}); each line needs question, video, start, end and keywords."
+            ) from err
     return records
 
 
@@ -57,7 +65,7 @@ def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
 
 
 @functools.cache
-def _stemmer():  # noqa: ANN202 - a snowballstemmer English stemmer
+def _stemmer():
     import snowballstemmer
 
     return snowballstemmer.stemmer("english")
@@ -72,7 +80,7 @@ def has_keyword(answer: str, keyword: str) -> bool:
     words, wanted = _stems(answer), _stems(keyword)
     if not wanted:
         return False
-    return any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+    return any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
 
 
 def _same_video(name: str, gold: str) -> bool:
@@ -91,14 +99,25 @@ def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: in
     text = result["answer"].lower()
     keyword = any(has_keyword(text, word) for word in record["keywords"])
     exact = any(word.lower() in text for word in record["keywords"])
-    cited = any(_same_video(c["video"], record["video"]) and c["start"] < record["end"] and c["end"] > record["start"]
-                for c in result["citations"])
+    cited = any(
+        _same_video(c["video"], record["video"]) and c["start"] < record["end"] and c["end"] > record["start"]
+        for c in result["citations"]
+    )
     return {
-        "question": record["question"], "video": record["video"],
-        "hit_at_1": bool(top and _hit_ok(top, record)), "hit_at_5": any(_hit_ok(h, record) for h in hits[:5]),
-        "top_iou": iou(top.start, top.end, record["start"], record["end"]) if top and _same_video(top.video, record["video"]) else 0.0,
-        "keyword": keyword, "all_keywords": all(has_keyword(text, w) for w in record["keywords"]),
-        "cited": cited, "correct": keyword and cited, "correct_exact": exact and cited, "mode": result["mode"], "seconds": result.get("seconds", 0.0),
+        "question": record["question"],
+        "video": record["video"],
+        "hit_at_1": bool(top and _hit_ok(top, record)),
+        "hit_at_5": any(_hit_ok(h, record) for h in hits[:5]),
+        "top_iou": iou(top.start, top.end, record["start"], record["end"])
+        if top and _same_video(top.video, record["video"])
+        else 0.0,
+        "keyword": keyword,
+        "all_keywords": all(has_keyword(text, w) for w in record["keywords"]),
+        "cited": cited,
+        "correct": keyword and cited,
+        "correct_exact": exact and cited,
+        "mode": result["mode"],
+        "seconds": result.get("seconds", 0.0),
         "answer": result["answer"],
     }
 
@@ -119,14 +138,18 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
     records = load_qa(qa_path)
     if not records:
         raise InputError(f"QA file {qa_path} has no questions.")
-    rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, llm=llm))
-            for r in records]
+    rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, llm=llm)) for r in records]
     share = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
     return {
-        "questions": len(rows), "recall_at_1": share("hit_at_1"), "recall_at_5": share("hit_at_5"),
+        "questions": len(rows),
+        "recall_at_1": share("hit_at_1"),
+        "recall_at_5": share("hit_at_5"),
         "mean_iou": round(statistics.fmean(r["top_iou"] for r in rows), 4),
-        "answer_with_citation": share("correct"), "answer_with_citation_exact": share("correct_exact"),
+        "answer_with_citation": share("correct"),
+        "answer_with_citation_exact": share("correct_exact"),
         "answer_keyword": share("keyword"),
         "answer_all_keywords": share("all_keywords"),
-        "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3), "mode": rows[0]["mode"], "rows": rows,
+        "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3),
+        "mode": rows[0]["mode"],
+        "rows": rows,
     }

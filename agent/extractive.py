@@ -41,14 +41,17 @@ SLIDE_LINES = 5
 
 _LIBRARY_WIDE = re.compile(
     r"\bwhich videos?\b|\bwhat videos?\b|\bvideos? (?:cover|about|talk|discuss)|"
-    r"\bwhat is (?:this|that|the) video about\b|\bwhat(?:'s| is) in the library\b", re.I)
+    r"\bwhat is (?:this|that|the) video about\b|\bwhat(?:'s| is) in the library\b",
+    re.I,
+)
 _AFTER = re.compile(r"\b(after that|afterwards|what next|then what|and then|next\??$|what comes next)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", re.I)
 _SHORT = 5
 
 
-def answer_extractive(tools: VideoTools, question: str, *, history: list[dict[str, Any]] | None = None,
-                      top_k: int = 5) -> str:
+def answer_extractive(
+    tools: VideoTools, question: str, *, history: list[dict[str, Any]] | None = None, top_k: int = 5
+) -> str:
     """An answer built only from tool results, with citation tags (checked later by the caller)."""
     history = history or []
     last = _last_citation(history)
@@ -62,7 +65,9 @@ def answer_extractive(tools: VideoTools, question: str, *, history: list[dict[st
     return _from_clips(tools, question, query, top_k)
 
 
-def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
+def relevance(
+    tools: VideoTools, query: str, top_k: int = 5
+) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
     """How close the library's best moment is to `query`, with the picked lines and all candidates.
 
     Relevance is the mean of the best inspected clip's similarity and the best picked line's, and 0
@@ -84,8 +89,10 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
     score, best, candidates = relevance(tools, query, top_k)
     if not best or score < MIN_SIMILARITY:
         log.info("relevance %.3f < %.2f for %r", score, MIN_SIMILARITY, question)
-        return (f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
-                f"the question (relevance {score:.2f}, needed {MIN_SIMILARITY:.2f}).")
+        return (
+            f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
+            f"the question (relevance {score:.2f}, needed {MIN_SIMILARITY:.2f})."
+        )
     slides = _slides(tools, question, candidates)
     candidates = _same_slide_same_moment(candidates + slides)
     top = rank_lines(question, [c for c in candidates if c["kind"] != "slide"])[0]
@@ -108,8 +115,10 @@ def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict
     of its moment: the sentence that answers is often next to the one most like the question, and
     may lie in a clip that was not inspected."""
     around = tools.get_transcript(top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
-    lines = [dict(line, kind="speech", clip=top["clip"], context=True, text=unwrap(line["text"]).strip())
-             for line in around.get("lines", [])]
+    lines = [
+        dict(line, kind="speech", clip=top["clip"], context=True, text=unwrap(line["text"]).strip())
+        for line in around.get("lines", [])
+    ]
     if not lines:
         return []
     for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
@@ -132,15 +141,18 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
             continue
         candidates += [dict(line, kind="speech", clip=number) for line in seen["transcript_lines"]]
         order = _reading_order(unwrap(hit["text"]))
-        candidates += [dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
-                       for line in seen["ocr_lines"] if not line.get("repeated")]
+        candidates += [
+            dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
+            for line in seen["ocr_lines"]
+            if not line.get("repeated")
+        ]
     return candidates, clip_score
 
 
 def _spoken_and_shown(text: str) -> str:
     """A clip's speech and on-screen text without the caption (which says little about topics)."""
     match = re.search(r"Speech:|On screen:", text)
-    return text[match.start():] if match else text
+    return text[match.start() :] if match else text
 
 
 def _reading_order(text: str) -> dict[str, int]:
@@ -160,9 +172,17 @@ def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) 
     for clip, lines in by_clip.items():
         unique = {c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}
         shown = list(unique.values())[:SLIDE_LINES]
-        slides.append({"kind": "slide", "clip": clip, "video": shown[0]["video"], "lines": [c["text"] for c in shown],
-                       "text": ". ".join(c["text"] for c in shown), "start": min(c["start"] for c in shown),
-                       "end": max(c["end"] for c in shown)})
+        slides.append(
+            {
+                "kind": "slide",
+                "clip": clip,
+                "video": shown[0]["video"],
+                "lines": [c["text"] for c in shown],
+                "text": ". ".join(c["text"] for c in shown),
+                "start": min(c["start"] for c in shown),
+                "end": max(c["end"] for c in shown),
+            }
+        )
     if slides:
         for slide, score in zip(slides, tools.library.similarity(question, [slide["text"] for slide in slides])):
             slide["score"] = score

@@ -46,14 +46,21 @@ def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> str:
         if BAD_ARGUMENTS in kwargs:
-            return json.dumps({"error": f"The arguments of {fn.__name__} were not valid JSON "
-                                        f"({str(kwargs[BAD_ARGUMENTS])[:200]!r}); call it again with a JSON "
-                                        "object of its parameters."}, ensure_ascii=False)
+            return json.dumps(
+                {
+                    "error": f"The arguments of {fn.__name__} were not valid JSON "
+                    f"({str(kwargs[BAD_ARGUMENTS])[:200]!r}); call it again with a JSON "
+                    "object of its parameters."
+                },
+                ensure_ascii=False,
+            )
         try:
             signature.bind(*args, **kwargs)
         except TypeError as err:
-            return json.dumps({"error": f"Bad arguments for {fn.__name__}: {err}; its parameters are "
-                                        f"{list(signature.parameters)}."}, ensure_ascii=False)
+            return json.dumps(
+                {"error": f"Bad arguments for {fn.__name__}: {err}; its parameters are {list(signature.parameters)}."},
+                ensure_ascii=False,
+            )
         return json.dumps(fn(*args, **kwargs), ensure_ascii=False, default=str)
 
     return call
@@ -65,13 +72,25 @@ def build_agent(tools: VideoTools, llm: Any, *, streaming: bool = False) -> tupl
 
     function_calling = bool(getattr(llm.metadata, "is_function_calling_model", False))
     cls, mode = (FunctionAgent, "llm:function") if function_calling else (ReActAgent, "llm:react")
-    agent = cls(name="vidrag", description="Answers questions about a video library.",
-                tools=llama_tools(tools), llm=llm, system_prompt=SYSTEM_PROMPT, streaming=streaming)
+    agent = cls(
+        name="vidrag",
+        description="Answers questions about a video library.",
+        tools=llama_tools(tools),
+        llm=llm,
+        system_prompt=SYSTEM_PROMPT,
+        streaming=streaming,
+    )
     return agent, mode
 
 
-def run_llm_agent(tools: VideoTools, question: str, llm: Any, *, history: list[dict[str, Any]] | None = None,
-                  stream: Stream | None = None) -> tuple[str, str]:
+def run_llm_agent(
+    tools: VideoTools,
+    question: str,
+    llm: Any,
+    *,
+    history: list[dict[str, Any]] | None = None,
+    stream: Stream | None = None,
+) -> tuple[str, str]:
     """Run the agent on a question; returns (raw answer text, mode).
 
     Raises:
@@ -81,8 +100,11 @@ def run_llm_agent(tools: VideoTools, question: str, llm: Any, *, history: list[d
     from llama_index.core.llms import ChatMessage
 
     agent, mode = build_agent(tools, llm, streaming=stream is not None)
-    chat = [ChatMessage(role=role, content=turn[key]) for turn in history or []
-            for role, key in (("user", "question"), ("assistant", "answer"))]
+    chat = [
+        ChatMessage(role=role, content=turn[key])
+        for turn in history or []
+        for role, key in (("user", "question"), ("assistant", "answer"))
+    ]
 
     async def go() -> str:
         visible = ThinkingFilter()
@@ -106,8 +128,9 @@ def run_llm_agent(tools: VideoTools, question: str, llm: Any, *, history: list[d
         raise
     except Exception as err:
         log.info("the agent failed: %s: %s", type(err).__name__, err, exc_info=log.isEnabledFor(logging.DEBUG))
-        message = describe_llm_error(err, url=str(getattr(llm, "api_base", "") or ""),
-                                     timeout=getattr(llm, "timeout", None))
+        message = describe_llm_error(
+            err, url=str(getattr(llm, "api_base", "") or ""), timeout=getattr(llm, "timeout", None)
+        )
         raise BackendUnavailable(message) from err
 
 

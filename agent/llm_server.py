@@ -32,13 +32,20 @@ log = logging.getLogger(__name__)
 BAD_ARGUMENTS = "__vidrag_bad_arguments__"
 
 
-def server_llm(*, url: str, model: str, api_key: str | None, function_calling: bool,
-               timeout: float = 120.0, retries: int = 2) -> Any:
+def server_llm(
+    *, url: str, model: str, api_key: str | None, function_calling: bool, timeout: float = 120.0, retries: int = 2
+) -> Any:
     """An OpenAILike chat LLM at `url` (ending in /v1) serving `model`, with vidrag's workarounds."""
     return _llm_class()(
-        model=model, api_base=url, api_key=api_key or "not-needed", is_chat_model=True,
-        is_function_calling_model=function_calling, context_window=32768, timeout=float(timeout),
-        max_retries=0, client_retries=max(0, int(retries)),
+        model=model,
+        api_base=url,
+        api_key=api_key or "not-needed",
+        is_chat_model=True,
+        is_function_calling_model=function_calling,
+        context_window=32768,
+        timeout=float(timeout),
+        max_retries=0,
+        client_retries=max(0, int(retries)),
     )
 
 
@@ -63,8 +70,9 @@ def _llm_class() -> type:
         def _get_aclient(self) -> Any:
             return _OneToolCallPerChunk(super()._get_aclient())
 
-        def get_tool_calls_from_response(self, response: Any, error_on_no_tool_call: bool = True,
-                                         **kwargs: Any) -> list[Any]:
+        def get_tool_calls_from_response(
+            self, response: Any, error_on_no_tool_call: bool = True, **kwargs: Any
+        ) -> list[Any]:
             selections = super().get_tool_calls_from_response(response, error_on_no_tool_call, **kwargs)
             blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
             if len(blocks) == len(selections):
@@ -153,25 +161,33 @@ def describe_llm_error(err: BaseException, *, url: str = "", timeout: float | No
         detail = body.get("message", body) if isinstance(body, dict) else (body or str(err))
         hint = {
             400: "the server refused the request",
-            401: "check VIDRAG_LLM_API_KEY", 403: "check VIDRAG_LLM_API_KEY",
+            401: "check VIDRAG_LLM_API_KEY",
+            403: "check VIDRAG_LLM_API_KEY",
             404: "check VIDRAG_LLM_MODEL and that VIDRAG_LLM_URL ends in /v1",
         }.get(status, "check the server's log; it may be overloaded or out of memory")
         if "enable-auto-tool-choice" in str(detail):
-            hint = ("start vLLM with --enable-auto-tool-choice --tool-call-parser hermes, or set "
-                    "VIDRAG_LLM_FUNCTION_CALLING=false to use the ReAct agent")
+            hint = (
+                "start vLLM with --enable-auto-tool-choice --tool-call-parser hermes, or set "
+                "VIDRAG_LLM_FUNCTION_CALLING=false to use the ReAct agent"
+            )
         return f"{where} answered HTTP {status}: {str(detail)[:300]}; {hint}."
     if _TIMEOUTS.intersection(names):
         limit = f" within {timeout:g} s" if timeout else ""
-        return (f"{where} did not answer{limit}; check that it is running and not overloaded, or raise "
-                "VIDRAG_LLM_TIMEOUT.")
+        return (
+            f"{where} did not answer{limit}; check that it is running and not overloaded, or raise VIDRAG_LLM_TIMEOUT."
+        )
     if _BROKEN.intersection(names):
         name = next(n for n in reversed(names) if n in _BROKEN)
-        return (f"{where} could not be reached or closed the connection mid-answer ({name}); check that "
-                "it is running at VIDRAG_LLM_URL.")
+        return (
+            f"{where} could not be reached or closed the connection mid-answer ({name}); check that "
+            "it is running at VIDRAG_LLM_URL."
+        )
     if "Max iterations" in str(err):
         return f"The LLM agent did not finish in its step limit ({err}); ask a narrower question."
-    return (f"The LLM agent failed ({type(err).__name__}: {str(err)[:300]}); check the server at "
-            "VIDRAG_LLM_URL, or unset it to answer without an LLM.")
+    return (
+        f"The LLM agent failed ({type(err).__name__}: {str(err)[:300]}); check the server at "
+        "VIDRAG_LLM_URL, or unset it to answer without an LLM."
+    )
 
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -201,5 +217,5 @@ class ThinkingFilter:
         visible = visible_text(text_so_far)
         if not visible.startswith(self.sent):
             self.sent = ""
-        new, self.sent = visible[len(self.sent):], visible
+        new, self.sent = visible[len(self.sent) :], visible
         return new

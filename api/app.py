@@ -68,8 +68,12 @@ def check_exposure(host: str, api_key: str | None) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, library: Library | None = None, *,
-               answer: Callable[..., dict[str, Any]] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    library: Library | None = None,
+    *,
+    answer: Callable[..., dict[str, Any]] | None = None,
+) -> FastAPI:
     """Build the app.
 
     Args:
@@ -86,7 +90,9 @@ def create_app(settings: Settings | None = None, library: Library | None = None,
     settings = settings or ApiSettings()
     check_exposure(getattr(settings, "host", "127.0.0.1"), settings.api_key)
     app = FastAPI(
-        title="vidrag", version="0.1.0", lifespan=_lifespan,
+        title="vidrag",
+        version="0.1.0",
+        lifespan=_lifespan,
         description="Search and question a video library; answers cite moments that play in place.",
     )
     app.state.settings, app.state.library, app.state.answer = settings, library, answer
@@ -95,8 +101,12 @@ def create_app(settings: Settings | None = None, library: Library | None = None,
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=[str(o) for o in settings.cors_origins],
-                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["X-API-Key", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[str(o) for o in settings.cors_origins],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
     _add_routes(app)
     return app
 

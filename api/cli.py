@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,13 +23,13 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _settings():  # noqa: ANN202
+def _settings():
     from vidrag.api.settings import Settings
 
     return Settings()
 
 
-def _open(for_ingest: bool = False):  # noqa: ANN202
+def _open(for_ingest: bool = False):
     from vidrag.api.wiring import open_library
 
     return open_library(_settings(), for_ingest=for_ingest)
@@ -44,7 +44,9 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    ray: Annotated[bool, typer.Option("--ray", help="Run the stages on Ray Data workers (needs the ray extra).")] = False,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Run the stages on Ray Data workers (needs the ray extra).")
+    ] = False,
     ray_address: Annotated[
         str | None, typer.Option(help="With --ray: auto or ray://HOST:10001 (default VIDRAG_RAY_ADDRESS, else local).")
     ] = None,
@@ -77,12 +79,15 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _print_summary(results) -> None:  # noqa: ANN001
+def _print_summary(results) -> None:
     counts = {s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")}
     for r in results:
         if r.status == "indexed":
             realtime = r.duration / max(sum(r.timings.values()), 1e-9)
-            typer.echo(f"indexed    {r.video_id}  {r.clips:3d} clips  {clock(r.duration)}  {realtime:4.1f}x real time  {r.path}")
+            typer.echo(
+                f"indexed    {r.video_id}  {r.clips:3d} clips  {clock(r.duration)}  "
+                f"{realtime:4.1f}x real time  {r.path}"
+            )
         elif r.status == "unchanged":
             typer.echo(f"unchanged  {r.video_id}  {r.clips:3d} clips  {r.path}")
     for r in results:
@@ -108,17 +113,21 @@ def videos(json_out: JsonOpt = False) -> None:
         return
     for r in records:
         flag = "  (warnings: see --json)" if r.warnings else ""
-        typer.echo(f"{r.id}  {r.status:9s} {r.clip_count:4d} clips  {clock(r.duration)}  {r.language or '-':3s} {r.path}{flag}")
+        typer.echo(
+            f"{r.id}  {r.status:9s} {r.clip_count:4d} clips  {clock(r.duration)}  {r.language or '-':3s} {r.path}{flag}"
+        )
 
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many moments to return.")] = 5,
-    video: Annotated[Optional[list[str]], typer.Option("--video", help="Only this video (id, prefix, path or name); repeatable.")] = None,
-    start: Annotated[Optional[float], typer.Option(help="Only clips ending after this time (s).")] = None,
-    end: Annotated[Optional[float], typer.Option(help="Only clips starting before this time (s).")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="hybrid | dense | sparse")] = None,
+    video: Annotated[
+        list[str] | None, typer.Option("--video", help="Only this video (id, prefix, path or name); repeatable.")
+    ] = None,
+    start: Annotated[float | None, typer.Option(help="Only clips ending after this time (s).")] = None,
+    end: Annotated[float | None, typer.Option(help="Only clips starting before this time (s).")] = None,
+    mode: Annotated[str | None, typer.Option(help="hybrid | dense | sparse")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the moments that match a query."""
@@ -130,11 +139,14 @@ def search(
     if not hits:
         err("No matching clips.")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  (score {hit.score:.3f}, id {hit.video_id})")
+        typer.echo(
+            f"{rank}. {Path(hit.video).name} @ {clock(hit.start)}–{clock(hit.end)}  "
+            f"(score {hit.score:.3f}, id {hit.video_id})"
+        )
         typer.echo("   " + _hit_snippet(hit))
 
 
-def _hit_snippet(hit, width: int = 220) -> str:  # noqa: ANN001 - storage.types.Hit
+def _hit_snippet(hit, width: int = 220) -> str:
     """What was said, else what was on screen, else the caption: the part a person reads first."""
     if hit.transcript:
         return _snippet(f"“{hit.transcript}”", width)
@@ -157,7 +169,9 @@ def delete(video: Annotated[str, typer.Argument(help="Video id, id prefix, path 
 
 @app.command()
 def demo(
-    question: Annotated[str, typer.Option(help="The question to answer after ingesting.")] = "How do two computers open a TCP connection?",
+    question: Annotated[
+        str, typer.Option(help="The question to answer after ingesting.")
+    ] = "How do two computers open a TCP connection?",
     folder: Annotated[Path, typer.Option(help="Where to build the sample library.")] = Path("sample-videos"),
     json_out: JsonOpt = False,
 ) -> None:
@@ -188,7 +202,7 @@ def demo(
         _print_answer(answer)
 
 
-def _answer(library, question: str):  # noqa: ANN001, ANN202
+def _answer(library, question: str):
     try:
         from vidrag.agent import answer_question
     except ImportError:
@@ -198,17 +212,24 @@ def _answer(library, question: str):  # noqa: ANN001, ANN202
     return answer_question(library, question, llm=make_llm(_settings()))
 
 
-def _print_answer(result) -> None:  # noqa: ANN001
+def _print_answer(result) -> None:
     typer.echo(f"\nAnswer ({result['mode']}):\n{result['answer']}")
     for c in result.get("citations", []):
-        typer.echo(f"  [{Path(c['video']).name} @ {clock(c['start'])}–{clock(c['end'])}] {_snippet(c.get('quote', ''), 100)}")
+        typer.echo(
+            f"  [{Path(c['video']).name} @ {clock(c['start'])}–{clock(c['end'])}] {_snippet(c.get('quote', ''), 100)}"
+        )
 
 
 def _register_extensions() -> None:
     """Mount the command groups that live in their own modules (ask/eval, serve, models, talking-head)."""
     import importlib
 
-    for name in ("vidrag.api.cli_agent", "vidrag.api.cli_serve", "vidrag.api.models_cmd", "vidrag.api.talking_head_cmd"):
+    for name in (
+        "vidrag.api.cli_agent",
+        "vidrag.api.cli_serve",
+        "vidrag.api.models_cmd",
+        "vidrag.api.talking_head_cmd",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -225,8 +246,11 @@ def _register_extensions() -> None:
 
 def main() -> None:
     """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code."""
-    logging.basicConfig(level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         _register_extensions()
         code = app(standalone_mode=False)

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +31,9 @@ def _stderr_stream(event: dict[str, Any]) -> None:
 
 def ask(
     question: Annotated[str, typer.Argument(help="Your question about the videos.")],
-    session: Annotated[Optional[str], typer.Option("--session", help="Conversation id: keeps context between questions.")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Conversation id: keeps context between questions.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Clips searched for the answer.")] = 5,
 ) -> None:
@@ -41,8 +43,14 @@ def ask(
     from vidrag.api.wiring import make_llm
 
     library = _open()
-    result = answer_question(library, question, llm=make_llm(_settings()), session=session,
-                             stream=None if json_out else _stderr_stream, top_k=top_k)
+    result = answer_question(
+        library,
+        question,
+        llm=make_llm(_settings()),
+        session=session,
+        stream=None if json_out else _stderr_stream,
+        top_k=top_k,
+    )
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
         return
@@ -52,14 +60,20 @@ def ask(
     for c in result["citations"]:
         quote = " ".join(c["quote"].split())
         quote = quote if len(quote) <= 120 else quote[:119] + "…"
-        typer.echo(f"  {Path(c['video']).name} @ {clock(c['start'], tenths=False)}–{clock(c['end'], tenths=False)}  {quote}")
+        typer.echo(
+            f"  {Path(c['video']).name} @ {clock(c['start'], tenths=False)}–{clock(c['end'], tenths=False)}  {quote}"
+        )
     typer.echo(f"({result['mode']}, {result['seconds']:.1f} s)", err=True)
 
 
 def eval_command(
-    qa_files: Annotated[Optional[list[Path]], typer.Argument(
-        help="QA .jsonl files (question, video, start, end, keywords per line); default: the shipped "
-             "sample sets, for a library built with `vidrag demo`.")] = None,
+    qa_files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="QA .jsonl files (question, video, start, end, keywords per line); default: the shipped "
+            "sample sets, for a library built with `vidrag demo`."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""

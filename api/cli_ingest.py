@@ -43,8 +43,14 @@ class FileBars:
         if path != self.path:
             self.close()
             self.path = path
-            self.bar = tqdm(total=100, desc=Path(path).name[:28], unit="%", file=sys.stderr, leave=True,
-                            bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}")
+            self.bar = tqdm(
+                total=100,
+                desc=Path(path).name[:28],
+                unit="%",
+                file=sys.stderr,
+                leave=True,
+                bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}",
+            )
         self.bar.n = 100.0 * progress_fraction(stage, done, total)
         self.bar.set_postfix_str(stage)
         self.bar.refresh()
@@ -88,10 +94,15 @@ class RunBars:
 
 def speed_line(summary: dict) -> str:
     """The run's media seconds per wall second, and each stage's media seconds per busy second."""
-    stages = ", ".join(f"{name} {row['media_s_per_s']:.1f}" for name, row in summary["stages"].items()
-                       if row["media_s_per_s"] is not None)
-    return (f"{summary['media_s']:.1f} s of video in {summary['wall_s']:.1f} s = {summary['media_s_per_s']:.1f} "
-            f"media s/s; per stage, media s per busy s: {stages or '-'}")
+    stages = ", ".join(
+        f"{name} {row['media_s_per_s']:.1f}"
+        for name, row in summary["stages"].items()
+        if row["media_s_per_s"] is not None
+    )
+    return (
+        f"{summary['media_s']:.1f} s of video in {summary['wall_s']:.1f} s = {summary['media_s_per_s']:.1f} "
+        f"media s/s; per stage, media s per busy s: {stages or '-'}"
+    )
 
 
 def echo_speed(summary: dict) -> None:

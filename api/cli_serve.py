@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
     """Serve the library over HTTP: the REST API (docs at /docs) and the web page at /."""

@@ -43,8 +43,7 @@ class _Reporter:
 
     def __init__(self, manager: JobManager, job_id: str, files_total: int) -> None:
         self.manager, self.job_id = manager, job_id
-        self.state: dict[str, Any] = {"stage": "queued", "files_done": 0, "files_total": files_total,
-                                      "percent": 0.0}
+        self.state: dict[str, Any] = {"stage": "queued", "files_done": 0, "files_total": files_total, "percent": 0.0}
         self._last = 0.0
 
     def file_done(self, count: int) -> None:
@@ -188,18 +187,36 @@ class JobManager:
             return
         except Exception as err:
             log.exception("talking-head job %s failed", job_id)
-            self.update(job_id, status="failed", error=f"unexpected error: {type(err).__name__}",
-                        progress={**state, "stage": "failed"})
+            self.update(
+                job_id,
+                status="failed",
+                error=f"unexpected error: {type(err).__name__}",
+                progress={**state, "stage": "failed"},
+            )
             return
         self.update(job_id, status="done", result=result, progress={**state, "stage": "done", "percent": 100.0})
 
-    def _finish(self, job_id: str, results: list[dict[str, Any]], reporter: _Reporter, *,
-                error: str | None, all_failed: bool = True) -> None:
+    def _finish(
+        self,
+        job_id: str,
+        results: list[dict[str, Any]],
+        reporter: _Reporter,
+        *,
+        error: str | None,
+        all_failed: bool = True,
+    ) -> None:
         status = "failed" if error and all_failed else "done"
         reporter.state.update(stage=status, percent=100.0 if status == "done" else reporter.state["percent"])
         summary = {s: sum(r["status"] == s for r in results) for s in ("indexed", "unchanged", "failed")}
-        self.update(job_id, status=status, error=error, progress=reporter.state,
-                    result={"files": results, "counts": summary,
-                            "video_ids": [r["video_id"] for r in results if r.get("video_id")]})
+        self.update(
+            job_id,
+            status=status,
+            error=error,
+            progress=reporter.state,
+            result={
+                "files": results,
+                "counts": summary,
+                "video_ids": [r["video_id"] for r in results if r.get("video_id")],
+            },
+        )
         log.info("job %s %s: %s", job_id, status, summary)
-

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,7 @@ models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Downl
 def _hub() -> Any:
     try:
         import huggingface_hub
-        import huggingface_hub.constants  # noqa: F401 - not loaded by the package's lazy init
+        import huggingface_hub.constants
     except ImportError as err:  # pragma: no cover - a dependency of transformers
         raise BackendUnavailable("`pip install huggingface-hub` to download models.") from err
     return huggingface_hub
@@ -84,8 +84,8 @@ def _exact_bytes(spec: RepoSpec) -> int:
 @models_app.command("download")
 def download(
     name: Annotated[str, typer.Argument(help=f"Model to fetch: {', '.join(sorted(MODELS))}.")],
-    variant: Annotated[Optional[str], typer.Option("--variant", help="e.g. int4 or awq; default full precision.")] = None,
-    dest: Annotated[Optional[Path], typer.Option("--dest", help="Folder to download into; default the HF cache.")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="e.g. int4 or awq; default full precision.")] = None,
+    dest: Annotated[Path | None, typer.Option("--dest", help="Folder to download into; default the HF cache.")] = None,
 ) -> None:
     """Download a model's weights (resumable); prints where they are.
 
@@ -120,9 +120,7 @@ def download(
             local_dir=local_dir,
         )  # fmt: skip
         typer.echo(path)
-    typer.echo(
-        f"Done. Use it with VIDRAG_CAPTIONER_MODEL={specs[0].repo_id if not dest else path}.", err=True
-    )
+    typer.echo(f"Done. Use it with VIDRAG_CAPTIONER_MODEL={specs[0].repo_id if not dest else path}.", err=True)
 
 
 def _cached_rows(cache_dir: Path | None) -> list[dict[str, Any]]:
@@ -167,8 +165,10 @@ def _folder_rows(folder: Path) -> list[dict[str, Any]]:
 @models_app.command("list")
 def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="HF cache to scan; default the usual one.")] = None,
-    folders: Annotated[Optional[list[Path]], typer.Option("--dir", help="Also scan this folder (repeatable).")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="HF cache to scan; default the usual one.")
+    ] = None,
+    folders: Annotated[list[Path] | None, typer.Option("--dir", help="Also scan this folder (repeatable).")] = None,
 ) -> None:
     """List models present on this machine, with sizes and whether their weights are complete."""
     rows = _cached_rows(cache_dir)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vidrag.storage.types import Hit, VideoRecord
 
 
-def _seconds(description: str):  # noqa: ANN202 - a pydantic FieldInfo
+def _seconds(description: str):
     return Field(None, ge=0, le=1e7, allow_inf_nan=False, description=description)
 
 
@@ -70,12 +70,24 @@ class VideoOut(BaseModel):
     def from_record(cls, record: VideoRecord) -> VideoOut:
         """The public view of a catalog row."""
         return cls(
-            id=record.id, name=Path(record.path).name, path=record.path, status=record.status,
-            duration=record.duration, clip_count=record.clip_count, width=record.width,
-            height=record.height, fps=record.fps, has_audio=record.has_audio, language=record.language,
-            summary=record.summary, cuts=record.cuts, error=record.error, warnings=record.warnings,
+            id=record.id,
+            name=Path(record.path).name,
+            path=record.path,
+            status=record.status,
+            duration=record.duration,
+            clip_count=record.clip_count,
+            width=record.width,
+            height=record.height,
+            fps=record.fps,
+            has_audio=record.has_audio,
+            language=record.language,
+            summary=record.summary,
+            cuts=record.cuts,
+            error=record.error,
+            warnings=record.warnings,
             updated=record.updated,
-            media_url=f"/videos/{record.id}/media", thumbnail_url=f"/videos/{record.id}/thumbnail",
+            media_url=f"/videos/{record.id}/media",
+            thumbnail_url=f"/videos/{record.id}/thumbnail",
         )
 
 
@@ -136,7 +148,8 @@ class HitOut(BaseModel):
         """The public view of a search hit, with links to play it and to its thumbnail."""
         middle = round((hit.start + hit.end) / 2, 1)
         return cls(
-            **hit.to_dict(), name=Path(hit.video).name,
+            **hit.to_dict(),
+            name=Path(hit.video).name,
             media_url=f"/videos/{hit.video_id}/media#t={hit.start:.2f},{hit.end:.2f}",
             thumbnail_url=f"/videos/{hit.video_id}/thumbnail?t={middle}",
         )

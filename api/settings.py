@@ -23,7 +23,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path("vidrag-data"), description="Data folder: catalog, embedded Qdrant, caches.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = the embedded store.")
-    store: str = Field("edge", description="Embedded store: edge (Qdrant Edge engine) | local (qdrant-client local mode).")
+    store: str = Field(
+        "edge", description="Embedded store: edge (Qdrant Edge engine) | local (qdrant-client local mode)."
+    )
     qdrant_api_key: str | None = None
     collection: str = "vidrag_clips"
     # A collection vidrag creates on a Qdrant server or cluster (unset: the server's default)
@@ -49,9 +51,15 @@ class Settings(BaseSettings):
     captioner_api_key: str | None = None
     captioner_fps: float | None = None
     captioner_packing: int = 3
-    captioner_batch: int = Field(0, description="Clips per captioner call; 0 = automatic (minicpm: from free GPU memory, 16-64).")
-    captioner_device: str = Field("cuda", description="minicpm: cuda | cuda:N | cpu (float32, slow: for checks with small models).")
-    captioner_max_new_tokens: int | None = Field(None, description="minicpm, vllm: caption token limit (minicpm 192, vllm 384 by default).")
+    captioner_batch: int = Field(
+        0, description="Clips per captioner call; 0 = automatic (minicpm: from free GPU memory, 16-64)."
+    )
+    captioner_device: str = Field(
+        "cuda", description="minicpm: cuda | cuda:N | cpu (float32, slow: for checks with small models)."
+    )
+    captioner_max_new_tokens: int | None = Field(
+        None, description="minicpm, vllm: caption token limit (minicpm 192, vllm 384 by default)."
+    )
 
     llm_url: str | None = Field(None, description="OpenAI-compatible LLM for the agent; unset = no-LLM mode.")
     llm_model: str = "Qwen/Qwen3-8B"
@@ -72,8 +80,16 @@ class Settings(BaseSettings):
         from vidrag.indexing.ocr import OCR_BACKENDS
 
         name = str(value).strip().lower()
-        name = {"true": "tesseract", "1": "tesseract", "yes": "tesseract", "on": "tesseract",
-                "false": "off", "0": "off", "no": "off", "none": "off"}.get(name, name)
+        name = {
+            "true": "tesseract",
+            "1": "tesseract",
+            "yes": "tesseract",
+            "on": "tesseract",
+            "false": "off",
+            "0": "off",
+            "no": "off",
+            "none": "off",
+        }.get(name, name)
         if name not in OCR_BACKENDS:
             raise ValueError(f"unknown OCR backend {value!r}; use one of {', '.join(OCR_BACKENDS)}")
         return name

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -61,33 +61,70 @@ def talking_head_command(
     image: Annotated[Path, typer.Option("--image", help="Portrait image, or a video with --frame-time.")],
     script: Annotated[str, typer.Option("--script", help="Words to speak, or @file.txt.")],
     out: Annotated[Path, typer.Option("--out", help="Output .mp4 (a .json sidecar is written beside it).")],
-    frame_time: Annotated[Optional[float], typer.Option("--frame-time", help="Take the portrait from this second of the video given as --image.")] = None,
+    frame_time: Annotated[
+        float | None,
+        typer.Option("--frame-time", help="Take the portrait from this second of the video given as --image."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same video.")] = 0,
     steps: Annotated[int, typer.Option("--steps", help="Denoising steps per section (FramePack: 25).")] = 25,
     variant: Annotated[str, typer.Option("--variant", help="framepack | framepack-f1")] = "framepack",
     voice: Annotated[str, typer.Option("--voice", help="espeak | espeak:<voice> | transformers:<model id>")] = "espeak",
     fps: Annotated[float, typer.Option("--fps", help="Frames per second.")] = 30.0,
-    width: Annotated[Optional[int], typer.Option("--width", help="Width, multiple of 16; default from the portrait.")] = None,
-    height: Annotated[Optional[int], typer.Option("--height", help="Height, multiple of 16; default from the portrait.")] = None,
-    target_area: Annotated[Optional[int], typer.Option("--area", help="Pixels per frame when bucketing (default 640*640).")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Width, multiple of 16; default from the portrait.")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", help="Height, multiple of 16; default from the portrait.")
+    ] = None,
+    target_area: Annotated[
+        int | None, typer.Option("--area", help="Pixels per frame when bucketing (default 640*640).")
+    ] = None,
     window: Annotated[int, typer.Option("--window", help="Latent window size per section (FramePack: 9).")] = 9,
-    prompt: Annotated[Optional[str], typer.Option("--prompt", help="How the person moves; default a speaking prompt.")] = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="cuda | cuda:N | cpu; default CUDA if present.")] = None,
-    memory_mode: Annotated[Optional[str], typer.Option("--memory-mode", help="none | model_cpu_offload | group_offload; default from free GPU memory.")] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="How the person moves; default a speaking prompt.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cuda | cuda:N | cpu; default CUDA if present.")
+    ] = None,
+    memory_mode: Annotated[
+        str | None,
+        typer.Option("--memory-mode", help="none | model_cpu_offload | group_offload; default from free GPU memory."),
+    ] = None,
     allow_cpu: Annotated[bool, typer.Option("--allow-cpu", help="Run the real model on a CPU anyway (hours).")] = False,
-    lipsync: Annotated[Optional[str], typer.Option("--lipsync", help="Lip-sync command with {video} {audio} {out}.")] = None,
-    cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Hugging Face cache holding the weights.")] = None,
-    tiny: Annotated[bool, typer.Option("--tiny", help="Tiny random weights: a noise video, no download (demo).")] = False,
+    lipsync: Annotated[
+        str | None, typer.Option("--lipsync", help="Lip-sync command with {video} {audio} {out}.")
+    ] = None,
+    cache_dir: Annotated[
+        str | None, typer.Option("--cache-dir", help="Hugging Face cache holding the weights.")
+    ] = None,
+    tiny: Annotated[
+        bool, typer.Option("--tiny", help="Tiny random weights: a noise video, no download (demo).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Make an mp4 of the person in a portrait speaking a script (FramePack + text to speech)."""
     from vidrag.tools.talking_head import DEFAULT_PROMPT, TalkingHeadRequest, generate_talking_head
 
     request = TalkingHeadRequest(
-        image=str(image), script=_read_script(script), frame_time=frame_time, seed=seed, steps=steps,
-        variant=variant, voice=voice, fps=fps, width=width, height=height, target_area=target_area,
-        latent_window_size=window, prompt=prompt or DEFAULT_PROMPT, device=device, memory_mode=memory_mode,
-        allow_cpu=allow_cpu, lipsync_command=lipsync, tiny=tiny, cache_dir=cache_dir,
+        image=str(image),
+        script=_read_script(script),
+        frame_time=frame_time,
+        seed=seed,
+        steps=steps,
+        variant=variant,
+        voice=voice,
+        fps=fps,
+        width=width,
+        height=height,
+        target_area=target_area,
+        latent_window_size=window,
+        prompt=prompt or DEFAULT_PROMPT,
+        device=device,
+        memory_mode=memory_mode,
+        allow_cpu=allow_cpu,
+        lipsync_command=lipsync,
+        tiny=tiny,
+        cache_dir=cache_dir,
     )
     bar = _Bar(enabled=not json_out)
     try:

@@ -11,7 +11,7 @@ from vidrag.storage.errors import BackendUnavailable
 log = logging.getLogger(__name__)
 
 
-def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantClient
+def qdrant_client(settings: Settings):
     """A Qdrant client: the server at VIDRAG_QDRANT_URL, else embedded local mode under the home."""
     from qdrant_client import QdrantClient
 
@@ -30,7 +30,7 @@ def qdrant_client(settings: Settings):  # noqa: ANN201 - qdrant_client.QdrantCli
         ) from err
 
 
-def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_store.ClipStore
+def open_store(settings: Settings, dim: int):
     """The clip store: a Qdrant server at VIDRAG_QDRANT_URL, else the embedded one under the home.
 
     Raises:
@@ -41,8 +41,12 @@ def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_s
 
     if settings.qdrant_url or settings.store == "local":
         return QdrantClientStore(
-            qdrant_client(settings), settings.collection, dim=dim, shards=settings.qdrant_shards,
-            replication=settings.qdrant_replication, write_consistency=settings.qdrant_write_consistency,
+            qdrant_client(settings),
+            settings.collection,
+            dim=dim,
+            shards=settings.qdrant_shards,
+            replication=settings.qdrant_replication,
+            write_consistency=settings.qdrant_write_consistency,
         )
     if settings.store != "edge":
         raise InputError(f"Unknown VIDRAG_STORE {settings.store!r}; use 'edge' (default) or 'local'.")
@@ -51,24 +55,32 @@ def open_store(settings: Settings, dim: int):  # noqa: ANN201 - storage.qdrant_s
     return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim)
 
 
-def make_captioner(settings: Settings):  # noqa: ANN201 - Captioner
+def make_captioner(settings: Settings):
     from vidrag.indexing.captioners import make_captioner as build
 
     options: dict = {}
     if settings.captioner == "openai":
-        options = {"url": settings.captioner_url, "model": settings.captioner_model, "api_key": settings.captioner_api_key}
+        options = {
+            "url": settings.captioner_url,
+            "model": settings.captioner_model,
+            "api_key": settings.captioner_api_key,
+        }
     elif settings.captioner == "vllm":
         options = {"model": settings.captioner_model, "max_tokens": settings.captioner_max_new_tokens}
     elif settings.captioner == "minicpm":
-        options = {"model": settings.captioner_model, "packing": settings.captioner_packing,
-                   "batch": settings.captioner_batch, "device": settings.captioner_device,
-                   "max_new_tokens": settings.captioner_max_new_tokens}
+        options = {
+            "model": settings.captioner_model,
+            "packing": settings.captioner_packing,
+            "batch": settings.captioner_batch,
+            "device": settings.captioner_device,
+            "max_new_tokens": settings.captioner_max_new_tokens,
+        }
     if settings.captioner_fps and settings.captioner != "describer":
         options["fps"] = settings.captioner_fps
     return build(settings.captioner, **{k: v for k, v in options.items() if v is not None})
 
 
-def open_library(settings: Settings | None = None, *, for_ingest: bool = False):  # noqa: ANN201 - Library
+def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     """Open the library at settings.home; with for_ingest, also build the indexer and its models."""
     from vidrag.indexing.embed import Embedder
     from vidrag.storage.catalog import Catalog
@@ -82,22 +94,35 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     captioner = make_captioner(settings)  # models load on first use: re-asking clips needs it too
     indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
     return Library(
-        store=store, catalog=catalog, embedder=embedder, indexer=indexer, captioner=captioner,
-        cache_dir=settings.cache_dir, search_mode=settings.search_mode,
+        store=store,
+        catalog=catalog,
+        embedder=embedder,
+        indexer=indexer,
+        captioner=captioner,
+        cache_dir=settings.cache_dir,
+        search_mode=settings.search_mode,
     )
 
 
-def build_indexer(settings: Settings, store, catalog, embedder, captioner):  # noqa: ANN001, ANN201
+def build_indexer(settings: Settings, store, catalog, embedder, captioner):
     from vidrag.indexing.pipeline import Indexer, IngestOptions
 
     options = IngestOptions(
-        max_clip=settings.segment.max_clip, min_clip=settings.segment.min_clip,
-        shot_threshold=settings.segment.shot_threshold, analysis_fps=settings.analysis_fps,
+        max_clip=settings.segment.max_clip,
+        min_clip=settings.segment.min_clip,
+        shot_threshold=settings.segment.shot_threshold,
+        analysis_fps=settings.analysis_fps,
     )
     return Indexer(
-        store=store, catalog=catalog, embedder=embedder,
-        transcriber=worker_part(settings, "transcriber"), captioner=captioner, ocr=worker_part(settings, "ocr"),
-        cache_dir=settings.cache_dir, options=options, caption_batch=caption_chunk(settings),
+        store=store,
+        catalog=catalog,
+        embedder=embedder,
+        transcriber=worker_part(settings, "transcriber"),
+        captioner=captioner,
+        ocr=worker_part(settings, "ocr"),
+        cache_dir=settings.cache_dir,
+        options=options,
+        caption_batch=caption_chunk(settings),
     )
 
 
@@ -109,7 +134,7 @@ def caption_chunk(settings: Settings) -> int:
     return 4 * settings.captioner_batch if settings.captioner_batch else 192
 
 
-def worker_part(settings: Settings, part: str, *, dim: int = 0):  # noqa: ANN201 - a model or store
+def worker_part(settings: Settings, part: str, *, dim: int = 0):
     """One model (or the server store) as an ingest stage builds it, in this process or on a Ray
     worker (`functools.partial(worker_part, settings)` travels to the workers).
 
@@ -144,8 +169,12 @@ def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = N
     from functools import partial
 
     return library.ingest_on_ray(
-        paths, build=partial(worker_part, settings), address=address or settings.ray_address,
-        workers=workers, direct_write=bool(settings.qdrant_url), progress=progress,
+        paths,
+        build=partial(worker_part, settings),
+        address=address or settings.ray_address,
+        workers=workers,
+        direct_write=bool(settings.qdrant_url),
+        progress=progress,
     )
 
 
@@ -166,6 +195,11 @@ def make_llm(settings: Settings) -> Any:
         ) from err
     from vidrag.agent.llm_server import server_llm
 
-    return server_llm(url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key,
-                      function_calling=bool(settings.llm_function_calling), timeout=float(settings.llm_timeout),
-                      retries=int(settings.llm_retries))
+    return server_llm(
+        url=settings.llm_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        function_calling=bool(settings.llm_function_calling),
+        timeout=float(settings.llm_timeout),
+        retries=int(settings.llm_retries),
+    )

@@ -27,9 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 QUERIES = [
-    "three-way handshake SYN ACK", "how do you knead bread dough", "chest compressions rate",
-    "largest planet in the solar system", "congestion window slow start", "proofing the dough",
-    "rabbit in a meadow", "people riding bikes", "closing a TCP connection", "rings of Saturn",
+    "three-way handshake SYN ACK",
+    "how do you knead bread dough",
+    "chest compressions rate",
+    "largest planet in the solar system",
+    "congestion window slow start",
+    "proofing the dough",
+    "rabbit in a meadow",
+    "people riding bikes",
+    "closing a TCP connection",
+    "rings of Saturn",
 ]
 
 
@@ -61,11 +68,28 @@ def start_server(home: Path, port: int, torch_threads: int = 1) -> subprocess.Po
 
     `torch_threads` is the server's OMP_NUM_THREADS (`vidrag serve` itself sets one torch thread).
     """
-    env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "OMP_NUM_THREADS": str(torch_threads)}
+    env = {
+        **os.environ,
+        "VIDRAG_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": str(torch_threads),
+    }
     env.pop("VIDRAG_API_KEY", None)
-    command = [sys.executable, "-m", "uvicorn", "--factory", "vidrag.api.app:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "vidrag.api.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
@@ -125,10 +149,16 @@ def load(base: str, requests: int, concurrency: int, seconds: float, top_k: int)
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")  # noqa: E731
     return {
-        "requests": len(latencies), "errors": len(errors), "concurrency": concurrency, "wall_s": round(wall, 2),
-        "req_per_s": round(len(latencies) / wall, 1), "p50_ms": round(pick(0.50), 1),
-        "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None, "top_k": top_k,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "concurrency": concurrency,
+        "wall_s": round(wall, 2),
+        "req_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(pick(0.50), 1),
+        "p95_ms": round(pick(0.95), 1),
+        "p99_ms": round(pick(0.99), 1),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
+        "top_k": top_k,
     }
 
 

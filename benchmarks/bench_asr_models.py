@@ -24,8 +24,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
-        "sixteen seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split()
+)
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
@@ -83,9 +85,16 @@ def measure_model(model: str, lectures: list[tuple[Path, str, float]]) -> dict:
         hyps.append(hyp)
         per_video[path.name] = round(jiwer.wer(ref, hyp), 4)
     transcriber.close()
-    return {"model": model, "wer": round(jiwer.wer(refs, hyps), 4), "per_video": per_video,
-            "media_s": round(media, 1), "asr_s": round(busy, 2), "media_s_per_s": round(media / busy, 2),
-            "load_s": round(load_s, 2), "threads": transcriber.threads}
+    return {
+        "model": model,
+        "wer": round(jiwer.wer(refs, hyps), 4),
+        "per_video": per_video,
+        "media_s": round(media, 1),
+        "asr_s": round(busy, 2),
+        "media_s_per_s": round(media / busy, 2),
+        "load_s": round(load_s, 2),
+        "threads": transcriber.threads,
+    }
 
 
 def measure_ingest(model: str, videos: Path, work: Path) -> dict:
@@ -93,8 +102,7 @@ def measure_ingest(model: str, videos: Path, work: Path) -> dict:
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
 
-    library = open_library(Settings(home=work / f"home-{model.replace('/', '_')}", asr_model=model),
-                           for_ingest=True)
+    library = open_library(Settings(home=work / f"home-{model.replace('/', '_')}", asr_model=model), for_ingest=True)
     began = time.perf_counter()
     try:
         results = library.ingest([videos])
@@ -103,14 +111,21 @@ def measure_ingest(model: str, videos: Path, work: Path) -> dict:
     wall = time.perf_counter() - began
     media = sum(r.duration for r in results)
     asr = sum(r.timings.get("asr", 0.0) for r in results)
-    return {"ingest_wall_s": round(wall, 1), "ingest_media_s_per_s": round(media / wall, 2),
-            "ingest_asr_s": round(asr, 1)}
+    return {
+        "ingest_wall_s": round(wall, 1),
+        "ingest_media_s_per_s": round(media / wall, 2),
+        "ingest_asr_s": round(asr, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"],
-                        help="VIDRAG_ASR_MODEL values to compare (default: tiny.en base).")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["tiny.en", "base"],
+        help="VIDRAG_ASR_MODEL values to compare (default: tiny.en base).",
+    )
     parser.add_argument("--ingest", action="store_true", help="Also time a whole ingest per model.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -126,8 +141,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{len(lectures)} lectures, {rows[0]['media_s']:.0f} s of narration, {os.cpu_count()} CPUs, "
-          f"{rows[0]['threads']} ASR threads")
+    print(
+        f"{len(lectures)} lectures, {rows[0]['media_s']:.0f} s of narration, {os.cpu_count()} CPUs, "
+        f"{rows[0]['threads']} ASR threads"
+    )
     print("| model | WER | media s per s (ASR) | load s |" + (" ingest media s per s |" if args.ingest else ""))
     print("|---|---|---|---|" + ("---|" if args.ingest else ""))
     for row in rows:

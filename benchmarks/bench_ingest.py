@@ -59,23 +59,36 @@ def run(workdir: Path) -> dict:
         result = library.indexer.ingest_file(path)
         wall = time.perf_counter() - started
         stages.analyse = original
-        rows.append({
-            "video": entry["file"], "duration_s": round(result.duration, 2), "clips": result.clips,
-            "ingest_s": round(wall, 2), "realtime_x": round(result.duration / wall, 2),
-            "decode_floor_s": round(floor, 2), "ingest_over_floor": round(wall / floor, 1),
-            "frames_in_file": frames, "frames_decoded": decoded[-1],
-            "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
-            "asr_s_per_media_s": round(result.timings.get("asr", 0.0) / max(result.duration, 1e-9), 3),
-            "words": sum(len(c.transcript.split()) for c in library.store.clips(result.video_id)),
-            "warnings": result.warnings,
-        })
+        rows.append(
+            {
+                "video": entry["file"],
+                "duration_s": round(result.duration, 2),
+                "clips": result.clips,
+                "ingest_s": round(wall, 2),
+                "realtime_x": round(result.duration / wall, 2),
+                "decode_floor_s": round(floor, 2),
+                "ingest_over_floor": round(wall / floor, 1),
+                "frames_in_file": frames,
+                "frames_decoded": decoded[-1],
+                "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
+                "asr_s_per_media_s": round(result.timings.get("asr", 0.0) / max(result.duration, 1e-9), 3),
+                "words": sum(len(c.transcript.split()) for c in library.store.clips(result.video_id)),
+                "warnings": result.warnings,
+            }
+        )
     library.store.close()
     total_media = sum(r["duration_s"] for r in rows)
     total_wall = sum(r["ingest_s"] for r in rows)
     total_asr = sum(r["stages_s"].get("asr", 0.0) for r in rows)
-    return {"videos": rows, "media_s": round(total_media, 1), "ingest_s": round(total_wall, 1),
-            "realtime_x": round(total_media / total_wall, 2), "asr_s_per_media_s": round(total_asr / total_media, 3),
-            "words": sum(r["words"] for r in rows), "cpu_count": os.cpu_count()}
+    return {
+        "videos": rows,
+        "media_s": round(total_media, 1),
+        "ingest_s": round(total_wall, 1),
+        "realtime_x": round(total_media / total_wall, 2),
+        "asr_s_per_media_s": round(total_asr / total_media, 3),
+        "words": sum(r["words"] for r in rows),
+        "cpu_count": os.cpu_count(),
+    }
 
 
 def main() -> None:
@@ -87,14 +100,22 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'video':22s} {'media s':>8s} {'ingest s':>9s} {'x real':>7s} {'floor s':>8s} {'/floor':>7s} {'decoded/frames':>15s}  stages (s)")
+    print(
+        f"{'video':22s} {'media s':>8s} {'ingest s':>9s} {'x real':>7s} {'floor s':>8s} {'/floor':>7s} "
+        f"{'decoded/frames':>15s}  stages (s)"
+    )
     for r in report["videos"]:
         stages = " ".join(f"{k}={v}" for k, v in r["stages_s"].items())
-        print(f"{r['video']:22s} {r['duration_s']:8.1f} {r['ingest_s']:9.1f} {r['realtime_x']:7.1f} "
-              f"{r['decode_floor_s']:8.2f} {r['ingest_over_floor']:7.1f} {r['frames_decoded']:>7d}/{r['frames_in_file']:<7d}  {stages}")
-    print(f"total: {report['media_s']} s of video in {report['ingest_s']} s = {report['realtime_x']}x real time "
-          f"on {report['cpu_count']} cores; ASR {report['asr_s_per_media_s']} s per media second, "
-          f"{report['words']} words transcribed")
+        print(
+            f"{r['video']:22s} {r['duration_s']:8.1f} {r['ingest_s']:9.1f} {r['realtime_x']:7.1f} "
+            f"{r['decode_floor_s']:8.2f} {r['ingest_over_floor']:7.1f} "
+            f"{r['frames_decoded']:>7d}/{r['frames_in_file']:<7d}  {stages}"
+        )
+    print(
+        f"total: {report['media_s']} s of video in {report['ingest_s']} s = {report['realtime_x']}x real time "
+        f"on {report['cpu_count']} cores; ASR {report['asr_s_per_media_s']} s per media second, "
+        f"{report['words']} words transcribed"
+    )
 
 
 if __name__ == "__main__":

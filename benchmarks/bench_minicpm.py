@@ -35,10 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidrag.indexing.captioners.base import ClipFrames  # noqa: E402
-from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner, check_transformers, load_minicpm  # noqa: E402
-from vidrag.indexing.captioners.openai_server import OpenAICaptioner  # noqa: E402
-from vidrag.indexing.model_registry import local_snapshot  # noqa: E402
+from vidrag.indexing.captioners.base import ClipFrames
+from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner, check_transformers, load_minicpm
+from vidrag.indexing.captioners.openai_server import OpenAICaptioner
+from vidrag.indexing.model_registry import local_snapshot
 
 GIB = 1024**3
 
@@ -148,7 +148,7 @@ class GpuSampler:
             while not self._stop.is_set():
                 self.samples.append(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
                 time.sleep(0.1)
-        except Exception as err:  # NVML missing: report no share rather than fail the run
+        except Exception as err:  # noqa: BLE001 - NVML missing: report no share rather than fail the run
             print(f"GPU sampling unavailable: {err}", flush=True)
 
     def __enter__(self) -> GpuSampler:
@@ -262,12 +262,14 @@ def embed_texts(texts: list[str]) -> Any:
         from vidrag.indexing.embed import Embedder
 
         return Embedder("all-MiniLM-L6-v2").dense(texts)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any load failure falls back
         print(f"vidrag embedder unavailable ({type(err).__name__}); timing a MiniLM-shaped random BERT", flush=True)
     import torch
     import transformers
 
-    config = transformers.BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)
+    config = transformers.BertConfig(
+        hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536
+    )
     model = transformers.BertModel(config).cuda().eval()
     ids = torch.randint(1000, 20000, (len(texts), 128), device="cuda")
     out = []
@@ -290,7 +292,7 @@ def run_inprocess(args: argparse.Namespace) -> list[dict[str, Any]]:
     for text in args.configs:
         try:
             rows.append(run_row(args, loaded, text))
-        except Exception as err:  # keep the table going; say what failed
+        except Exception as err:  # noqa: BLE001 - keep the table going; say what failed
             rows.append({"config": text, "error": f"{type(err).__name__}: {err}"[:300]})
             torch.cuda.empty_cache()
         print(json.dumps(rows[-1]), flush=True)
@@ -329,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="openbmb/MiniCPM-V-4_5")
     parser.add_argument("--random-weights", action="store_true", help="build from config even if weights exist")
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "flash_attention_2"])
-    parser.add_argument("--configs", nargs="+", default=["1:384:eager:dynamic", "16:100:sdpa:static", "0:100:sdpa:static"])
+    parser.add_argument(
+        "--configs", nargs="+", default=["1:384:eager:dynamic", "16:100:sdpa:static", "0:100:sdpa:static"]
+    )
     parser.add_argument("--packing", type=int, default=3)
     parser.add_argument("--frames", type=int, default=30, help="frames per clip")
     parser.add_argument("--clip-seconds", type=float, default=10.0)

@@ -56,10 +56,14 @@ def footprint(library, media_s: float) -> dict:
     dense = len(payloads) * library.store.dim * 4
     payload = sum(len(json.dumps(p).encode()) for p in payloads)
     hours = media_s / 3600
-    return {"points": len(payloads), "points_per_hour": round(len(payloads) / hours),
-            "payload_bytes_per_point": round(payload / len(payloads)),
-            "dense_bytes_per_point": library.store.dim * 4, "sparse_bytes_per_point": round(8 * sparse / len(payloads)),
-            "raw_bytes_per_hour": round((payload + dense + 8 * sparse) / hours)}
+    return {
+        "points": len(payloads),
+        "points_per_hour": round(len(payloads) / hours),
+        "payload_bytes_per_point": round(payload / len(payloads)),
+        "dense_bytes_per_point": library.store.dim * 4,
+        "sparse_bytes_per_point": round(8 * sparse / len(payloads)),
+        "raw_bytes_per_hour": round((payload + dense + 8 * sparse) / hours),
+    }
 
 
 class _PassThrough:
@@ -134,14 +138,18 @@ def run(workdir: Path, workers: list[int]) -> dict:
 
 def print_table(report: dict) -> None:
     print(f"{report['videos']} videos, {report['rows'][0]['media_s']} media s, {report['cpu_count']} cores")
-    header = (f"{'mode':15s} {'workers':>7s} {'ray start s':>11s} {'wall s':>7s} {'media s/s':>9s} {'x single':>8s} "
-              f"{'overhead/video s':>16s}")
+    header = (
+        f"{'mode':15s} {'workers':>7s} {'ray start s':>11s} {'wall s':>7s} {'media s/s':>9s} {'x single':>8s} "
+        f"{'overhead/video s':>16s}"
+    )
     print(header + "  " + " ".join(f"{s:>7s}" for s in STAGES) + "   (stage: media s per busy s)")
     for r in report["rows"]:
         rates = " ".join(f"{r['stages'].get(s, {}).get('media_s_per_s') or 0:7.1f}" for s in STAGES)
-        print(f"{r['mode']:15s} {r['workers']:7d} {r['ray_start_s']:11.1f} {r['wall_s']:7.1f} "
-              f"{r['media_s_per_s']:9.1f} "
-              f"{r['x_single']:8.2f} {r['overhead_per_video_s']:16.2f}  {rates}")
+        print(
+            f"{r['mode']:15s} {r['workers']:7d} {r['ray_start_s']:11.1f} {r['wall_s']:7.1f} "
+            f"{r['media_s_per_s']:9.1f} "
+            f"{r['x_single']:8.2f} {r['overhead_per_video_s']:16.2f}  {rates}"
+        )
     for r in report["rows"][1:]:
         print(f"Ray alone, {r['workers']} worker(s): {json.dumps(r['pass_through'])} (three pass-through stages)")
     print("footprint:", json.dumps(report["rows"][0]["footprint"]))

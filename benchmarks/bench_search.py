@@ -26,12 +26,14 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WORDS = ("network packet router handshake bread dough oven yeast planet orbit storm ring chest heart "
-         "breath budget hiring meeting slide chart revenue engine camera street bicycle river mountain "
-         "lecture question answer protocol window flow congestion crust gluten").split()
+WORDS = (
+    "network packet router handshake bread dough oven yeast planet orbit storm ring chest heart "
+    "breath budget hiring meeting slide chart revenue engine camera street bicycle river mountain "
+    "lecture question answer protocol window flow congestion crust gluten"
+).split()
 
 
-def _fill(store, size: int, rng: np.random.Generator, sparse) -> None:  # noqa: ANN001
+def _fill(store, size: int, rng: np.random.Generator, sparse) -> None:
     from vidrag.storage.qdrant_store import ClipVectors
     from vidrag.storage.types import Clip
 
@@ -40,7 +42,14 @@ def _fill(store, size: int, rng: np.random.Generator, sparse) -> None:  # noqa: 
         text = " ".join(rng.choice(WORDS, 25))
         vector = rng.standard_normal(384).astype(np.float32)
         vector /= np.linalg.norm(vector)
-        clip = Clip(f"video{i // 100}", f"/lib/video{i // 100}.mp4", i % 100, (i % 100) * 10.0, (i % 100) * 10.0 + 10, transcript=text)
+        clip = Clip(
+            f"video{i // 100}",
+            f"/lib/video{i // 100}.mp4",
+            i % 100,
+            (i % 100) * 10.0,
+            (i % 100) * 10.0 + 10,
+            transcript=text,
+        )
         batch.append(ClipVectors(clip, vector.tolist(), sparse.document(text)))
         if len(batch) == 2000:
             store.upsert(batch, batch_size=2000)
@@ -51,11 +60,13 @@ def _fill(store, size: int, rng: np.random.Generator, sparse) -> None:  # noqa: 
 
 def _percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"p50_ms": round(1000 * statistics.median(ordered), 1),
-            "p95_ms": round(1000 * ordered[int(0.95 * (len(ordered) - 1))], 1)}
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[int(0.95 * (len(ordered) - 1))], 1),
+    }
 
 
-def _open(backend: str, folder: Path):  # noqa: ANN202
+def _open(backend: str, folder: Path):
     from qdrant_client import QdrantClient
 
     from vidrag.storage.edge_store import EdgeClipStore
@@ -79,7 +90,7 @@ def store_latency(sizes: list[int], backends: list[str], queries: int = 50) -> l
     return rows
 
 
-def _measure(backend, size, embedder, questions, dense) -> list[dict]:  # noqa: ANN001
+def _measure(backend, size, embedder, questions, dense) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(size)
@@ -101,8 +112,16 @@ def _measure(backend, size, embedder, questions, dense) -> list[dict]:  # noqa: 
                 t = time.perf_counter()
                 embedder.dense([question])
                 embed_times.append(time.perf_counter() - t)
-            rows.append({"store": backend, "clips": size, "mode": mode, "fill_s": round(fill_s, 1),
-                         **_percentiles(timings), "embed_p50_ms": round(1000 * statistics.median(embed_times), 1)})
+            rows.append(
+                {
+                    "store": backend,
+                    "clips": size,
+                    "mode": mode,
+                    "fill_s": round(fill_s, 1),
+                    **_percentiles(timings),
+                    "embed_p50_ms": round(1000 * statistics.median(embed_times), 1),
+                }
+            )
         store.close()
     return rows
 
@@ -139,13 +158,19 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'store':13s} {'clips':>7s} {'mode':13s} {'fill s':>7s} {'p50 ms':>7s} {'p95 ms':>7s} {'embed p50 ms':>13s}")
+    print(
+        f"{'store':13s} {'clips':>7s} {'mode':13s} {'fill s':>7s} {'p50 ms':>7s} {'p95 ms':>7s} {'embed p50 ms':>13s}"
+    )
     for r in report["store"]:
-        print(f"{r['store']:13s} {r['clips']:7d} {r['mode']:13s} {r['fill_s']:7.1f} {r['p50_ms']:7.1f} "
-              f"{r['p95_ms']:7.1f} {r['embed_p50_ms']:13.1f}")
+        print(
+            f"{r['store']:13s} {r['clips']:7d} {r['mode']:13s} {r['fill_s']:7.1f} {r['p50_ms']:7.1f} "
+            f"{r['p95_ms']:7.1f} {r['embed_p50_ms']:13.1f}"
+        )
     cli = report["cli"]
-    print(f"`vidrag search` process start to output: {cli['search_wall_s_median']} s (median of 3); "
-          f"`vidrag --help`: {cli['help_wall_s']} s")
+    print(
+        f"`vidrag search` process start to output: {cli['search_wall_s_median']} s (median of 3); "
+        f"`vidrag --help`: {cli['help_wall_s']} s"
+    )
 
 
 if __name__ == "__main__":

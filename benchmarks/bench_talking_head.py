@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidrag.tools.talking_head.framepack import MEMORY_MODES, apply_memory_mode, load_framepack  # noqa: E402
-from vidrag.tools.talking_head.pipeline import MotionSettings, run_motion  # noqa: E402
-from vidrag.tools.talking_head.sections import plan_sections  # noqa: E402
+from vidrag.tools.talking_head.framepack import MEMORY_MODES, apply_memory_mode, load_framepack
+from vidrag.tools.talking_head.pipeline import MotionSettings, run_motion
+from vidrag.tools.talking_head.sections import plan_sections
 
 GIB = 1024**3
 
 
-def build(args: argparse.Namespace, mode: str):  # noqa: ANN201
+def build(args: argparse.Namespace, mode: str):
     """A fresh pipeline placed in `mode`, and its prompt template."""
     import torch
 
@@ -59,10 +59,19 @@ def measure(args: argparse.Namespace, mode: str, size: int) -> dict:
     torch.cuda.reset_peak_memory_stats()
     frames, times = run_motion(pipe, portrait, size, size, plan, settings, prompt_template=template)
     row = {
-        "mode": mode, "size": size, "dtype": args.dtype, "steps": args.steps, "window": args.window,
-        "sections": plan.sections, "frames": int(frames.shape[0]), "load_s": round(load_s, 3),
-        "motion_s": round(times["motion"], 4), "section_s": [round(x, 4) for x in times["sections"]],
-        "mean_section_s": round(sum(times["sections"][1:] or times["sections"]) / max(1, len(times["sections"][1:] or times["sections"])), 4),
+        "mode": mode,
+        "size": size,
+        "dtype": args.dtype,
+        "steps": args.steps,
+        "window": args.window,
+        "sections": plan.sections,
+        "frames": int(frames.shape[0]),
+        "load_s": round(load_s, 3),
+        "motion_s": round(times["motion"], 4),
+        "section_s": [round(x, 4) for x in times["sections"]],
+        "mean_section_s": round(
+            sum(times["sections"][1:] or times["sections"]) / max(1, len(times["sections"][1:] or times["sections"])), 4
+        ),
         "final_decode_s": round(times["final_decode"], 4),
         "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / GIB, 4),
         "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 4),
@@ -92,14 +101,20 @@ def main() -> None:
 
     if not torch.cuda.is_available():
         sys.exit("No CUDA GPU: this benchmark measures GPU memory modes.")
-    env = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "diffusers": diffusers.__version__,
-           "real_weights": args.real}
+    env = {
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "real_weights": args.real,
+    }
     rows = [measure(args, mode, size) for size in args.sizes for mode in args.modes]
     print(json.dumps(env))
     print(f"{'mode':<18}{'size':>6}{'sect':>5}{'motion s':>10}{'mean sect s':>12}{'peak GiB':>10}  sections s")
     for r in rows:
-        print(f"{r['mode']:<18}{r['size']:>6}{r['sections']:>5}{r['motion_s']:>10.3f}{r['mean_section_s']:>12.4f}"
-              f"{r['peak_allocated_gib']:>10.4f}  {r['section_s']}")
+        print(
+            f"{r['mode']:<18}{r['size']:>6}{r['sections']:>5}{r['motion_s']:>10.3f}{r['mean_section_s']:>12.4f}"
+            f"{r['peak_allocated_gib']:>10.4f}  {r['section_s']}"
+        )
     if args.json_out:
         args.json_out.write_text(json.dumps({"env": env, "rows": rows}, indent=2))
 

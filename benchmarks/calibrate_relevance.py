@@ -2,8 +2,8 @@
 
 Ingests the sample library (or reads `--home`), scores every sample question (the retrieval
 questions and both shipped QA files) and every unrelated question with
-`vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them and where `MIN_SIMILARITY` sits in it. A floor is safe
-when it leaves a margin on both sides that another machine's transcript will not close.
+`vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them and where `MIN_SIMILARITY`
+sits in it. A floor is safe when it leaves a margin on both sides that another machine's transcript will not close.
 
     python benchmarks/calibrate_relevance.py [--home DIR] [--json]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Library
+def _library(home: Path | None, work: Path):
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
     from vidrag.samples.library import build_sample_library
@@ -36,15 +36,19 @@ def _library(home: Path | None, work: Path):  # noqa: ANN202 - tools.library.Lib
     return library
 
 
-def measure(library) -> dict:  # noqa: ANN001
+def measure(library) -> dict:
     from vidrag.agent.extractive import MIN_SIMILARITY, relevance
     from vidrag.samples.content import NEAR_MISS_QUESTIONS, RETRIEVAL_QUESTIONS, UNRELATED_QUESTIONS
     from vidrag.samples.library import shipped_qa_paths
     from vidrag.tools.video_tools import VideoTools
 
     tools = VideoTools(library)
-    qa = [json.loads(line)["question"] for path in shipped_qa_paths() for line in path.read_text().splitlines()
-          if line.strip()]
+    qa = [
+        json.loads(line)["question"]
+        for path in shipped_qa_paths()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     answerable = [q for q, _, _ in RETRIEVAL_QUESTIONS] + qa
     score = lambda question: round(relevance(tools, question)[0], 4)  # noqa: E731
     related = {q: score(q) for q in answerable}
@@ -53,10 +57,18 @@ def measure(library) -> dict:  # noqa: ANN001
     low, high = min(related.values()), max(unrelated.values())
     return {
         "floor": MIN_SIMILARITY,
-        "answerable": {"n": len(related), "min": low, "median": statistics.median(related.values()),
-                       "max": max(related.values())},
-        "unrelated": {"n": len(unrelated), "min": min(unrelated.values()),
-                      "median": statistics.median(unrelated.values()), "max": high},
+        "answerable": {
+            "n": len(related),
+            "min": low,
+            "median": statistics.median(related.values()),
+            "max": max(related.values()),
+        },
+        "unrelated": {
+            "n": len(unrelated),
+            "min": min(unrelated.values()),
+            "median": statistics.median(unrelated.values()),
+            "max": high,
+        },
         "gap": round(low - high, 4),
         "margin_below_answerable": round(low - MIN_SIMILARITY, 4),
         "margin_above_unrelated": round(MIN_SIMILARITY - high, 4),
@@ -83,8 +95,10 @@ def main() -> None:
     for side in ("answerable", "unrelated"):
         r = report[side]
         print(f"{side:10s} n={r['n']:2d}  min {r['min']:.3f}  median {r['median']:.3f}  max {r['max']:.3f}")
-    print(f"gap {report['gap']:.3f}; floor {report['floor']:.2f} leaves {report['margin_below_answerable']:.3f} "
-          f"below the weakest answerable and {report['margin_above_unrelated']:.3f} above the strongest unrelated")
+    print(
+        f"gap {report['gap']:.3f}; floor {report['floor']:.2f} leaves {report['margin_below_answerable']:.3f} "
+        f"below the weakest answerable and {report['margin_above_unrelated']:.3f} above the strongest unrelated"
+    )
     for q, s in report["weakest_answerable"]:
         print(f"  weakest answerable  {s:.3f}  {q}")
     for q, s in report["strongest_unrelated"]:

@@ -65,7 +65,10 @@ class Analysis:
 def _tiny_gray(frame: np.ndarray) -> np.ndarray:
     import cv2
 
-    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return (
+        cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+        / 255.0
+    )
 
 
 def _picture_changed(small: np.ndarray, before: np.ndarray, share: float) -> bool:

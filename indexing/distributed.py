@@ -66,8 +66,15 @@ class RayPlan:
     direct_write: bool
 
     @classmethod
-    def for_cluster(cls, resources: dict[str, float], captioner_name: str, *, workers: int = 0,
-                    caption_workers: int = 0, direct_write: bool = False) -> RayPlan:
+    def for_cluster(
+        cls,
+        resources: dict[str, float],
+        captioner_name: str,
+        *,
+        workers: int = 0,
+        caption_workers: int = 0,
+        direct_write: bool = False,
+    ) -> RayPlan:
         """Size the pools to the cluster: the in-process MiniCPM-V captioner gets one worker per GPU,
         the analyse stage every CPU the light stages leave.
 
@@ -119,7 +126,7 @@ class _Stage(ABC):
         if not work.error:
             try:
                 work = self.run(work)
-            except Exception as err:  # reported by the driver, like the single-process pipeline does
+            except Exception as err:  # noqa: BLE001 - reported by the driver, like the single-process pipeline does
                 log.warning("%s failed on a Ray worker: %s", work.path, err)
                 work = VideoWork(work.path, video_id=work.video_id, error=failure_message(work.path, err))
         return _pack(work)
@@ -208,8 +215,11 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     local = address in (None, "", "local")
     try:
         ray.init(
-            address=None if local else address, num_cpus=num_cpus if local else None,
-            include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+            address=None if local else address,
+            num_cpus=num_cpus if local else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
         )
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise BackendUnavailable(
@@ -264,8 +274,13 @@ def ingest_on_ray(
         return results
     local_cpus = max(os.cpu_count() or 1, workers + 2) if workers else None  # used only if Ray starts here
     with ray_session(address, num_cpus=local_cpus) as ray:
-        plan = RayPlan.for_cluster(ray.cluster_resources(), indexer.captioner.name, workers=workers,
-                                   caption_workers=caption_workers, direct_write=direct_write)
+        plan = RayPlan.for_cluster(
+            ray.cluster_resources(),
+            indexer.captioner.name,
+            workers=workers,
+            caption_workers=caption_workers,
+            direct_write=direct_write,
+        )
         log.info("Ray ingest of %d videos: %s", len(todo), plan)
         for work in _run(ray, todo, plan, build, indexer.config):
             results.append(indexer.finish(work))
@@ -281,14 +296,25 @@ def _run(ray: Any, todo: list[Path], plan: RayPlan, build: PartFactory, config: 
     pool = ray.data.ActorPoolStrategy
     items = [_pack(VideoWork(str(path))) for path in todo]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one video per task
-    dataset = dataset.map(AnalyseStage, fn_constructor_kwargs={"build": build, "config": config},
-                          compute=pool(size=plan.analyse_workers), num_cpus=1)
-    dataset = dataset.map(CaptionStage, fn_constructor_kwargs={"build": build, "config": config},
-                          compute=pool(size=plan.caption_workers), num_cpus=plan.caption_cpus,
-                          num_gpus=plan.caption_gpus or None)
-    dataset = dataset.map(EmbedStage, fn_constructor_kwargs={"build": build, "config": config,
-                                                              "direct_write": plan.direct_write},
-                          compute=pool(size=plan.embed_workers), num_cpus=LIGHT_CPUS)
+    dataset = dataset.map(
+        AnalyseStage,
+        fn_constructor_kwargs={"build": build, "config": config},
+        compute=pool(size=plan.analyse_workers),
+        num_cpus=1,
+    )
+    dataset = dataset.map(
+        CaptionStage,
+        fn_constructor_kwargs={"build": build, "config": config},
+        compute=pool(size=plan.caption_workers),
+        num_cpus=plan.caption_cpus,
+        num_gpus=plan.caption_gpus or None,
+    )
+    dataset = dataset.map(
+        EmbedStage,
+        fn_constructor_kwargs={"build": build, "config": config, "direct_write": plan.direct_write},
+        compute=pool(size=plan.embed_workers),
+        num_cpus=LIGHT_CPUS,
+    )
     started = time.perf_counter()
     for row in dataset.iter_rows():
         yield _unpack(row)

@@ -95,7 +95,7 @@ class Embedder:
         self.sparse = SparseEncoder()
         self._model = None
 
-    def _load(self):  # noqa: ANN202 - SentenceTransformer
+    def _load(self):
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 

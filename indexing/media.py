@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def probe(path: str | Path) -> MediaInfo:
         return _probe_container(path, container)
 
 
-def _probe_container(path: Path, container) -> MediaInfo:  # noqa: ANN001 - av container
+def _probe_container(path: Path, container) -> MediaInfo:
     import av
 
     has_audio = bool(container.streams.audio)
@@ -113,7 +114,7 @@ def _probe_container(path: Path, container) -> MediaInfo:  # noqa: ANN001 - av c
     )
 
 
-def _duration(container, stream) -> float:  # noqa: ANN001 - av objects
+def _duration(container, stream) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:
@@ -167,7 +168,7 @@ def _decord_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, n
             frame = reader.next().asnumpy()
         except StopIteration:
             return
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
             log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
             return
         yield round(float(stamps[index]), 4), _upright(frame, info)
@@ -213,8 +214,9 @@ def ffmpeg_exe() -> str:
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError) as err:
-        raise BackendUnavailable("ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`.") from err
-
+        raise BackendUnavailable(
+            "ffmpeg is not installed; `apt-get install ffmpeg` or `pip install imageio-ffmpeg`."
+        ) from err
 
 
 def load_audio(path: str | Path, info: MediaInfo | None = None) -> np.ndarray:
@@ -231,8 +233,20 @@ def load_audio(path: str | Path, info: MediaInfo | None = None) -> np.ndarray:
         ffmpeg = None
     if ffmpeg:
         command = [
-            ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
-            "-ar", str(SAMPLE_RATE), "-f", "f32le", "-",
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-f",
+            "f32le",
+            "-",
         ]
         result = subprocess.run(command, capture_output=True, check=False)
         if result.stdout:
@@ -291,7 +305,7 @@ def read_frames_at(path: str | Path, info: MediaInfo, times: list[float], max_si
         indices = [int(np.abs(stamps - t).argmin()) for t in times]
         batch = reader.get_batch(indices).asnumpy()
         return [resize_to(_upright(frame, info), max_side) for frame in batch]
-    except Exception as err:  # decord's own error types; fall back to a PyAV scan
+    except Exception as err:  # noqa: BLE001 - decord's own error types; fall back to a PyAV scan
         log.info("decord random access failed on %s (%s); scanning with PyAV", path, err)
     wanted, out = sorted(times), []
     best: dict[int, tuple[float, np.ndarray]] = {}

@@ -55,8 +55,13 @@ _FRAMEPACK_SHARED = (
         "hunyuanvideo-community/HunyuanVideo",
         int(17.0 * GB),
         allow_patterns=(
-            "model_index.json", "text_encoder/*", "text_encoder_2/*", "tokenizer/*", "tokenizer_2/*",
-            "vae/*", "scheduler/*",
+            "model_index.json",
+            "text_encoder/*",
+            "text_encoder_2/*",
+            "tokenizer/*",
+            "tokenizer_2/*",
+            "vae/*",
+            "scheduler/*",
         ),
     ),
     RepoSpec(
@@ -120,8 +125,7 @@ def register_model(entry: ModelEntry) -> None:
     """
     if entry.default_variant not in entry.variants:
         raise InputError(
-            f"Model {entry.name!r}: default variant {entry.default_variant!r} is not one of "
-            f"{sorted(entry.variants)}."
+            f"Model {entry.name!r}: default variant {entry.default_variant!r} is not one of {sorted(entry.variants)}."
         )
     MODELS[entry.name] = entry
 
@@ -149,9 +153,7 @@ def repos_for(name: str, variant: str | None = None) -> tuple[RepoSpec, ...]:
     entry = get_model(name)
     chosen = (variant or entry.default_variant).lower()
     if chosen not in entry.variants:
-        raise InputError(
-            f"Model {entry.name!r} has no variant {variant!r}; variants: {', '.join(entry.variants)}."
-        )
+        raise InputError(f"Model {entry.name!r} has no variant {variant!r}; variants: {', '.join(entry.variants)}.")
     return entry.variants[chosen]
 
 
@@ -189,9 +191,7 @@ def weights_present(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
 
 
-def local_snapshot(
-    repo_id: str, *, cache_dir: str | Path | None = None, revision: str | None = None
-) -> Path | None:
+def local_snapshot(repo_id: str, *, cache_dir: str | Path | None = None, revision: str | None = None) -> Path | None:
     """The local folder holding `repo_id` with complete weights, or None; never uses the network.
 
     `repo_id` may itself be a folder. Otherwise the Hugging Face cache (or `cache_dir`) is searched.
@@ -205,11 +205,7 @@ def local_snapshot(
     except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
         return None
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=True
-            )
-        )
+        folder = Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError) as err:
         logger.debug("%s is not in the local cache: %s", repo_id, err)
         return None

@@ -70,7 +70,11 @@ class OcrReader:
     name = "tesseract"
 
     def __init__(
-        self, lang: str = "eng", min_confidence: float = 60.0, max_side: int = 1280, threads: int = 1,
+        self,
+        lang: str = "eng",
+        min_confidence: float = 60.0,
+        max_side: int = 1280,
+        threads: int = 1,
         timeout: float = 60.0,
     ) -> None:
         binary = shutil.which("tesseract")
@@ -120,7 +124,11 @@ class OcrReader:
         """tesseract's TSV rows (one per page, block, paragraph, line and word) for an image."""
         done = subprocess.run(
             [self.binary, "stdin", "stdout", "-l", self.lang, "--psm", "3", "tsv"],
-            input=picture, capture_output=True, env=self._env, timeout=self.timeout, check=False,
+            input=picture,
+            capture_output=True,
+            env=self._env,
+            timeout=self.timeout,
+            check=False,
         )
         if done.returncode != 0:
             detail = done.stderr.decode(errors="replace").strip().splitlines()
@@ -159,8 +167,11 @@ class RapidOcrReader:
                 "`pip install 'vidrag[rapidocr]'`, or set VIDRAG_OCR=tesseract."
             ) from err
         folder = Path(rapidocr.__file__).parent / "models"
-        models = {"Det": folder / "PP-OCRv6_det_small.onnx", "Rec": folder / "PP-OCRv6_rec_small.onnx",
-                  "Cls": folder / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+        models = {
+            "Det": folder / "PP-OCRv6_det_small.onnx",
+            "Rec": folder / "PP-OCRv6_rec_small.onnx",
+            "Cls": folder / "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+        }
         missing = [path for path in models.values() if not path.is_file()]
         if missing:
             raise BackendUnavailable(
@@ -187,8 +198,7 @@ class RapidOcrReader:
             frame = np.asarray(Image.fromarray(frame).resize(size))
         result = self.engine(np.ascontiguousarray(frame))
         texts, scores = result.txts or (), result.scores or ()
-        return [text.strip() for text, score in zip(texts, scores)
-                if score >= self.min_score and _WORDY.search(text)]
+        return [text.strip() for text, score in zip(texts, scores) if score >= self.min_score and _WORDY.search(text)]
 
 
 def make_ocr(backend: str, lang: str = "eng") -> TextReader | None:

@@ -29,9 +29,7 @@ __all__ = ["PIPELINE_VERSION", "IngestOptions", "IngestResult", "Indexer", "expa
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset(
-    ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
-)
+VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split())
 
 Progress = Callable[[str, str, float, float], None]
 """progress(path, stage, done, total): stage is 'hash', 'decode', 'caption' or 'store'."""
@@ -80,7 +78,6 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestRe
     return unique, missing
 
 
-
 def throughput(results: list[IngestResult], wall_s: float) -> dict:
     """A run's speed: media seconds per wall second, and per stage the busy seconds (summed over
     workers, so stages that overlap add up to more than the wall time) with videos, clips and media
@@ -100,11 +97,21 @@ def throughput(results: list[IngestResult], wall_s: float) -> dict:
         if busy < 0.001:  # a stage that took no measurable time (e.g. no audio to read) has no rate
             row.update(busy_s=0.0, videos_per_s=None, clips_per_s=None, media_s_per_s=None)
             continue
-        row.update(busy_s=round(busy, 3), media_s=round(row["media_s"], 2), videos_per_s=round(row["videos"] / busy, 3),
-                   clips_per_s=round(row["clips"] / busy, 2), media_s_per_s=round(row["media_s"] / busy, 2))
+        row.update(
+            busy_s=round(busy, 3),
+            media_s=round(row["media_s"], 2),
+            videos_per_s=round(row["videos"] / busy, 3),
+            clips_per_s=round(row["clips"] / busy, 2),
+            media_s_per_s=round(row["media_s"] / busy, 2),
+        )
     counts = {status: sum(r.status == status for r in results) for status in ("indexed", "unchanged", "failed")}
-    return {**counts, "media_s": round(media, 2), "wall_s": round(wall_s, 3),
-            "media_s_per_s": round(media / max(wall_s, 1e-9), 2), "stages": per_stage}
+    return {
+        **counts,
+        "media_s": round(media, 2),
+        "wall_s": round(wall_s, 3),
+        "media_s_per_s": round(media / max(wall_s, 1e-9), 2),
+        "stages": per_stage,
+    }
 
 
 def failure_message(path: str | Path, err: Exception) -> str:
@@ -142,8 +149,11 @@ class Indexer:
         self.caption_batch = max(1, caption_batch)
         self.config = StageConfig.of(self.options, self.cache_dir, captioner, self.caption_batch, transcriber)
         self.settings_key = self.options.key(
-            embedder.model_name, transcriber.model_name, captioner.name,
-            json.dumps(captioner.describe(), sort_keys=True, default=str), ocr_key(ocr),
+            embedder.model_name,
+            transcriber.model_name,
+            captioner.name,
+            json.dumps(captioner.describe(), sort_keys=True, default=str),
+            ocr_key(ocr),
         )
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
@@ -174,7 +184,7 @@ class Indexer:
         path = Path(path).resolve()
         try:
             return self.unchanged(path) or self._ingest(path, progress)
-        except Exception as err:  # a failure, even an unexpected one, must not stop the batch
+        except Exception as err:  # noqa: BLE001 - a failure, even an unexpected one, must not stop the batch
             return self.fail(path, err)
 
     def unchanged(self, path: Path) -> IngestResult | None:
@@ -185,7 +195,10 @@ class Indexer:
         stat = path.stat()
         for record in self.catalog.videos_at_path(str(path)):
             if not record.warnings and (record.size, record.mtime, record.status, record.settings_key) == (
-                stat.st_size, stat.st_mtime, "indexed", self.settings_key
+                stat.st_size,
+                stat.st_mtime,
+                "indexed",
+                self.settings_key,
             ):
                 return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
         return None
@@ -221,8 +234,15 @@ class Indexer:
                 self.catalog.delete_video(old.id)
         for warning in work.warnings:
             log.warning("%s: %s", work.path, warning)
-        return IngestResult(work.path, "indexed", work.video_id, len(work.clips), work.duration,
-                            timings=record.timings, warnings=list(work.warnings))
+        return IngestResult(
+            work.path,
+            "indexed",
+            work.video_id,
+            len(work.clips),
+            work.duration,
+            timings=record.timings,
+            warnings=list(work.warnings),
+        )
 
     def fail(self, path: Path, err: Exception | None, message: str | None = None) -> IngestResult:
         """Record a failed video (the error, or an already-worded message) and return its result."""

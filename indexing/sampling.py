@@ -129,9 +129,7 @@ def check_packing(packing: int) -> int:
     return packing
 
 
-def temporal_ids(
-    times: Sequence[float], packing: int, origin: float | None = None
-) -> list[list[int]]:
+def temporal_ids(times: Sequence[float], packing: int, origin: float | None = None) -> list[list[int]]:
     """MiniCPM-V `temporal_ids` for frames at `times`: 0.1 s ids, grouped `packing` at a time.
 
     Args:
@@ -180,9 +178,7 @@ def fit_size(
         InputError: a non-positive size or limit.
     """
     if width < 1 or height < 1 or max_side < 1 or max_area < 1:
-        raise InputError(
-            f"Bad frame size {width}x{height} or limits (max_side={max_side}, max_area={max_area})."
-        )
+        raise InputError(f"Bad frame size {width}x{height} or limits (max_side={max_side}, max_area={max_area}).")
     scale = min(1.0, max_side / max(width, height), math.sqrt(max_area / (width * height)))
     if scale >= 1.0:
         return width, height
@@ -206,9 +202,7 @@ def fit_frame(
         image = frame.convert("RGB")
     else:
         if getattr(frame, "ndim", 0) not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):
-            raise InputError(
-                f"A frame must be an HxWx3 RGB array, got shape {getattr(frame, 'shape', None)!r}."
-            )
+            raise InputError(f"A frame must be an HxWx3 RGB array, got shape {getattr(frame, 'shape', None)!r}.")
         image = Image.fromarray(frame.astype("uint8", copy=False)).convert("RGB")
     size = fit_size(image.width, image.height, max_side, max_area)
     if size != (image.width, image.height):

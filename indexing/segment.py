@@ -56,7 +56,7 @@ class ShotDetector:
             self._record(self._detector.post_process(FrameTimecode(len(self._times) - 1, fps=self.fps)))
         return sorted(set(self.cuts))
 
-    def _record(self, found: Sequence) -> None:  # noqa: ANN401 - FrameTimecodes
+    def _record(self, found: Sequence) -> None:
         for code in found:
             index = int(code.frame_num)
             if 0 < index < len(self._times):
@@ -138,7 +138,9 @@ def _inside_word(t: float, words: Sequence[tuple[float, float]], margin: float =
     return any(start + margin < t < end - margin for start, end in words)
 
 
-def _snap(cut: float, words: Sequence[tuple[float, float]], pauses: Sequence[tuple[float, float]], snap: float) -> float:
+def _snap(
+    cut: float, words: Sequence[tuple[float, float]], pauses: Sequence[tuple[float, float]], snap: float
+) -> float:
     if not _inside_word(cut, words):
         return cut
     near = [p for p, _ in pauses if abs(p - cut) <= snap]
@@ -166,7 +168,9 @@ def _merge_short(bounds: list[float], min_clip: float) -> list[float]:
     return bounds
 
 
-def _split_long(start: float, end: float, max_clip: float, min_clip: float, pauses: Sequence[tuple[float, float]]) -> list[Span]:
+def _split_long(
+    start: float, end: float, max_clip: float, min_clip: float, pauses: Sequence[tuple[float, float]]
+) -> list[Span]:
     spans: list[Span] = []
     cursor = start
     while end - cursor > max_clip:

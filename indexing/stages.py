@@ -94,13 +94,23 @@ class VideoWork:
         """The catalog row for this video as far as it got."""
         info = self.info
         return VideoRecord(
-            id=self.video_id, path=self.path, size=self.size, mtime=self.mtime, duration=self.duration,
-            fps=info.fps if info else 0.0, width=info.width if info else 0,
-            height=info.height if info else 0, has_audio=bool(info and info.has_audio),
-            language=self.transcript.language if self.transcript else None, status=status,
-            clip_count=len(self.clips), timings={k: round(v, 3) for k, v in self.timings.items()},
-            summary=self.summary, cuts=[round(c, 4) for c in self.analysis.cuts] if self.analysis else [],
-            warnings=list(self.warnings), settings_key=settings_key,
+            id=self.video_id,
+            path=self.path,
+            size=self.size,
+            mtime=self.mtime,
+            duration=self.duration,
+            fps=info.fps if info else 0.0,
+            width=info.width if info else 0,
+            height=info.height if info else 0,
+            has_audio=bool(info and info.has_audio),
+            language=self.transcript.language if self.transcript else None,
+            status=status,
+            clip_count=len(self.clips),
+            timings={k: round(v, 3) for k, v in self.timings.items()},
+            summary=self.summary,
+            cuts=[round(c, 4) for c in self.analysis.cuts] if self.analysis else [],
+            warnings=list(self.warnings),
+            settings_key=settings_key,
         )
 
 
@@ -142,6 +152,7 @@ def decode_and_transcribe(
     Raises:
         InputError: no frame could be decoded.
     """
+
     def report(done: float, total: float) -> None:
         if progress:
             progress("decode", done, total)
@@ -149,8 +160,14 @@ def decode_and_transcribe(
     with ThreadPoolExecutor(1, thread_name_prefix="asr") as pool:
         speech = pool.submit(transcribe, work, transcriber, cache_dir)
         analysis = analyse(
-            work.path, work.info, ocr=ocr, analysis_fps=analysis_fps, caption_fps=caption_fps,
-            caption_side=caption_side, shot_threshold=shot_threshold, progress=report,
+            work.path,
+            work.info,
+            ocr=ocr,
+            analysis_fps=analysis_fps,
+            caption_fps=caption_fps,
+            caption_side=caption_side,
+            shot_threshold=shot_threshold,
+            progress=report,
         )
         speech.result()
     for key, seconds in analysis.timings.items():
@@ -203,8 +220,12 @@ def plan(work: VideoWork, *, max_clip: float, min_clip: float) -> None:
     """Clip spans: cuts and speech pauses, never splitting a word, at most `max_clip` seconds."""
     with timed(work.timings, "segment"):
         work.spans = plan_clips(
-            work.analysis.duration, work.analysis.cuts, max_clip=max_clip, min_clip=min_clip,
-            pauses=cut_candidates(work.transcript), words=word_spans(work.transcript),
+            work.analysis.duration,
+            work.analysis.cuts,
+            max_clip=max_clip,
+            min_clip=min_clip,
+            pauses=cut_candidates(work.transcript),
+            words=word_spans(work.transcript),
         )
 
 
@@ -229,11 +250,19 @@ def caption(work: VideoWork, captioner: Captioner, batch: int, progress: StagePr
             if first + size < len(spans):
                 upcoming = pool.submit(frames, first + size)
             for item, text in zip(items, captioner.caption(items)):
-                work.clips.append(Clip(
-                    video_id=work.video_id, video=work.path, index=len(work.clips), start=item.start,
-                    end=item.end, transcript=item.transcript, ocr=item.ocr, caption=text.text,
-                    caption_fields=text.fields,
-                ))
+                work.clips.append(
+                    Clip(
+                        video_id=work.video_id,
+                        video=work.path,
+                        index=len(work.clips),
+                        start=item.start,
+                        end=item.end,
+                        transcript=item.transcript,
+                        ocr=item.ocr,
+                        caption=text.text,
+                        caption_fields=text.fields,
+                    )
+                )
             if progress:
                 progress("caption", len(work.clips), len(spans))
     work.analysis.samples = []
@@ -278,18 +307,38 @@ class StageConfig:
     asr_model: str
 
     @classmethod
-    def of(cls, options: IngestOptions, cache_dir: Path | None, captioner: Captioner, caption_batch: int,
-           transcriber: Transcriber) -> StageConfig:
-        return cls(options, cache_dir, captioner.fps, captioner.max_side, max(1, caption_batch),
-                   captioner.embed_caption, transcriber.model_name)
+    def of(
+        cls,
+        options: IngestOptions,
+        cache_dir: Path | None,
+        captioner: Captioner,
+        caption_batch: int,
+        transcriber: Transcriber,
+    ) -> StageConfig:
+        return cls(
+            options,
+            cache_dir,
+            captioner.fps,
+            captioner.max_side,
+            max(1, caption_batch),
+            captioner.embed_caption,
+            transcriber.model_name,
+        )
 
-    def analyse(self, work: VideoWork, transcriber: Transcriber, ocr: TextReader | None,
-                progress: StageProgress | None = None) -> None:
+    def analyse(
+        self, work: VideoWork, transcriber: Transcriber, ocr: TextReader | None, progress: StageProgress | None = None
+    ) -> None:
         """Decode pass beside speech recognition, then the clip plan."""
         options = self.options
         decode_and_transcribe(
-            work, transcriber=transcriber, ocr=ocr, caption_fps=self.caption_fps, caption_side=self.caption_side,
-            analysis_fps=options.analysis_fps, shot_threshold=options.shot_threshold, cache_dir=self.cache_dir,
+            work,
+            transcriber=transcriber,
+            ocr=ocr,
+            caption_fps=self.caption_fps,
+            caption_side=self.caption_side,
+            analysis_fps=options.analysis_fps,
+            shot_threshold=options.shot_threshold,
+            cache_dir=self.cache_dir,
             progress=progress,
         )
         plan(work, max_clip=options.max_clip, min_clip=options.min_clip)
@@ -328,7 +377,12 @@ class _ClipSignals:
             "cuts": int(((self.cuts > start) & (self.cuts < end)).sum()),
         }
         return ClipFrames(
-            video_id=self.video_id, start=start, end=end, frames=[s.frame for s in samples],
-            times=[s.time for s in samples], transcript=self.transcript.text_between(start, end),
-            ocr="\n".join(merge_lines([lines for _, lines in ocr])), stats=stats,
+            video_id=self.video_id,
+            start=start,
+            end=end,
+            frames=[s.frame for s in samples],
+            times=[s.time for s in samples],
+            transcript=self.transcript.text_between(start, end),
+            ocr="\n".join(merge_lines([lines for _, lines in ocr])),
+            stats=stats,
         )

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 
 import numpy as np
+
 from vidrag.storage.types import Clip, clock
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

@@ -65,145 +65,204 @@ def _seg(topic: str, title: str, bullets: list[str], narration: str) -> Segment:
 
 
 LECTURES: list[Lecture] = [
-    Lecture("tcp_networking.mp4", "How TCP Connections Work", [
-        _seg("tcp-handshake", "The Three-Way Handshake",
-             ["Client sends SYN", "Server answers SYN-ACK", "Client confirms with ACK"],
-             """Before any data can flow, two computers must first establish a TCP connection, and they
+    Lecture(
+        "tcp_networking.mp4",
+        "How TCP Connections Work",
+        [
+            _seg(
+                "tcp-handshake",
+                "The Three-Way Handshake",
+                ["Client sends SYN", "Server answers SYN-ACK", "Client confirms with ACK"],
+                """Before any data can flow, two computers must first establish a TCP connection, and they
              begin with a three-way handshake. The client sends a SYN packet carrying its initial
              sequence number. The server replies with SYN-ACK, and the client confirms with a final
-             ACK, so both sides agree the link is open."""),
-        _seg("tcp-sequence", "Sequence Numbers and Acknowledgments",
-             ["Every byte is numbered", "Receiver acknowledges what arrived", "Lost segments are retransmitted"],
-             """Every byte sent over TCP gets a sequence number. The receiver acknowledges the data it
+             ACK, so both sides agree the link is open.""",
+            ),
+            _seg(
+                "tcp-sequence",
+                "Sequence Numbers and Acknowledgments",
+                ["Every byte is numbered", "Receiver acknowledges what arrived", "Lost segments are retransmitted"],
+                """Every byte sent over TCP gets a sequence number. The receiver acknowledges the data it
              has received, and if the sender hears no acknowledgment before a timer expires, it
-             retransmits the missing segment. This is how TCP delivers data reliably and in order."""),
-        _seg("tcp-flow-control", "Flow Control with the Sliding Window",
-             ["Receiver advertises a window", "Sender limits unacknowledged bytes", "Protects a slow receiver"],
-             """Flow control stops a fast sender from overwhelming a slow receiver. The receiver
+             retransmits the missing segment. This is how TCP delivers data reliably and in order.""",
+            ),
+            _seg(
+                "tcp-flow-control",
+                "Flow Control with the Sliding Window",
+                ["Receiver advertises a window", "Sender limits unacknowledged bytes", "Protects a slow receiver"],
+                """Flow control stops a fast sender from overwhelming a slow receiver. The receiver
              advertises a window, the amount of buffer space it has free. The sender never keeps more
-             unacknowledged bytes in flight than that window allows."""),
-        _seg("tcp-congestion", "Congestion Control and Slow Start",
-             ["Congestion window starts small", "Doubles each round trip", "Halves when packets are lost"],
-             """Congestion control protects the network itself. A new connection begins in slow start,
+             unacknowledged bytes in flight than that window allows.""",
+            ),
+            _seg(
+                "tcp-congestion",
+                "Congestion Control and Slow Start",
+                ["Congestion window starts small", "Doubles each round trip", "Halves when packets are lost"],
+                """Congestion control protects the network itself. A new connection begins in slow start,
              with a small congestion window that doubles every round trip. When packets are dropped,
-             the sender cuts its window in half and then grows it slowly again."""),
-        _seg("tcp-teardown", "Closing a Connection",
-             ["Each side sends FIN", "The other side acknowledges", "TIME-WAIT absorbs stray packets"],
-             """When the conversation is over, each side shuts down its own direction by sending a FIN
+             the sender cuts its window in half and then grows it slowly again.""",
+            ),
+            _seg(
+                "tcp-teardown",
+                "Closing a Connection",
+                ["Each side sends FIN", "The other side acknowledges", "TIME-WAIT absorbs stray packets"],
+                """When the conversation is over, each side shuts down its own direction by sending a FIN
              segment, which the other side acknowledges. The side that closed first waits in the
-             TIME-WAIT state for a while, so that late, wandering packets are not mistaken for new data."""),
-    ]),
-    Lecture("baking_bread.mp4", "Baking a Basic Loaf of Bread", [
-        _seg("bread-ingredients", "Four Ingredients",
-             ["Flour, water, yeast, salt", "Weigh with a kitchen scale", "Lukewarm water wakes the yeast"],
-             """A basic loaf needs only four ingredients: flour, water, yeast and salt. Weigh them on a
+             TIME-WAIT state for a while, so that late, wandering packets are not mistaken for new data.""",
+            ),
+        ],
+    ),
+    Lecture(
+        "baking_bread.mp4",
+        "Baking a Basic Loaf of Bread",
+        [
+            _seg(
+                "bread-ingredients",
+                "Four Ingredients",
+                ["Flour, water, yeast, salt", "Weigh with a kitchen scale", "Lukewarm water wakes the yeast"],
+                """A basic loaf needs only four ingredients: flour, water, yeast and salt. Weigh them on a
              kitchen scale rather than using cups, because accuracy matters. Use lukewarm water, since
-             water that is too hot will kill the yeast."""),
-        _seg("bread-kneading", "Kneading the Dough",
-             ["Push, fold and turn", "Ten minutes by hand", "Windowpane test"],
-             """Kneading develops gluten, the stretchy protein network that traps gas and gives bread
+             water that is too hot will kill the yeast.""",
+            ),
+            _seg(
+                "bread-kneading",
+                "Kneading the Dough",
+                ["Push, fold and turn", "Ten minutes by hand", "Windowpane test"],
+                """Kneading develops gluten, the stretchy protein network that traps gas and gives bread
              its structure. Push the dough away with the heel of your hand, fold it back and turn it,
              for about ten minutes. Stretch a small piece thin: if light shines through without
-             tearing, the gluten is ready."""),
-        _seg("bread-first-rise", "The First Rise",
-             ["Cover the bowl", "Warm spot, one to two hours", "Dough doubles in size"],
-             """Put the dough in a covered bowl and leave it somewhere warm. The yeast eats the sugars
+             tearing, the gluten is ready.""",
+            ),
+            _seg(
+                "bread-first-rise",
+                "The First Rise",
+                ["Cover the bowl", "Warm spot, one to two hours", "Dough doubles in size"],
+                """Put the dough in a covered bowl and leave it somewhere warm. The yeast eats the sugars
              in the flour and releases carbon dioxide, which inflates the dough. After one to two hours
-             it should have doubled in size."""),
-        _seg("bread-shaping", "Shaping and Proofing",
-             ["Knock out the air", "Form a tight ball or log", "Second rise: poke test"],
-             """Gently press the air out of the risen dough and shape it into a tight ball or a log,
+             it should have doubled in size.""",
+            ),
+            _seg(
+                "bread-shaping",
+                "Shaping and Proofing",
+                ["Knock out the air", "Form a tight ball or log", "Second rise: poke test"],
+                """Gently press the air out of the risen dough and shape it into a tight ball or a log,
              which creates tension on the surface. Let the shaped loaf proof, that is, rise a second
              time, for about forty five minutes. To check it, poke it with a floured fingertip: if the
-             dent springs back slowly, it is ready."""),
-        _seg("bread-baking", "Baking and Cooling",
-             ["Hot oven, 230 degrees Celsius", "Steam for a crisp crust", "Cool on a wire rack"],
-             """Bake in a hot oven at about two hundred and thirty degrees Celsius. A tray of water at
+             dent springs back slowly, it is ready.""",
+            ),
+            _seg(
+                "bread-baking",
+                "Baking and Cooling",
+                ["Hot oven, 230 degrees Celsius", "Steam for a crisp crust", "Cool on a wire rack"],
+                """Bake in a hot oven at about two hundred and thirty degrees Celsius. A tray of water at
              the bottom makes steam, which gives a crisp, shiny crust. The loaf is done when it sounds
-             hollow when tapped underneath; let it cool on a wire rack before slicing."""),
-    ]),
-    Lecture("solar_system.mp4", "A Tour of the Solar System", [
-        _seg("planets-rocky", "The Rocky Inner Planets",
-             ["Mercury, Venus, Earth, Mars", "Solid surfaces of rock and metal", "Few or no moons"],
-             """The four planets closest to the Sun, Mercury, Venus, Earth and Mars, are small rocky
+             hollow when tapped underneath; let it cool on a wire rack before slicing.""",
+            ),
+        ],
+    ),
+    Lecture(
+        "solar_system.mp4",
+        "A Tour of the Solar System",
+        [
+            _seg(
+                "planets-rocky",
+                "The Rocky Inner Planets",
+                ["Mercury, Venus, Earth, Mars", "Solid surfaces of rock and metal", "Few or no moons"],
+                """The four planets closest to the Sun, Mercury, Venus, Earth and Mars, are small rocky
              worlds with solid surfaces of rock and metal. Venus is the hottest of them because its
-             thick carbon dioxide atmosphere traps heat. Mars has the largest volcano known, Olympus Mons."""),
-        _seg("planets-gas-giants", "The Gas Giants",
-             ["Jupiter and Saturn", "Mostly hydrogen and helium", "Great Red Spot, bright rings"],
-             """Jupiter and Saturn are gas giants, made mostly of hydrogen and helium with no solid
+             thick carbon dioxide atmosphere traps heat. Mars has the largest volcano known, Olympus Mons.""",
+            ),
+            _seg(
+                "planets-gas-giants",
+                "The Gas Giants",
+                ["Jupiter and Saturn", "Mostly hydrogen and helium", "Great Red Spot, bright rings"],
+                """Jupiter and Saturn are gas giants, made mostly of hydrogen and helium with no solid
              surface to stand on. Jupiter is so large that all the other planets would fit inside it,
              and its Great Red Spot is a storm bigger than Earth. Saturn is famous for its bright rings
-             of ice and rock."""),
-        _seg("planets-ice-giants", "The Ice Giants",
-             ["Uranus and Neptune", "Water, ammonia and methane ices", "Uranus spins on its side"],
-             """Further out lie Uranus and Neptune, the ice giants. Methane in their atmospheres gives
+             of ice and rock.""",
+            ),
+            _seg(
+                "planets-ice-giants",
+                "The Ice Giants",
+                ["Uranus and Neptune", "Water, ammonia and methane ices", "Uranus spins on its side"],
+                """Further out lie Uranus and Neptune, the ice giants. Methane in their atmospheres gives
              them a blue color. Uranus is tilted so far that it rolls around the Sun on its side, and
-             Neptune has the fastest winds in the solar system."""),
-        _seg("planets-dwarf", "Dwarf Planets and the Kuiper Belt",
-             ["Pluto reclassified in 2006", "Has not cleared its orbit", "Kuiper Belt of icy bodies"],
-             """In two thousand six, astronomers reclassified Pluto as a dwarf planet. It is round and
+             Neptune has the fastest winds in the solar system.""",
+            ),
+            _seg(
+                "planets-dwarf",
+                "Dwarf Planets and the Kuiper Belt",
+                ["Pluto reclassified in 2006", "Has not cleared its orbit", "Kuiper Belt of icy bodies"],
+                """In two thousand six, astronomers reclassified Pluto as a dwarf planet. It is round and
              orbits the Sun, but it has not cleared its neighborhood of other objects. Pluto lives in
-             the Kuiper Belt, a wide ring of icy bodies beyond Neptune."""),
-    ]),
-    Lecture("first_aid_cpr.mp4", "First Aid: Adult CPR", [
-        _seg("cpr-check", "Check and Call",
-             ["Make sure the scene is safe", "Tap and shout", "Call emergency services"],
-             """First make sure the scene is safe for you. Tap the person on the shoulder and shout to
+             the Kuiper Belt, a wide ring of icy bodies beyond Neptune.""",
+            ),
+        ],
+    ),
+    Lecture(
+        "first_aid_cpr.mp4",
+        "First Aid: Adult CPR",
+        [
+            _seg(
+                "cpr-check",
+                "Check and Call",
+                ["Make sure the scene is safe", "Tap and shout", "Call emergency services"],
+                """First make sure the scene is safe for you. Tap the person on the shoulder and shout to
              see whether they respond. If they do not respond and are not breathing normally, call
-             emergency services at once, or ask a bystander to call."""),
-        _seg("cpr-compressions", "Chest Compressions",
-             ["Heel of hand, center of chest", "Five to six centimeters deep", "100 to 120 per minute"],
-             """Kneel beside the person and place the heel of one hand in the center of the chest, with
+             emergency services at once, or ask a bystander to call.""",
+            ),
+            _seg(
+                "cpr-compressions",
+                "Chest Compressions",
+                ["Heel of hand, center of chest", "Five to six centimeters deep", "100 to 120 per minute"],
+                """Kneel beside the person and place the heel of one hand in the center of the chest, with
              your other hand on top. Push hard and fast, five to six centimeters deep, at a rate of one
              hundred to one hundred and twenty compressions per minute, letting the chest rise fully
-             between pushes."""),
-        _seg("cpr-breaths", "Rescue Breaths",
-             ["Tilt the head, lift the chin", "Two breaths after 30 compressions", "Watch the chest rise"],
-             """After thirty compressions, give two rescue breaths. Tilt the head back and lift the chin
+             between pushes.""",
+            ),
+            _seg(
+                "cpr-breaths",
+                "Rescue Breaths",
+                ["Tilt the head, lift the chin", "Two breaths after 30 compressions", "Watch the chest rise"],
+                """After thirty compressions, give two rescue breaths. Tilt the head back and lift the chin
              to open the airway, pinch the nose, and blow steadily into the mouth for about one second
-             while watching the chest rise."""),
-        _seg("cpr-aed", "Using a Defibrillator",
-             ["Switch on the AED", "Attach pads to bare chest", "Stand clear for the shock"],
-             """As soon as an automated external defibrillator arrives, switch it on and follow its
+             while watching the chest rise.""",
+            ),
+            _seg(
+                "cpr-aed",
+                "Using a Defibrillator",
+                ["Switch on the AED", "Attach pads to bare chest", "Stand clear for the shock"],
+                """As soon as an automated external defibrillator arrives, switch it on and follow its
              spoken instructions. Stick the pads on the bare chest as shown in the pictures. Make sure
-             nobody touches the person while the device analyses the heart rhythm and delivers a shock."""),
-    ]),
+             nobody touches the person while the device analyses the heart rhythm and delivers a shock.""",
+            ),
+        ],
+    ),
 ]
 
 
 # Paraphrased questions (mostly not the slide's or narration's words) with the lecture file and
 # segment index that answers each: at least one per segment, for the retrieval test.
 RETRIEVAL_QUESTIONS: list[tuple[str, str, int]] = [
-    ("Which messages do two hosts trade to open a reliable link?",
-     "tcp_networking.mp4", 0),
-    ("What happens when a piece of data goes missing on the way and is never confirmed?",
-     "tcp_networking.mp4", 1),
-    ("How does the receiving machine keep the sender from flooding its memory buffers?",
-     "tcp_networking.mp4", 2),
-    ("How does a sender react when the internet gets overloaded and drops traffic?",
-     "tcp_networking.mp4", 3),
+    ("Which messages do two hosts trade to open a reliable link?", "tcp_networking.mp4", 0),
+    ("What happens when a piece of data goes missing on the way and is never confirmed?", "tcp_networking.mp4", 1),
+    ("How does the receiving machine keep the sender from flooding its memory buffers?", "tcp_networking.mp4", 2),
+    ("How does a sender react when the internet gets overloaded and drops traffic?", "tcp_networking.mp4", 3),
     ("How do the two ends say goodbye once they are done talking?", "tcp_networking.mp4", 4),
-    ("What do I need to buy for a simple homemade loaf, and how should I measure it?",
-     "baking_bread.mp4", 0),
-    ("How long do I push and fold the dough, and what test shows it is stretchy enough?",
-     "baking_bread.mp4", 1),
+    ("What do I need to buy for a simple homemade loaf, and how should I measure it?", "baking_bread.mp4", 0),
+    ("How long do I push and fold the dough, and what test shows it is stretchy enough?", "baking_bread.mp4", 1),
     ("Why does the dough grow bigger while it rests?", "baking_bread.mp4", 2),
     ("How do I form the loaf, and when has it risen a second time?", "baking_bread.mp4", 3),
-    ("How do I get a crisp crust on my loaf, and how does it sound when it is done?",
-     "baking_bread.mp4", 4),
-    ("Which worlds near the Sun have hard ground, and which of them is the hottest?",
-     "solar_system.mp4", 0),
+    ("How do I get a crisp crust on my loaf, and how does it sound when it is done?", "baking_bread.mp4", 4),
+    ("Which worlds near the Sun have hard ground, and which of them is the hottest?", "solar_system.mp4", 0),
     ("Which is the biggest planet, and what is the enormous storm on it?", "solar_system.mp4", 1),
     ("Why do the two most distant planets look blue?", "solar_system.mp4", 2),
     ("Why is Pluto no longer counted as a full planet?", "solar_system.mp4", 3),
     ("What should I do first when I find someone collapsed on the ground?", "first_aid_cpr.mp4", 0),
-    ("Where do my hands go, and how fast should I push on someone's chest?",
-     "first_aid_cpr.mp4", 1),
+    ("Where do my hands go, and how fast should I push on someone's chest?", "first_aid_cpr.mp4", 1),
     ("How do I give mouth-to-mouth to an unconscious adult?", "first_aid_cpr.mp4", 2),
-    ("How do you use the shock machine on a person whose heart has stopped?",
-     "first_aid_cpr.mp4", 3),
-    ("How do computers number the bytes they exchange so that order is preserved?",
-     "tcp_networking.mp4", 1),
+    ("How do you use the shock machine on a person whose heart has stopped?", "first_aid_cpr.mp4", 3),
+    ("How do computers number the bytes they exchange so that order is preserved?", "tcp_networking.mp4", 1),
     ("Which planet is wrapped in rings made of ice?", "solar_system.mp4", 1),
     ("How deep should each push go when reviving someone?", "first_aid_cpr.mp4", 1),
     ("What is the shortest list of things a plain loaf needs?", "baking_bread.mp4", 0),
@@ -213,19 +272,19 @@ RETRIEVAL_QUESTIONS: list[tuple[str, str, int]] = [
 # keywords of the expected fact (each appears verbatim, case-insensitively, in the narration).
 QA_ITEMS: list[tuple[str, str, int, list[str]]] = [
     ("How does a connection between two computers begin?", "tcp_networking.mp4", 0, ["handshake"]),
-    ("What does the sender do when a piece of data is never confirmed?", "tcp_networking.mp4", 1,
-     ["retransmits"]),
-    ("What keeps a quick sender from swamping a receiver with little buffer room?",
-     "tcp_networking.mp4", 2, ["window"]),
-    ("How does a sender slow down when the network is congested?",
-     "tcp_networking.mp4", 3, ["half"]),
+    ("What does the sender do when a piece of data is never confirmed?", "tcp_networking.mp4", 1, ["retransmits"]),
+    (
+        "What keeps a quick sender from swamping a receiver with little buffer room?",
+        "tcp_networking.mp4",
+        2,
+        ["window"],
+    ),
+    ("How does a sender slow down when the network is congested?", "tcp_networking.mp4", 3, ["half"]),
     ("How is a finished connection shut down?", "tcp_networking.mp4", 4, ["FIN"]),
     ("What goes into the most basic bread dough?", "baking_bread.mp4", 0, ["flour", "yeast", "salt"]),
-    ("What stretchy network forms when dough is worked, and what does it do?",
-     "baking_bread.mp4", 1, ["gluten"]),
+    ("What stretchy network forms when dough is worked, and what does it do?", "baking_bread.mp4", 1, ["gluten"]),
     ("How much should the dough grow while it rests in the bowl?", "baking_bread.mp4", 2, ["doubled"]),
-    ("How can a finger test show that the shaped loaf has risen enough?",
-     "baking_bread.mp4", 3, ["springs back"]),
+    ("How can a finger test show that the shaped loaf has risen enough?", "baking_bread.mp4", 3, ["springs back"]),
     ("How hot should the oven be for bread?", "baking_bread.mp4", 4, ["Celsius"]),
     ("How do you get a crispy crust on homemade bread?", "baking_bread.mp4", 4, ["steam"]),
     ("Why is the second planet from the Sun so hot?", "solar_system.mp4", 0, ["carbon dioxide"]),
@@ -234,14 +293,20 @@ QA_ITEMS: list[tuple[str, str, int, list[str]]] = [
     ("How big is the storm on the largest planet?", "solar_system.mp4", 1, ["bigger than Earth"]),
     ("What gives the outermost planets their color?", "solar_system.mp4", 2, ["methane"]),
     ("Why was Pluto demoted?", "solar_system.mp4", 3, ["cleared"]),
-    ("What are the first things to do if someone collapses in front of you?",
-     "first_aid_cpr.mp4", 0, ["safe", "emergency services"]),
-    ("How deep should you press on the chest during resuscitation?",
-     "first_aid_cpr.mp4", 1, ["centimeters"]),
-    ("How do you blow air into the lungs of someone who is not breathing?", "first_aid_cpr.mp4", 2,
-     ["rescue breaths"]),
-    ("Is it safe to touch the person while the heart-shock device is working?",
-     "first_aid_cpr.mp4", 3, ["nobody touches"]),
+    (
+        "What are the first things to do if someone collapses in front of you?",
+        "first_aid_cpr.mp4",
+        0,
+        ["safe", "emergency services"],
+    ),
+    ("How deep should you press on the chest during resuscitation?", "first_aid_cpr.mp4", 1, ["centimeters"]),
+    ("How do you blow air into the lungs of someone who is not breathing?", "first_aid_cpr.mp4", 2, ["rescue breaths"]),
+    (
+        "Is it safe to touch the person while the heart-shock device is working?",
+        "first_aid_cpr.mp4",
+        3,
+        ["nobody touches"],
+    ),
 ]
 
 
@@ -308,72 +373,123 @@ NEAR_MISS_QUESTIONS: list[str] = [
 # meeting (decisions, dates, names) beside two lectures. Its questions were written before the
 # answerer was tuned and are not used to tune it.
 HELD_OUT: list[Lecture] = [
-    Lecture("git_branching.mp4", "Version Control with Git", [
-        _seg("git-commit", "Commits Are Snapshots",
-             ["A commit records the whole project", "Each commit has a unique hash", "Write a short message"],
-             """Git stores your work as a series of commits. A commit is a snapshot of every tracked file at
+    Lecture(
+        "git_branching.mp4",
+        "Version Control with Git",
+        [
+            _seg(
+                "git-commit",
+                "Commits Are Snapshots",
+                ["A commit records the whole project", "Each commit has a unique hash", "Write a short message"],
+                """Git stores your work as a series of commits. A commit is a snapshot of every tracked file at
              one moment, and it is named by a unique hash. Always write a short message that says why you
-             made the change."""),
-        _seg("git-branch", "Branches",
-             ["A branch is a movable pointer", "Create one per feature", "Switching is instant"],
-             """A branch is simply a movable pointer to a commit. Create a new branch for each feature, so
+             made the change.""",
+            ),
+            _seg(
+                "git-branch",
+                "Branches",
+                ["A branch is a movable pointer", "Create one per feature", "Switching is instant"],
+                """A branch is simply a movable pointer to a commit. Create a new branch for each feature, so
              that unfinished work never disturbs the main line. Switching between branches is instant
-             because Git only moves the pointer and updates your files."""),
-        _seg("git-merge", "Merging and Conflicts",
-             ["Merge joins two histories", "Conflict: both changed the same lines", "Edit, then commit the fix"],
-             """When a feature is finished, you merge its branch back into main. A conflict happens when
+             because Git only moves the pointer and updates your files.""",
+            ),
+            _seg(
+                "git-merge",
+                "Merging and Conflicts",
+                ["Merge joins two histories", "Conflict: both changed the same lines", "Edit, then commit the fix"],
+                """When a feature is finished, you merge its branch back into main. A conflict happens when
              both branches changed the same lines of a file, because Git cannot decide which version to
-             keep. Open the file, choose the right lines, and commit the result."""),
-        _seg("git-remote", "Sharing with a Remote",
-             ["git push uploads commits", "git pull fetches and merges", "Pull before you push"],
-             """To share work, you push your commits to a remote repository such as a company server. Your
+             keep. Open the file, choose the right lines, and commit the result.""",
+            ),
+            _seg(
+                "git-remote",
+                "Sharing with a Remote",
+                ["git push uploads commits", "git pull fetches and merges", "Pull before you push"],
+                """To share work, you push your commits to a remote repository such as a company server. Your
              colleagues pull to fetch those commits and merge them into their copy. Pull before you push,
-             so that you resolve conflicts on your own machine first."""),
-    ], Style(voice="en-gb-x-rp", wpm=175, size=(854, 480), layout="plain", dark=True)),
-    Lecture("team_meeting.mp4", "Website Relaunch: Weekly Meeting", [
-        _seg("meet-status", "Status",
-             ["Homepage design approved", "Product pages 80 percent built", "Search still missing"],
-             """Good morning everyone, let us start with the status. The new homepage design was approved
+             so that you resolve conflicts on your own machine first.""",
+            ),
+        ],
+        Style(voice="en-gb-x-rp", wpm=175, size=(854, 480), layout="plain", dark=True),
+    ),
+    Lecture(
+        "team_meeting.mp4",
+        "Website Relaunch: Weekly Meeting",
+        [
+            _seg(
+                "meet-status",
+                "Status",
+                ["Homepage design approved", "Product pages 80 percent built", "Search still missing"],
+                """Good morning everyone, let us start with the status. The new homepage design was approved
              by marketing on Friday. The product pages are about eighty percent built, but the search
-             feature is still missing."""),
-        _seg("meet-delay", "Launch Moved to June 12",
-             ["Old date: May 29", "Payment provider needs more testing", "New date: June 12"],
-             """We have decided to move the launch from May twenty ninth to June twelfth. The reason is
+             feature is still missing.""",
+            ),
+            _seg(
+                "meet-delay",
+                "Launch Moved to June 12",
+                ["Old date: May 29", "Payment provider needs more testing", "New date: June 12"],
+                """We have decided to move the launch from May twenty ninth to June twelfth. The reason is
              that the payment provider needs two more weeks of testing before it can take real orders.
-             Nobody wants a checkout that fails on launch day."""),
-        _seg("meet-actions", "Action Items",
-             ["Priya: finish search by May 20", "Tom: load test with 5000 users", "Lena: write the launch email"],
-             """Now the action items. Priya will finish the search feature by May twentieth. Tom will run a
+             Nobody wants a checkout that fails on launch day.""",
+            ),
+            _seg(
+                "meet-actions",
+                "Action Items",
+                ["Priya: finish search by May 20", "Tom: load test with 5000 users", "Lena: write the launch email"],
+                """Now the action items. Priya will finish the search feature by May twentieth. Tom will run a
              load test with five thousand simulated users, and Lena will write the announcement email for
-             our customers."""),
-        _seg("meet-risks", "Risks and Next Meeting",
-             ["Risk: image server too slow", "Fallback: content delivery network", "Next meeting: Tuesday 10 am"],
-             """The biggest risk is that our image server is too slow under heavy traffic. If the load test
+             our customers.""",
+            ),
+            _seg(
+                "meet-risks",
+                "Risks and Next Meeting",
+                ["Risk: image server too slow", "Fallback: content delivery network", "Next meeting: Tuesday 10 am"],
+                """The biggest risk is that our image server is too slow under heavy traffic. If the load test
              shows that, we will switch to a content delivery network. We will meet again next Tuesday at
-             ten in the morning."""),
-    ], Style(voice="en-us+f3", wpm=140, size=(640, 360), layout="banner")),
-    Lecture("water_cycle.mp4", "The Water Cycle", [
-        _seg("water-evaporation", "Evaporation",
-             ["The Sun heats oceans and lakes", "Liquid water becomes vapor", "Plants release water too"],
-             """The water cycle is powered by the Sun. Its heat turns liquid water in oceans and lakes into
+             ten in the morning.""",
+            ),
+        ],
+        Style(voice="en-us+f3", wpm=140, size=(640, 360), layout="banner"),
+    ),
+    Lecture(
+        "water_cycle.mp4",
+        "The Water Cycle",
+        [
+            _seg(
+                "water-evaporation",
+                "Evaporation",
+                ["The Sun heats oceans and lakes", "Liquid water becomes vapor", "Plants release water too"],
+                """The water cycle is powered by the Sun. Its heat turns liquid water in oceans and lakes into
              invisible water vapor, which rises into the air. Plants add more vapor through their leaves,
-             a process called transpiration."""),
-        _seg("water-condensation", "Condensation",
-             ["Air cools as it rises", "Vapor condenses on dust", "Droplets form clouds"],
-             """As the moist air rises, it cools down, and cool air cannot hold as much vapor. The vapor
+             a process called transpiration.""",
+            ),
+            _seg(
+                "water-condensation",
+                "Condensation",
+                ["Air cools as it rises", "Vapor condenses on dust", "Droplets form clouds"],
+                """As the moist air rises, it cools down, and cool air cannot hold as much vapor. The vapor
              condenses into tiny droplets around specks of dust, and billions of these droplets together
-             form a cloud."""),
-        _seg("water-precipitation", "Precipitation",
-             ["Droplets merge and grow", "Falls as rain, snow or hail", "Below freezing: snow"],
-             """Inside the cloud, droplets bump into each other and merge. When they become too heavy for
+             form a cloud.""",
+            ),
+            _seg(
+                "water-precipitation",
+                "Precipitation",
+                ["Droplets merge and grow", "Falls as rain, snow or hail", "Below freezing: snow"],
+                """Inside the cloud, droplets bump into each other and merge. When they become too heavy for
              the rising air to hold up, they fall as precipitation. If the air is below freezing, the water
-             falls as snow or hail instead of rain."""),
-        _seg("water-collection", "Collection and Groundwater",
-             ["Rivers carry water to the sea", "Some soaks into the ground", "Groundwater can stay for centuries"],
-             """Rain that reaches the ground runs off into streams and rivers, which carry it back to the
+             falls as snow or hail instead of rain.""",
+            ),
+            _seg(
+                "water-collection",
+                "Collection and Groundwater",
+                ["Rivers carry water to the sea", "Some soaks into the ground", "Groundwater can stay for centuries"],
+                """Rain that reaches the ground runs off into streams and rivers, which carry it back to the
              sea. Some of it soaks into the soil and becomes groundwater, which can stay underground for
-             hundreds of years before it returns to the surface."""),
-    ], Style(voice="en-gb-scotland", wpm=165, size=(960, 540), layout="centered")),
+             hundreds of years before it returns to the surface.""",
+            ),
+        ],
+        Style(voice="en-gb-scotland", wpm=165, size=(960, 540), layout="centered"),
+    ),
 ]
 
 # Held-out evaluation items (same form as `QA_ITEMS`): why/how/what/when/who questions on `HELD_OUT`.

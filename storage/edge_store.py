@@ -61,7 +61,7 @@ class EdgeClipStore(ClipStore):
                 "VIDRAG_QDRANT_URL at a Qdrant server."
             ) from err
 
-    def _create(self):  # noqa: ANN202 - qdrant_edge.EdgeShard
+    def _create(self):
         edge = self._edge
         config = edge.EdgeConfig(
             vectors={DENSE: edge.EdgeVectorParams(size=self.dim, distance=edge.Distance.Cosine)},
@@ -88,7 +88,7 @@ class EdgeClipStore(ClipStore):
         self.shard.update(self._edge.UpdateOperation.delete_points(ids))
         self.shard.flush()
 
-    def _filter(self, where: Where):  # noqa: ANN202 - qdrant_edge.Filter
+    def _filter(self, where: Where):
         edge = self._edge
         must: list[Any] = []
         if where.kind:
@@ -119,11 +119,15 @@ class EdgeClipStore(ClipStore):
         self.shard.flush()
         self.shard.close()
 
-    def _query(self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str) -> list[tuple[dict[str, Any], float]]:
+    def _query(
+        self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str
+    ) -> list[tuple[dict[str, Any], float]]:
         edge = self._edge
         flt = self._filter(where)
         dense_query = edge.Query.Nearest(list(dense), using=DENSE)
-        sparse_query = edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE) if sparse else None
+        sparse_query = (
+            edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE) if sparse else None
+        )
         if mode == "dense":
             request = edge.QueryRequest(limit=k, query=dense_query, filter=flt, with_payload=True)
         elif mode == "sparse":
@@ -137,6 +141,8 @@ class EdgeClipStore(ClipStore):
             request = edge.QueryRequest(
                 limit=k,
                 prefetches=[candidates, edge.Prefetch(depth, query=sparse_query, prefetches=[candidates])],
-                query=edge.Fusion.Rrf(RRF_K), filter=flt, with_payload=True,
+                query=edge.Fusion.Rrf(RRF_K),
+                filter=flt,
+                with_payload=True,
             )
         return [(point.payload or {}, point.score) for point in self.shard.query(request)]

@@ -24,15 +24,24 @@ class JobStore:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def add(self, kind: str, params: dict[str, Any], *, status: str = "queued",
-            result: dict[str, Any] | None = None) -> dict[str, Any]:
+    def add(
+        self, kind: str, params: dict[str, Any], *, status: str = "queued", result: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Store a new job and return it."""
         job_id, now = uuid.uuid4().hex, time.time()
         self.catalog.execute(
             "INSERT INTO jobs (id, kind, status, params, progress, result, error, created, updated) "
             "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-            (job_id, kind, status, json.dumps(params), json.dumps({"stage": status}), json.dumps(result or {}),
-             now, now),
+            (
+                job_id,
+                kind,
+                status,
+                json.dumps(params),
+                json.dumps({"stage": status}),
+                json.dumps(result or {}),
+                now,
+                now,
+            ),
         )
         return self.get(job_id)
 
@@ -51,7 +60,8 @@ class JobStore:
         """The latest jobs, newest first, optionally only those with one status."""
         if status:
             rows = self.catalog.execute(
-                "SELECT * FROM jobs WHERE status = ? ORDER BY created DESC LIMIT ?", (status, limit))
+                "SELECT * FROM jobs WHERE status = ? ORDER BY created DESC LIMIT ?", (status, limit)
+            )
         else:
             rows = self.catalog.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
         return [_job(row) for row in rows]

@@ -83,13 +83,15 @@ class ClipStore(ABC):
     def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
     @abstractmethod
-    def _query(self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str) -> list[tuple[dict[str, Any], float]]: ...
+    def _query(
+        self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str
+    ) -> list[tuple[dict[str, Any], float]]: ...
 
     @abstractmethod
     def count(self) -> int:
         """Points stored (clips and video summaries)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release the storage (flush to disk where that applies)."""
 
     # shared behaviour -------------------------------------------------------------------------
@@ -180,14 +182,24 @@ class QdrantClientStore(ClipStore):
     mode accepts and ignores them, so the same calls run in tests and against a cluster.
     """
 
-    def __init__(self, client: Any, collection: str = "vidrag_clips", dim: int = 384, *,
-                 shards: int | None = None, replication: int | None = None,
-                 write_consistency: int | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        collection: str = "vidrag_clips",
+        dim: int = 384,
+        *,
+        shards: int | None = None,
+        replication: int | None = None,
+        write_consistency: int | None = None,
+    ) -> None:
         super().__init__(dim)
         self.client = client
         self.collection = collection
-        self.layout = {"shard_number": shards, "replication_factor": replication,
-                       "write_consistency_factor": write_consistency}
+        self.layout = {
+            "shard_number": shards,
+            "replication_factor": replication,
+            "write_consistency_factor": write_consistency,
+        }
         self._ensure_collection()
 
     def _ensure_collection(self) -> None:
@@ -197,8 +209,7 @@ class QdrantClientStore(ClipStore):
             exists = self.client.collection_exists(self.collection)
         except Exception as err:  # connection errors come in several types
             raise BackendUnavailable(
-                f"Qdrant is unreachable ({err}); check VIDRAG_QDRANT_URL or unset it to use "
-                "the embedded store."
+                f"Qdrant is unreachable ({err}); check VIDRAG_QDRANT_URL or unset it to use the embedded store."
             ) from err
         if exists:
             vectors = self.client.get_collection(self.collection).config.params.vectors
@@ -248,15 +259,19 @@ class QdrantClientStore(ClipStore):
     def close(self) -> None:
         self.client.close()
 
-    def _query(self, dense, sparse, where, k, mode):  # noqa: ANN001, ANN202 - see ClipStore._query
+    def _query(self, dense, sparse, where, k, mode):
         from qdrant_client import models
 
         flt = _client_filter(where)
         sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
         if mode == "dense":
-            result = self.client.query_points(self.collection, query=dense, using=DENSE, query_filter=flt, limit=k, with_payload=True)
+            result = self.client.query_points(
+                self.collection, query=dense, using=DENSE, query_filter=flt, limit=k, with_payload=True
+            )
         elif mode == "sparse":
-            result = self.client.query_points(self.collection, query=sparse_query, using=SPARSE, query_filter=flt, limit=k, with_payload=True)
+            result = self.client.query_points(
+                self.collection, query=sparse_query, using=SPARSE, query_filter=flt, limit=k, with_payload=True
+            )
         else:
             depth = max(2 * k, 10)  # as in EdgeClipStore: words re-rank the dense candidates
             candidates = models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth)
@@ -266,7 +281,10 @@ class QdrantClientStore(ClipStore):
                     candidates,
                     models.Prefetch(query=sparse_query, using=SPARSE, prefetch=[candidates], limit=depth),
                 ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF), query_filter=flt, limit=k, with_payload=True,
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                query_filter=flt,
+                limit=k,
+                with_payload=True,
             )
         return [(point.payload or {}, point.score) for point in result.points]
 
@@ -279,7 +297,7 @@ def _check_dim(name: str, stored: int | None, wanted: int) -> None:
         )
 
 
-def _client_filter(where: Where):  # noqa: ANN202 - qdrant_client.models.Filter
+def _client_filter(where: Where):
     from qdrant_client import models
 
     must: list[Any] = []

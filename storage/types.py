@@ -15,6 +15,7 @@ def clock(seconds: float, *, tenths: bool = True) -> str:
     text = f"{secs:04.1f}" if tenths else f"{int(secs):02d}"
     return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes:02d}:{text}"
 
+
 @dataclass
 class Clip:
     """One temporal clip of a video and the text that makes it searchable."""

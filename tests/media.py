@@ -31,17 +31,33 @@ def ffmpeg(*args: str) -> None:
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise RuntimeError("ffmpeg is missing: apt-get install -y ffmpeg")
-    proc = subprocess.run([exe, "-nostdin", "-y", "-loglevel", "error", *args],
-                          capture_output=True, check=False)
+    proc = subprocess.run([exe, "-nostdin", "-y", "-loglevel", "error", *args], capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {proc.stderr.decode()[-600:]}")
 
 
 def _h264(path: Path, *extra: str) -> list[str]:
     """Output options for a small, fast H.264 (+ AAC when there is audio) mp4."""
-    return ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-threads", "1",
-            "-c:a", "aac", "-b:a", "48k", "-fflags", "+bitexact", "-map_metadata", "-1",
-            *extra, str(path)]
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "48k",
+        "-fflags",
+        "+bitexact",
+        "-map_metadata",
+        "-1",
+        *extra,
+        str(path),
+    ]
 
 
 def _speech_wav(folder: Path, sentence: str, name: str = "speech.wav") -> Path:
@@ -75,9 +91,17 @@ def truncated(folder: Path, faststart: bool = False) -> Path:
     """
     folder = Path(folder)
     whole = folder / "whole.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
-           "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
-           *_h264(whole, *(["-movflags", "+faststart"] if faststart else [])))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=4",
+        *_h264(whole, *(["-movflags", "+faststart"] if faststart else [])),
+    )
     data = whole.read_bytes()
     whole.unlink()
     path = folder / ("truncated_faststart.mp4" if faststart else "truncated.mp4")
@@ -117,10 +141,20 @@ def rotated_phone_video(folder: Path, seconds: float = 2.0) -> Path:
     """
     folder = Path(folder)
     plain, path = folder / "phone_unrotated.mp4", folder / "phone_portrait.mp4"
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=30:duration={seconds}",
-           "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", *_h264(plain))
-    ffmpeg("-i", str(plain), "-map", "0", "-c", "copy", "-metadata:s:v:0", "rotate=90",
-           "-fflags", "+bitexact", str(path))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=640x360:rate=30:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:duration={seconds}",
+        *_h264(plain),
+    )
+    ffmpeg(
+        "-i", str(plain), "-map", "0", "-c", "copy", "-metadata:s:v:0", "rotate=90", "-fflags", "+bitexact", str(path)
+    )
     plain.unlink()
     return path
 
@@ -132,16 +166,32 @@ def variable_frame_rate(folder: Path) -> Path:
     container's average rate (20 fps) matches no frame; frame index / fps is not a timestamp.
     """
     path = Path(folder) / "vfr.mp4"
-    graph = ("[0:v]settb=1/30000[a];[1:v]settb=1/30000[b];[a][b]concat=n=2:v=1:a=0[v]")
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2",
-           "-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=30,trim=duration=2",
-           "-filter_complex", graph, "-map", "[v]", "-fps_mode", "passthrough",
-           "-video_track_timescale", "30000", *_h264(path))
+    graph = "[0:v]settb=1/30000[a];[1:v]settb=1/30000[b];[a][b]concat=n=2:v=1:a=0[v]"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=10:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=320x180:rate=30,trim=duration=2",
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-fps_mode",
+        "passthrough",
+        "-video_track_timescale",
+        "30000",
+        *_h264(path),
+    )
     return path
 
 
-def speech_video(folder: Path, sentence: str = SPEECH, text: str = "Hello OCR",
-                 size: tuple[int, int] = (640, 360)) -> Path:
+def speech_video(
+    folder: Path, sentence: str = SPEECH, text: str = "Hello OCR", size: tuple[int, int] = (640, 360)
+) -> Path:
     """A 25 fps slide video: ``text`` drawn large on screen while espeak-ng says ``sentence``.
 
     Made with `vidrag.samples.library.make_lecture` as a single segment, so it lasts the speech plus
@@ -152,8 +202,7 @@ def speech_video(folder: Path, sentence: str = SPEECH, text: str = "Hello OCR",
     return path
 
 
-def shots_video(folder: Path, sources: Sequence[str] = SHOT_SOURCES,
-                shot_length: float = SHOT_LENGTH) -> Path:
+def shots_video(folder: Path, sources: Sequence[str] = SHOT_SOURCES, shot_length: float = SHOT_LENGTH) -> Path:
     """Hard cuts between very different scenes, each ``shot_length`` s long (no audio, 25 fps).
 
     The default scenes: a moving colour test pattern, a Mandelbrot zoom, red static noise, HD colour
@@ -165,8 +214,7 @@ def shots_video(folder: Path, sources: Sequence[str] = SHOT_SOURCES,
     args: list[str] = []
     for source in sources:
         args += ["-f", "lavfi", "-i", source]
-    chains = [f"[{i}:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[v{i}]"
-              for i in range(len(sources))]
+    chains = [f"[{i}:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[v{i}]" for i in range(len(sources))]
     joined = "".join(f"[v{i}]" for i in range(len(sources)))
     graph = ";".join(chains + [f"{joined}concat=n={len(sources)}:v=1:a=0[v]"])
     ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-r", "25", *_h264(path))
@@ -196,11 +244,10 @@ def corrupt_audio_packet(folder: Path, sentence: str = SPEECH, packet: int = 1) 
     folder = Path(folder)
     wav = _speech_wav(folder, sentence, "corrupt_speech.wav")
     path = folder / "corrupt_audio.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=30", "-i", str(wav),
-           "-shortest", *_h264(path))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=30", "-i", str(wav), "-shortest", *_h264(path))
     wav.unlink()
     pos, size = audio_packets(path)[packet]
     data = bytearray(path.read_bytes())
-    data[pos:pos + size] = np.random.default_rng(1234).integers(0, 256, size, np.uint8).tobytes()
+    data[pos : pos + size] = np.random.default_rng(1234).integers(0, 256, size, np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return path

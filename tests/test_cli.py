@@ -18,8 +18,9 @@ ROOT = Path(__file__).parents[1]
 
 def vidrag(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "vidrag.api.cli", *args], env=env, capture_output=True,
-                            text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "vidrag.api.cli", *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     if check and result.returncode:
         raise AssertionError(f"vidrag {args} exited {result.returncode}: {result.stderr}")
     return result
@@ -28,8 +29,9 @@ def vidrag(home: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    video = media.speech_video(folder, text="Hiring Plan",
-                               sentence="We will hire three engineers for the data platform this spring.")
+    video = media.speech_video(
+        folder, text="Hiring Plan", sentence="We will hire three engineers for the data platform this spring."
+    )
     home = folder / "home"
     result = vidrag(home, "ingest", "--json", str(video), str(media.text_as_mp4(folder)))
     rows = json.loads(result.stdout)["results"]

@@ -33,8 +33,13 @@ def test_layers_import_downward_only(tmp_path):
     for layer in [*LAYERS, "samples"]:
         shutil.copytree(ROOT / layer, package / layer, ignore=shutil.ignore_patterns("vidrag", "__pycache__"))
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Layers import downward only KEPT" in result.stdout
     assert "Only the CLI uses the sample generator KEPT" in result.stdout
@@ -43,7 +48,8 @@ def test_layers_import_downward_only(tmp_path):
 
 
 def test_importing_the_cli_loads_no_heavy_library():
-    code = "import sys, vidrag.api.cli; print(sorted(m for m in ('torch','transformers','qdrant_client','cv2') if m in sys.modules))"
+    heavy = ("torch", "transformers", "qdrant_client", "cv2")
+    code = f"import sys, vidrag.api.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -56,7 +62,10 @@ def test_api_and_agent_use_the_library_boundary_only():
     for layer in ("api", "agent"):
         for path in (ROOT / layer).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if (isinstance(node, ast.Attribute) and node.attr in ("catalog", "store", "embedder")
-                        and not (isinstance(node.value, ast.Name) and node.value.id == "settings")):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in ("catalog", "store", "embedder")
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "settings")
+                ):
                     reached.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
     assert reached == []

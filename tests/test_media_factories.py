@@ -13,8 +13,11 @@ from tests import media
 
 
 def _probe(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json",
-                           str(path)], capture_output=True, check=False)
+    return subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=False,
+    )
 
 
 def _streams(path: Path) -> dict[str, dict]:
@@ -24,8 +27,11 @@ def _streams(path: Path) -> dict[str, dict]:
 
 
 def _ffmpeg_audio(path: Path) -> np.ndarray:
-    out = subprocess.run(["ffmpeg", "-v", "quiet", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
-                          "-f", "f32le", "-"], capture_output=True, check=False)
+    out = subprocess.run(
+        ["ffmpeg", "-v", "quiet", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+        capture_output=True,
+        check=False,
+    )
     return np.frombuffer(out.stdout, dtype="<f4")
 
 
@@ -40,9 +46,18 @@ def _has_speech(audio: np.ndarray) -> bool:
     return len(audio) > 16000 and float(np.sqrt(np.mean(audio**2))) > 0.02
 
 
-FACTORIES = ["text_as_mp4", "zero_length", "truncated", "audio_only", "video_no_audio",
-             "rotated_phone_video", "variable_frame_rate", "corrupt_audio_packet", "speech_video",
-             "shots_video"]
+FACTORIES = [
+    "text_as_mp4",
+    "zero_length",
+    "truncated",
+    "audio_only",
+    "video_no_audio",
+    "rotated_phone_video",
+    "variable_frame_rate",
+    "corrupt_audio_packet",
+    "speech_video",
+    "shots_video",
+]
 
 
 @pytest.mark.parametrize("name", FACTORIES)
@@ -133,16 +148,19 @@ def test_corrupt_audio_packet_defeats_faster_whisper_but_not_ffmpeg(tmp_path):
 
 
 def test_speech_video_says_and_shows_the_text(tmp_path):
-    path = media.speech_video(tmp_path, sentence="Photosynthesis turns light into sugar.",
-                              text="Chlorophyll")
+    path = media.speech_video(tmp_path, sentence="Photosynthesis turns light into sugar.", text="Chlorophyll")
     streams = _streams(path)
     assert {"video", "audio"} <= set(streams) and streams["video"]["width"] == 640
     assert _has_speech(_ffmpeg_audio(path))
     assert shutil.which("tesseract"), "tesseract-ocr is not installed: run `bash .ci/setup test`"
     frame = _video_frames(path)[5].to_image()
     frame.save(tmp_path / "frame.png")
-    ocr = subprocess.run(["tesseract", str(tmp_path / "frame.png"), "-"], capture_output=True,
-                         env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"}, check=True)
+    ocr = subprocess.run(
+        ["tesseract", str(tmp_path / "frame.png"), "-"],
+        capture_output=True,
+        env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     assert b"Chlorophyll" in ocr.stdout
 
 
@@ -150,7 +168,7 @@ def test_shots_video_cuts_exactly_where_documented(tmp_path):
     frames = _video_frames(media.shots_video(tmp_path))
     gray = np.stack([f.to_ndarray(format="gray").astype(np.float32) for f in frames])
     change = np.abs(np.diff(gray, axis=0)).mean(axis=(1, 2))
-    cut_frames = sorted(int(i) + 1 for i in np.argsort(change)[-len(media.SHOT_CUTS):])
+    cut_frames = sorted(int(i) + 1 for i in np.argsort(change)[-len(media.SHOT_CUTS) :])
     assert cut_frames == [round(t * 25) for t in media.SHOT_CUTS]
     inside = np.delete(change, [i - 1 for i in cut_frames])
     assert change[[i - 1 for i in cut_frames]].min() > 4 * inside.max()

@@ -67,12 +67,20 @@ def kernel_specs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kernels")
     spec = folder / KERNEL
     spec.mkdir()
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "vidrag (test venv)",
-        "language": "python",
-        "env": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
-    }))
+    spec.joinpath("kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "vidrag (test venv)",
+                "language": "python",
+                "env": {
+                    "HF_HUB_OFFLINE": "1",
+                    "TRANSFORMERS_OFFLINE": "1",
+                    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                },
+            }
+        )
+    )
     return KernelSpecManager(kernel_dirs=[str(folder)])
 
 
@@ -89,7 +97,11 @@ def run_notebook(kernel_specs, tmp_path, monkeypatch):
         notebook = _read(name)
         manager = AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
         client = NotebookClient(
-            notebook, km=manager, timeout=CELL_TIMEOUT_S, startup_timeout=120, allow_errors=False,
+            notebook,
+            km=manager,
+            timeout=CELL_TIMEOUT_S,
+            startup_timeout=120,
+            allow_errors=False,
             resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
         )
         began = time.perf_counter()

@@ -36,14 +36,20 @@ SHORT = [
 
 
 def _probe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format",
-                          "-of", "json", str(path)], capture_output=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
 def _audio(path: Path, rate: int = 22050) -> np.ndarray:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar",
-                          str(rate), "-f", "f32le", "-"], capture_output=True, check=True)
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"],
+        capture_output=True,
+        check=True,
+    )
     return np.frombuffer(out.stdout, dtype="<f4")
 
 
@@ -51,8 +57,7 @@ def _gray_frames(path: Path) -> np.ndarray:
     import av
 
     with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="gray").astype(np.float32)
-                         for f in container.decode(video=0)])
+        return np.stack([f.to_ndarray(format="gray").astype(np.float32) for f in container.decode(video=0)])
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +96,8 @@ def test_speech_fills_each_span_and_the_pause_is_silent(short_lecture):
     audio = _audio(path)
     for seg in manifest["segments"]:
         start, end = (round(t * 22050) for t in (seg["start"], seg["end"]))
-        speech = audio[start:start + 22050]
-        pause = audio[end - int(0.45 * 22050):end]
+        speech = audio[start : start + 22050]
+        pause = audio[end - int(0.45 * 22050) : end]
         assert np.sqrt(np.mean(speech**2)) > 0.02, seg["title"]
         assert np.abs(pause).max() < 0.01, seg["title"]
 
@@ -190,7 +195,8 @@ def test_style_decides_voice_rate_and_size(tmp_path):
 def test_every_segment_has_a_paraphrased_question():
     index = {(lec.file, i): seg for lec in LECTURES + HELD_OUT for i, seg in enumerate(lec.segments)}
     assert {key for key in index if key[0] in {lec.file for lec in LECTURES}} <= {
-        (file, i) for _, file, i in RETRIEVAL_QUESTIONS}
+        (file, i) for _, file, i in RETRIEVAL_QUESTIONS
+    }
     assert set(index) - {(f, i) for _, f, i in RETRIEVAL_QUESTIONS} <= {(f, i) for _, f, i, _ in HELD_OUT_QA}
     for question, file, i in RETRIEVAL_QUESTIONS + [(q, f, i) for q, f, i, _ in QA_ITEMS + HELD_OUT_QA]:
         seg = index[(file, i)]

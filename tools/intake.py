@@ -67,8 +67,14 @@ def looks_like_video(head: bytes) -> bool:
     """Whether the first bytes of a file carry the signature of a video container."""
     if len(head) >= 12 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"):
         return True  # ISO base media (mp4, mov, m4v, 3gp)
-    signatures = (b"\x1a\x45\xdf\xa3", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3", b"FLV\x01", b"OggS",
-                  b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # matroska/webm, mpeg-ps, mpeg-es, flv, ogg, asf
+    signatures = (
+        b"\x1a\x45\xdf\xa3",
+        b"\x00\x00\x01\xba",
+        b"\x00\x00\x01\xb3",
+        b"FLV\x01",
+        b"OggS",
+        b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",
+    )  # matroska/webm, mpeg-ps, mpeg-es, flv, ogg, asf
     if head.startswith(signatures):
         return True
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":

@@ -94,8 +94,15 @@ class Library:
             raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
         from vidrag.indexing.distributed import ingest_on_ray
 
-        return ingest_on_ray(self.indexer, paths, build=build, address=address, workers=workers,
-                             direct_write=direct_write, progress=progress)
+        return ingest_on_ray(
+            self.indexer,
+            paths,
+            build=build,
+            address=address,
+            workers=workers,
+            direct_write=direct_write,
+            progress=progress,
+        )
 
     # videos -----------------------------------------------------------------------------------
 
@@ -220,7 +227,13 @@ class Library:
         dense = self.embedder.dense([query])[0]
         sparse = self.embedder.sparse.query(query)
         return self.store.search(
-            dense, sparse, k=k, video_ids=video_ids, start=start, end=end, kind=kind,
+            dense,
+            sparse,
+            k=k,
+            video_ids=video_ids,
+            start=start,
+            end=end,
+            kind=kind,
             mode=mode or self.search_mode,
         )
 
@@ -235,7 +248,8 @@ class Library:
             return cached.lines_between(start, end)
         return [
             Segment(c.start, c.end, c.transcript)
-            for c in self.store.clips(record.id) if c.transcript and c.end > start and c.start < end
+            for c in self.store.clips(record.id)
+            if c.transcript and c.end > start and c.start < end
         ]
 
     def _cached_transcript(self, video_id: str) -> Transcript | None:
@@ -263,7 +277,11 @@ class Library:
         frames = read_frames_at(record.path, info, times, max_side=max_side)
         clips = self.span_clips(key, start, end)
         return ClipFrames(
-            video_id=record.id, start=start, end=end, frames=frames, times=times[: len(frames)],
+            video_id=record.id,
+            start=start,
+            end=end,
+            frames=frames,
+            times=times[: len(frames)],
             transcript=" ".join(c.transcript for c in clips if c.transcript),
             ocr="\n".join(dict.fromkeys(line for c in clips for line in c.ocr.split("\n") if line)),
         )
@@ -279,9 +297,26 @@ class Library:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         command = [
-            "ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-i", record.path,
-            "-t", f"{end - start:.3f}", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac",
-            "-movflags", "+faststart", str(out),
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            f"{start:.3f}",
+            "-i",
+            record.path,
+            "-t",
+            f"{end - start:.3f}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+            str(out),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode:

@@ -44,7 +44,7 @@ def as_data(text: str) -> str:
 def unwrap(text: str) -> str:
     """The text inside data markers (the reverse of `as_data`); plain text is returned unchanged."""
     if text.startswith(DATA_OPEN) and text.endswith(DATA_CLOSE):
-        return text[len(DATA_OPEN): -len(DATA_CLOSE)]
+        return text[len(DATA_OPEN) : -len(DATA_CLOSE)]
     return text
 
 
@@ -72,8 +72,9 @@ class EvidenceLedger:
 
     entries: list[Evidence] = field(default_factory=list)
 
-    def record(self, video: str, video_id: str, start: float, end: float, text: str, tool: str,
-               kind: str = "clip") -> None:
+    def record(
+        self, video: str, video_id: str, start: float, end: float, text: str, tool: str, kind: str = "clip"
+    ) -> None:
         self.entries.append(Evidence(video, video_id, float(start), float(end), text, tool, kind))
 
     def videos(self) -> dict[str, str]:
@@ -83,7 +84,8 @@ class EvidenceLedger:
     def overlapping(self, video_id: str, start: float, end: float) -> list[Evidence]:
         """Entries of a video whose span overlaps [start, end] (a zero-length span counts as a point)."""
         return [
-            e for e in self.entries
+            e
+            for e in self.entries
             if e.video_id == video_id and e.start <= end and e.end >= start and (e.end > start or e.start == start)
         ]
 
@@ -101,10 +103,12 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
             result = method(self, *args, **kwargs)
         except VidragError as error:
             result = {"error": str(error)}
-        except Exception as error:  # noqa: BLE001 - a tool must answer, never crash the agent
+        except Exception as error:
             log.exception("tool %s failed", method.__name__)
-            result = {"error": f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
-                               "try other arguments or another tool."}
+            result = {
+                "error": f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
+                "try other arguments or another tool."
+            }
         self._note_step(method.__name__, args, kwargs, result, time.perf_counter() - began)
         return result
 
@@ -121,8 +125,14 @@ class VideoTools:
         on_step: called with each step as it happens (for streaming), or None.
     """
 
-    def __init__(self, library: Library, *, out_dir: str | Path | None = None, inspect_fps: float = 2.0,
-                 on_step: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        library: Library,
+        *,
+        out_dir: str | Path | None = None,
+        inspect_fps: float = 2.0,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.library = library
         self.ledger = EvidenceLedger()
         self.steps: list[dict[str, Any]] = []
@@ -154,22 +164,34 @@ class VideoTools:
 
     def _entry(self, record: VideoRecord, start: float, end: float) -> dict[str, Any]:
         name = Path(record.path).name
-        return {"video": name, "video_id": record.id, "start": round(float(start), 2),
-                "end": round(float(end), 2), "cite_as": cite_tag(name, start, end)}
+        return {
+            "video": name,
+            "video_id": record.id,
+            "start": round(float(start), 2),
+            "end": round(float(end), 2),
+            "cite_as": cite_tag(name, start, end),
+        }
 
     # the tools --------------------------------------------------------------------------------
 
     def functions(self) -> list[Callable[..., Any]]:
         """The tool methods to offer an agent (generate_talking_head only when installed)."""
-        tools = [self.search_clips, self.find_videos, self.inspect_clip, self.get_transcript,
-                 self.list_videos, self.cut_clip]
+        tools = [
+            self.search_clips,
+            self.find_videos,
+            self.inspect_clip,
+            self.get_transcript,
+            self.list_videos,
+            self.cut_clip,
+        ]
         if talking_head_available():
             tools.append(self.generate_talking_head)
         return tools
 
     @_llm_errors
-    def search_clips(self, query: str, video: str | None = None, start: float | None = None,
-                     end: float | None = None, k: int = 5) -> dict[str, Any]:
+    def search_clips(
+        self, query: str, video: str | None = None, start: float | None = None, end: float | None = None, k: int = 5
+    ) -> dict[str, Any]:
         """Search the video library for the moments (clips) that match a query, by meaning and words.
 
         Use this first for any question about what is said or shown in the videos. Each result is a
@@ -195,8 +217,13 @@ class VideoTools:
         for hit in hits:
             name = Path(hit.video).name
             self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "search_clips")
-            entry = {"video": name, "video_id": hit.video_id, "start": round(hit.start, 2),
-                     "end": round(hit.end, 2), "cite_as": cite_tag(name, hit.start, hit.end)}
+            entry = {
+                "video": name,
+                "video_id": hit.video_id,
+                "start": round(hit.start, 2),
+                "end": round(hit.end, 2),
+                "cite_as": cite_tag(name, hit.start, hit.end),
+            }
             results.append({**entry, "score": round(float(hit.score), 4), "text": as_data(hit.text)})
         out: dict[str, Any] = {"query": query, "results": results}
         if not results:
@@ -221,9 +248,17 @@ class VideoTools:
         for hit in hits:
             name = Path(hit.video).name
             self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "find_videos", "summary")
-            results.append({"video": name, "video_id": hit.video_id, "start": round(hit.start, 2),
-                            "end": round(hit.end, 2), "cite_as": cite_tag(name, hit.start, hit.end),
-                            "score": round(float(hit.score), 4), "summary": as_data(hit.text)})
+            results.append(
+                {
+                    "video": name,
+                    "video_id": hit.video_id,
+                    "start": round(hit.start, 2),
+                    "end": round(hit.end, 2),
+                    "cite_as": cite_tag(name, hit.start, hit.end),
+                    "score": round(float(hit.score), 4),
+                    "summary": as_data(hit.text),
+                }
+            )
         return {"query": query, "results": results}
 
     @_llm_errors
@@ -250,20 +285,28 @@ class VideoTools:
         name = Path(record.path).name
         captioner = self.library.captioner or self._offline_describer()
         fps = max(self.inspect_fps, 2 * float(getattr(captioner, "fps", 1.0)))
-        frames = self.library.frames(record.id, float(start), float(end), fps=fps,
-                                     max_side=int(getattr(captioner, "max_side", 448)))
+        frames = self.library.frames(
+            record.id, float(start), float(end), fps=fps, max_side=int(getattr(captioner, "max_side", 448))
+        )
         caption = captioner.ask(frames, question)
         lines = self._transcript_lines(record, frames.start, frames.end)
         ocr = self._ocr_lines(record, frames.start, frames.end)
         ranked = self._rank(question, lines + ocr)
         self.ledger.record(name, record.id, frames.start, frames.end, caption, "inspect_clip", "caption")
-        out = {**self._entry(record, frames.start, frames.end), "caption": as_data(caption),
-               "transcript_lines": [], "ocr_lines": []}
+        out = {
+            **self._entry(record, frames.start, frames.end),
+            "caption": as_data(caption),
+            "transcript_lines": [],
+            "ocr_lines": [],
+        }
         for item, score in ranked:
             self.ledger.record(name, record.id, item["start"], item["end"], item["text"], "inspect_clip", item["kind"])
             key = "transcript_lines" if item["kind"] == "transcript" else "ocr_lines"
-            row = {**self._entry(record, item["start"], item["end"]), "score": round(score, 4),
-                   "text": as_data(item["text"])}
+            row = {
+                **self._entry(record, item["start"], item["end"]),
+                "score": round(score, 4),
+                "text": as_data(item["text"]),
+            }
             if item.get("repeated"):
                 row["repeated"] = True
             out[key].append(row)
@@ -284,11 +327,15 @@ class VideoTools:
         record = self._video(video)
         end = record.duration if end is None else float(end)
         if end <= float(start):
-            raise InputError(f"The span {start}-{end}s is empty; give start < end (the video lasts {record.duration:.1f}s).")
+            raise InputError(
+                f"The span {start}-{end}s is empty; give start < end (the video lasts {record.duration:.1f}s)."
+            )
         name = Path(record.path).name
         out = {**self._entry(record, start, end), "lines": []}
         for line in self._transcript_lines(record, float(start), end):
-            self.ledger.record(name, record.id, line["start"], line["end"], line["text"], "get_transcript", "transcript")
+            self.ledger.record(
+                name, record.id, line["start"], line["end"], line["text"], "get_transcript", "transcript"
+            )
             out["lines"].append({**self._entry(record, line["start"], line["end"]), "text": as_data(line["text"])})
         if not out["lines"]:
             out["note"] = "No speech in this span; try inspect_clip for what is on screen."
@@ -304,9 +351,17 @@ class VideoTools:
         videos = []
         for record in self.library.videos():
             summary = record.summary if len(record.summary) <= 400 else record.summary[:399] + "…"
-            videos.append({"video": Path(record.path).name, "video_id": record.id,
-                           "duration": round(record.duration, 2), "clips": record.clip_count,
-                           "language": record.language, "status": record.status, "summary": as_data(summary)})
+            videos.append(
+                {
+                    "video": Path(record.path).name,
+                    "video_id": record.id,
+                    "duration": round(record.duration, 2),
+                    "clips": record.clip_count,
+                    "language": record.language,
+                    "status": record.status,
+                    "summary": as_data(summary),
+                }
+            )
         out: dict[str, Any] = {"videos": videos}
         if not videos:
             out["note"] = "The library is empty; nothing can be answered from it."
@@ -332,8 +387,9 @@ class VideoTools:
         return {**self._entry(record, start, end), "path": str(path)}
 
     @_llm_errors
-    def generate_talking_head(self, script: str, video: str | None = None, frame_time: float = 0.0,
-                              image: str | None = None) -> dict[str, Any]:
+    def generate_talking_head(
+        self, script: str, video: str | None = None, frame_time: float = 0.0, image: str | None = None
+    ) -> dict[str, Any]:
         """Make a short video of a person saying a script, from a portrait image or a video frame.
 
         Slow (minutes on a GPU); only use it when the user asks for a talking-head or presenter clip.
@@ -382,8 +438,11 @@ class VideoTools:
         if segments and all(getattr(s, "words", None) for s in segments):
             sentences = _sentences([w for s in segments for w in s.words])
         else:
-            sentences = [{"start": s.start, "end": s.end, "text": s.text.strip(), "kind": "transcript"}
-                         for s in segments if s.text.strip()]
+            sentences = [
+                {"start": s.start, "end": s.end, "text": s.text.strip(), "kind": "transcript"}
+                for s in segments
+                if s.text.strip()
+            ]
         return [s for s in sentences if s["end"] > start and s["start"] < end and s["text"]]
 
     def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
@@ -397,8 +456,15 @@ class VideoTools:
                 if len(line) > 2 and line not in seen:
                     seen.add(line)
                     share = sum(line in c.ocr.split("\n") for c in every) / max(len(every), 1)
-                    out.append({"start": max(clip.start, start), "end": min(clip.end, end), "text": line,
-                                "kind": "ocr", "repeated": len(every) >= 3 and share >= 0.5})
+                    out.append(
+                        {
+                            "start": max(clip.start, start),
+                            "end": min(clip.end, end),
+                            "text": line,
+                            "kind": "ocr",
+                            "repeated": len(every) >= 3 and share >= 0.5,
+                        }
+                    )
         return out
 
     def _rank(self, question: str, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
@@ -414,8 +480,16 @@ def _sentences(words: list[Any]) -> list[dict[str, Any]]:
         groups[-1].append(word)
         if word.text.strip().endswith(_SENTENCE_END):
             groups.append([])
-    return [{"start": float(ws[0].start), "end": float(ws[-1].end), "kind": "transcript",
-             "text": " ".join(w.text.strip() for w in ws).strip()} for ws in groups if ws]
+    return [
+        {
+            "start": float(ws[0].start),
+            "end": float(ws[-1].end),
+            "kind": "transcript",
+            "text": " ".join(w.text.strip() for w in ws).strip(),
+        }
+        for ws in groups
+        if ws
+    ]
 
 
 def summarise_result(result: Any, width: int = 160) -> str:
@@ -451,5 +525,15 @@ _PARAMS: dict[str, tuple[str, ...]] = {
     "generate_talking_head": ("script", "video", "frame_time", "image"),
 }
 
-__all__ = ["DATA_CLOSE", "DATA_OPEN", "Evidence", "EvidenceLedger", "VideoTools", "as_data",
-           "cite_tag", "clock", "talking_head_available", "unwrap"]
+__all__ = [
+    "DATA_CLOSE",
+    "DATA_OPEN",
+    "Evidence",
+    "EvidenceLedger",
+    "VideoTools",
+    "as_data",
+    "cite_tag",
+    "clock",
+    "talking_head_available",
+    "unwrap",
+]

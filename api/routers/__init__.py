@@ -74,8 +74,12 @@ def describe_error(err: BaseException) -> tuple[int, dict[str, str]]:
     """
     from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError
 
-    for kind, status, detail in ((NotFound, 404, "not found"), (InputError, 422, "bad input"),
-                                 (BackendUnavailable, 503, "backend unavailable"), (VidragError, 500, "internal error")):
+    for kind, status, detail in (
+        (NotFound, 404, "not found"),
+        (InputError, 422, "bad input"),
+        (BackendUnavailable, 503, "backend unavailable"),
+        (VidragError, 500, "internal error"),
+    ):
         if isinstance(err, kind):
             return status, {"detail": detail, "message": str(err)}
     return 500, {"detail": "internal error"}

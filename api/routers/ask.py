@@ -42,7 +42,8 @@ def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
 
 
 @router.post(
-    "/ask", response_model=AskOut,
+    "/ask",
+    response_model=AskOut,
     responses={200: {"content": {"text/event-stream": {}}}, **{c: {"model": ErrorOut} for c in (404, 422, 503)}},
     summary="Answer a question with cited moments (JSON, or server-sent events with stream: true)",
 )
@@ -54,12 +55,14 @@ async def ask(body: AskIn, request: Request, library: LibraryDep, settings: Sett
         result = await run_in_threadpool(answer, library, body.question, stream=None, **call)
         return answer_out(result, body.session_id)
     events = _stream(answer, library, body.question, call, body.session_id)
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
-async def _stream(answer: Callable[..., dict[str, Any]], library: Library, question: str,
-                  call: dict[str, Any], session_id: str | None) -> AsyncIterator[str]:
+async def _stream(
+    answer: Callable[..., dict[str, Any]], library: Library, question: str, call: dict[str, Any], session_id: str | None
+) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -72,7 +75,7 @@ async def _stream(answer: Callable[..., dict[str, Any]], library: Library, quest
     def run() -> None:
         try:
             post("done", answer(library, question, stream=lambda event: post("event", event), **call))
-        except Exception as err:  # reported to the client as an error event
+        except Exception as err:  # noqa: BLE001 - reported to the client as an error event
             post("error", err)
 
     worker = loop.run_in_executor(None, run)
@@ -108,11 +111,24 @@ def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
         cite = item.to_dict() if hasattr(item, "to_dict") else dict(item)
         start, end = float(cite.get("start", 0.0)), float(cite.get("end", 0.0))
         video_id, video = str(cite.get("video_id", "")), str(cite.get("video", ""))
-        citations.append(CitationOut(
-            video=video, video_id=video_id, name=Path(video).name, start=start, end=end,
-            quote=str(cite.get("quote", "")), media_url=f"/videos/{video_id}/media#t={start:.2f},{end:.2f}",
-        ))
+        citations.append(
+            CitationOut(
+                video=video,
+                video_id=video_id,
+                name=Path(video).name,
+                start=start,
+                end=end,
+                quote=str(cite.get("quote", "")),
+                media_url=f"/videos/{video_id}/media#t={start:.2f},{end:.2f}",
+            )
+        )
     steps = json.loads(json.dumps(result.get("steps", []) or [], default=str))
     seconds = result.get("seconds")
-    return AskOut(answer=str(result.get("answer", "")), citations=citations, mode=str(result.get("mode", "")),
-                  steps=steps, session_id=session_id, seconds=float(seconds) if seconds is not None else None)
+    return AskOut(
+        answer=str(result.get("answer", "")),
+        citations=citations,
+        mode=str(result.get("mode", "")),
+        steps=steps,
+        session_id=session_id,
+        seconds=float(seconds) if seconds is not None else None,
+    )

@@ -35,9 +35,13 @@ class TalkingHeadIn(BaseModel):
     tiny: bool = Field(False, description="Tiny random weights: the real pipeline as a demo, no download.")
 
 
-@router.post("/generate/talking-head", status_code=202, response_model=JobOut,
-             responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-             summary="Generate a talking-head clip from a portrait and a script (a background job)")
+@router.post(
+    "/generate/talking-head",
+    status_code=202,
+    response_model=JobOut,
+    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="Generate a talking-head clip from a portrait and a script (a background job)",
+)
 def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settings: SettingsDep) -> dict[str, Any]:
     """Queue a FramePack talking-head generation; progress and the result appear in `/jobs/{id}`."""
     if not body.script.strip():
@@ -56,13 +60,24 @@ def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settin
             raise refusal(err) from err
     else:
         raise HTTPException(422, "give video_id (and time) or image_path")
-    request = TalkingHeadRequest(image=image, script=body.script, frame_time=frame_time, seed=body.seed,
-                                 steps=body.steps, variant=body.variant, voice=body.voice, tiny=body.tiny)
+    request = TalkingHeadRequest(
+        image=image,
+        script=body.script,
+        frame_time=frame_time,
+        seed=body.seed,
+        steps=body.steps,
+        variant=body.variant,
+        voice=body.voice,
+        tiny=body.tiny,
+    )
     return jobs.submit("talking_head", request.to_dict())
 
 
-@router.get("/jobs/{job_id}/output", responses={404: {"model": ErrorOut}},
-            summary="The file a finished generation job made (an mp4)")
+@router.get(
+    "/jobs/{job_id}/output",
+    responses={404: {"model": ErrorOut}},
+    summary="The file a finished generation job made (an mp4)",
+)
 def job_output(job_id: str, jobs: JobsDep) -> FileResponse:
     """Download a finished talking-head job's mp4."""
     job = jobs.get(job_id)

@@ -29,8 +29,12 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@ready_router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}},
-            summary="Readiness: Qdrant, embedder, captioner and LLM")
+@ready_router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut}},
+    summary="Readiness: Qdrant, embedder, captioner and LLM",
+)
 async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
     """Each backend checked once; 200 when all are usable, else 503 with what failed."""
     checks = {
@@ -46,7 +50,7 @@ async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
 async def _check(probe: Callable[[], str]) -> CheckOut:
     try:
         return CheckOut(ok=True, detail=await run_in_threadpool(probe))
-    except Exception as err:  # every failure is a not-ready check, never a 500
+    except Exception as err:  # noqa: BLE001 - every failure is a not-ready check, never a 500
         log.warning("readiness check failed: %s", err)
         return CheckOut(ok=False, detail=f"{type(err).__name__}: {str(err)[:200]}")
 

@@ -34,8 +34,11 @@ _UPLOAD_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {
-            "schema": {"type": "object", "required": ["file"],
-                       "properties": {"file": {"type": "string", "format": "binary"}}},
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
         },
         "application/json": {"schema": PathIn.model_json_schema()},
     },
@@ -44,8 +47,12 @@ _UPLOAD_BODY = {
 
 # add ------------------------------------------------------------------------------------------
 
+
 @router.post(
-    "", status_code=202, response_model=JobOut, openapi_extra={"requestBody": _UPLOAD_BODY},
+    "",
+    status_code=202,
+    response_model=JobOut,
+    openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={**_ERRORS, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
     summary="Add a video: upload a file, or name a file or folder under an allowed root",
 )
@@ -58,13 +65,13 @@ async def add_video(request: Request, jobs: JobsDep, settings: SettingsDep, libr
         try:
             body = PathIn.model_validate_json(await request.body())
         except ValidationError as err:
-            raise HTTPException(422, "body must be {\"path\": \"...\"}") from err
+            raise HTTPException(422, 'body must be {"path": "..."}') from err
         try:
             paths = await run_in_threadpool(video_files_under, body.path, settings.allowed_roots)
         except VidragError as err:
             raise refusal(err) from err
         return jobs.submit("ingest", {"paths": paths, "source": "path", "name": body.path})
-    raise HTTPException(415, "send multipart/form-data with a file, or JSON {\"path\": ...}")
+    raise HTTPException(415, 'send multipart/form-data with a file, or JSON {"path": ...}')
 
 
 async def _add_upload(request: Request, jobs: JobsDep, settings: SettingsDep, library: LibraryDep) -> dict[str, Any]:
@@ -113,6 +120,7 @@ def _limited_receive(receive: Any, limit: int) -> Any:
 
 # read, delete, stream ---------------------------------------------------------------------------
 
+
 @router.get("", response_model=list[VideoOut], summary="List the videos in the library")
 def list_videos(library: LibraryDep) -> list[VideoOut]:
     """Every video with its ingestion status, by path."""
@@ -125,8 +133,12 @@ def get_video(video_id: str, library: LibraryDep) -> VideoOut:
     return VideoOut.from_record(library.video_by_id(video_id))
 
 
-@router.delete("/{video_id}", response_model=VideoOut, responses={**_ERRORS, 409: {"model": ErrorOut}},
-               summary="Remove a video from the library")
+@router.delete(
+    "/{video_id}",
+    response_model=VideoOut,
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+    summary="Remove a video from the library",
+)
 def delete_video(video_id: str, library: LibraryDep) -> VideoOut:
     """Remove a video's clips and catalog row; an uploaded copy is deleted, other files are left alone."""
     record = library.video_by_id(video_id)
@@ -140,8 +152,12 @@ def delete_video(video_id: str, library: LibraryDep) -> VideoOut:
     return VideoOut.from_record(record)
 
 
-@router.get("/{video_id}/media", response_class=FileResponse, responses=_ERRORS,
-            summary="The video file, with HTTP Range support (seekable)")
+@router.get(
+    "/{video_id}/media",
+    response_class=FileResponse,
+    responses=_ERRORS,
+    summary="The video file, with HTTP Range support (seekable)",
+)
 def media(video_id: str, library: LibraryDep) -> FileResponse:
     """Stream the video; `Range: bytes=...` gives 206 partial content."""
     try:
@@ -152,10 +168,15 @@ def media(video_id: str, library: LibraryDep) -> FileResponse:
     return FileResponse(path, media_type=kind, content_disposition_type="inline", filename=path.name)
 
 
-@router.get("/{video_id}/thumbnail", response_class=FileResponse, responses=_ERRORS,
-            summary="A JPEG frame of the video at a time")
-def thumbnail(video_id: str, library: LibraryDep,
-              t: float = Query(0.0, ge=0, le=1e7, allow_inf_nan=False, description="Seconds.")) -> FileResponse:
+@router.get(
+    "/{video_id}/thumbnail",
+    response_class=FileResponse,
+    responses=_ERRORS,
+    summary="A JPEG frame of the video at a time",
+)
+def thumbnail(
+    video_id: str, library: LibraryDep, t: float = Query(0.0, ge=0, le=1e7, allow_inf_nan=False, description="Seconds.")
+) -> FileResponse:
     """The frame nearest `t` seconds (clamped to the video), 320 px wide at most, cached on disk."""
     try:
         cached = library.thumbnail(video_id, t)

@@ -63,14 +63,14 @@ class Captioner(ABC):
     def caption(self, clips: list[ClipFrames]) -> list[Caption]:
         """One caption per clip, in order."""
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 - optional hook
         """Raise now (BackendUnavailable, ModelMissing) if this captioner could not start. Default: nothing to check."""
 
     def ask(self, clip: ClipFrames, question: str) -> str:
         """Answer a question about a clip's frames. Default: caption it and return the text."""
         return self.caption([clip])[0].text
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Free models and connections. Default: nothing to free."""
 
     def describe(self) -> dict[str, Any]:

@@ -142,13 +142,16 @@ def install_torchvision_stand_in() -> None:
     from transformers.utils import import_utils
 
     import_utils.is_torchvision_available()
-    module = types.ModuleType("torchvision", "Empty stand-in: MiniCPM-V's remote code imports torchvision, never uses it.")
+    module = types.ModuleType(
+        "torchvision", "Empty stand-in: MiniCPM-V's remote code imports torchvision, never uses it."
+    )
     module.__spec__ = importlib.machinery.ModuleSpec("torchvision", None)
     module.__dict__["__version__"] = "0.0.0+vidrag-stand-in"
     sys.modules["torchvision"] = module
     logger.warning(
         "torchvision is not installed: MiniCPM-V's remote code is loaded with an empty stand-in "
-        "module (it imports torchvision but never calls it). Install `%s` for the real one.", INSTALL_HINT,
+        "module (it imports torchvision but never calls it). Install `%s` for the real one.",
+        INSTALL_HINT,
     )
 
 
@@ -328,8 +331,12 @@ class MiniCPMCaptioner(Captioner):
         self.chunk_frames = chunk_frames
         self.vision_batch = vision_batch
         self.device = device
-        self._options: dict[str, Any] = {"device": device, "attn_implementation": attn_implementation, "cache_dir": cache_dir,
-                         "revision": revision}  # fmt: skip
+        self._options: dict[str, Any] = {
+            "device": device,
+            "attn_implementation": attn_implementation,
+            "cache_dir": cache_dir,
+            "revision": revision,
+        }
         self._custom_loader = loader
         self._loader = loader or (lambda: load_minicpm(model, **self._options))
         self._loaded: Loaded | None = None
@@ -388,9 +395,7 @@ class MiniCPMCaptioner(Captioner):
         }
         return kwargs | ({"min_new_tokens": self.min_new_tokens} if self.min_new_tokens else {})
 
-    def _chat(
-        self, msgs: list[Any], temporal_ids: list[Any], layout: list[tuple[int, int]] | None = None
-    ) -> Any:
+    def _chat(self, msgs: list[Any], temporal_ids: list[Any], layout: list[tuple[int, int]] | None = None) -> Any:
         """One `model.chat` call; `layout` (frames, groups) per conversation marks a batched call."""
         model, tokenizer, processor = self._ensure_loaded()
         with self._lock:
@@ -484,9 +489,7 @@ class MiniCPMCaptioner(Captioner):
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minicpm-encode")
             return self._pool
 
-    def ask(
-        self, clip: ClipFrames, question: str, *, history: Sequence[tuple[str, str]] = ()
-    ) -> str:
+    def ask(self, clip: ClipFrames, question: str, *, history: Sequence[tuple[str, str]] = ()) -> str:
         """Answer a question about the clip's frames (all given frames, up to `max_frames`).
 
         The caller decodes the clip at the rate it wants (e.g. higher than captioning).

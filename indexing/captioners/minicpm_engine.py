@@ -105,8 +105,11 @@ def conversation_prompt(tokenizer: Any, msgs: list[dict[str, Any]]) -> tuple[str
 
 
 def encode(
-    processor: Any, msgs: list[dict[str, Any]], temporal_ids: list[list[int]], dtype: Any,
-    text_lock: Any = contextlib.nullcontext(),
+    processor: Any,
+    msgs: list[dict[str, Any]],
+    temporal_ids: list[list[int]],
+    dtype: Any,
+    text_lock: Any = None,
 ) -> Encoded:
     """Run the remote processor on one conversation, as `chat` does; pixels cast to the model dtype.
 
@@ -114,6 +117,7 @@ def encode(
     threads while the tokenizer (a Rust object that must not be entered twice at once) runs under
     `text_lock`.
     """
+    text_lock = text_lock if text_lock is not None else contextlib.nullcontext()
     with text_lock:
         text, images = conversation_prompt(processor.tokenizer, msgs)
     image_inputs = processor.image_processor(
@@ -190,7 +194,6 @@ def embed(model: Any, batch: Batch, chunk_frames: int = 256, vision_batch: int |
 
     `vision_batch` frames go through SigLIP at once (the remote code's `vision_batch_size`, 16).
     """
-    import torch
 
     config, before = model.config, getattr(model.config, "vision_batch_size", 16)
     config.vision_batch_size = vision_batch or before
@@ -321,7 +324,13 @@ class _StepClock:
 
 
 def generate_dynamic(
-    model: Any, tokenizer: Any, embeds: Any, attention_mask: Any, *, max_new_tokens: int, min_new_tokens: int,
+    model: Any,
+    tokenizer: Any,
+    embeds: Any,
+    attention_mask: Any,
+    *,
+    max_new_tokens: int,
+    min_new_tokens: int,
     stats: Stats,
 ) -> Any:
     """transformers' `generate`, called as `chat` calls it (the reference path)."""
@@ -423,8 +432,12 @@ class _Decoder:
 
     def _forward(self) -> Any:
         return self.llm(
-            input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions,
-            past_key_values=self.cache, cache_position=self.cache_position, use_cache=True,
+            input_ids=self.ids,
+            attention_mask=self.mask,
+            position_ids=self.positions,
+            past_key_values=self.cache,
+            cache_position=self.cache_position,
+            use_cache=True,
         ).logits
 
     def step(self, tokens: Any, index: int) -> Any:
@@ -452,8 +465,16 @@ class _Decoder:
 
 
 def generate_static(
-    model: Any, tokenizer: Any, embeds: Any, attention_mask: Any, *, max_new_tokens: int, min_new_tokens: int,
-    stats: Stats, graphs: bool = True, penalty: float = CHAT_GENERATION["repetition_penalty"],
+    model: Any,
+    tokenizer: Any,
+    embeds: Any,
+    attention_mask: Any,
+    *,
+    max_new_tokens: int,
+    min_new_tokens: int,
+    stats: Stats,
+    graphs: bool = True,
+    penalty: float = CHAT_GENERATION["repetition_penalty"],
 ) -> Any:
     """Greedy decoding equal to `generate_dynamic` (same processors, stopping and padding)."""
     import torch

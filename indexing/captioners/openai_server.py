@@ -46,9 +46,7 @@ def video_data_url(images: Sequence[Any], quality: int = 85) -> str:
     return "data:video/jpeg;base64," + ",".join(encode_jpeg(image, quality) for image in images)
 
 
-def pick_frames(
-    clip: ClipFrames, fps: float, max_frames: int, max_side: int
-) -> tuple[list[Any], list[float]]:
+def pick_frames(clip: ClipFrames, fps: float, max_frames: int, max_side: int) -> tuple[list[Any], list[float]]:
     """The clip's frames nearest the bin centres at `fps` (all frames when fps is 0), shrunk.
 
     Raises:
@@ -209,9 +207,7 @@ class OpenAICaptioner(Captioner):
         """The chat request: the frames as one video part, then the text (after any history)."""
         video = {"type": "video_url", "video_url": {"url": video_data_url(images, self.jpeg_quality)}}
         turns = [*history, (text, "")]
-        messages: list[dict[str, Any]] = [
-            {"role": "user", "content": [video, {"type": "text", "text": turns[0][0]}]}
-        ]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": [video, {"type": "text", "text": turns[0][0]}]}]
         for (_, answer), (question, _) in zip(turns, turns[1:]):
             messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": question}]
         return {
@@ -247,8 +243,7 @@ class OpenAICaptioner(Captioner):
             text = reply["choices"][0]["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise BackendUnavailable(
-                f"Caption server {self.url} sent a reply that is not a chat completion: "
-                f"{response.text[:200]!r}"
+                f"Caption server {self.url} sent a reply that is not a chat completion: {response.text[:200]!r}"
             ) from err
         usage = reply.get("usage") or {}
         self.stats["prompt_tokens"] += int(usage.get("prompt_tokens", 0))

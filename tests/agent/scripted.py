@@ -40,8 +40,12 @@ class _Scripted(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        return LLMMetadata(is_chat_model=True, is_function_calling_model=self._function_calling,
-                           model_name="scripted", context_window=32768)
+        return LLMMetadata(
+            is_chat_model=True,
+            is_function_calling_model=self._function_calling,
+            model_name="scripted",
+            context_window=32768,
+        )
 
     def _next(self, messages: list[ChatMessage]) -> tuple:
         self._seen.append(list(messages))
@@ -59,16 +63,16 @@ class _Scripted(FunctionCallingLLM):
     async def achat(self, messages: Any, **kwargs: Any) -> ChatResponse:
         return self._respond(list(messages))
 
-    def stream_chat(self, messages: Any, **kwargs: Any):  # noqa: ANN201
+    def stream_chat(self, messages: Any, **kwargs: Any):
         response = self._respond(list(messages))
         response.delta = response.message.content or ""
         yield response
 
-    async def astream_chat(self, messages: Any, **kwargs: Any):  # noqa: ANN201
+    async def astream_chat(self, messages: Any, **kwargs: Any):
         response = self._respond(list(messages))
         response.delta = response.message.content or ""
 
-        async def gen():  # noqa: ANN202
+        async def gen():
             yield response
 
         return gen()
@@ -79,25 +83,34 @@ class _Scripted(FunctionCallingLLM):
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         return self.complete(prompt)
 
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):  # noqa: ANN201
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
         yield self.complete(prompt)
 
-    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):  # noqa: ANN201
-        async def gen():  # noqa: ANN202
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
+        async def gen():
             yield self.complete(prompt)
 
         return gen()
 
-    def _prepare_chat_with_tools(self, tools: Any, user_msg: Any = None, chat_history: Any = None,
-                                 verbose: bool = False, allow_parallel_tool_calls: bool = False,
-                                 **kwargs: Any) -> dict[str, Any]:
+    def _prepare_chat_with_tools(
+        self,
+        tools: Any,
+        user_msg: Any = None,
+        chat_history: Any = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         messages = list(chat_history or [])
         if user_msg is not None:
-            messages.append(user_msg if isinstance(user_msg, ChatMessage) else ChatMessage(role="user", content=user_msg))
+            messages.append(
+                user_msg if isinstance(user_msg, ChatMessage) else ChatMessage(role="user", content=user_msg)
+            )
         return {"messages": messages}
 
-    def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
-                                     **kwargs: Any) -> list[ToolSelection]:
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
         return list(response.message.additional_kwargs.get("tool_calls", []))
 
 
@@ -138,5 +151,5 @@ def tool_results(messages: list[ChatMessage]) -> list[dict[str, Any]]:
         if message.role == MessageRole.TOOL:
             out.append(json.loads(text))
         elif text.startswith("Observation: "):
-            out.append(json.loads(text[len("Observation: "):]))
+            out.append(json.loads(text[len("Observation: ") :]))
     return out

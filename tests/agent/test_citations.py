@@ -20,7 +20,9 @@ def test_check_keeps_overlapping_removes_others_and_quotes():
     ledger = EvidenceLedger()
     ledger.record("x.mp4", "abc123", 10.0, 15.0, "the handshake starts", "get_transcript", "transcript")
     result = check_citations("It starts [x.mp4 @ 00:11.0–00:14.0]. Made up [x.mp4 @ 02:00.0–02:05.0].", ledger)
-    assert [(c.video_id, c.start, c.end, c.quote) for c in result.citations] == [("abc123", 11, 14, "the handshake starts")]
+    assert [(c.video_id, c.start, c.end, c.quote) for c in result.citations] == [
+        ("abc123", 11, 14, "the handshake starts")
+    ]
     assert result.removed == ["[x.mp4 @ 02:00.0–02:05.0]"]
     assert result.answer.startswith("It starts [x.mp4 @ 00:11.0–00:14.0]. Made up.")
     assert "1 citation(s) were removed" in result.answer

@@ -10,23 +10,34 @@ from vidrag.agent.question_types import has_shape, question_kind
 
 
 def _line(kind, text, score, start, end, clip=0, video="talk.mp4"):
-    return {"kind": kind, "text": text, "score": score, "start": start, "end": end, "clip": clip,
-            "video": video, "video_id": "v1"}
+    return {
+        "kind": kind,
+        "text": text,
+        "score": score,
+        "start": start,
+        "end": end,
+        "clip": clip,
+        "video": video,
+        "video_id": "v1",
+    }
 
 
-@pytest.mark.parametrize(("question", "kind"), [
-    ("Why was the launch postponed?", "reason"),
-    ("What makes water rise into the air?", "reason"),
-    ("How many users will the test simulate?", "amount"),
-    ("How long can water stay underground?", "amount"),
-    ("When does the team meet again?", "time"),
-    ("Who is writing the email?", "person"),
-    ("Where do my hands go?", "place"),
-    ("How do clouds form?", "step"),
-    ("What is a commit?", "definition"),
-    ("What did marketing approve?", None),
-    ("Is it safe to touch the person?", None),
-])
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Why was the launch postponed?", "reason"),
+        ("What makes water rise into the air?", "reason"),
+        ("How many users will the test simulate?", "amount"),
+        ("How long can water stay underground?", "amount"),
+        ("When does the team meet again?", "time"),
+        ("Who is writing the email?", "person"),
+        ("Where do my hands go?", "place"),
+        ("How do clouds form?", "step"),
+        ("What is a commit?", "definition"),
+        ("What did marketing approve?", None),
+        ("Is it safe to touch the person?", None),
+    ],
+)
 def test_question_kind(question, kind):
     assert question_kind(question) == kind
 
@@ -42,8 +53,16 @@ def test_shapes_are_function_words_and_numbers():
 
 
 def _slide(lines, score, start, end, clip=0, video="talk.mp4"):
-    return {"kind": "slide", "lines": lines, "text": ". ".join(lines), "score": score, "start": start, "end": end,
-            "clip": clip, "video": video}
+    return {
+        "kind": "slide",
+        "lines": lines,
+        "text": ". ".join(lines),
+        "score": score,
+        "start": start,
+        "end": end,
+        "clip": clip,
+        "video": video,
+    }
 
 
 def test_the_slide_leads_when_it_states_what_the_misheard_sentence_says():
@@ -87,8 +106,12 @@ def test_speech_leads_when_the_slide_says_something_else_and_a_close_other_momen
 
 
 def test_a_line_already_quoted_is_not_quoted_again_from_another_moment():
-    lines = [_line("screen", "Status", 0.5, 0.0, 5.0), _slide(["Status", "Search missing"], 0.5, 0.0, 5.0),
-             _line("screen", "Status", 0.49, 5.0, 9.0, clip=1), _slide(["Status", "Search missing"], 0.5, 5.0, 9.0, clip=1)]
+    lines = [
+        _line("screen", "Status", 0.5, 0.0, 5.0),
+        _slide(["Status", "Search missing"], 0.5, 0.0, 5.0),
+        _line("screen", "Status", 0.49, 5.0, 9.0, clip=1),
+        _slide(["Status", "Search missing"], 0.5, 5.0, 9.0, clip=1),
+    ]
     answer = compose("What is the status?", lines)
     assert answer.count("Status") == 1 and len(answer.splitlines()) == 1
 

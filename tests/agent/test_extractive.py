@@ -110,7 +110,9 @@ def test_cli_ask_text_and_eval(cli, tmp_path, sample_dir):
     assert out.exit_code == 0, out.output
     [data] = json.loads(out.stdout)["sets"]
     assert data["qa_file"] == str(qa) and data["questions"] == 2 and len(data["rows"]) == 2
-    assert 0.0 <= data["recall_at_1"] <= 1.0 and 0.0 <= data["answer_with_citation_exact"] <= data["answer_with_citation"]
+    assert (
+        0.0 <= data["recall_at_1"] <= 1.0 and 0.0 <= data["answer_with_citation_exact"] <= data["answer_with_citation"]
+    )
 
 
 def test_cli_eval_without_files_scores_every_shipped_set(cli, tmp_path, sample_dir, monkeypatch):

@@ -41,15 +41,26 @@ def cite_latest(body: dict[str, Any]) -> str:
 
 
 def settings(url: str, model: str, **overrides: Any) -> Any:
-    values = {"llm_url": url, "llm_model": model, "llm_api_key": KEY, "llm_function_calling": True,
-              "llm_timeout": 1.0, "llm_retries": 0, **overrides}
+    values = {
+        "llm_url": url,
+        "llm_model": model,
+        "llm_api_key": KEY,
+        "llm_function_calling": True,
+        "llm_timeout": 1.0,
+        "llm_retries": 0,
+        **overrides,
+    }
     return types.SimpleNamespace(**values)
 
 
 def ask(server: WireServer, url: str, library: Any, streamed: bool, **overrides: Any) -> tuple[dict, list]:
     events: list[dict[str, Any]] = []
-    result = answer_question(library, QUESTION, llm=make_llm(settings(url, server.flavor.model, **overrides)),
-                             stream=events.append if streamed else None)
+    result = answer_question(
+        library,
+        QUESTION,
+        llm=make_llm(settings(url, server.flavor.model, **overrides)),
+        stream=events.append if streamed else None,
+    )
     return result, events
 
 
@@ -114,8 +125,10 @@ def test_one_tool_call_then_a_cited_answer(server, library, streamed):
 
 def test_two_tool_calls_in_one_turn(server, library, streamed):
     transcript = ("get_transcript", json.dumps({"video": "baking_bread.mp4", "start": 16, "end": 24}))
-    server.script = [Turn(calls=[SEARCH, transcript]),
-                     lambda body: Turn(content=f"A tray of water makes steam {cite_latest(body)}.")]
+    server.script = [
+        Turn(calls=[SEARCH, transcript]),
+        lambda body: Turn(content=f"A tray of water makes steam {cite_latest(body)}."),
+    ]
     result, _ = ask(server, server.base, library, streamed)
     assert [s["tool"] for s in result["steps"]] == ["search_clips", "get_transcript"]
     second = server.bodies()[1]
@@ -143,8 +156,10 @@ def test_answer_without_tools_says_not_found(server, library, streamed):
 
 
 def test_unknown_tool_is_reported_to_the_llm(server, library, streamed):
-    server.script = [Turn(calls=[("web_search", json.dumps({"q": "bread"}))]),
-                     lambda body: Turn(content="I could not find this in the video library.")]
+    server.script = [
+        Turn(calls=[("web_search", json.dumps({"q": "bread"}))]),
+        lambda body: Turn(content="I could not find this in the video library."),
+    ]
     result, _ = ask(server, server.base, library, streamed)
     tool = server.bodies()[1]["messages"][-1]
     assert tool["role"] == "tool" and "web_search not found" in tool["content"]
@@ -153,8 +168,11 @@ def test_unknown_tool_is_reported_to_the_llm(server, library, streamed):
 
 @pytest.mark.parametrize("arguments", ['{"query": "crisp crust", k: 3', '{"query" "crisp"}', "[1, 2]"])
 def test_invalid_json_arguments_are_reported_to_the_llm(server, library, streamed, arguments, caplog):
-    server.script = [Turn(calls=[("search_clips", arguments)]), Turn(calls=[SEARCH]),
-                     lambda body: Turn(content=f"Steam {cite_latest(body)}.")]
+    server.script = [
+        Turn(calls=[("search_clips", arguments)]),
+        Turn(calls=[SEARCH]),
+        lambda body: Turn(content=f"Steam {cite_latest(body)}."),
+    ]
     result, _ = ask(server, server.base, library, streamed)
     error = json.loads(server.bodies()[1]["messages"][-1]["content"])["error"]
     assert "search_clips" in error and ("not valid JSON" in error or "Bad arguments" in error)
@@ -164,8 +182,10 @@ def test_invalid_json_arguments_are_reported_to_the_llm(server, library, streame
 
 def test_reasoning_stays_out_of_the_answer(server, library, streamed):
     think = "The user asks about crust. I should search."
-    server.script = [Turn(reasoning=think, calls=[SEARCH]),
-                     lambda body: Turn(reasoning="The clip at 16 s says steam.", content=f"Steam {cite_latest(body)}.")]
+    server.script = [
+        Turn(reasoning=think, calls=[SEARCH]),
+        lambda body: Turn(reasoning="The clip at 16 s says steam.", content=f"Steam {cite_latest(body)}."),
+    ]
     result, events = ask(server, server.base, library, streamed)
     assert result["answer"] == "Steam [baking_bread.mp4 @ 00:16.0–00:24.0]."
     assert "think" not in json.dumps(events).lower() and "should search" not in json.dumps(events)
@@ -173,9 +193,10 @@ def test_reasoning_stays_out_of_the_answer(server, library, streamed):
 
 def test_think_tags_in_content_are_hidden(server, library, streamed):
     """Qwen3 served without a reasoning parser writes its thinking into `content`."""
-    server.script = [Turn(content="<think>\nSearch first.\n</think>\n\n", calls=[SEARCH]),
-                     lambda body: Turn(content=f"<think>\nThe clip says steam.\n</think>\n\nSteam {cite_latest(body)}.",
-                                       pieces=6)]
+    server.script = [
+        Turn(content="<think>\nSearch first.\n</think>\n\n", calls=[SEARCH]),
+        lambda body: Turn(content=f"<think>\nThe clip says steam.\n</think>\n\nSteam {cite_latest(body)}.", pieces=6),
+    ]
     result, events = ask(server, server.base, library, streamed)
     assert result["answer"] == "Steam [baking_bread.mp4 @ 00:16.0–00:24.0]."
     tokens = "".join(e["delta"] for e in events if e["type"] == "token")
@@ -187,8 +208,10 @@ def test_think_tags_in_content_are_hidden(server, library, streamed):
 def test_reasoning_field_of_newer_vllm(library, streamed):
     fake = WireServer(flavor("vllm", reasoning_field="reasoning"), api_key=KEY)
     with fake as url:
-        fake.script = [Turn(reasoning="Hmm.", calls=[SEARCH]),
-                       lambda body: Turn(reasoning="Ok.", content=f"Steam {cite_latest(body)}.")]
+        fake.script = [
+            Turn(reasoning="Hmm.", calls=[SEARCH]),
+            lambda body: Turn(reasoning="Ok.", content=f"Steam {cite_latest(body)}."),
+        ]
         result, events = ask(fake, url, library, streamed)
     assert result["answer"] == "Steam [baking_bread.mp4 @ 00:16.0–00:24.0]." and "Hmm" not in json.dumps(events)
 
@@ -236,7 +259,7 @@ def test_a_connection_closed_midway_is_one_clear_error(server, library, streamed
         reply = server.flavor.reply(Turn(content="Steam makes the crust crisp and shiny."), body)
         if not reply.chunked:  # half the JSON body, then the socket closes
             whole = reply.parts[0]
-            reply.parts = [whole[: len(whole) // 2], whole[len(whole) // 2:]]
+            reply.parts = [whole[: len(whole) // 2], whole[len(whole) // 2 :]]
         reply.drop_after = 1 if not reply.chunked else 3
         return reply
 
@@ -252,22 +275,33 @@ def test_vllm_without_auto_tool_choice_names_the_flags(library, streamed):
     fake = WireServer(flavor("vllm", auto_tool_choice=False), api_key=KEY)
     with fake as url:
         fake.base = url
-        message = expect_error(fake, library, streamed, "HTTP 400", "VIDRAG_LLM_FUNCTION_CALLING=false",
-                               "--enable-auto-tool-choice --tool-call-parser hermes")
+        message = expect_error(
+            fake,
+            library,
+            streamed,
+            "HTTP 400",
+            "VIDRAG_LLM_FUNCTION_CALLING=false",
+            "--enable-auto-tool-choice --tool-call-parser hermes",
+        )
     assert "auto" in message
 
 
 def test_react_fallback_for_models_without_tool_calling(server, library, streamed):
     """VIDRAG_LLM_FUNCTION_CALLING=false: no `tools` in the request, ReAct text in the answers."""
+
     def action(body):
-        return Turn(content="Thought: I need to search.\nAction: search_clips\n"
-                            'Action Input: {"query": "crisp crust steam", "k": 3}')
+        return Turn(
+            content="Thought: I need to search.\nAction: search_clips\n"
+            'Action Input: {"query": "crisp crust steam", "k": 3}'
+        )
 
     def answer(body):
         observation = body["messages"][-1]["content"]
         start = observation.index("[baking_bread.mp4")
-        return Turn(content="Thought: I can answer without using any more tools.\n"
-                            f"Answer: Steam makes it crisp {observation[start:observation.index(']', start) + 1]}.")
+        return Turn(
+            content="Thought: I can answer without using any more tools.\n"
+            f"Answer: Steam makes it crisp {observation[start : observation.index(']', start) + 1]}."
+        )
 
     server.script = [action, answer]
     result, _ = ask(server, server.base, library, streamed, llm_function_calling=False)
@@ -296,8 +330,10 @@ def test_inspect_clip_re_asks_a_minicpm_server_in_the_same_run(llm_flavor, tmp_p
         library = TinyLibrary(tmp_path, captioner=captioner)
         inspect = json.dumps({"video": "baking_bread.mp4", "start": 16, "end": 24, "question": "What is in the oven?"})
         vision.script = [Turn(content="<think>Look.</think>A metal tray of water sits under the loaf.")]
-        llm.script = [Turn(calls=[("inspect_clip", inspect)]),
-                      lambda body: Turn(content=f"A tray of water steams the loaf {cite_latest(body)}.")]
+        llm.script = [
+            Turn(calls=[("inspect_clip", inspect)]),
+            lambda body: Turn(content=f"A tray of water steams the loaf {cite_latest(body)}."),
+        ]
         result, _ = ask(llm, llm_url, library, streamed)
         captioner.close()
     assert [s["tool"] for s in result["steps"]] == ["inspect_clip"]

@@ -32,8 +32,10 @@ CLIPS = {
         (9.0, 18.0, "Lost segments are retransmitted after a timeout.", "RETRANSMISSION"),
     ],
 }
-SUMMARIES = {"baking_bread.mp4": "How to bake bread: dough, kneading, steam for the crust.",
-             "tcp_networking.mp4": "How TCP opens connections and recovers lost segments."}
+SUMMARIES = {
+    "baking_bread.mp4": "How to bake bread: dough, kneading, steam for the crust.",
+    "tcp_networking.mp4": "How TCP opens connections and recovers lost segments.",
+}
 
 
 class _Embedder:
@@ -55,10 +57,18 @@ class TinyLibrary:
         self.jobs = JobStore(self.catalog)  # API jobs; sessions go under data_dir
         self.captioner = captioner
         self.embedder = _Embedder()
-        self.records = {name: VideoRecord(id=f"vid{i}" + "0" * 12, path=f"/videos/{name}", duration=clips[-1][1],
-                                          status="indexed", clip_count=len(clips), language="en",
-                                          summary=SUMMARIES[name])
-                        for i, (name, clips) in enumerate(CLIPS.items())}
+        self.records = {
+            name: VideoRecord(
+                id=f"vid{i}" + "0" * 12,
+                path=f"/videos/{name}",
+                duration=clips[-1][1],
+                status="indexed",
+                clip_count=len(clips),
+                language="en",
+                summary=SUMMARIES[name],
+            )
+            for i, (name, clips) in enumerate(CLIPS.items())
+        }
 
     @property
     def data_dir(self) -> Path:
@@ -76,23 +86,44 @@ class TinyLibrary:
     def clips(self, key: str) -> list[Clip]:
         record = self.video(key)
         name = Path(record.path).name
-        return [Clip(record.id, record.path, i, s, e, transcript=t, ocr=o)
-                for i, (s, e, t, o) in enumerate(CLIPS[name])]
+        return [
+            Clip(record.id, record.path, i, s, e, transcript=t, ocr=o) for i, (s, e, t, o) in enumerate(CLIPS[name])
+        ]
 
-    def search(self, query: str, *, k: int = 10, video: Any = None, start: float | None = None,
-               end: float | None = None, mode: str | None = None, kind: str = "clip") -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        video: Any = None,
+        start: float | None = None,
+        end: float | None = None,
+        mode: str | None = None,
+        kind: str = "clip",
+    ) -> list[Hit]:
         words = set(re.findall(r"\w+", query.lower()))
         hits = []
         for name, record in self.records.items():
             if kind == "video":
                 score = len(words & set(re.findall(r"\w+", SUMMARIES[name].lower())))
-                hits.append(Hit(record.id, record.path, 0.0, record.duration, score / 10, SUMMARIES[name],
-                                kind="video"))
+                hits.append(
+                    Hit(record.id, record.path, 0.0, record.duration, score / 10, SUMMARIES[name], kind="video")
+                )
                 continue
             for clip in self.clips(name):
                 score = len(words & set(re.findall(r"\w+", clip.transcript.lower())))
-                hits.append(Hit(record.id, record.path, clip.start, clip.end, score / 10, clip.transcript,
-                                transcript=clip.transcript, ocr=clip.ocr))
+                hits.append(
+                    Hit(
+                        record.id,
+                        record.path,
+                        clip.start,
+                        clip.end,
+                        score / 10,
+                        clip.transcript,
+                        transcript=clip.transcript,
+                        ocr=clip.ocr,
+                    )
+                )
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def transcript(self, key: str, start: float = 0.0, end: float | None = None) -> list[Segment]:

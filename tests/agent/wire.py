@@ -103,7 +103,7 @@ def split(text: str, pieces: int) -> list[str]:
     if not text:
         return []
     size = max(1, -(-len(text) // max(1, pieces)))
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _compact(data: Any) -> bytes:
@@ -159,8 +159,14 @@ class Flavor:
         finish = "tool_calls" if turn.calls else "stop"
         if not body.get("stream"):
             ids = [self.call_id() for _ in turn.calls]
-            data = {"id": rid, "object": "chat.completion", "created": created, "model": self.model,
-                    "choices": [self.whole_choice(self.message(turn, ids), finish)], "usage": self.usage()}
+            data = {
+                "id": rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": self.model,
+                "choices": [self.whole_choice(self.message(turn, ids), finish)],
+                "usage": self.usage(),
+            }
             return Reply(headers={"content-type": self.json_type}, parts=[_compact(self.finish_body(data))])
         events = [{**self.envelope(rid, created), "choices": [self.choice(d, None)]} for d in self.deltas(turn)]
         events.append({**self.envelope(rid, created), "choices": [self.last_choice(finish)]})
@@ -180,8 +186,12 @@ class Flavor:
 
     def error(self, status: int, message: str, **reply: Any) -> Reply:
         """An HTTP error in this server's error format."""
-        return Reply(status=status, headers={"content-type": self.json_type},
-                     parts=[_compact(self.error_body(status, message))], **reply)
+        return Reply(
+            status=status,
+            headers={"content-type": self.json_type},
+            parts=[_compact(self.error_body(status, message))],
+            **reply,
+        )
 
 
 class VLLM(Flavor):
@@ -189,8 +199,9 @@ class VLLM(Flavor):
 
     name = "vllm"
 
-    def __init__(self, model: str | None = None, *, reasoning_field: str = "reasoning_content",
-                 auto_tool_choice: bool = True) -> None:
+    def __init__(
+        self, model: str | None = None, *, reasoning_field: str = "reasoning_content", auto_tool_choice: bool = True
+    ) -> None:
         super().__init__(model)
         self.reasoning_field = reasoning_field
         self.auto_tool_choice = auto_tool_choice
@@ -205,8 +216,9 @@ class VLLM(Flavor):
         for part in split(turn.content, turn.pieces):
             yield {"content": part}
         for index, (name, arguments) in enumerate(turn.calls):
-            yield {"tool_calls": [{"id": self.call_id(), "type": "function", "index": index,
-                                   "function": {"name": name}}]}
+            yield {
+                "tool_calls": [{"id": self.call_id(), "type": "function", "index": index, "function": {"name": name}}]
+            }
             for part in split(arguments, turn.pieces):
                 yield {"tool_calls": [{"index": index, "function": {"arguments": part}}]}
 
@@ -214,10 +226,15 @@ class VLLM(Flavor):
         return {**self.choice({"content": ""}, finish), "stop_reason": None}
 
     def message(self, turn: Turn, ids: list[str]) -> dict[str, Any]:
-        calls = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}}
-                 for i, (n, a) in zip(ids, turn.calls)]
-        return {"role": "assistant", "reasoning_content": turn.reasoning or None,
-                "content": turn.content or None, "tool_calls": calls}
+        calls = [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, (n, a) in zip(ids, turn.calls)
+        ]
+        return {
+            "role": "assistant",
+            "reasoning_content": turn.reasoning or None,
+            "content": turn.content or None,
+            "tool_calls": calls,
+        }
 
     def whole_choice(self, message: dict[str, Any], finish: str) -> dict[str, Any]:
         return {**super().whole_choice(message, finish), "stop_reason": None}
@@ -233,8 +250,9 @@ class VLLM(Flavor):
     def check(self, body: dict[str, Any]) -> Reply | None:
         """vLLM's own refusal of `tool_choice: "auto"` without the tool-calling flags."""
         if body.get("tools") and body.get("tool_choice") == "auto" and not self.auto_tool_choice:
-            return self.error(400, '"auto" tool choice requires --enable-auto-tool-choice and '
-                                   "--tool-call-parser to be set")
+            return self.error(
+                400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            )
         return None
 
 
@@ -262,8 +280,10 @@ class Ollama(Flavor):
             except ValueError:
                 return text
 
-        return [{"id": self.call_id(), "index": i, "type": "function",
-                 "function": {"name": n, "arguments": again(a)}} for i, (n, a) in enumerate(turn.calls)]
+        return [
+            {"id": self.call_id(), "index": i, "type": "function", "function": {"name": n, "arguments": again(a)}}
+            for i, (n, a) in enumerate(turn.calls)
+        ]
 
     def deltas(self, turn: Turn) -> Iterator[dict[str, Any]]:
         for part in split(turn.reasoning, turn.pieces):
@@ -314,20 +334,33 @@ class OpenAI(Flavor):
         for part in split(turn.content, turn.pieces):
             yield {"content": part}
         for index, (name, arguments) in enumerate(turn.calls):
-            call = {"index": index, "id": self.call_id(), "type": "function",
-                    "function": {"name": name, "arguments": ""}}
-            yield ({"role": "assistant", "content": None, "tool_calls": [call], "refusal": None} if first
-                   else {"tool_calls": [call]})
+            call = {
+                "index": index,
+                "id": self.call_id(),
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            yield (
+                {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+                if first
+                else {"tool_calls": [call]}
+            )
             first = False
             for part in split(arguments, turn.pieces):
                 yield {"tool_calls": [{"index": index, "function": {"arguments": part}}]}
 
     def message(self, turn: Turn, ids: list[str]) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": turn.content or None, "refusal": None,
-                                   "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": turn.content or None,
+            "refusal": None,
+            "annotations": [],
+        }
         if turn.calls:
-            message["tool_calls"] = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}}
-                                     for i, (n, a) in zip(ids, turn.calls)]
+            message["tool_calls"] = [
+                {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in zip(ids, turn.calls)
+            ]
         return message
 
     def finish_body(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -458,8 +491,14 @@ class WireServer:
         """Send a reply; False when the connection was dropped on purpose."""
         if reply.stall:
             await asyncio.sleep(reply.stall)
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-                  500: "Internal Server Error", 503: "Service Unavailable"}.get(reply.status, "Error")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }.get(reply.status, "Error")
         headers = {"date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()), **reply.headers}
         if reply.chunked:
             headers["transfer-encoding"] = "chunked"

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 
-def scripted_answer(library: Any, question: str, *, session: Any = None,
-                    llm: Any = None, stream: Any = None) -> dict[str, Any]:
+def scripted_answer(
+    library: Any, question: str, *, session: Any = None, llm: Any = None, stream: Any = None
+) -> dict[str, Any]:
     """A stand-in for `vidrag.agent.answer_question` with the same contract: one search, cite the best hit."""
     hits = library.search(question, k=2)
     if stream:
@@ -29,10 +30,19 @@ def scripted_answer(library: Any, question: str, *, session: Any = None,
         for word in answer.split(" "):
             stream({"type": "token", "delta": word + " "})  # the agent's token field
         stream({"type": "answer", "answer": answer})
-    citation = {"video": best.video, "video_id": best.video_id, "start": best.start, "end": best.end,
-                "quote": (best.transcript or best.text)[:80]}
-    return {"answer": answer, "citations": [citation], "mode": "scripted",
-            "steps": [{"tool": "search_clips", "query": question, "session": session}]}
+    citation = {
+        "video": best.video,
+        "video_id": best.video_id,
+        "start": best.start,
+        "end": best.end,
+        "quote": (best.transcript or best.text)[:80],
+    }
+    return {
+        "answer": answer,
+        "citations": [citation],
+        "mode": "scripted",
+        "steps": [{"tool": "search_clips", "query": question, "session": session}],
+    }
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +56,16 @@ def make_settings(api_home, sample_dir):
     from vidrag.api.app import ApiSettings
 
     def build(**overrides: Any) -> Any:
-        values = {"home": api_home, "allowed_roots": [sample_dir], "max_upload_mb": 5, "api_key": None,
-                  "cors_origins": [], "llm_url": None, "host": "127.0.0.1", **overrides}
+        values = {
+            "home": api_home,
+            "allowed_roots": [sample_dir],
+            "max_upload_mb": 5,
+            "api_key": None,
+            "cors_origins": [],
+            "llm_url": None,
+            "host": "127.0.0.1",
+            **overrides,
+        }
         return ApiSettings(**values)
 
     return build

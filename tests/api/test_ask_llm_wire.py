@@ -37,9 +37,18 @@ def client(llm, tmp_path):
 
     from vidrag.api.app import ApiSettings, create_app
 
-    settings = ApiSettings(home=tmp_path, llm_url=llm.base, llm_model=llm.flavor.model, llm_api_key=KEY,
-                           llm_timeout=1.0, llm_retries=0, api_key=None, allowed_roots=[], cors_origins=[],
-                           host="127.0.0.1")
+    settings = ApiSettings(
+        home=tmp_path,
+        llm_url=llm.base,
+        llm_model=llm.flavor.model,
+        llm_api_key=KEY,
+        llm_timeout=1.0,
+        llm_retries=0,
+        api_key=None,
+        allowed_roots=[],
+        cors_origins=[],
+        host="127.0.0.1",
+    )
     with TestClient(create_app(settings, library=TinyLibrary(tmp_path))) as test_client:
         yield test_client
 
@@ -115,10 +124,19 @@ cli.main()
 
 
 def vidrag_ask(llm: WireServer, home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VIDRAG_HOME": str(home), "VIDRAG_LLM_URL": llm.base, "VIDRAG_LLM_MODEL": llm.flavor.model,
-           "VIDRAG_LLM_API_KEY": KEY, "VIDRAG_LLM_TIMEOUT": "1", "VIDRAG_LLM_RETRIES": "0", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", CLI, "ask", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "VIDRAG_HOME": str(home),
+        "VIDRAG_LLM_URL": llm.base,
+        "VIDRAG_LLM_MODEL": llm.flavor.model,
+        "VIDRAG_LLM_API_KEY": KEY,
+        "VIDRAG_LLM_TIMEOUT": "1",
+        "VIDRAG_LLM_RETRIES": "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "ask", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.slow

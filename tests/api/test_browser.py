@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture
@@ -42,8 +49,9 @@ def test_page_search_ask_and_play_a_citation(live_url, browser_page):
     page.press("#search-input", "Enter")
     page.wait_for_selector(".hit img")
     assert "tcp_networking.mp4" in page.locator(".hit .when").first.inner_text()
-    page.wait_for_function("() => { const img = document.querySelector('.hit img');"
-                           " return img.complete && img.naturalWidth > 0; }")  # the thumbnail loaded
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.hit img'); return img.complete && img.naturalWidth > 0; }"
+    )  # the thumbnail loaded
 
     page.fill("#ask-input", "How does TCP slow start work?")
     page.press("#ask-input", "Enter")

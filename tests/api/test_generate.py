@@ -13,9 +13,17 @@ def lecture_id(client):
 
 
 def test_a_tiny_talking_head_job_makes_an_mp4_with_voice(client, lecture_id, tmp_path):
-    response = client.post("/generate/talking-head", json={
-        "video_id": lecture_id, "time": 2.0, "script": "Welcome to the networking lecture.",
-        "tiny": True, "steps": 2, "seed": 3})
+    response = client.post(
+        "/generate/talking-head",
+        json={
+            "video_id": lecture_id,
+            "time": 2.0,
+            "script": "Welcome to the networking lecture.",
+            "tiny": True,
+            "steps": 2,
+            "seed": 3,
+        },
+    )
     assert response.status_code == 202, response.text
     job = wait_job(client, response.json()["id"], timeout=240)
     assert job["status"] == "done", job

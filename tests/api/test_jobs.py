@@ -19,8 +19,13 @@ def test_unfinished_job_is_resumed_after_a_restart(sample_library, make_settings
     sample_library.catalog.execute(  # what a server killed mid-ingest leaves behind
         "INSERT INTO jobs (id, kind, status, params, progress, result, error, created, updated) "
         "VALUES (?, 'ingest', 'running', ?, ?, '{}', NULL, ?, ?)",
-        (job_id, json.dumps({"paths": [path], "source": "path"}), json.dumps({"stage": "decode", "percent": 40}),
-         now, now),
+        (
+            job_id,
+            json.dumps({"paths": [path], "source": "path"}),
+            json.dumps({"stage": "decode", "percent": 40}),
+            now,
+            now,
+        ),
     )
     with TestClient(create_app(make_settings(), library=sample_library)) as http:
         job = wait_job(http, job_id)

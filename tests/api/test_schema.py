@@ -12,13 +12,29 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
 OPERATIONS = [
-    ("GET", "/health"), ("GET", "/ready"), ("POST", "/videos"), ("GET", "/videos"),
-    ("GET", "/videos/{video_id}"), ("DELETE", "/videos/{video_id}"), ("GET", "/videos/{video_id}/media"),
-    ("GET", "/videos/{video_id}/thumbnail"), ("GET", "/jobs"), ("GET", "/jobs/{job_id}"),
-    ("POST", "/search"), ("POST", "/ask"), ("POST", "/generate/talking-head"), ("GET", "/jobs/{job_id}/output"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("POST", "/videos"),
+    ("GET", "/videos"),
+    ("GET", "/videos/{video_id}"),
+    ("DELETE", "/videos/{video_id}"),
+    ("GET", "/videos/{video_id}/media"),
+    ("GET", "/videos/{video_id}/thumbnail"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{job_id}"),
+    ("POST", "/search"),
+    ("POST", "/ask"),
+    ("POST", "/generate/talking-head"),
+    ("GET", "/jobs/{job_id}/output"),
 ]
-BOUNDED = settings(max_examples=30, derandomize=True, deadline=None, database=None,
-                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+BOUNDED = settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,14 @@ def test_search_filters_by_video_and_time(client, sample_library):
     assert whole[0]["kind"] == "video" and whole[0]["video_id"] == bread.id
 
 
-@pytest.mark.parametrize(("body", "status", "detail"), [
-    ({"query": "   "}, 422, "bad input"),
-    ({"query": "tcp", "start": 20, "end": 5}, 422, "bad input"),
-    ({"query": "tcp", "video": "no-such-video"}, 404, "not found"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"query": "   "}, 422, "bad input"),
+        ({"query": "tcp", "start": 20, "end": 5}, 422, "bad input"),
+        ({"query": "tcp", "video": "no-such-video"}, 404, "not found"),
+    ],
+)
 def test_search_errors_are_short_and_stable(client, body, status, detail):
     response = client.post("/search", json=body)
     assert response.status_code == status
@@ -44,8 +47,16 @@ def test_search_errors_are_short_and_stable(client, body, status, detail):
     assert "Traceback" not in response.text
 
 
-@pytest.mark.parametrize("body", [{"query": ""}, {"query": "x", "top_k": 0}, {"query": "x", "mode": "fuzzy"},
-                                  {"query": "x", "start": -1}, {"query": "x", "unknown": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": ""},
+        {"query": "x", "top_k": 0},
+        {"query": "x", "mode": "fuzzy"},
+        {"query": "x", "start": -1},
+        {"query": "x", "unknown": 1},
+    ],
+)
 def test_search_validation(client, body):
     assert client.post("/search", json=body).status_code == 422
 
@@ -86,6 +97,7 @@ def test_ask_uses_the_agent_package(sample_library, make_settings):
 
     try:
         import vidrag.agent as agent
+
         present = hasattr(agent, "answer_question")
     except ImportError:
         present = False

@@ -33,8 +33,17 @@ def test_listening_beyond_loopback_needs_a_key(sample_library, make_settings):
         assert http.post("/search", json={"query": "tcp"}).status_code == 401  # writes need the header
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                                ("0.0.0.0", False), ("::", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     from vidrag.api.app import is_loopback
 
@@ -85,10 +94,13 @@ def test_symlink_escapes_are_refused(rooted):
     assert http.post("/videos", json={"path": str(root)}).json() == {"detail": "no video files found"}
 
 
-@pytest.mark.parametrize(("path", "status", "detail"), [
-    ("/etc/passwd", 403, "path is outside the allowed roots"),
-    ("relative/clip.mp4", 422, "path must be absolute"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/etc/passwd", 403, "path is outside the allowed roots"),
+        ("relative/clip.mp4", 422, "path must be absolute"),
+    ],
+)
 def test_bad_paths(rooted, path, status, detail):
     http, _, _ = rooted
     response = http.post("/videos", json={"path": path})
@@ -109,7 +121,7 @@ def test_oversized_uploads_are_refused(sample_library, make_settings):
         assert (response.status_code, response.json()) == (413, {"detail": "upload too large"})
 
         def chunks():  # no Content-Length: the limit applies while the body is read
-            yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n\r\n"
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n\r\n'
             for _ in range(3):
                 yield b"\x00" * (1 << 20)
             yield b"\r\n--b--\r\n"
@@ -129,7 +141,10 @@ def test_fake_videos_are_refused_by_content(client, sample_library, content):
 def test_other_bodies_and_missing_file(client):
     assert client.post("/videos", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
     response = client.post("/videos", data={"other": "x"}, files={"nofile": ("a.txt", b"x")})
-    assert (response.status_code, response.json()["detail"]) == (422, "no file: send the video in the multipart field 'file'")
+    assert (response.status_code, response.json()["detail"]) == (
+        422,
+        "no file: send the video in the multipart field 'file'",
+    )
     assert client.post("/videos", json={"nope": 1}).status_code == 422
 
 

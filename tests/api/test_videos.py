@@ -82,8 +82,27 @@ def tiny_video(tmp_path) -> Path:
         pytest.fail("ffmpeg is missing: apt-get install ffmpeg")
     out = tmp_path / "pattern"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "3",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(out)], check=True)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=10",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 

@@ -96,7 +96,9 @@ def test_qdrant_cluster_has_three_peers_that_find_the_first(cluster, compose):
     assert services["qdrant-1"]["command"] == ["./qdrant", "--uri", "http://qdrant-1:6335"]
     for name in ("qdrant-2", "qdrant-3"):
         command = services[name]["command"]
-        assert flag(command, "--bootstrap") == "http://qdrant-1:6335" and flag(command, "--uri") == f"http://{name}:6335"
+        assert (
+            flag(command, "--bootstrap") == "http://qdrant-1:6335" and flag(command, "--uri") == f"http://{name}:6335"
+        )
         assert services[name]["depends_on"] == {"qdrant-1": {"condition": "service_healthy"}}
     for name, service in services.items():
         assert service["image"] == compose["services"]["qdrant"]["image"]  # one Qdrant version everywhere
@@ -105,7 +107,9 @@ def test_qdrant_cluster_has_three_peers_that_find_the_first(cluster, compose):
         assert env["QDRANT__SERVICE__API_KEY"].startswith("${QDRANT_API_KEY:?")
         assert service["volumes"] == [f"{name}-data:/qdrant/storage"] and f"{name}-data" in cluster["volumes"]
         assert not any("6335" in port for port in service.get("ports", []))  # peers' port stays internal
-        assert "6333" in " ".join(service["healthcheck"]["test"]) and "/readyz" in " ".join(service["healthcheck"]["test"])
+        assert "6333" in " ".join(service["healthcheck"]["test"]) and "/readyz" in " ".join(
+            service["healthcheck"]["test"]
+        )
     assert services["qdrant-1"]["ports"] == ["6333:6333"]
 
 

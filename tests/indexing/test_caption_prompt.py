@@ -40,7 +40,7 @@ def test_caption_keeps_raw_and_puts_summary_first():
     caption = to_caption(WELL_FORMED)
     assert caption.raw == WELL_FORMED
     lines = caption.text.splitlines()
-    assert lines[0].startswith("A woman opens") and "On-screen text: \"Route 42\", \"NO ENTRY\"" in lines
+    assert lines[0].startswith("A woman opens") and 'On-screen text: "Route 42", "NO ENTRY"' in lines
 
 
 def test_thinking_markdown_aliases_and_continuation_lines():

@@ -49,8 +49,9 @@ def test_ray_ingest_stores_what_the_single_process_stores_and_reports_a_bad_file
     settings = sample_settings.model_copy(update={"home": tmp_path / "home"})
     library = open_library(settings, for_ingest=True)
     try:
-        results = library.ingest_on_ray([sample_dir / name for name in PART] + [bad],
-                                        build=partial(worker_part, settings))
+        results = library.ingest_on_ray(
+            [sample_dir / name for name in PART] + [bad], build=partial(worker_part, settings)
+        )
         by_name = {Path(r.path).name: r for r in results}
         assert by_name[bad.name].status == "failed"
         assert "not a readable media file" in by_name[bad.name].error and str(bad.resolve()) in by_name[bad.name].error
@@ -62,7 +63,12 @@ def test_ray_ingest_stores_what_the_single_process_stores_and_reports_a_bad_file
             assert ray_result.video_id == expected.id and ray_result.clips == expected.clip_count
             record = library.video(name)
             assert (record.status, record.cuts, record.summary, record.duration, record.language) == (
-                "indexed", expected.cuts, expected.summary, expected.duration, expected.language)
+                "indexed",
+                expected.cuts,
+                expected.summary,
+                expected.duration,
+                expected.language,
+            )
             _assert_same_points(_points(library.store, expected.id), _points(sample_library.store, expected.id))
         again = library.ingest_on_ray([sample_dir / name for name in PART], build=partial(worker_part, settings))
         assert [r.status for r in again] == ["unchanged", "unchanged"]  # decided by the catalog, before Ray
@@ -111,7 +117,8 @@ def test_a_worker_killed_mid_run_and_a_rerun_leave_the_state_of_a_clean_run(tmp_
     # Ray restarts the worker and retries its video; whatever the first run left, the rerun completes it.
     assert {r["status"] for r in crashed} <= {"indexed", "failed"}
     assert {r["path"]: r["status"] for r in rerun if r["status"] != "unchanged"}.keys() == {
-        r["path"] for r in crashed if r["status"] != "indexed"}
+        r["path"] for r in crashed if r["status"] != "indexed"
+    }
     assert _stored(tmp_path / "ray") == _stored(tmp_path / "clean")
 
 
@@ -124,8 +131,9 @@ def test_plain_ingest_never_imports_ray(tmp_path):
         "print('ray imported' if 'ray' in sys.modules else 'no ray')\n"
     )
     env = {**os.environ, "VIDRAG_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert done.stdout.strip().splitlines()[-1] == "no ray", done.stderr
     assert "empty" in done.stderr  # the ingest did run
 
@@ -145,8 +153,9 @@ def test_pools_are_sized_to_the_cluster():
 
 def test_throughput_adds_each_stage_busy_time_over_videos():
     results = [
-        IngestResult("/a.mp4", "indexed", "a", clips=4, duration=20.0,
-                     timings={"asr": 2.0, "decode": 1.0, "hash": 0.0}),
+        IngestResult(
+            "/a.mp4", "indexed", "a", clips=4, duration=20.0, timings={"asr": 2.0, "decode": 1.0, "hash": 0.0}
+        ),
         IngestResult("/b.mp4", "indexed", "b", clips=6, duration=30.0, timings={"asr": 3.0, "decode": 1.5}),
         IngestResult("/c.mp4", "unchanged", "c", clips=9, duration=90.0),
         IngestResult("/d.mp4", "failed", error="bad"),

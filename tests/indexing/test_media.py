@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from tests import media
 from vidrag.indexing.media import iter_frames, load_audio, probe, read_frames_at
 from vidrag.storage.errors import InputError
-from tests import media
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ engine itself runs against the real remote code in test_minicpm_real.py.
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import numpy as np
 import pytest
@@ -123,7 +122,8 @@ def test_chat_receives_frames_temporal_ids_and_greedy_kwargs():
     assert all(abs(a - b) <= 1 for a, b in zip(flat, expected)) and len(flat) == 30
     assert [len(g) for g in call["temporal_ids"]] == [3] * 10
     assert call["tokenizer"] == "TOKENIZER" and call["processor"] == "PROCESSOR"
-    assert {k: call[k] for k in ("use_image_id", "max_slice_nums", "enable_thinking", "sampling", "do_sample", "max_new_tokens")} == {
+    options = ("use_image_id", "max_slice_nums", "enable_thinking", "sampling", "do_sample", "max_new_tokens")
+    assert {k: call[k] for k in options} == {
         "use_image_id": False, "max_slice_nums": 1, "enable_thinking": False,
         "sampling": True, "do_sample": False, "max_new_tokens": 200,
     }  # fmt: skip
@@ -294,7 +294,7 @@ def test_transformers_versions():
 
 def test_device_defaults_to_cuda_and_cpu_is_explicit(caplog):
     class NoCuda:
-        class cuda:  # noqa: N801 - mimics torch.cuda
+        class cuda:
             @staticmethod
             def is_available():
                 return False

@@ -95,12 +95,12 @@ def test_sdpa_siglip_matches_eager_in_float32(loaded):
     """Every layer's output agrees to float32 rounding (relative 1e-5: the tiny random model's hidden
     states grow to ~600 over two layers and rounding grows with them); the post-LayerNorm features, ~4 in
     size, differ by at most ~5e-5."""
+    import copy
+    import types
+
     import torch
 
     from vidrag.indexing.captioners import minicpm_engine as engine
-
-    import copy
-    import types
 
     vpm = loaded[0].vpm
     if next(vpm.parameters()).dtype != torch.float32:  # compare in float32 whatever the model was loaded in
@@ -116,7 +116,10 @@ def test_sdpa_siglip_matches_eager_in_float32(loaded):
         with engine.sdpa_vision(model):
             fused = model.vpm(pixels, patch_attention_mask=mask, tgt_sizes=sizes, output_hidden_states=True)
     assert "forward" not in vars(model.vpm.encoder.layers[0].self_attn)  # patch undone
-    rel = [float((r - g)[:, :40].abs().max()) / float(r.abs().max()) for r, g in zip(eager.hidden_states, fused.hidden_states)]
+    rel = [
+        float((r - g)[:, :40].abs().max()) / float(r.abs().max())
+        for r, g in zip(eager.hidden_states, fused.hidden_states)
+    ]
     last = float((eager.last_hidden_state - fused.last_hidden_state)[:, :40].abs().max())
     bound = 1.0 if DEVICE == "cpu" else 10.0  # CUDA's fused kernels round differently from CPU's
     assert max(rel) <= 1e-5 * bound and last <= 1e-4 * bound, (rel, last)

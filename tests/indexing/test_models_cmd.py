@@ -79,8 +79,12 @@ def test_download_resumes_into_dest_when_the_hub_answers(tmp_path, monkeypatch):
     monkeypatch.setattr(models_cmd, "_hub", lambda: Hub)
     result = runner.invoke(models_app, ["download", "minicpm", "--variant", "awq", "--dest", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert calls == [("openbmb/MiniCPM-V-4_5-AWQ", {"revision": None, "allow_patterns": None,
-                                                     "local_dir": str(tmp_path / "MiniCPM-V-4_5-AWQ")})]
+    assert calls == [
+        (
+            "openbmb/MiniCPM-V-4_5-AWQ",
+            {"revision": None, "allow_patterns": None, "local_dir": str(tmp_path / "MiniCPM-V-4_5-AWQ")},
+        )
+    ]
     assert result.stdout.strip() == str(tmp_path / "MiniCPM-V-4_5-AWQ")
 
     monkeypatch.setattr(models_cmd, "_free_bytes", lambda folder: 10)
@@ -90,12 +94,16 @@ def test_download_resumes_into_dest_when_the_hub_answers(tmp_path, monkeypatch):
 
 def test_list_reports_cached_models_with_sizes(tmp_path):
     weights = b"\0" * 4096
-    index = json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})
+    index = json.dumps(
+        {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    )
     fake_cache(tmp_path, "openbmb/MiniCPM-V-4_5", {
         "config.json": b"{}", "model.safetensors.index.json": index.encode(),
         "model-00001-of-00002.safetensors": weights, "model-00002-of-00002.safetensors": weights + b"1",
     })  # fmt: skip
-    fake_cache(tmp_path, "openbmb/MiniCPM-V-4_5-int4", {"config.json": b"{}", "model.safetensors.index.json": index.encode()})
+    fake_cache(
+        tmp_path, "openbmb/MiniCPM-V-4_5-int4", {"config.json": b"{}", "model.safetensors.index.json": index.encode()}
+    )
 
     result = runner.invoke(models_app, ["list", "--json", "--cache-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -118,7 +126,9 @@ def test_list_scans_download_folders_and_says_when_empty(tmp_path):
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"x" * 10)
-    result = runner.invoke(models_app, ["list", "--json", "--cache-dir", str(tmp_path / "none"), "--dir", str(tmp_path / "models")])
+    result = runner.invoke(
+        models_app, ["list", "--json", "--cache-dir", str(tmp_path / "none"), "--dir", str(tmp_path / "models")]
+    )
     (row,) = json.loads(result.stdout)
     assert row["complete"] and row["source"] == "folder" and row["size_bytes"] == 12
     empty = runner.invoke(models_app, ["list", "--cache-dir", str(tmp_path / "none")])

@@ -23,7 +23,10 @@ from vidrag.indexing.captioners.openai_server import OpenAICaptioner, VLLMOfflin
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 MODEL = "openbmb/MiniCPM-V-4_5"
-CAPTION = "PEOPLE: a cyclist\nOBJECTS: a bike\nACTIONS: rides past\nSETTING: a street\nON-SCREEN TEXT: \"STOP\"\nSUMMARY: A cyclist rides past a stop sign."
+CAPTION = (
+    'PEOPLE: a cyclist\nOBJECTS: a bike\nACTIONS: rides past\nSETTING: a street\nON-SCREEN TEXT: "STOP"\n'
+    "SUMMARY: A cyclist rides past a stop sign."
+)
 
 
 def frame(value: int, h: int = 90, w: int = 160) -> np.ndarray:
@@ -225,7 +228,9 @@ def test_ask_sends_all_given_frames_the_question_and_history(server):
     messages = body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert len(decode_video_url(messages[0]["content"][0]["video_url"]["url"])) == 12
-    assert "What is it?" in messages[0]["content"][1]["text"] and "40.0 s to 41.0 s" in messages[0]["content"][1]["text"]
+    assert (
+        "What is it?" in messages[0]["content"][1]["text"] and "40.0 s to 41.0 s" in messages[0]["content"][1]["text"]
+    )
     assert messages[1]["content"] == "A bike." and messages[2]["content"] == "Is it red?"
     assert body["chat_template_kwargs"] == {"enable_thinking": False}
 

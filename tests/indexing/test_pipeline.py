@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import media
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.describe import Describer
 from vidrag.indexing.embed import Embedder
@@ -21,7 +22,6 @@ from vidrag.indexing.pipeline import Indexer, IngestOptions
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.edge_store import EdgeClipStore
 from vidrag.storage.qdrant_store import Where
-from tests import media
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,13 @@ def indexer(tmp_path, models):
     embedder, transcriber = models
     store = EdgeClipStore(tmp_path / "qdrant", dim=embedder.dim)
     yield Indexer(
-        store=store, catalog=Catalog(tmp_path / "catalog.sqlite"), embedder=embedder,
-        transcriber=transcriber, captioner=Describer(), ocr=OcrReader(), cache_dir=tmp_path / "cache",
+        store=store,
+        catalog=Catalog(tmp_path / "catalog.sqlite"),
+        embedder=embedder,
+        transcriber=transcriber,
+        captioner=Describer(),
+        ocr=OcrReader(),
+        cache_dir=tmp_path / "cache",
         options=IngestOptions(max_clip=4.0, min_clip=1.0),
     )
     store.close()
@@ -62,8 +67,12 @@ def test_a_bad_batch_indexes_the_good_files_and_reports_the_rest(tmp_path, index
     }
     audio = media.audio_only(tmp_path)  # not a video suffix: found only when named directly
     bad[audio] = "audio only"
-    good = [media.video_no_audio(folder), media.rotated_phone_video(folder),
-            media.variable_frame_rate(folder), media.corrupt_audio_packet(folder)]
+    good = [
+        media.video_no_audio(folder),
+        media.rotated_phone_video(folder),
+        media.variable_frame_rate(folder),
+        media.corrupt_audio_packet(folder),
+    ]
     results = {Path(r.path).name: r for r in indexer.ingest([folder, audio, tmp_path / "missing.mp4"])}
     for path, message in bad.items():
         assert results[path.name].status == "failed"
@@ -129,19 +138,35 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, sample_dir):
     folder.mkdir()
     shutil.copy(sample_dir / "solar_system.mp4", folder / "solar_system.mp4")
     home = tmp_path / "home"
-    process = subprocess.Popen(_ingest_command(home, folder), env=_env(home), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, cwd=Path(__file__).parents[2])
+    process = subprocess.Popen(
+        _ingest_command(home, folder),
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
     _wait_for_indexing(home / "catalog.sqlite", process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done = subprocess.run(_ingest_command(home, folder), env=_env(home), capture_output=True, text=True,
-                          cwd=Path(__file__).parents[2], check=True)
+    done = subprocess.run(
+        _ingest_command(home, folder),
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        check=True,
+    )
     results = json.loads(done.stdout)["results"]
     assert {r["status"] for r in results} <= {"indexed", "unchanged"}
     # A clean ingest elsewhere gives exactly the same points: nothing duplicated, nothing missing.
     clean_home = tmp_path / "clean"
-    subprocess.run(_ingest_command(clean_home, folder), env=_env(clean_home), capture_output=True,
-                   cwd=Path(__file__).parents[2], check=True)
+    subprocess.run(
+        _ingest_command(clean_home, folder),
+        env=_env(clean_home),
+        capture_output=True,
+        cwd=Path(__file__).parents[2],
+        check=True,
+    )
     assert _point_ids(home) == _point_ids(clean_home)
     assert len(_point_ids(home)) == sum(r["clips"] for r in results) + len(results)
 
@@ -157,7 +182,7 @@ def _point_ids(home: Path) -> set[str]:
 class _DeafTranscriber(Transcriber):
     """The failure seen on some machines: the voice-activity detector hears speech, the model returns nothing."""
 
-    def transcribe(self, audio):  # noqa: ANN001, ANN201
+    def transcribe(self, audio):
         heard = super().transcribe(audio)
         return type(heard)(language=None, segments=[], speech_seconds=heard.speech_seconds)
 
@@ -168,8 +193,13 @@ def test_speech_the_model_loses_is_reported_not_stored_as_silence(tmp_path, mode
     path = media.speech_video(tmp_path, sentence="Welcome to the budget meeting. " * 3)
     store = EdgeClipStore(tmp_path / "qdrant", dim=embedder.dim)
     indexer = Indexer(
-        store=store, catalog=Catalog(tmp_path / "catalog.sqlite"), embedder=embedder,
-        transcriber=_DeafTranscriber(), captioner=Describer(), ocr=None, cache_dir=tmp_path / "cache",
+        store=store,
+        catalog=Catalog(tmp_path / "catalog.sqlite"),
+        embedder=embedder,
+        transcriber=_DeafTranscriber(),
+        captioner=Describer(),
+        ocr=None,
+        cache_dir=tmp_path / "cache",
     )
     try:
         result = indexer.ingest_file(path)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests import media
 from vidrag.indexing.analysis import analyse
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.captioners import make_captioner
@@ -13,7 +14,6 @@ from vidrag.indexing.media import iter_frames, load_audio, probe
 from vidrag.indexing.ocr import OcrReader, merge_lines
 from vidrag.indexing.segment import change_spikes, merge_cuts
 from vidrag.storage.errors import InputError
-from tests import media
 
 
 def test_shot_cuts_are_found_within_one_frame(tmp_path):
@@ -35,8 +35,10 @@ def test_spike_detector_finds_still_picture_changes():
 
 def test_speech_and_screen_text_are_read(tmp_path):
     path = media.speech_video(
-        tmp_path, sentence="Welcome to the budget meeting. Today we discuss the marketing plan for next year.",
-        text="Quarterly Budget Review")
+        tmp_path,
+        sentence="Welcome to the budget meeting. Today we discuss the marketing plan for next year.",
+        text="Quarterly Budget Review",
+    )
     info = probe(path)
     transcript = Transcriber().transcribe(load_audio(path, info))
     words = transcript.text_between(0, info.duration).lower()
@@ -62,13 +64,17 @@ def test_silence_gives_an_empty_transcript():
 
 def test_merge_lines_dedupes_across_frames():
     assert merge_lines([["Agenda", "Item one"], ["agenda", "Item  one", "Item two"]]) == [
-        "Agenda", "Item one", "Item two"]
+        "Agenda",
+        "Item one",
+        "Item two",
+    ]
 
 
 def test_describer_states_what_it_measures():
     white = np.full((180, 320, 3), 240, dtype=np.uint8)
-    clip = ClipFrames("v", 0, 5, [white], [2.5], transcript="", ocr="Title\nBullet one",
-                      stats={"motion": 0.0, "cuts": 0})
+    clip = ClipFrames(
+        "v", 0, 5, [white], [2.5], transcript="", ocr="Title\nBullet one", stats={"motion": 0.0, "cuts": 0}
+    )
     caption = Describer().caption([clip])[0]
     assert caption.fields["colours"] == "white"
     assert caption.fields["brightness"] == "bright"
@@ -115,7 +121,9 @@ def test_every_slide_change_of_the_sample_lectures_is_a_cut_and_read_again(sampl
             assert abs(cut - start) <= 1 / 25 + 1e-6, (video["file"], analysis.cuts, expected)
         # Each slide's own title is on screen while it is up (slides that differ little still count).
         for segment in video["segments"]:
-            shown = " ".join(line for t, lines in analysis.ocr if segment["start"] <= t < segment["end"] for line in lines)
+            shown = " ".join(
+                line for t, lines in analysis.ocr if segment["start"] <= t < segment["end"] for line in lines
+            )
             assert segment["title"].split()[0] in shown, (video["file"], segment["title"], shown[:200])
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import media
 from vidrag.indexing.asr import Segment, Transcript, Word, asr_threads
 from vidrag.indexing.ocr import OcrReader, tesseract_env
-from tests import media
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCE = "Welcome to the budget meeting. Today we review the quarterly numbers and the hiring plan."
@@ -55,8 +55,12 @@ def speech_video(tmp_path_factory):
 def _run(video: Path, order: str, threads: int = 2, **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(video), order, str(threads)], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, "-c", _PROBE, str(video), order, str(threads)],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -13,10 +13,24 @@ def catalog(tmp_path):
 
 
 def test_roundtrip_and_lookup(catalog):
-    catalog.upsert_video(VideoRecord(id="abcdef0123456789", path="/lib/talk.mp4", duration=12.5,
-                                     timings={"asr": 1.5}, has_audio=True, status="indexed", cuts=[3.2, 7.04]))
+    catalog.upsert_video(
+        VideoRecord(
+            id="abcdef0123456789",
+            path="/lib/talk.mp4",
+            duration=12.5,
+            timings={"asr": 1.5},
+            has_audio=True,
+            status="indexed",
+            cuts=[3.2, 7.04],
+        )
+    )
     record = catalog.find_video("abcdef")
-    assert (record.path, record.duration, record.timings, record.has_audio) == ("/lib/talk.mp4", 12.5, {"asr": 1.5}, True)
+    assert (record.path, record.duration, record.timings, record.has_audio) == (
+        "/lib/talk.mp4",
+        12.5,
+        {"asr": 1.5},
+        True,
+    )
     assert record.cuts == [3.2, 7.04]
     assert catalog.find_video("talk.mp4").id == "abcdef0123456789"
     assert catalog.find_video("/lib/talk.mp4").id == "abcdef0123456789"

@@ -55,13 +55,22 @@ def server():
 
 def _created(name: str) -> list[dict]:
     """The bodies of the create-collection requests for `name`."""
-    return [body for method, path, body in _Recorder.requests
-            if method == "PUT" and path.split("?")[0] == f"/collections/{name}"]
+    return [
+        body
+        for method, path, body in _Recorder.requests
+        if method == "PUT" and path.split("?")[0] == f"/collections/{name}"
+    ]
 
 
 def test_a_new_server_collection_takes_the_cluster_layout_from_settings(server, tmp_path):
-    settings = Settings(home=tmp_path, qdrant_url=server, collection="clips", qdrant_shards=6,
-                        qdrant_replication=2, qdrant_write_consistency=2)
+    settings = Settings(
+        home=tmp_path,
+        qdrant_url=server,
+        collection="clips",
+        qdrant_shards=6,
+        qdrant_replication=2,
+        qdrant_write_consistency=2,
+    )
     open_store(settings, dim=384).close()
     (create,) = _created("clips")
     assert (create["shard_number"], create["replication_factor"], create["write_consistency_factor"]) == (6, 2, 2)
@@ -81,7 +90,8 @@ def test_unset_layout_leaves_the_server_default(server, tmp_path):
 def test_local_mode_accepts_the_same_layout(tmp_path):
     from vidrag.storage.qdrant_store import QdrantClientStore
 
-    store = QdrantClientStore(QdrantClient(path=str(tmp_path / "local")), "clips", dim=4, shards=6, replication=2,
-                              write_consistency=2)
+    store = QdrantClientStore(
+        QdrantClient(path=str(tmp_path / "local")), "clips", dim=4, shards=6, replication=2, write_consistency=2
+    )
     assert store.count() == 0
     store.close()

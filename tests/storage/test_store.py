@@ -6,10 +6,9 @@ import pytest
 from qdrant_client import QdrantClient
 
 from vidrag.indexing.embed import SparseEncoder
-from vidrag.storage.errors import InputError
-from vidrag.storage.ids import clip_point_id, content_hash, video_id_from_hash
 from vidrag.storage.edge_store import EdgeClipStore
-from vidrag.storage.errors import BackendUnavailable
+from vidrag.storage.errors import BackendUnavailable, InputError
+from vidrag.storage.ids import clip_point_id, content_hash, video_id_from_hash
 from vidrag.storage.qdrant_store import ClipVectors, QdrantClientStore
 from vidrag.storage.types import Clip
 
@@ -36,12 +35,14 @@ def store(request, tmp_path):
 
 @pytest.fixture()
 def filled(store):
-    store.upsert([
-        _item("a", 0, 10, [1, 0, 0, 0], "the kettle boils water for tea"),
-        _item("a", 10, 20, [0, 1, 0, 0], "routers forward packets between networks"),
-        _item("b", 0, 10, [0, 0, 1, 0], "jupiter is the largest planet"),
-        _item("b", 10, 20, [0.9, 0.1, 0, 0], "green tea steeps for two minutes"),
-    ])
+    store.upsert(
+        [
+            _item("a", 0, 10, [1, 0, 0, 0], "the kettle boils water for tea"),
+            _item("a", 10, 20, [0, 1, 0, 0], "routers forward packets between networks"),
+            _item("b", 0, 10, [0, 0, 1, 0], "jupiter is the largest planet"),
+            _item("b", 10, 20, [0.9, 0.1, 0, 0], "green tea steeps for two minutes"),
+        ]
+    )
     return store
 
 

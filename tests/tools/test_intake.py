@@ -25,13 +25,16 @@ def test_a_folder_gives_its_videos_but_not_links_out_of_the_roots(root):
     assert video_files_under(str(root), [root]) == [str(root / "talks" / "a.mp4")]
 
 
-@pytest.mark.parametrize(("raw", "error", "message"), [
-    ("/etc/passwd", Forbidden, "outside the allowed roots"),
-    ("relative/a.mp4", InputError, "must be absolute"),
-    ("{root}/talks/../talks/a.mp4", Forbidden, "must not contain '..'"),
-    ("{root}/talks/escape.mp4", Forbidden, "outside the allowed roots"),
-    ("{root}/missing", InputError, "no such file or folder"),
-])
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        ("/etc/passwd", Forbidden, "outside the allowed roots"),
+        ("relative/a.mp4", InputError, "must be absolute"),
+        ("{root}/talks/../talks/a.mp4", Forbidden, "must not contain '..'"),
+        ("{root}/talks/escape.mp4", Forbidden, "outside the allowed roots"),
+        ("{root}/missing", InputError, "no such file or folder"),
+    ],
+)
 def test_bad_server_paths_are_refused(root, raw, error, message):
     with pytest.raises(error, match=message):
         video_files_under(raw.format(root=root), [root])

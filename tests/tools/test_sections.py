@@ -56,7 +56,12 @@ def test_plan_covers_the_duration_with_whole_sections(seconds):
 def test_plan_for_ten_seconds_matches_worked_example():
     plan = plan_sections(10.0)
     assert (plan.target_frames, plan.sections, plan.num_frames, plan.frames_returned, plan.trim) == (
-        300, 9, 297, 325, 25)
+        300,
+        9,
+        297,
+        325,
+        25,
+    )
 
 
 @pytest.mark.parametrize("lws", [3, 5, 9, 12])
@@ -90,8 +95,16 @@ def test_bucket_keeps_portrait_aspect_near_target_area():
     assert abs(width * height - 640 * 640) / (640 * 640) < 0.05
 
 
-@pytest.mark.parametrize(("size", "area"), [((1920, 1080), 640 * 640), ((1080, 1920), 512 * 512),
-                                            ((33, 97), 32 * 32), ((4000, 10), 64 * 64), ((32, 32), 32 * 32)])
+@pytest.mark.parametrize(
+    ("size", "area"),
+    [
+        ((1920, 1080), 640 * 640),
+        ((1080, 1920), 512 * 512),
+        ((33, 97), 32 * 32),
+        ((4000, 10), 64 * 64),
+        ((32, 32), 32 * 32),
+    ],
+)
 def test_bucket_gives_multiples_of_16(size, area):
     width, height = bucket_size(*size, target_area=area)
     assert width % 16 == 0 and height % 16 == 0

@@ -17,12 +17,12 @@ from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
 from vidrag.tools.talking_head.framepack import (
     BASE_REPO,
     REDUX_REPO,
+    VARIANTS,
     apply_memory_mode,
     default_memory_mode,
     load_framepack,
     missing_weights,
     resolve_device,
-    VARIANTS,
 )
 from vidrag.tools.talking_head.media import grab_frame, probe
 from vidrag.tools.talking_head.pipeline import CommandLipSync, MotionSettings, TalkingHeadPipeline, run_motion
@@ -55,8 +55,9 @@ def maker(load, **kwargs):
 def made(tiny, portrait, tmp_path_factory):
     calls = []
     out = tmp_path_factory.mktemp("made") / "talk.mp4"
-    result = maker(lambda: tiny).generate(portrait, SCRIPT, out, MotionSettings(seed=1, **FAST),
-                                  progress=lambda done, total: calls.append((done, total)))
+    result = maker(lambda: tiny).generate(
+        portrait, SCRIPT, out, MotionSettings(seed=1, **FAST), progress=lambda done, total: calls.append((done, total))
+    )
     return result, calls
 
 
@@ -106,8 +107,15 @@ def test_progress_counts_up_to_its_total(made):
 
 def _motion(pipe, portrait, seed):
     settings = MotionSettings(seed=seed, **FAST)
-    frames, _ = run_motion(pipe, Image.open(portrait).convert("RGB"), 32, 32, plan_sections(0.5, 30, 3),
-                           settings, prompt_template=TINY_PROMPT_TEMPLATE)
+    frames, _ = run_motion(
+        pipe,
+        Image.open(portrait).convert("RGB"),
+        32,
+        32,
+        plan_sections(0.5, 30, 3),
+        settings,
+        prompt_template=TINY_PROMPT_TEMPLATE,
+    )
     return frames
 
 
@@ -122,13 +130,16 @@ def _never_loaded():
     raise AssertionError("validation must fail before the model loads")
 
 
-@pytest.mark.parametrize(("script", "settings", "message"), [
-    ("   ", {}, "script is empty"),
-    (SCRIPT, {"width": 40, "height": 32}, "width must be a positive multiple of 16, got 40"),
-    (SCRIPT, {"sampling": "vanilla", "use_last_image": True}, "last image needs inverted_anti_drifting"),
-    (SCRIPT, {"sampling": "sideways"}, "Unknown sampling"),
-    (SCRIPT, {"steps": 0}, "steps must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("script", "settings", "message"),
+    [
+        ("   ", {}, "script is empty"),
+        (SCRIPT, {"width": 40, "height": 32}, "width must be a positive multiple of 16, got 40"),
+        (SCRIPT, {"sampling": "vanilla", "use_last_image": True}, "last image needs inverted_anti_drifting"),
+        (SCRIPT, {"sampling": "sideways"}, "Unknown sampling"),
+        (SCRIPT, {"steps": 0}, "steps must be at least 1"),
+    ],
+)
 def test_invalid_inputs_fail_before_loading(portrait, tmp_path, script, settings, message):
     with pytest.raises(InputError, match=message):
         maker(_never_loaded).generate(portrait, script, tmp_path / "x.mp4", MotionSettings(**settings))
@@ -157,8 +168,16 @@ def test_frame_grab_from_a_video(made):
 
 
 def test_agent_tool_takes_a_video_frame_and_returns_paths(made, tmp_path):
-    request = TalkingHeadRequest(image=str(made[0].video), script="Short one.", frame_time=0.5, tiny=True, seed=2,
-                                 steps=2, latent_window_size=3, target_area=32 * 32)
+    request = TalkingHeadRequest(
+        image=str(made[0].video),
+        script="Short one.",
+        frame_time=0.5,
+        tiny=True,
+        seed=2,
+        steps=2,
+        latent_window_size=3,
+        target_area=32 * 32,
+    )
     result = generate_talking_head(request, tmp_path / "tool.mp4")
     assert Path(result["video"]).is_file() and Path(result["metadata"]).is_file()
     assert result["seed"] == 2 and (result["width"], result["height"]) == (32, 32)
@@ -188,8 +207,26 @@ def test_cli_command_tiny_json(portrait, tmp_path):
     app.command("talking-head")(talking_head_command)
     app.command("other")(lambda: None)
     out = tmp_path / "cli.mp4"
-    res = CliRunner().invoke(app, ["talking-head", "--image", str(portrait), "--script", "Hi there.", "--out",
-                                   str(out), "--tiny", "--steps", "2", "--window", "3", "--area", "1024", "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "talking-head",
+            "--image",
+            str(portrait),
+            "--script",
+            "Hi there.",
+            "--out",
+            str(out),
+            "--tiny",
+            "--steps",
+            "2",
+            "--window",
+            "3",
+            "--area",
+            "1024",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["video"] == str(out) and out.is_file()
 
@@ -197,8 +234,9 @@ def test_cli_command_tiny_json(portrait, tmp_path):
 def test_lipsync_command_runs_on_video_and_audio(tiny, portrait, tmp_path):
     template = """sh -c 'test -s "$1" && cp "$0" "$2"' {video} {audio} {out}"""  # a stand-in lip-sync tool
     sync = CommandLipSync(template)
-    result = maker(lambda: tiny, lipsync=sync).generate(portrait, "One two.", tmp_path / "ls.mp4",
-                                                MotionSettings(**FAST))
+    result = maker(lambda: tiny, lipsync=sync).generate(
+        portrait, "One two.", tmp_path / "ls.mp4", MotionSettings(**FAST)
+    )
     info = probe(result.video)
     assert info["video"]["codec"] == "h264" and result.metadata["lipsync"]["template"] == template
     assert abs(info["video"]["duration"] - info["audio"]["duration"]) <= 1 / 30
@@ -246,7 +284,9 @@ def test_missing_weights_lists_only_what_is_absent(tmp_path):
     _fake_snapshot(tmp_path, BASE_REPO, _BASE_PARTS)
     _fake_snapshot(tmp_path, REDUX_REPO, [p for p in _REDUX_PARTS if p != "image_encoder/"])
     assert missing_weights(VARIANTS["framepack"], str(tmp_path)) == [
-        "lllyasviel/FramePackI2V_HY", f"{REDUX_REPO}/image_encoder"]
+        "lllyasviel/FramePackI2V_HY",
+        f"{REDUX_REPO}/image_encoder",
+    ]
 
 
 def test_real_model_refuses_the_cpu_unless_allowed(tmp_path):

@@ -37,7 +37,9 @@ def test_search_clips_filters_by_video_and_time(tools):
 
 
 def test_errors_are_text_an_llm_can_act_on(tools):
-    assert tools.get_transcript("nope.mp4", 0, 5) == {"error": "Unknown video 'nope.mp4'; call list_videos to see the library."}
+    assert tools.get_transcript("nope.mp4", 0, 5) == {
+        "error": "Unknown video 'nope.mp4'; call list_videos to see the library."
+    }
     assert "call list_videos" in tools.inspect_clip("nope", 0, 5, "what?")["error"]
     assert "start < end" in tools.get_transcript("tcp_networking.mp4", 9, 3)["error"]
     assert "empty" in tools.search_clips("   ")["error"]

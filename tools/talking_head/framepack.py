@@ -28,8 +28,13 @@ GIB = 1024**3
 
 # What must be in each repo's local snapshot: model folders need weights, the rest a config file.
 _BASE_PARTS = (
-    "model_index.json", "text_encoder/", "text_encoder_2/", "vae/",
-    "tokenizer/tokenizer_config.json", "tokenizer_2/tokenizer_config.json", "scheduler/scheduler_config.json",
+    "model_index.json",
+    "text_encoder/",
+    "text_encoder_2/",
+    "vae/",
+    "tokenizer/tokenizer_config.json",
+    "tokenizer_2/tokenizer_config.json",
+    "scheduler/scheduler_config.json",
 )
 _REDUX_PARTS = ("image_encoder/", "feature_extractor/preprocessor_config.json")
 

@@ -43,26 +43,42 @@ def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
 
         device = resolve_device(request.device, allow_cpu=True)
         return TalkingHeadPipeline(
-            lambda: cached_pipeline(f"tiny:{device}", lambda: _tiny_on(device)), voice=voice, lipsync=lipsync,
-            model_ids=TINY_MODEL_IDS, prompt_template=TINY_PROMPT_TEMPLATE,
+            lambda: cached_pipeline(f"tiny:{device}", lambda: _tiny_on(device)),
+            voice=voice,
+            lipsync=lipsync,
+            model_ids=TINY_MODEL_IDS,
+            prompt_template=TINY_PROMPT_TEMPLATE,
             info={"device": device, "memory_mode": "none", "tiny": True},
         )
     device = resolve_device(request.device, request.allow_cpu)
     key = f"{request.variant}:{device}:{request.memory_mode}:{request.cache_dir}"
 
     def load() -> Any:
-        return load_framepack(request.variant, device=device, memory_mode=request.memory_mode,
-                              allow_cpu=request.allow_cpu, cache_dir=request.cache_dir)
+        return load_framepack(
+            request.variant,
+            device=device,
+            memory_mode=request.memory_mode,
+            allow_cpu=request.allow_cpu,
+            cache_dir=request.cache_dir,
+        )
 
     return TalkingHeadPipeline(
-        lambda: cached_pipeline(key, load), voice=voice, lipsync=lipsync, model_ids=spec.model_ids(),
-        info={"device": device, "memory_mode": request.memory_mode or "auto", "variant": request.variant,
-              "tiny": False},
+        lambda: cached_pipeline(key, load),
+        voice=voice,
+        lipsync=lipsync,
+        model_ids=spec.model_ids(),
+        info={
+            "device": device,
+            "memory_mode": request.memory_mode or "auto",
+            "variant": request.variant,
+            "tiny": False,
+        },
     )
 
 
-def generate_talking_head(request: TalkingHeadRequest, out: str | Path, *,
-                          progress: StepProgress | None = None) -> dict[str, Any]:
+def generate_talking_head(
+    request: TalkingHeadRequest, out: str | Path, *, progress: StepProgress | None = None
+) -> dict[str, Any]:
     """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
 
     The video lasts as long as the spoken script (about 2.5 words per second). On a GPU with the
@@ -84,13 +100,18 @@ def generate_talking_head(request: TalkingHeadRequest, out: str | Path, *,
         BackendUnavailable: no GPU (and `allow_cpu` not set), or espeak-ng/ffmpeg/lip sync failed.
     """
     settings = request.motion()
-    result = build_talking_head(request).generate(request.portrait, request.script, out, settings,
-                                                  progress=progress)
+    result = build_talking_head(request).generate(request.portrait, request.script, out, settings, progress=progress)
     meta = result.metadata
     return {
-        "video": str(result.video), "metadata": str(result.metadata_path), "seconds": meta["video_seconds"],
-        "frames": meta["frames"], "width": meta["width"], "height": meta["height"], "seed": request.seed,
-        "model_ids": meta["model_ids"], "timings": meta["timings"],
+        "video": str(result.video),
+        "metadata": str(result.metadata_path),
+        "seconds": meta["video_seconds"],
+        "frames": meta["frames"],
+        "width": meta["width"],
+        "height": meta["height"],
+        "seed": request.seed,
+        "model_ids": meta["model_ids"],
+        "timings": meta["timings"],
     }
 
 

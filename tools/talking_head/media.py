@@ -60,8 +60,9 @@ def load_portrait(image: Any) -> Any:
 
 
 def _run_ffmpeg(args: list[str], data: bytes | None = None) -> None:
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
-                            input=data, capture_output=True, check=False)
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], input=data, capture_output=True, check=False
+    )
     if result.returncode != 0:
         raise BackendUnavailable(f"ffmpeg failed: {result.stderr.decode(errors='replace').strip()[-400:]}")
 
@@ -70,9 +71,32 @@ def encode_frames(frames: Any, fps: float, out: Path) -> Path:
     """Encode (F, H, W, 3) uint8 RGB frames as a silent H.264 (yuv420p) mp4."""
     count, height, width, _ = frames.shape
     rate = str(Fraction(fps).limit_denominator(1001))
-    _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", rate, "-i", "-",
-                 "-frames:v", str(count), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18",
-                 "-preset", "medium", str(out)], frames.tobytes())
+    _run_ffmpeg(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            rate,
+            "-i",
+            "-",
+            "-frames:v",
+            str(count),
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-crf",
+            "18",
+            "-preset",
+            "medium",
+            str(out),
+        ],
+        frames.tobytes(),
+    )
     return out
 
 
@@ -82,11 +106,37 @@ def mux(video: Path, audio: Path, out: Path, duration: float, fps: float, reenco
     At 48 kHz one AAC frame is 21 ms, under one video frame at 30 fps, so the two streams end within
     a frame of each other. `reencode` re-encodes the video as H.264 (for a lip-sync tool's output).
     """
-    video_codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-r",
-                   str(Fraction(fps).limit_denominator(1001))] if reencode else ["-c:v", "copy"]
-    _run_ffmpeg(["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", *video_codec,
-                 "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-af", "apad", "-t", f"{duration:.6f}",
-                 "-movflags", "+faststart", str(out)])
+    video_codec = (
+        ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-r", str(Fraction(fps).limit_denominator(1001))]
+        if reencode
+        else ["-c:v", "copy"]
+    )
+    _run_ffmpeg(
+        [
+            "-i",
+            str(video),
+            "-i",
+            str(audio),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            *video_codec,
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ar",
+            "48000",
+            "-af",
+            "apad",
+            "-t",
+            f"{duration:.6f}",
+            "-movflags",
+            "+faststart",
+            str(out),
+        ]
+    )
     return out
 
 

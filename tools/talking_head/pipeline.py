@@ -140,9 +140,16 @@ class TalkingHeadPipeline:
         info: extra facts for the sidecar (device, memory mode, dtype).
     """
 
-    def __init__(self, load_motion: Callable[[], Any], *, voice: Voice | None = None,
-                 lipsync: LipSync | None = None, model_ids: dict[str, str] | None = None,
-                 prompt_template: dict | None = None, info: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        load_motion: Callable[[], Any],
+        *,
+        voice: Voice | None = None,
+        lipsync: LipSync | None = None,
+        model_ids: dict[str, str] | None = None,
+        prompt_template: dict | None = None,
+        info: dict[str, Any] | None = None,
+    ):
         self._load_motion, self._pipe = load_motion, None
         self.voice = voice or EspeakVoice()
         self.lipsync, self.model_ids = lipsync, dict(model_ids or {})
@@ -167,8 +174,10 @@ class TalkingHeadPipeline:
         if settings.sampling not in SAMPLINGS:
             raise InputError(f"Unknown sampling {settings.sampling!r}; use one of {list(SAMPLINGS)}.")
         if settings.use_last_image and settings.sampling == "vanilla":
-            raise InputError("A last image needs inverted_anti_drifting sampling; vanilla (FramePack-F1) "
-                             "generates forwards only. Drop the last image or use the 'framepack' variant.")
+            raise InputError(
+                "A last image needs inverted_anti_drifting sampling; vanilla (FramePack-F1) "
+                "generates forwards only. Drop the last image or use the 'framepack' variant."
+            )
         if settings.steps < 1:
             raise InputError(f"steps must be at least 1, got {settings.steps}; FramePack uses 25.")
         if Path(out).suffix.lower() != ".mp4":
@@ -180,8 +189,14 @@ class TalkingHeadPipeline:
             check_size(width, height)
         return portrait, width, height
 
-    def generate(self, image: Any, script: str, out: Path | str, settings: MotionSettings | None = None,
-                 progress: StepProgress | None = None) -> TalkingHeadResult:
+    def generate(
+        self,
+        image: Any,
+        script: str,
+        out: Path | str,
+        settings: MotionSettings | None = None,
+        progress: StepProgress | None = None,
+    ) -> TalkingHeadResult:
         """Make the clip and its sidecar: speak, animate to the voice's length, finish the mp4.
 
         Args:
@@ -218,22 +233,41 @@ class TalkingHeadPipeline:
         meta = self._metadata(script, settings, plan, width, height, speech_seconds, video_seconds, timings, out)
         sidecar = out.with_suffix(".json")
         sidecar.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        logger.info("talking head %s: %d frames, %.2f s, %.1f s total", out, plan.target_frames,
-                    video_seconds, timings["total"])
+        logger.info(
+            "talking head %s: %d frames, %.2f s, %.1f s total", out, plan.target_frames, video_seconds, timings["total"]
+        )
         return TalkingHeadResult(video=out, metadata_path=sidecar, metadata=meta)
 
-    def _animate(self, portrait: Any, width: int, height: int, plan: SectionPlan, settings: MotionSettings,
-                 clock: _Stopwatch, ticker: _StepCounter) -> Any:
+    def _animate(
+        self,
+        portrait: Any,
+        width: int,
+        height: int,
+        plan: SectionPlan,
+        settings: MotionSettings,
+        clock: _Stopwatch,
+        ticker: _StepCounter,
+    ) -> Any:
         """FramePack frames for the plan (the model loads here on first use)."""
         with clock("load"):
             pipe = self.motion_pipe
-        frames, motion_times = run_motion(pipe, portrait, width, height, plan, settings,
-                                          prompt_template=self.prompt_template, on_step=ticker.step)
+        frames, motion_times = run_motion(
+            pipe, portrait, width, height, plan, settings, prompt_template=self.prompt_template, on_step=ticker.step
+        )
         clock.times.update(motion_times)
         return frames
 
-    def _finish(self, frames: Any, audio: Path, out: Path, seconds: float, fps: float, work: Path,
-                clock: _Stopwatch, ticker: _StepCounter) -> None:
+    def _finish(
+        self,
+        frames: Any,
+        audio: Path,
+        out: Path,
+        seconds: float,
+        fps: float,
+        work: Path,
+        clock: _Stopwatch,
+        ticker: _StepCounter,
+    ) -> None:
         """Encode the frames, lip-sync them if configured, and mux the voice into `out`."""
         with clock("encode"):
             video = encode_frames(frames, fps, work / "silent.mp4")
@@ -247,23 +281,54 @@ class TalkingHeadPipeline:
             mux(video, audio, out, seconds, fps, reencode=self.lipsync is not None)
         ticker.step()
 
-    def _metadata(self, script: str, settings: MotionSettings, plan: SectionPlan, width: int, height: int,
-                  audio_seconds: float, video_seconds: float, timings: dict, out: Path) -> dict[str, Any]:
+    def _metadata(
+        self,
+        script: str,
+        settings: MotionSettings,
+        plan: SectionPlan,
+        width: int,
+        height: int,
+        audio_seconds: float,
+        video_seconds: float,
+        timings: dict,
+        out: Path,
+    ) -> dict[str, Any]:
         return {
-            "video": str(out), "script": script, "prompt": settings.prompt, "seed": settings.seed,
-            "steps": settings.steps, "guidance_scale": settings.guidance_scale, "sampling": settings.sampling,
-            "model_ids": self.model_ids, "width": width, "height": height, "fps": settings.fps,
-            "frames": plan.target_frames, "audio_seconds": round(audio_seconds, 4),
-            "video_seconds": round(video_seconds, 4), "sections": plan.as_dict(),
-            "voice": self.voice.describe(), "lipsync": self.lipsync.describe() if self.lipsync else None,
-            "settings": asdict(settings), "timings": _rounded(timings), **self.info,
+            "video": str(out),
+            "script": script,
+            "prompt": settings.prompt,
+            "seed": settings.seed,
+            "steps": settings.steps,
+            "guidance_scale": settings.guidance_scale,
+            "sampling": settings.sampling,
+            "model_ids": self.model_ids,
+            "width": width,
+            "height": height,
+            "fps": settings.fps,
+            "frames": plan.target_frames,
+            "audio_seconds": round(audio_seconds, 4),
+            "video_seconds": round(video_seconds, 4),
+            "sections": plan.as_dict(),
+            "voice": self.voice.describe(),
+            "lipsync": self.lipsync.describe() if self.lipsync else None,
+            "settings": asdict(settings),
+            "timings": _rounded(timings),
+            **self.info,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
 
-def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, settings: MotionSettings, *,
-               prompt_template: dict | None = None, on_step: Callable[[], None] | None = None
-               ) -> tuple[Any, dict[str, Any]]:
+def run_motion(
+    pipe: Any,
+    portrait: Any,
+    width: int,
+    height: int,
+    plan: Any,
+    settings: MotionSettings,
+    *,
+    prompt_template: dict | None = None,
+    on_step: Callable[[], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Run FramePack for a section plan; returns uint8 frames (F, H, W, 3) trimmed to the plan, and timings.
 
     Timings: `motion` (the whole call), `sections` (seconds from the call's start, then from each
@@ -274,8 +339,11 @@ def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, set
     import numpy as np
     import torch
 
-    last = settings.use_last_image if settings.use_last_image is not None else (
-        settings.sampling == "inverted_anti_drifting")
+    last = (
+        settings.use_last_image
+        if settings.use_last_image is not None
+        else (settings.sampling == "inverted_anti_drifting")
+    )
     section_ends: list[float] = []
     cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
 
@@ -290,12 +358,22 @@ def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, set
 
     extra = {"prompt_template": prompt_template} if prompt_template else {}
     started = time.perf_counter()
-    result = pipe(image=portrait, last_image=portrait if last else None, prompt=settings.prompt,
-                  height=height, width=width, num_frames=plan.num_frames,
-                  latent_window_size=settings.latent_window_size, num_inference_steps=settings.steps,
-                  guidance_scale=settings.guidance_scale, sampling_type=settings.sampling,
-                  generator=torch.Generator("cpu").manual_seed(settings.seed), output_type="np",
-                  callback_on_step_end=on_step_end, **extra)
+    result = pipe(
+        image=portrait,
+        last_image=portrait if last else None,
+        prompt=settings.prompt,
+        height=height,
+        width=width,
+        num_frames=plan.num_frames,
+        latent_window_size=settings.latent_window_size,
+        num_inference_steps=settings.steps,
+        guidance_scale=settings.guidance_scale,
+        sampling_type=settings.sampling,
+        generator=torch.Generator("cpu").manual_seed(settings.seed),
+        output_type="np",
+        callback_on_step_end=on_step_end,
+        **extra,
+    )
     if cuda:
         torch.cuda.synchronize()
     finished = time.perf_counter()
@@ -303,9 +381,11 @@ def run_motion(pipe: Any, portrait: Any, width: int, height: int, plan: Any, set
     if frames.shape[0] != plan.frames_returned:
         logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], plan.frames_returned)
     marks = [started, *section_ends]
-    times = {"motion": finished - started,
-             "sections": [b - a for a, b in zip(marks, marks[1:])],
-             "final_decode": finished - (section_ends[-1] if section_ends else started)}
+    times = {
+        "motion": finished - started,
+        "sections": [b - a for a, b in zip(marks, marks[1:])],
+        "final_decode": finished - (section_ends[-1] if section_ends else started),
+    }
     frames = frames[: plan.target_frames]
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
 

@@ -78,9 +78,17 @@ class TalkingHeadRequest:
             InputError: an unknown variant.
         """
         area = self.target_area or (TINY_AREA if self.tiny else DEFAULT_AREA)
-        return MotionSettings(seed=self.seed, steps=self.steps, fps=self.fps,
-                              latent_window_size=self.latent_window_size, width=self.width, height=self.height,
-                              target_area=area, sampling=get_variant(self.variant).sampling, prompt=self.prompt)
+        return MotionSettings(
+            seed=self.seed,
+            steps=self.steps,
+            fps=self.fps,
+            latent_window_size=self.latent_window_size,
+            width=self.width,
+            height=self.height,
+            target_area=area,
+            sampling=get_variant(self.variant).sampling,
+            prompt=self.prompt,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a job stores its request this way)."""

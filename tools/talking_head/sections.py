@@ -29,9 +29,7 @@ def window_frames(latent_window_size: int, temporal: int = TEMPORAL_COMPRESSION)
         InputError: `latent_window_size` is below 2.
     """
     if latent_window_size < 2:
-        raise InputError(
-            f"latent_window_size must be at least 2, got {latent_window_size}; FramePack uses 9."
-        )
+        raise InputError(f"latent_window_size must be at least 2, got {latent_window_size}; FramePack uses 9.")
     return (latent_window_size - 1) * temporal + 1
 
 
@@ -154,9 +152,7 @@ def bucket_size(width: int, height: int, target_area: int = 640 * 640) -> tuple[
         InputError: a non-positive side or area.
     """
     if width <= 0 or height <= 0 or target_area <= 0:
-        raise InputError(
-            f"Cannot bucket a {width}x{height} image to area {target_area}; sizes must be positive."
-        )
+        raise InputError(f"Cannot bucket a {width}x{height} image to area {target_area}; sizes must be positive.")
     aspect = width / height
     new_height = math.sqrt(target_area / aspect)
     new_width = new_height * aspect
