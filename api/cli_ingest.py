@@ -7,8 +7,12 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def ingest_on_ray(library, settings, paths, **options) -> list:
@@ -30,8 +34,8 @@ class FileBars:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.path = None
+        self.bar: tqdm | None = None
+        self.path: str | None = None
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
         if not self.enabled:
@@ -51,9 +55,10 @@ class FileBars:
                 leave=True,
                 bar_format="{desc:<28} {bar} {n:3.0f}%{postfix}",
             )
-        self.bar.n = 100.0 * progress_fraction(stage, done, total)
-        self.bar.set_postfix_str(stage)
-        self.bar.refresh()
+        if self.bar is not None:
+            self.bar.n = 100.0 * progress_fraction(stage, done, total)
+            self.bar.set_postfix_str(stage)
+            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -70,14 +75,15 @@ class RunBars:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.videos = self.media = None
+        self.videos: tqdm | None = None
+        self.media: tqdm | None = None
 
     def __call__(self, result, done: int, total: int) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        if self.videos is None:
+        if self.videos is None or self.media is None:
             self.videos = tqdm(total=total, desc="videos", unit="video", file=sys.stderr, position=0)
             self.media = tqdm(desc="media", unit="s", unit_scale=True, file=sys.stderr, position=1)
         self.videos.n = done

@@ -143,9 +143,10 @@ def packaged_base_model(cache: Path | None = None) -> Path | None:
     import shutil
 
     specs = [importlib.util.find_spec(name) for name in BASE_PACKAGES]
-    if any(spec is None or spec.origin is None for spec in specs):
+    origins = [spec.origin for spec in specs if spec is not None and spec.origin is not None]
+    if len(origins) != len(BASE_PACKAGES):
         return None
-    parts = [Path(spec.origin).parent / "data" / f"model.bin.part{i}" for i, spec in enumerate(specs, 1)]
+    parts = [Path(origin).parent / "data" / f"model.bin.part{i}" for i, origin in enumerate(origins, 1)]
     target = (cache or _cache_root()) / "whisper-base"
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == sum(part.stat().st_size for part in parts):

@@ -197,7 +197,8 @@ class RapidOcrReader:
             size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
             frame = np.asarray(Image.fromarray(frame).resize(size))
         result = self.engine(np.ascontiguousarray(frame))
-        texts, scores = result.txts or (), result.scores or ()
+        # a whole-pipeline call returns RapidOCROutput; the per-step output types have no txts
+        texts, scores = getattr(result, "txts", None) or (), getattr(result, "scores", None) or ()
         return [text.strip() for text, score in zip(texts, scores) if score >= self.min_score and _WORDY.search(text)]
 
 

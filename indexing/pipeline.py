@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vidrag.indexing import stages
 from vidrag.indexing.asr import Transcriber
@@ -84,7 +85,7 @@ def throughput(results: list[IngestResult], wall_s: float) -> dict:
     seconds per busy second — the figures that size a pool of workers for that stage."""
     indexed = [r for r in results if r.status == "indexed"]
     media = sum(r.duration for r in indexed)
-    per_stage: dict[str, dict[str, float]] = {}
+    per_stage: dict[str, dict[str, Any]] = {}
     for result in indexed:
         for stage, seconds in result.timings.items():
             row = per_stage.setdefault(stage, {"busy_s": 0.0, "videos": 0, "clips": 0, "media_s": 0.0})
@@ -246,7 +247,8 @@ class Indexer:
 
     def fail(self, path: Path, err: Exception | None, message: str | None = None) -> IngestResult:
         """Record a failed video (the error, or an already-worded message) and return its result."""
-        message = message or failure_message(path, err)
+        if message is None:
+            message = failure_message(path, err) if err is not None else f"{path}: failed for no stated reason"
         if isinstance(err, VidragError) or err is None:
             log.warning("%s", message)
         else:

@@ -85,6 +85,27 @@ class VideoWork:
     error: str | None = None
 
     @property
+    def probed(self) -> MediaInfo:
+        """The probe's result, for the stages that run after it."""
+        if self.info is None:
+            raise RuntimeError(f"{self.path}: a stage ran before the video was probed")
+        return self.info
+
+    @property
+    def analysed(self) -> Analysis:
+        """The decode pass's result, for the stages that run after it."""
+        if self.analysis is None:
+            raise RuntimeError(f"{self.path}: a stage ran before the decode pass")
+        return self.analysis
+
+    @property
+    def heard(self) -> Transcript:
+        """The transcript, for the stages that run after speech recognition."""
+        if self.transcript is None:
+            raise RuntimeError(f"{self.path}: a stage ran before speech recognition")
+        return self.transcript
+
+    @property
     def duration(self) -> float:
         if self.analysis is not None:
             return self.analysis.duration
@@ -161,7 +182,7 @@ def decode_and_transcribe(
         speech = pool.submit(transcribe, work, transcriber, cache_dir)
         analysis = analyse(
             work.path,
-            work.info,
+            work.probed,
             ocr=ocr,
             analysis_fps=analysis_fps,
             caption_fps=caption_fps,
@@ -184,8 +205,8 @@ def transcribe(work: VideoWork, transcriber: Transcriber, cache_dir: Path | None
         work.transcript, work.transcript_cached = Transcript.from_dict(json.loads(cached.read_text())), True
         return
     with timed(work.timings, "audio"):
-        audio = load_audio(work.path, work.info)
-    if work.info.has_audio and audio.size == 0:
+        audio = load_audio(work.path, work.probed)
+    if work.probed.has_audio and audio.size == 0:
         work.warnings.append("speech lost: the audio track could not be decoded; the clips carry no transcript.")
     with timed(work.timings, "asr"):
         work.transcript = transcriber.transcribe(audio) if audio.size else Transcript(None, [])
@@ -220,12 +241,12 @@ def plan(work: VideoWork, *, max_clip: float, min_clip: float) -> None:
     """Clip spans: cuts and speech pauses, never splitting a word, at most `max_clip` seconds."""
     with timed(work.timings, "segment"):
         work.spans = plan_clips(
-            work.analysis.duration,
-            work.analysis.cuts,
+            work.analysed.duration,
+            work.analysed.cuts,
             max_clip=max_clip,
             min_clip=min_clip,
-            pauses=cut_candidates(work.transcript),
-            words=word_spans(work.transcript),
+            pauses=cut_candidates(work.heard),
+            words=word_spans(work.heard),
         )
 
 
@@ -237,7 +258,7 @@ def caption(work: VideoWork, captioner: Captioner, batch: int, progress: StagePr
 
     The caption frames are dropped afterwards: later stages need only the text.
     """
-    signals = _ClipSignals(work.video_id, work.transcript, work.analysis)
+    signals = _ClipSignals(work.video_id, work.heard, work.analysed)
     spans, size = work.spans, max(1, batch)
 
     def frames(first: int) -> list[ClipFrames]:
@@ -265,7 +286,7 @@ def caption(work: VideoWork, captioner: Captioner, batch: int, progress: StagePr
                 )
             if progress:
                 progress("caption", len(work.clips), len(spans))
-    work.analysis.samples = []
+    work.analysed.samples = []
 
 
 # stage 5: embed -------------------------------------------------------------------------------

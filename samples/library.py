@@ -334,7 +334,8 @@ def make_lecture(
     """
     path = Path(path)
     style = style or Style()
-    size = tuple(size or style.size)
+    width, height = size or style.size
+    size = (width, height)
     _check_lecture_args(segments, size, fps)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vidrag-lecture-") as tmp:
@@ -425,7 +426,8 @@ def _ensure_lecture(dest: Path, lecture: Lecture, old: dict | None, size: tuple[
     Raises:
         BackendUnavailable: espeak-ng or ffmpeg is missing or failed.
     """
-    size = tuple(size or lecture.style.size)
+    width, height = size or lecture.style.size
+    size = (width, height)
     spec_hash = _spec_hash(lecture, size, fps)
     target = dest / lecture.file
     if old and old.get("spec_hash") == spec_hash and target.is_file() and target.stat().st_size == old.get("bytes"):

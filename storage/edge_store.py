@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from vidrag.storage.errors import BackendUnavailable
 from vidrag.storage.qdrant_store import (
@@ -85,7 +86,8 @@ class EdgeClipStore(ClipStore):
         self.shard.flush()
 
     def _delete_ids(self, ids: list[str]) -> None:
-        self.shard.update(self._edge.UpdateOperation.delete_points(ids))
+        point_ids: list[int | UUID | str] = list(ids)
+        self.shard.update(self._edge.UpdateOperation.delete_points(point_ids))
         self.shard.flush()
 
     def _filter(self, where: Where):
