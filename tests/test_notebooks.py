@@ -9,6 +9,7 @@ A broken cell fails the test with that cell's source and traceback. Every notebo
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -117,6 +118,28 @@ def run_notebook(kernel_specs, tmp_path, monkeypatch):
     return run
 
 
+@pytest.fixture
+def seeded(sample_dir, sample_home, tmp_path):
+    """Give a notebook's data folder what this session already built: the sample lectures it renders
+    (the generator keeps files whose spec is unchanged) and the ingest cache with their transcripts
+    (speech recognition is skipped for unchanged files). The notebook still runs every step: it
+    checks the files, decodes, reads text, embeds and answers. The generator and the speech
+    recognition themselves are tested on their own (tests/test_samples.py, tests/indexing)."""
+    from vidrag.samples.library import LECTURES, REAL_CLIPS
+
+    def seed(name: str) -> None:
+        folder = tmp_path / "data" / DATA_FOLDERS[name]
+        samples = folder / "samples"
+        samples.mkdir(parents=True)
+        for file in [lecture.file for lecture in LECTURES] + list(REAL_CLIPS):
+            if (sample_dir / file).is_file():
+                shutil.copy2(sample_dir / file, samples / file)
+        shutil.copy2(sample_dir / "manifest.json", samples / "manifest.json")
+        shutil.copytree(sample_home / "cache", folder / "home" / "cache")
+
+    return seed
+
+
 def _outputs(notebook, kind: str) -> list:
     """Outputs of the code cells holding `kind` data ("image/png", "text/html") or stream text."""
     found = []
@@ -133,7 +156,8 @@ def _stream_text(notebook) -> str:
     return "".join(_outputs(notebook, "stream"))
 
 
-def test_explore_library_notebook(run_notebook):
+def test_explore_library_notebook(run_notebook, seeded):
+    seeded("01_explore_library.ipynb")
     notebook, data, _ = run_notebook("01_explore_library.ipynb")
     assert len(_outputs(notebook, "image/png")) >= 4  # timings, timelines, thumbnails, search hits
     players = [h for h in _outputs(notebook, "text/html") if "<video" in h]
@@ -148,7 +172,8 @@ def test_explore_library_notebook(run_notebook):
     assert (data / "home" / "catalog.sqlite").is_file() and (data / "samples" / "manifest.json").is_file()
 
 
-def test_evaluate_notebook(run_notebook):
+def test_evaluate_notebook(run_notebook, seeded):
+    seeded("02_evaluate.ipynb")
     notebook, data, _ = run_notebook("02_evaluate.ipynb")
     assert len(_outputs(notebook, "image/png")) >= 3  # recall/IoU, hybrid vs dense, max clip 10 s vs 6 s
     text = _stream_text(notebook)

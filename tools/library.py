@@ -12,12 +12,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from cachetools import LRUCache
 
 from vidrag.indexing.asr import Segment, Transcript
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
@@ -33,6 +35,9 @@ from vidrag.storage.types import Clip, Hit, VideoRecord
 from vidrag.tools.intake import store_upload
 
 log = logging.getLogger(__name__)
+
+
+VECTOR_CACHE_SIZE = 4096  # texts whose vectors `Library.similarity` keeps
 
 
 class Library:
@@ -54,6 +59,9 @@ class Library:
         self.indexer, self.captioner = indexer, captioner
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.search_mode = search_mode
+        # text -> unit vector: answers rank the same clips' lines again and again (about 3 KB each)
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=VECTOR_CACHE_SIZE)
+        self._vectors_lock = threading.Lock()
 
     @property
     def data_dir(self) -> Path:
@@ -191,8 +199,21 @@ class Library:
         """Cosine similarity of `query` to each text, with the library's embedder."""
         if not texts:
             return []
-        vectors = self.embedder.dense([query, *texts])
-        return [float(score) for score in np.asarray(vectors[1:]) @ np.asarray(vectors[0])]
+        vectors = self._embed([query, *texts])
+        return [float(score) for score in vectors[1:] @ vectors[0]]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Dense vectors for `texts`, embedding only those not embedded recently."""
+        unique = list(dict.fromkeys(texts))
+        with self._vectors_lock:
+            known = {text: self._vectors[text] for text in unique if text in self._vectors}
+        missing = [text for text in unique if text not in known]
+        if missing:
+            fresh = dict(zip(missing, np.asarray(self.embedder.dense(missing), dtype=np.float64)))
+            with self._vectors_lock:
+                self._vectors.update(fresh)
+            known.update(fresh)
+        return np.stack([known[text] for text in texts])
 
     def clips(self, key: str) -> list[Clip]:
         return self.store.clips(self.video(key).id)
