@@ -1,4 +1,6 @@
-"""The `vidrag` command line as a user meets it: real processes, JSON on stdout, errors on stderr."""
+"""The `vidrag` command line as a user meets it: real processes, JSON on stdout, errors on stderr.
+
+tests/test_cli_fast.py runs every command in-process (delete included) on the fast tier."""
 
 import json
 import os
@@ -72,13 +74,6 @@ def test_errors_go_to_stderr_with_a_nonzero_exit(home):
     assert "Unknown video 'no-such-video'" in result.stderr and result.stdout == ""
     result = vidrag(home, "search", "   ", check=False)
     assert result.returncode == 2 and "query is empty" in result.stderr
-
-
-def test_delete_removes_the_video(tmp_path, home):
-    video_id = json.loads(vidrag(home, "videos", "--json").stdout)[0]["id"]
-    assert "deleted" in vidrag(home, "delete", video_id[:8]).stdout
-    assert json.loads(vidrag(home, "videos", "--json").stdout) == []
-    assert json.loads(vidrag(home, "search", "hiring", "--json").stdout) == []
 
 
 def test_demo_ingests_the_samples_and_answers_with_cited_moments(tmp_path, sample_dir, sample_home):
