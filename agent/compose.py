@@ -84,7 +84,7 @@ def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str
     words = [set(tokens(text)) for text in texts]
     weights = _word_weights(question, words)
     total = sum(weights.values()) or 1.0
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    unique: dict[tuple[str, str, int], dict[str, Any]] = {}
     for c, text, line_words in zip(candidates, texts, words):
         if not text:
             continue
