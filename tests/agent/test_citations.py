@@ -46,7 +46,8 @@ def test_a_citation_quotes_what_the_answer_quoted_when_the_evidence_holds_it():
     ledger.record("x.mp4", "abc123", 0.0, 7.6, "they begin with a freeway handshake", "inspect_clip", "transcript")
     answer = (
         "x.mp4 shows on screen: \u201cThe Three-Way Handshake\u201d \u00b7 \u201cClient sends SYN\u201d "
-        "[x.mp4 @ 00:00.0–00:07.7]\n- speech: \u201cThey begin with a freeway handshake.\u201d [x.mp4 @ 00:00.0–00:07.6]"
+        "[x.mp4 @ 00:00.0–00:07.7]\n"
+        "- speech: \u201cThey begin with a freeway handshake.\u201d [x.mp4 @ 00:00.0–00:07.6]"
     )
     quotes = [c.quote for c in check_citations(answer, ledger).citations]
     assert quotes == ["The Three-Way Handshake \u00b7 Client sends SYN", "They begin with a freeway handshake."]
