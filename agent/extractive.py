@@ -35,6 +35,8 @@ MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 MARGIN = 0.08
 INSPECT = 3
+SEARCH_K = 8
+SENTENCE_PAD = 15.0
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
 SLIDE_LINES = 5
@@ -47,6 +49,7 @@ _LIBRARY_WIDE = re.compile(
 _AFTER = re.compile(r"\b(after that|afterwards|what next|then what|and then|next\??$|what comes next)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", re.I)
 _SHORT = 5
+_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 
 
 def answer_extractive(
@@ -114,32 +117,41 @@ def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict
     """The sentences spoken within `CONTEXT_S` of the best line, scored against the question, as part
     of its moment: the sentence that answers is often next to the one most like the question, and
     may lie in a clip that was not inspected."""
-    around = tools.get_transcript(top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
-    lines = [
-        dict(line, kind="speech", clip=top["clip"], context=True, text=unwrap(line["text"]).strip())
-        for line in around.get("lines", [])
-    ]
-    if not lines:
-        return []
+    around = _whole_sentences(tools, top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
+    lines = [dict(line, kind="speech", clip=top["clip"], context=True) for line in around]
     for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
         line["score"] = score
     return lines
 
 
 def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
-    """Search, inspect the top clips; their speech and screen lines, and the best clip's similarity."""
-    found = tools.search_clips(query, k=top_k)
-    hits = found.get("results", [])[:INSPECT]
-    if not hits:
+    """Search, inspect the best clips; their speech and screen lines, and the best clip's similarity.
+
+    The search returns `SEARCH_K` clips (at least `top_k`), and the `INSPECT` clips with the
+    sentence most like the query are inspected: a whole clip's vector mixes its sentences, so the clip
+    whose one sentence answers ("which inflates the dough" for why bread rests) can rank sixth.
+    """
+    found = tools.search_clips(query, k=max(top_k, SEARCH_K))
+    results = found.get("results", [])
+    if not results:
         return [], 0.0
-    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in hits]
-    clip_score = max(tools.library.similarity(query, texts))
+    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
+    scored = zip(results, tools.library.similarity(query, texts), _best_sentences(tools, query, texts))
+    ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:INSPECT]
+    hits = [hit for hit, _, _ in ranked]
+    clip_score = max(score for _, score, _ in ranked)
     candidates: list[dict[str, Any]] = []
     for number, hit in enumerate(hits):
         seen = tools.inspect_clip(hit["video"], hit["start"], hit["end"], query)
         if "error" in seen:
             continue
-        candidates += [dict(line, kind="speech", clip=number) for line in seen["transcript_lines"]]
+        sentences = [
+            line
+            for line in _whole_sentences(tools, hit["video"], hit["start"], hit["end"])
+            if hit["start"] <= (line["start"] + line["end"]) / 2 <= hit["end"]  # mostly spoken in this clip
+        ]
+        for line, score in zip(sentences, tools.library.similarity(query, [line["text"] for line in sentences])):
+            candidates.append(dict(line, kind="speech", clip=number, score=score))
         order = _reading_order(unwrap(hit["text"]))
         candidates += [
             dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
@@ -147,6 +159,25 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
             if not line.get("repeated")
         ]
     return candidates, clip_score
+
+
+def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The sentences spoken in [start, end], whole: read `SENTENCE_PAD` seconds wider, since a
+    transcript read of the span alone ends a sentence where the span's last speech segment ends."""
+    around = tools.get_transcript(video, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
+    return [
+        dict(line, text=unwrap(line["text"]).strip())
+        for line in around.get("lines", [])
+        if line["end"] > start and line["start"] < end
+    ]
+
+
+def _best_sentences(tools: VideoTools, query: str, texts: list[str]) -> list[float]:
+    """Each clip text's best speech sentence's similarity to the query (0 for a clip without speech)."""
+    sentences = [_SENTENCE.findall(text.partition("Speech: ")[2].split("\nOn screen:")[0]) for text in texts]
+    flat = [sentence.strip() for group in sentences for sentence in group if sentence.strip()]
+    scores = iter(tools.library.similarity(query, flat))
+    return [max((next(scores) for s in group if s.strip()), default=0.0) for group in sentences]
 
 
 def _spoken_and_shown(text: str) -> str:
