@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from typing import Any
 
 from vidrag.agent.compose import compose, rank_lines
@@ -34,7 +35,7 @@ both sides; the near misses in `NEAR_MISS_QUESTIONS` score above it."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 MARGIN = 0.08
-INSPECT = 3
+READ = 3
 SEARCH_K = 8
 SENTENCE_PAD = 15.0
 FOLLOW_WINDOW = 25.0
@@ -125,11 +126,14 @@ def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict
 
 
 def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
-    """Search, inspect the best clips; their speech and screen lines, and the best clip's similarity.
+    """Search, then read the best clips' sentences and on-screen lines, scored against the query;
+    with the best read clip's similarity.
 
-    The search returns `SEARCH_K` clips (at least `top_k`), and the `INSPECT` clips with the
-    sentence most like the query are inspected: a whole clip's vector mixes its sentences, so the clip
-    whose one sentence answers ("which inflates the dough" for why bread rests) can rank sixth.
+    The search returns `SEARCH_K` clips (at least `top_k`), and the `READ` clips with the sentence most
+    like the query are read: a whole clip's vector mixes its sentences, so the clip whose one sentence
+    answers ("which inflates the dough" for why bread rests) can rank sixth. Reading takes the stored
+    transcript and on-screen text (`get_transcript`, the clip's OCR), not `inspect_clip`: the no-LLM
+    answer never quotes a caption, so re-reading frames would cost a second a clip for nothing.
     """
     found = tools.search_clips(query, k=max(top_k, SEARCH_K))
     results = found.get("results", [])
@@ -137,28 +141,38 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
         return [], 0.0
     texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
     scored = zip(results, tools.library.similarity(query, texts), _best_sentences(tools, query, texts))
-    ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:INSPECT]
-    hits = [hit for hit, _, _ in ranked]
-    clip_score = max(score for _, score, _ in ranked)
+    ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:READ]
     candidates: list[dict[str, Any]] = []
-    for number, hit in enumerate(hits):
-        seen = tools.inspect_clip(hit["video"], hit["start"], hit["end"], query)
-        if "error" in seen:
-            continue
+    for number, (hit, _, _) in enumerate(ranked):
         sentences = [
-            line
+            dict(line, kind="speech", clip=number)
             for line in _whole_sentences(tools, hit["video"], hit["start"], hit["end"])
             if hit["start"] <= (line["start"] + line["end"]) / 2 <= hit["end"]  # mostly spoken in this clip
         ]
-        for line, score in zip(sentences, tools.library.similarity(query, [line["text"] for line in sentences])):
-            candidates.append(dict(line, kind="speech", clip=number, score=score))
-        order = _reading_order(unwrap(hit["text"]))
-        candidates += [
-            dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
-            for line in seen["ocr_lines"]
-            if not line.get("repeated")
-        ]
-    return candidates, clip_score
+        candidates += sentences + _screen_lines(tools, hit, number)
+    for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
+        c["score"] = score
+    return candidates, max(score for _, score, _ in ranked)
+
+
+def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
+    """The hit clip's on-screen lines in reading order, without running headers (a line on at least
+    half of the video's clips: the lecture title names the video, not the moment)."""
+    clips = tools.library.clips(hit["video"])
+    shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
+    lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
+    on_clips = Counter(line for c in clips for line in set(c.ocr.split("\n")))
+    running = {line for line in lines if len(clips) >= 3 and on_clips[line] >= len(clips) / 2}
+    return [
+        {
+            "kind": "screen",
+            "clip": number,
+            "order": order,
+            "text": line,
+            **{k: hit[k] for k in ("video", "start", "end")},
+        }
+        for order, line in enumerate(line for line in lines if line not in running)
+    ]
 
 
 def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -186,38 +200,53 @@ def _spoken_and_shown(text: str) -> str:
     return text[match.start() :] if match else text
 
 
-def _reading_order(text: str) -> dict[str, int]:
-    """Each on-screen line of a clip's text (`On screen:` lines, top to bottom) with its position."""
-    _, found, shown = text.partition("On screen: ")
-    return {line.strip(): i for i, line in enumerate(shown.splitlines())} if found else {}
-
-
 def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each inspected clip's on-screen lines as one slide, in reading order, scored as a whole: a
-    slide's heading and bullets together state a fact that no single short line is close to."""
+    """Each inspected clip's on-screen lines as slides, in reading order, scored as a whole: a slide's
+    heading and bullets together state a fact that no single short line is close to. A clip that
+    spans a slide change gives two slides (`shown_together`), never one quote of both."""
     by_clip: dict[int, list[dict[str, Any]]] = {}
     for c in candidates:
         if c["kind"] == "screen":
             by_clip.setdefault(c["clip"], []).append(dict(c, text=unwrap(c["text"]).strip()))
     slides = []
     for clip, lines in by_clip.items():
-        unique = {c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}
-        shown = list(unique.values())[:SLIDE_LINES]
-        slides.append(
-            {
-                "kind": "slide",
-                "clip": clip,
-                "video": shown[0]["video"],
-                "lines": [c["text"] for c in shown],
-                "text": ". ".join(c["text"] for c in shown),
-                "start": min(c["start"] for c in shown),
-                "end": max(c["end"] for c in shown),
-            }
-        )
+        unique = list({c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}.values())
+        for shown in shown_together(tools, unique):
+            shown = shown[:SLIDE_LINES]
+            slides.append(
+                {
+                    "kind": "slide",
+                    "clip": clip,
+                    "video": shown[0]["video"],
+                    "lines": [c["text"] for c in shown],
+                    "text": ". ".join(c["text"] for c in shown),
+                    "start": min(c["start"] for c in shown),
+                    "end": max(c["end"] for c in shown),
+                }
+            )
     if slides:
         for slide, score in zip(slides, tools.library.similarity(question, [slide["text"] for slide in slides])):
             slide["score"] = score
     return slides
+
+
+def shown_together(tools: VideoTools, lines: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """One clip's on-screen lines (reading order, each distinct line where first seen) as the slides
+    shown one after the other: split where the lines before are all off screen in the next clip and
+    the lines after were not on screen in the previous one. A clip's text is stored per clip, not per
+    frame, so its neighbours tell which lines left and which came."""
+    first = lines[0]
+    clips = sorted(tools.library.clips(first["video"]), key=lambda c: c.start)
+    before = [c for c in clips if c.end <= first["start"] + 0.05]
+    after = [c for c in clips if c.start >= first["end"] - 0.05]
+    earlier = set(before[-1].ocr.split("\n")) if before else set()
+    later = set(after[0].ocr.split("\n")) if after else set()
+    texts = [line["text"] for line in lines]
+    for cut in range(1, len(texts)):
+        head, tail = set(texts[:cut]), set(texts[cut:])
+        if not head & later and not tail & earlier and (head & earlier or tail & later):
+            return [lines[:cut], lines[cut:]]
+    return [lines]
 
 
 def _pick(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
