@@ -27,7 +27,7 @@ WORD_BONUS = 0.10
 SCREEN_SLACK = 0.05
 """The slide leads when it, or one of its lines, ranks at most this far below the moment's best sentence."""
 CONTEXT_PENALTY = 0.05
-"""Taken off a sentence from around the moment (`context`: not in an inspected clip): it may answer,
+"""Taken off a sentence from around the moment (`context`: not in a read clip): it may answer,
 but it may also belong to the neighbouring topic."""
 CORROBORATION = 0.5
 """A moment ranks by its best line plus this times its best line of the other kind (speech or screen)."""
@@ -42,7 +42,7 @@ def compose(question: str, candidates: list[dict[str, Any]]) -> str:
 
     Candidates are speech sentences (`kind` "speech"), single on-screen lines ("screen") and whole
     slides ("slide", with their `lines` in reading order), each with a `score` (similarity to the
-    question), `clip` (which inspected moment), `video`, `start` and `end`; sentences read around
+    question), `clip` (which read moment), `video`, `start` and `end`; sentences read around
     the moment carry `context` and never choose it.
     """
     ranked = rank_lines(question, candidates)

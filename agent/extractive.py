@@ -30,7 +30,7 @@ and screen text of the best of the search's first clips, counted only when that 
 content word with the question (see `relevance`). Measured on the sample library with Whisper base
 (2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable questions score from
 0.369; the 38 first `UNRELATED_QUESTIONS` at most 0.301, so the floor leaves 0.034 on both sides (the
-9 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
+8 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
 0.36-0.47, as high as answerable paraphrases: similarity and shared words cannot tell them apart."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
@@ -76,9 +76,9 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     alone rates "How do I change a flat tyre?" as close to a line about folding dough (0.35) as
     paraphrased lecture questions are to their answers. A whole clip is about its topic, where one
     short line can be close by one word ("Droplets form clouds" for how hurricanes form: 0.49); so the
-    clip's similarity separates answerable from unrelated questions by 0.068 on the sample library,
-    the mean of clip and line by 0.019. It is compared with `MIN_SIMILARITY`
-    (benchmarks/calibrate_relevance.py measures both sides of it).
+    clip's similarity separates the answerable questions from the first 38 unrelated ones by 0.068
+    on the sample library (0.045 with the 8 added later), the mean of clip and line by 0.019. It is
+    compared with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
     """
     candidates, clip_score = gather(tools, query, top_k)
     evidence = {token for c in candidates for token in tokens(c["text"])}
@@ -113,7 +113,7 @@ def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, 
 def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict[str, Any]]:
     """The sentences spoken within `CONTEXT_S` of the best line, scored against the question, as part
     of its moment: the sentence that answers is often next to the one most like the question, and
-    may lie in a clip that was not inspected."""
+    may lie in a clip that was not read."""
     around = _whole_sentences(tools, top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
     lines = [dict(line, kind="speech", clip=top["clip"], context=True) for line in around]
     for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
@@ -198,7 +198,7 @@ def _spoken_and_shown(text: str) -> str:
 
 
 def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each inspected clip's on-screen lines as slides, in reading order, scored as a whole: a slide's
+    """Each read clip's on-screen lines as slides, in reading order, scored as a whole: a slide's
     heading and bullets together state a fact that no single short line is close to. A clip that
     spans a slide change gives two slides (`shown_together`), never one quote of both."""
     by_clip: dict[int, list[dict[str, Any]]] = {}
