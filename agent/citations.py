@@ -1,8 +1,10 @@
 """Citation checking: every `[video @ start–end]` in an answer must overlap a span a tool returned.
 
 `check_citations` parses the tags an answer carries, keeps those that overlap an entry of this run's
-`EvidenceLedger` (same video, overlapping time), attaches the evidence text as the quote, removes the
-others from the answer and appends a note naming them, so a fabricated moment never reaches the user.
+`EvidenceLedger` (same video, overlapping time), attaches a quote, removes the others from the answer and
+appends a note naming them, so a fabricated moment never reaches the user. The quote is what the answer
+quoted before the tag (a speech sentence, a slide's lines) when the evidence of the cited span holds
+those words, so a citation of a slide shows the slide; otherwise it is the evidence text (`quote_for`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ _BRACKET = re.compile(r"\[([^\[\]]*@[^\[\]]*)\]")
 _PART = re.compile(
     r"^\s*(?P<video>[^@]+?)\s*@\s*(?P<start>[0-9][0-9:.]*)\s*s?\s*(?:–|—|-|to)\s*(?P<end>[0-9][0-9:.]*)\s*s?\s*$"
 )
+_QUOTED = re.compile(r"\u201c([^\u201c\u201d]+)\u201d")
 _KIND_ORDER = {"transcript": 0, "ocr": 1, "clip": 2, "caption": 3, "summary": 4, "cut": 5}
 QUOTE_CHARS = 300
 
@@ -106,6 +109,31 @@ def quote_for(entries: list[Evidence], start: float, end: float) -> str:
     return quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1] + "…"
 
 
+def quoted_before_tags(answer: str) -> dict[str, list[str]]:
+    """The quotes (`“…”`) each citation tag follows: on the tag's line, after the previous tag."""
+    quotes: dict[str, list[str]] = {}
+    for line in answer.splitlines():
+        after = 0
+        for bracket in _BRACKET.finditer(line):
+            quotes.setdefault(bracket.group(0), _QUOTED.findall(line[after : bracket.start()]))
+            after = bracket.end()
+    return quotes
+
+
+def answer_quote(quoted: list[str], entries: list[Evidence]) -> str | None:
+    """The answer's own quotes of a span joined by ` · `, when every one of them is in the span's
+    evidence (words, case and spacing folded, a closing full stop aside); else None."""
+    evidence = [_folded(entry.text) for entry in entries]
+    if not quoted or not all(any(_folded(text) in seen for seen in evidence) for text in quoted):
+        return None
+    quote = " \u00b7 ".join(text.strip() for text in quoted)
+    return quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1] + "…"
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(".?! ")
+
+
 def _speech_part(text: str) -> str:
     match = re.search(r"Speech: (.*)", text)
     return match.group(1).strip() if match else text.strip()
@@ -115,6 +143,7 @@ def check_citations(answer: str, ledger: EvidenceLedger) -> CitationCheck:
     """Keep the citations that overlap a span a tool returned this run; remove the rest and say so."""
     kept: dict[tuple[str, float, float], Citation] = {}
     bad_tags: list[str] = []
+    quoted = quoted_before_tags(answer)
     for tag, video, start, end in parse_citations(answer):
         video_id = resolve_video(video, ledger)
         entries = ledger.overlapping(video_id, start, end) if video_id else []
@@ -122,8 +151,8 @@ def check_citations(answer: str, ledger: EvidenceLedger) -> CitationCheck:
             if tag not in bad_tags:
                 bad_tags.append(tag)
             continue
-        name = entries[0].video
-        kept.setdefault((video_id, start, end), Citation(name, video_id, start, end, quote_for(entries, start, end)))
+        quote = answer_quote(quoted.get(tag, []), entries) or quote_for(entries, start, end)
+        kept.setdefault((video_id, start, end), Citation(entries[0].video, video_id, start, end, quote))
     cleaned = answer
     for tag in bad_tags:
         log.info("removing citation %s: no tool returned an overlapping span", tag)

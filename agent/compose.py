@@ -27,8 +27,12 @@ WORD_BONUS = 0.10
 SCREEN_SLACK = 0.05
 """The slide leads when it, or one of its lines, ranks at most this far below the moment's best sentence."""
 CONTEXT_PENALTY = 0.05
-"""Taken off a sentence from around the moment (`context`: not in an inspected clip): it may answer,
+"""Taken off a sentence from around the moment (`context`: not in a read clip): it may answer,
 but it may also belong to the neighbouring topic."""
+CORROBORATION = 0.5
+"""A moment ranks by its best line plus this times its best line of the other kind (speech or screen)."""
+ECHO_BONUS = 0.5
+"""Times the share of the best on-screen line's words that a supporting sentence repeats."""
 OTHER_MOMENT = 0.05
 """Another moment is quoted too when its best line ranks at most this far below the lead's."""
 
@@ -38,28 +42,65 @@ def compose(question: str, candidates: list[dict[str, Any]]) -> str:
 
     Candidates are speech sentences (`kind` "speech"), single on-screen lines ("screen") and whole
     slides ("slide", with their `lines` in reading order), each with a `score` (similarity to the
-    question), `clip` (which inspected moment), `video`, `start` and `end`; sentences read around
+    question), `clip` (which read moment), `video`, `start` and `end`; sentences read around
     the moment carry `context` and never choose it.
     """
     ranked = rank_lines(question, candidates)
     lines = [c for c in ranked if c["kind"] != "slide" and not c.get("context")]
     if not lines:
         return ""
-    top = lines[0]
-    moment = [c for c in ranked if c["clip"] == top["clip"]]
+    clip = _best_moment(ranked)
+    top = next(c for c in lines if c["clip"] == clip)
+    moment = [c for c in ranked if c["clip"] == clip]
     speech = [c for c in moment if c["kind"] == "speech"]
     slide = next((c for c in moment if c["kind"] == "slide"), None)
     lead = speech[0] if speech else slide or top
     if slide and (not speech or _screen_leads(question, moment, slide, speech[0])):
         lead = slide
-    support = [item for item in (speech[:1] if lead is slide else [slide]) if item is not None]
+    if lead is slide:
+        support = [_echo(moment, slide, speech)] if speech else []
+    else:
+        support = [slide] if slide else []
     quoted = {text for item in [lead, *support] for text in item.get("lines", [item["text"]])}
     other = next((c for c in lines if c["clip"] != top["clip"] and c["text"] not in quoted), None)
-    if other is not None and other["rank"] >= top["rank"] - OTHER_MOMENT:
+    if other is not None and other["rank"] >= lines[0]["rank"] - OTHER_MOMENT:
         support.append(other)
     verb = "says" if lead["kind"] == "speech" else "shows on screen"
     text = f"{lead['video']} {verb}: {_quotes(lead)} {cite_tag(lead['video'], lead['start'], lead['end'])}"
     return text + "".join(f"\n- {_bullet(item)}" for item in support)
+
+
+def _best_moment(ranked: list[dict[str, Any]]) -> int:
+    """The moment (`clip`) whose evidence ranks best: its best line, plus `CORROBORATION` times the
+    best line of the other kind (a sentence for a slide, a slide or screen line for a sentence). A
+    sentence alone can be close to the question in words yet belong to the next topic ("when a feature
+    is finished, you merge it" for why each feature gets a branch) while its own slide reads "Merging"."""
+    best: dict[int, dict[str, float]] = {}
+    for c in ranked:
+        if not c.get("context"):
+            side = "speech" if c["kind"] == "speech" else "screen"
+            best.setdefault(c["clip"], {}).setdefault(side, c["rank"])
+
+    def score(clip: int) -> float:
+        ranks = sorted(best[clip].values(), reverse=True)
+        return ranks[0] + CORROBORATION * sum(ranks[1:])
+
+    return max(best, key=score)
+
+
+def _echo(moment: list[dict[str, Any]], slide: dict[str, Any], speech: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sentence that says what the slide's best bullet says (shares its rarer words, `ECHO_BONUS`),
+    else the best sentence: under a slide reading "Dough doubles in size", the spoken "it should have
+    doubled in size" rather than "put the dough in a covered bowl". The heading (the slide's first
+    line) names the topic, which every sentence of the moment is about, so it is not echoed."""
+    heading = slide["lines"][0] if slide.get("lines") else None
+    shown = next((c for c in moment if c["kind"] == "screen" and c["text"] != heading), None)
+    if shown is None:
+        return speech[0]
+    weights = _word_weights(shown["text"], [set(tokens(c["text"])) for c in moment])
+    total = sum(weights.values()) or 1.0
+    echo = {id(c): sum(weights[w] for w in set(tokens(c["text"])) & weights.keys()) / total for c in speech}
+    return max(speech, key=lambda c: c["rank"] + ECHO_BONUS * echo[id(c)])
 
 
 def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any], sentence: dict[str, Any]) -> bool:
@@ -84,7 +125,7 @@ def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str
     words = [set(tokens(text)) for text in texts]
     weights = _word_weights(question, words)
     total = sum(weights.values()) or 1.0
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    unique: dict[tuple[str, str, int], dict[str, Any]] = {}
     for c, text, line_words in zip(candidates, texts, words):
         if not text:
             continue

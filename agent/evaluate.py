@@ -5,7 +5,9 @@ Each QA line is JSON with `question`, `video` (file name), `start`, `end` (the g
 right when it contains an expected keyword and one of its citations overlaps the gold span. Keywords
 match word by word after Snowball stemming, so a slide's "Dough doubles in size" carries the keyword
 "doubled" and "retransmitted" carries "retransmits"; the plain substring match is reported beside
-it (`answer_with_citation_exact`).
+it (`answer_with_citation_exact`), with its ceiling: the share of questions whose keyword the library's
+speech or on-screen text holds at the gold span (`keyword_in_library_exact`), since no extractive answer
+can quote a word the speech model misheard and no slide shows.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: in
     text = result["answer"].lower()
     keyword = any(has_keyword(text, word) for word in record["keywords"])
     exact = any(word.lower() in text for word in record["keywords"])
+    held = " ".join(
+        f"{c.transcript} {c.ocr}" for c in library.span_clips(record["video"], record["start"], record["end"])
+    )
     cited = any(
         _same_video(c["video"], record["video"]) and c["start"] < record["end"] and c["end"] > record["start"]
         for c in result["citations"]
@@ -116,6 +121,7 @@ def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: in
         "cited": cited,
         "correct": keyword and cited,
         "correct_exact": exact and cited,
+        "keyword_in_library_exact": any(word.lower() in held.lower() for word in record["keywords"]),
         "mode": result["mode"],
         "seconds": result.get("seconds", 0.0),
         "answer": result["answer"],
@@ -127,8 +133,8 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
 
     Returns:
         {"questions", "recall_at_1", "recall_at_5", "mean_iou", "answer_with_citation",
-        "answer_with_citation_exact", "answer_keyword", "answer_all_keywords", "latency_p50", "mode",
-        "rows": [...]}.
+        "answer_with_citation_exact", "keyword_in_library_exact", "answer_keyword", "answer_all_keywords",
+        "latency_p50", "mode", "rows": [...]}.
 
     Raises:
         InputError: a bad or empty QA file.
@@ -147,6 +153,7 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
         "mean_iou": round(statistics.fmean(r["top_iou"] for r in rows), 4),
         "answer_with_citation": share("correct"),
         "answer_with_citation_exact": share("correct_exact"),
+        "keyword_in_library_exact": share("keyword_in_library_exact"),
         "answer_keyword": share("keyword"),
         "answer_all_keywords": share("all_keywords"),
         "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3),

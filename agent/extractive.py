@@ -1,18 +1,20 @@
 """The no-LLM answer path: a fixed plan over the same tools, answering with quoted, cited sentences.
 
-Plan: search the clips, inspect the top few, and hand their transcript sentences and on-screen lines
-to `compose`, which quotes the line that answers the question (screen text where it states the fact,
-a sentence of the asked-for kind) and then the supporting lines, each with its `[video @ start–end]`
+Plan: search the clips, read the three with the sentence most like the question (their whole
+sentences and on-screen lines, split into the slides shown one after the other), and hand them to
+`compose`, which quotes the line that answers the question (screen text where it states the fact, a
+sentence of the asked-for kind) and then the supporting lines, each with its `[video @ start–end]`
 tag. When the relevance is below `MIN_SIMILARITY` (calibrated on the sample library: relevant
-questions score well above it, unrelated ones below), it says the library does not contain the
-answer. Library-wide questions go to `find_videos`; follow-ups such as "and after that?" continue from
-the lead's video after its last cited span.
+questions score above it, unrelated ones below), it says the library does not contain the answer.
+Library-wide questions go to `find_videos`; follow-ups such as "and after that?" continue from the
+lead's video after its last cited span.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from typing import Any
 
 from vidrag.agent.compose import compose, rank_lines
@@ -22,19 +24,19 @@ from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
 
-MIN_SIMILARITY = 0.36
-"""Relevance below which nothing relevant was found. Relevance is the mean of two MiniLM cosines with
-the question: the best inspected clip's speech + screen text, and the best picked line. An answer also
-needs the evidence to share a content word with the question (see `relevance`). Measured on the sample
-library with Whisper base (2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable
-questions score from 0.364 (then 0.398, 0.429, …) and all share a word with their evidence; of the
-unrelated questions that share a word, "How do solar panels generate electricity?" ("solar") scores
-0.355 and "What is the boiling point of water on a mountain?" ("water") 0.345. The margin is thin on
-both sides; the near misses in `NEAR_MISS_QUESTIONS` score above it."""
+MIN_SIMILARITY = 0.335
+"""Relevance below which nothing relevant was found: the MiniLM cosine of the question with the speech
+and screen text of the best of the search's first clips, counted only when that evidence shares a
+content word with the question (see `relevance`). Measured on the sample library with Whisper base
+(2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable questions score from
+0.369; the 38 first `UNRELATED_QUESTIONS` at most 0.301, so the floor leaves 0.034 on both sides (the
+8 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
+0.36-0.47, as high as answerable paraphrases: similarity and shared words cannot tell them apart."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
-MARGIN = 0.08
-INSPECT = 3
+READ = 3
+SEARCH_K = 8
+SENTENCE_PAD = 15.0
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
 SLIDE_LINES = 5
@@ -47,6 +49,7 @@ _LIBRARY_WIDE = re.compile(
 _AFTER = re.compile(r"\b(after that|afterwards|what next|then what|and then|next\??$|what comes next)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", re.I)
 _SHORT = 5
+_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 
 
 def answer_extractive(
@@ -65,33 +68,30 @@ def answer_extractive(
     return _from_clips(tools, question, query, top_k)
 
 
-def relevance(
-    tools: VideoTools, query: str, top_k: int = 5
-) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
-    """How close the library's best moment is to `query`, with the picked lines and all candidates.
+def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, list[dict[str, Any]]]:
+    """How close the library's best moment is to `query`, with the lines read to answer it.
 
-    Relevance is the mean of the best inspected clip's similarity and the best picked line's, and 0
-    when no content word of the query (stemmed, stopwords out) occurs in the inspected clips' speech
-    or screen text: MiniLM alone rates "How do I change a flat tyre?" as close to a line about folding
-    dough (0.35) as paraphrased lecture questions are to their answers (from 0.37). It is compared
-    with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
+    Relevance is the similarity of the best of the search's first clips (speech and screen text), and 0
+    when no content word of the query (stopwords out, plurals folded) occurs in the lines read: MiniLM
+    alone rates "How do I change a flat tyre?" as close to a line about folding dough (0.35) as
+    paraphrased lecture questions are to their answers. A whole clip is about its topic, where one
+    short line can be close by one word ("Droplets form clouds" for how hurricanes form: 0.49); so the
+    clip's similarity separates the answerable questions from the first 38 unrelated ones by 0.068
+    on the sample library (0.045 with the 8 added later), the mean of clip and line by 0.019. It is
+    compared with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
     """
     candidates, clip_score = gather(tools, query, top_k)
-    best = _pick(candidates)
-    line_score = best[0]["score"] if best else max((c["score"] for c in candidates), default=0.0)
-    evidence = {token for c in candidates for token in tokens(unwrap(c["text"]))}
-    if not evidence & set(tokens(query)):
-        return 0.0, best, candidates
-    return (clip_score + line_score) / 2, best, candidates
+    evidence = {token for c in candidates for token in tokens(c["text"])}
+    return (clip_score if evidence & set(tokens(query)) else 0.0), candidates
 
 
 def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
-    score, best, candidates = relevance(tools, query, top_k)
-    if not best or score < MIN_SIMILARITY:
+    score, candidates = relevance(tools, query, top_k)
+    if not candidates or score < MIN_SIMILARITY:
         log.info("relevance %.3f < %.2f for %r", score, MIN_SIMILARITY, question)
         return (
             f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
-            f"the question (relevance {score:.2f}, needed {MIN_SIMILARITY:.2f})."
+            f"the question (relevance {score:.3f}, needed {MIN_SIMILARITY:.3f})."
         )
     slides = _slides(tools, question, candidates)
     candidates = _same_slide_same_moment(candidates + slides)
@@ -113,40 +113,82 @@ def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, 
 def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict[str, Any]]:
     """The sentences spoken within `CONTEXT_S` of the best line, scored against the question, as part
     of its moment: the sentence that answers is often next to the one most like the question, and
-    may lie in a clip that was not inspected."""
-    around = tools.get_transcript(top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
-    lines = [
-        dict(line, kind="speech", clip=top["clip"], context=True, text=unwrap(line["text"]).strip())
-        for line in around.get("lines", [])
-    ]
-    if not lines:
-        return []
+    may lie in a clip that was not read."""
+    around = _whole_sentences(tools, top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
+    lines = [dict(line, kind="speech", clip=top["clip"], context=True) for line in around]
     for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
         line["score"] = score
     return lines
 
 
 def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
-    """Search, inspect the top clips; their speech and screen lines, and the best clip's similarity."""
-    found = tools.search_clips(query, k=top_k)
-    hits = found.get("results", [])[:INSPECT]
-    if not hits:
+    """Search, then read the best clips' sentences and on-screen lines, scored against the query;
+    with the best similarity of the search's first `READ` clips (whole-clip relevance, as calibrated).
+
+    The search returns `SEARCH_K` clips (at least `top_k`), and the `READ` clips with the sentence most
+    like the query are read: a whole clip's vector mixes its sentences, so the clip whose one sentence
+    answers ("which inflates the dough" for why bread rests) can rank sixth. Reading takes the stored
+    transcript and on-screen text (`get_transcript`, the clip's OCR), not `inspect_clip`: the no-LLM
+    answer never quotes a caption, so re-reading frames would cost a second a clip for nothing.
+    """
+    found = tools.search_clips(query, k=max(top_k, SEARCH_K))
+    results = found.get("results", [])
+    if not results:
         return [], 0.0
-    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in hits]
-    clip_score = max(tools.library.similarity(query, texts))
+    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
+    clip_scores = tools.library.similarity(query, texts)
+    scored = zip(results, clip_scores, _best_sentences(tools, query, texts))
+    ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:READ]
     candidates: list[dict[str, Any]] = []
-    for number, hit in enumerate(hits):
-        seen = tools.inspect_clip(hit["video"], hit["start"], hit["end"], query)
-        if "error" in seen:
-            continue
-        candidates += [dict(line, kind="speech", clip=number) for line in seen["transcript_lines"]]
-        order = _reading_order(unwrap(hit["text"]))
-        candidates += [
-            dict(line, kind="screen", clip=number, order=order.get(unwrap(line["text"]).strip(), len(order)))
-            for line in seen["ocr_lines"]
-            if not line.get("repeated")
+    for number, (hit, _, _) in enumerate(ranked):
+        sentences = [
+            dict(line, kind="speech", clip=number)
+            for line in _whole_sentences(tools, hit["video"], hit["start"], hit["end"])
+            if hit["start"] <= (line["start"] + line["end"]) / 2 <= hit["end"]  # mostly spoken in this clip
         ]
-    return candidates, clip_score
+        candidates += sentences + _screen_lines(tools, hit, number)
+    for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
+        c["score"] = score
+    return candidates, max(clip_scores[:READ])
+
+
+def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
+    """The hit clip's on-screen lines in reading order, without running headers (a line on at least
+    half of the video's clips: the lecture title names the video, not the moment)."""
+    clips = tools.library.clips(hit["video"])
+    shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
+    lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
+    on_clips = Counter(line for c in clips for line in set(c.ocr.split("\n")))
+    running = {line for line in lines if len(clips) >= 3 and on_clips[line] >= len(clips) / 2}
+    return [
+        {
+            "kind": "screen",
+            "clip": number,
+            "order": order,
+            "text": line,
+            **{k: hit[k] for k in ("video", "start", "end")},
+        }
+        for order, line in enumerate(line for line in lines if line not in running)
+    ]
+
+
+def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The sentences spoken in [start, end], whole: read `SENTENCE_PAD` seconds wider, since a
+    transcript read of the span alone ends a sentence where the span's last speech segment ends."""
+    around = tools.get_transcript(video, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
+    return [
+        dict(line, text=unwrap(line["text"]).strip())
+        for line in around.get("lines", [])
+        if line["end"] > start and line["start"] < end
+    ]
+
+
+def _best_sentences(tools: VideoTools, query: str, texts: list[str]) -> list[float]:
+    """Each clip text's best speech sentence's similarity to the query (0 for a clip without speech)."""
+    sentences = [_SENTENCE.findall(text.partition("Speech: ")[2].split("\nOn screen:")[0]) for text in texts]
+    flat = [sentence.strip() for group in sentences for sentence in group if sentence.strip()]
+    scores = iter(tools.library.similarity(query, flat))
+    return [max((next(scores) for s in group if s.strip()), default=0.0) for group in sentences]
 
 
 def _spoken_and_shown(text: str) -> str:
@@ -155,56 +197,53 @@ def _spoken_and_shown(text: str) -> str:
     return text[match.start() :] if match else text
 
 
-def _reading_order(text: str) -> dict[str, int]:
-    """Each on-screen line of a clip's text (`On screen:` lines, top to bottom) with its position."""
-    _, found, shown = text.partition("On screen: ")
-    return {line.strip(): i for i, line in enumerate(shown.splitlines())} if found else {}
-
-
 def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each inspected clip's on-screen lines as one slide, in reading order, scored as a whole: a
-    slide's heading and bullets together state a fact that no single short line is close to."""
+    """Each read clip's on-screen lines as slides, in reading order, scored as a whole: a slide's
+    heading and bullets together state a fact that no single short line is close to. A clip that
+    spans a slide change gives two slides (`shown_together`), never one quote of both."""
     by_clip: dict[int, list[dict[str, Any]]] = {}
     for c in candidates:
         if c["kind"] == "screen":
             by_clip.setdefault(c["clip"], []).append(dict(c, text=unwrap(c["text"]).strip()))
     slides = []
     for clip, lines in by_clip.items():
-        unique = {c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}
-        shown = list(unique.values())[:SLIDE_LINES]
-        slides.append(
-            {
-                "kind": "slide",
-                "clip": clip,
-                "video": shown[0]["video"],
-                "lines": [c["text"] for c in shown],
-                "text": ". ".join(c["text"] for c in shown),
-                "start": min(c["start"] for c in shown),
-                "end": max(c["end"] for c in shown),
-            }
-        )
+        unique = list({c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}.values())
+        for shown in shown_together(tools, unique):
+            shown = shown[:SLIDE_LINES]
+            slides.append(
+                {
+                    "kind": "slide",
+                    "clip": clip,
+                    "video": shown[0]["video"],
+                    "lines": [c["text"] for c in shown],
+                    "text": ". ".join(c["text"] for c in shown),
+                    "start": min(c["start"] for c in shown),
+                    "end": max(c["end"] for c in shown),
+                }
+            )
     if slides:
         for slide, score in zip(slides, tools.library.similarity(question, [slide["text"] for slide in slides])):
             slide["score"] = score
     return slides
 
 
-def _pick(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The best line, plus one more speech line within `MARGIN` of it, without repeats."""
-    unique: dict[str, dict[str, Any]] = {}
-    for c in candidates:
-        text = unwrap(c["text"]).strip()
-        if text and (text not in unique or unique[text]["score"] < c["score"]):
-            unique[text] = dict(c, text=text)
-    ranked = sorted(unique.values(), key=lambda c: -c["score"])
-    if not ranked:
-        return []
-    top = ranked[0]["score"]
-    picked = [ranked[0]]
-    for c in ranked[1:]:
-        if c["score"] >= top - MARGIN and c["kind"] == "speech" and len(picked) < 2:
-            picked.append(c)
-    return sorted(picked, key=lambda c: (c["video"], c["start"]))
+def shown_together(tools: VideoTools, lines: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """One clip's on-screen lines (reading order, each distinct line where first seen) as the slides
+    shown one after the other: split where the lines before are all off screen in the next clip and
+    the lines after were not on screen in the previous one. A clip's text is stored per clip, not per
+    frame, so its neighbours tell which lines left and which came."""
+    first = lines[0]
+    clips = sorted(tools.library.clips(first["video"]), key=lambda c: c.start)
+    before = [c for c in clips if c.end <= first["start"] + 0.05]
+    after = [c for c in clips if c.start >= first["end"] - 0.05]
+    earlier = set(before[-1].ocr.split("\n")) if before else set()
+    later = set(after[0].ocr.split("\n")) if after else set()
+    texts = [line["text"] for line in lines]
+    for cut in range(1, len(texts)):
+        head, tail = set(texts[:cut]), set(texts[cut:])
+        if not head & later and not tail & earlier and (head & earlier or tail & later):
+            return [lines[:cut], lines[cut:]]
+    return [lines]
 
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:

@@ -74,4 +74,4 @@ def question_kind(question: str) -> str | None:
 
 def has_shape(kind: str | None, text: str) -> bool:
     """Whether `text` looks like an answer of that kind (a reason clause, a number, a date…)."""
-    return bool(kind) and bool(KINDS[kind].search(text))
+    return kind is not None and bool(KINDS[kind].search(text))

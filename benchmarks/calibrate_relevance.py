@@ -2,8 +2,10 @@
 
 Ingests the sample library (or reads `--home`), scores every sample question (the retrieval
 questions and both shipped QA files) and every unrelated question with
-`vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them and where `MIN_SIMILARITY`
-sits in it. A floor is safe when it leaves a margin on both sides that another machine's transcript will not close.
+`vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them, where `MIN_SIMILARITY`
+sits in it, and the near misses (`NEAR_MISS_QUESTIONS`: unanswerable questions that share a lecture's
+words and topic) with whether they are answered. A floor is safe when it leaves a margin on both
+sides that another machine's transcript will not close.
 
     python benchmarks/calibrate_relevance.py [--home DIR] [--json]
 """
@@ -96,7 +98,7 @@ def main() -> None:
         r = report[side]
         print(f"{side:10s} n={r['n']:2d}  min {r['min']:.3f}  median {r['median']:.3f}  max {r['max']:.3f}")
     print(
-        f"gap {report['gap']:.3f}; floor {report['floor']:.2f} leaves {report['margin_below_answerable']:.3f} "
+        f"gap {report['gap']:.3f}; floor {report['floor']:.3f} leaves {report['margin_below_answerable']:.3f} "
         f"below the weakest answerable and {report['margin_above_unrelated']:.3f} above the strongest unrelated"
     )
     for q, s in report["weakest_answerable"]:

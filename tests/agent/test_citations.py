@@ -35,3 +35,21 @@ def test_session_ids_are_checked(tmp_path):
         store.load("../etc")
     store.append("talk-1", {"question": "q", "answer": "a", "citations": []})
     assert store.load("talk-1")[0]["answer"] == "a" and store.load("new") == []
+
+
+def test_a_citation_quotes_what_the_answer_quoted_when_the_evidence_holds_it():
+    ledger = EvidenceLedger()
+    clip = "Speech: they begin with a freeway handshake.\nOn screen: The Three-Way Handshake\nClient sends SYN"
+    ledger.record("x.mp4", "abc123", 0.0, 7.7, clip, "search_clips")
+    for line in ("The Three-Way Handshake", "Client sends SYN"):
+        ledger.record("x.mp4", "abc123", 0.0, 7.7, line, "inspect_clip", "ocr")
+    ledger.record("x.mp4", "abc123", 0.0, 7.6, "they begin with a freeway handshake", "inspect_clip", "transcript")
+    answer = (
+        "x.mp4 shows on screen: \u201cThe Three-Way Handshake\u201d \u00b7 \u201cClient sends SYN\u201d "
+        "[x.mp4 @ 00:00.0–00:07.7]\n"
+        "- speech: \u201cThey begin with a freeway handshake.\u201d [x.mp4 @ 00:00.0–00:07.6]"
+    )
+    quotes = [c.quote for c in check_citations(answer, ledger).citations]
+    assert quotes == ["The Three-Way Handshake \u00b7 Client sends SYN", "They begin with a freeway handshake."]
+    made_up = check_citations("It says \u201cServer sends FIN\u201d [x.mp4 @ 00:00.0–00:07.7]", ledger)
+    assert "FIN" not in made_up.citations[0].quote and "freeway handshake" in made_up.citations[0].quote
