@@ -307,6 +307,7 @@ def test_device_defaults_to_cuda_and_cpu_is_explicit(caplog):
     assert "minutes per clip" in caplog.text
 
 
+@pytest.mark.slow  # a vidrag process that imports torch
 def test_check_fails_before_loading_and_ingest_exits_3(tmp_path):
     import os
     import subprocess
