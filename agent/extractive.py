@@ -30,7 +30,7 @@ and screen text of the best of the search's first clips, counted only when that 
 content word with the question (see `relevance`). Measured on the sample library with Whisper base
 (2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable questions score from
 0.369; the 38 first `UNRELATED_QUESTIONS` at most 0.301, so the floor leaves 0.034 on both sides (the
-8 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
+10 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
 0.36-0.47, as high as answerable paraphrases: similarity and shared words cannot tell them apart."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
@@ -77,7 +77,7 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     paraphrased lecture questions are to their answers. A whole clip is about its topic, where one
     short line can be close by one word ("Droplets form clouds" for how hurricanes form: 0.49); so the
     clip's similarity separates the answerable questions from the first 38 unrelated ones by 0.068
-    on the sample library (0.045 with the 8 added later), the mean of clip and line by 0.019. It is
+    on the sample library (0.045 with the 10 added later), the mean of clip and line by 0.019. It is
     compared with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
     """
     candidates, clip_score = gather(tools, query, top_k)
