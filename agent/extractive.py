@@ -36,7 +36,6 @@ MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 READ = 3
 SEARCH_K = 8
-SENTENCE_PAD = 15.0
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
 SLIDE_LINES = 5
@@ -173,9 +172,9 @@ def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[d
 
 
 def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[dict[str, Any]]:
-    """The sentences spoken in [start, end], whole: read `SENTENCE_PAD` seconds wider, since a
-    transcript read of the span alone ends a sentence where the span's last speech segment ends."""
-    around = tools.get_transcript(video, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
+    """The sentences spoken in [start, end], whole (`get_transcript` reads past the span's edges), as
+    plain text."""
+    around = tools.get_transcript(video, start, end)
     return [
         dict(line, text=unwrap(line["text"]).strip())
         for line in around.get("lines", [])

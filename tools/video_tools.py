@@ -34,6 +34,8 @@ DATA_OPEN = "<<video-data>>"
 DATA_CLOSE = "<</video-data>>"
 _MARKERS = re.compile(r"<</?\s*video-data\s*>>", re.IGNORECASE)
 _SENTENCE_END = (".", "?", "!")
+SENTENCE_PAD = 15.0
+"""Seconds of speech read on each side of a span, so the sentences at its edges come back whole."""
 
 
 def as_data(text: str) -> str:
@@ -433,8 +435,12 @@ class VideoTools:
         return self._describer
 
     def _transcript_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
-        """Speech of a span as sentences, timed by their words when word times are known."""
-        segments = self.library.transcript(record.id, start, end)
+        """Speech of a span as whole sentences, timed by their words when word times are known.
+
+        A sentence that begins or ends outside the span is returned whole: the transcript is read
+        `SENTENCE_PAD` seconds wider, since a speech segment can end mid-sentence.
+        """
+        segments = self.library.transcript(record.id, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
         if segments and all(getattr(s, "words", None) for s in segments):
             sentences = _sentences([w for s in segments for w in s.words])
         else:

@@ -87,3 +87,15 @@ def test_tool_functions_have_llm_docstrings_and_talking_head_when_installed(tool
     assert names[:6] == ["search_clips", "find_videos", "inspect_clip", "get_transcript", "list_videos", "cut_clip"]
     assert all(f.__doc__ and "Returns:" in f.__doc__ for f in tools.functions())
     assert "generate_talking_head" in names  # tools/talking_head is in this checkout
+
+
+def test_get_transcript_returns_sentences_whole_at_the_span_edges(tools, sample_library):
+    """A sentence that runs across two speech segments comes back whole when the span asked for covers
+    only its end: the sentence, not the tail of the segment it ends in."""
+    ends = [segment.end for segment in sample_library.transcript("tcp_networking.mp4")]
+    whole = tools.get_transcript("tcp_networking.mp4")["lines"]
+    crossing = [line for line in whole if any(line["start"] + 0.1 < t < line["end"] - 0.1 for t in ends)]
+    assert crossing, "no sentence of the lecture runs across a segment boundary"
+    for sentence in crossing:
+        [line] = tools.get_transcript("tcp_networking.mp4", sentence["end"] - 0.3, sentence["end"])["lines"]
+        assert (line["start"], line["end"], line["text"]) == (sentence["start"], sentence["end"], sentence["text"])
