@@ -97,7 +97,8 @@ def eval_command(
             f"{report['questions']} questions ({report['mode']}): recall@1 {report['recall_at_1']:.2f}, "
             f"recall@5 {report['recall_at_5']:.2f}, mean IoU {report['mean_iou']:.2f}, answers with the fact "
             f"and a correct citation {report['answer_with_citation']:.2f} (exact keyword "
-            f"{report['answer_with_citation_exact']:.2f}), ask p50 {report['latency_p50']:.2f} s\n"
+            f"{report['answer_with_citation_exact']:.2f} of a ceiling of {report['keyword_in_library_exact']:.2f}: "
+            f"questions whose keyword the library's text holds), ask p50 {report['latency_p50']:.2f} s\n"
         )
 
 
