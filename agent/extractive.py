@@ -71,7 +71,8 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     """How close the library's best moment is to `query`, with the lines read to answer it.
 
     Relevance is the similarity of the best of the search's first clips (speech and screen text), and 0
-    when no content word of the query (stopwords out, plurals folded) occurs in the lines read: MiniLM
+    when no content word of the query (stopwords out, plurals folded) occurs in the lines read or the
+    running headers of their videos ("website" in "Website Relaunch: Weekly Meeting"): MiniLM
     alone rates "How do I change a flat tyre?" as close to a line about folding dough (0.35) as
     paraphrased lecture questions are to their answers. A whole clip is about its topic, where one
     short line can be close by one word ("Droplets form clouds" for how hurricanes form: 0.49); so the
@@ -81,7 +82,8 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     """
     candidates, clip_score = gather(tools, query, top_k)
     evidence = {token for c in candidates for token in tokens(c["text"])}
-    return (clip_score if evidence & set(tokens(query)) else 0.0), candidates
+    quotable = [c for c in candidates if not c.get("running")]
+    return (clip_score if evidence & set(tokens(query)) else 0.0), quotable
 
 
 def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
@@ -153,21 +155,25 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
 
 def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
     """The hit clip's on-screen lines in reading order, without running headers (a line on at least
-    half of the video's clips: the lecture title names the video, not the moment)."""
+    half of the video's clips: the lecture title names the video, not the moment). The running headers
+    come last, marked `running`: they count as evidence that the video is about the question's subject
+    (see `relevance`), but are never quoted."""
     clips = tools.library.clips(hit["video"])
     shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
     lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
     on_clips = Counter(line for c in clips for line in set(c.ocr.split("\n")))
     running = {line for line in lines if len(clips) >= 3 and on_clips[line] >= len(clips) / 2}
+    moment = [line for line in lines if line not in running]
     return [
         {
             "kind": "screen",
             "clip": number,
             "order": order,
             "text": line,
+            **({"running": True} if line in running else {}),
             **{k: hit[k] for k in ("video", "start", "end")},
         }
-        for order, line in enumerate(line for line in lines if line not in running)
+        for order, line in enumerate(moment + sorted(running))
     ]
 
 

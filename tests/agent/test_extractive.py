@@ -62,6 +62,13 @@ def test_why_does_bread_rest_quotes_the_rising_not_the_ingredients(sample_librar
     assert "inflates the dough" in lead and "ingredients" not in lead
 
 
+def test_a_word_only_the_videos_running_header_holds_is_evidence_but_never_quoted(sample_library):
+    """'website' is only in the meeting's header ("Website Relaunch: Weekly Meeting"), on every slide."""
+    result = answer_question(sample_library, "When will the website go live?")
+    assert not result["answer"].startswith(NOT_FOUND), result["answer"]
+    assert "June 12" in result["answer"].splitlines()[0] and "Website Relaunch" not in result["answer"]
+
+
 def test_every_extractive_answer_is_cited_with_quotes(sample_library):
     result = answer_question(sample_library, "How do you get a crispy crust on homemade bread?")
     assert result["mode"] == "extractive" and result["removed_citations"] == []
