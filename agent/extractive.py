@@ -154,10 +154,10 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
 
 
 def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
-    """The hit clip's on-screen lines in reading order, without running headers (a line on at least
-    half of the video's clips: the lecture title names the video, not the moment). The running headers
-    come last, marked `running`: they count as evidence that the video is about the question's subject
-    (see `relevance`), but are never quoted."""
+    """The hit clip's on-screen lines in reading order, then its running headers (a line on at least
+    half of the video's clips: the lecture title names the video, not the moment), marked `running`:
+    they count as evidence that the video is about the question's subject (see `relevance`), but are
+    never quoted."""
     clips = tools.library.clips(hit["video"])
     shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
     lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
@@ -181,11 +181,7 @@ def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) ->
     """The sentences spoken in [start, end], whole (`get_transcript` reads past the span's edges), as
     plain text."""
     around = tools.get_transcript(video, start, end)
-    return [
-        dict(line, text=unwrap(line["text"]).strip())
-        for line in around.get("lines", [])
-        if line["end"] > start and line["start"] < end
-    ]
+    return [dict(line, text=unwrap(line["text"]).strip()) for line in around.get("lines", [])]
 
 
 def _best_sentences(tools: VideoTools, query: str, texts: list[str]) -> list[float]:

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +37,8 @@ from vidrag.storage.qdrant_store import ClipStore, ClipVectors
 from vidrag.storage.types import Clip, VideoRecord
 
 PIPELINE_VERSION = 7  # bump when a change alters clips or their text: stored videos are redone
+
+T = TypeVar("T")
 
 StageProgress = Callable[[str, float, float], None]
 """progress(stage, done, total) for one video: stage is 'hash', 'decode', 'caption' or 'store'."""
@@ -84,26 +87,23 @@ class VideoWork:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
+    # What earlier stages filled in, for the stages that run after them.
     @property
     def probed(self) -> MediaInfo:
-        """The probe's result, for the stages that run after it."""
-        if self.info is None:
-            raise RuntimeError(f"{self.path}: a stage ran before the video was probed")
-        return self.info
+        return self._after("the probe", self.info)
 
     @property
     def analysed(self) -> Analysis:
-        """The decode pass's result, for the stages that run after it."""
-        if self.analysis is None:
-            raise RuntimeError(f"{self.path}: a stage ran before the decode pass")
-        return self.analysis
+        return self._after("the decode pass", self.analysis)
 
     @property
     def heard(self) -> Transcript:
-        """The transcript, for the stages that run after speech recognition."""
-        if self.transcript is None:
-            raise RuntimeError(f"{self.path}: a stage ran before speech recognition")
-        return self.transcript
+        return self._after("speech recognition", self.transcript)
+
+    def _after(self, stage: str, value: T | None) -> T:
+        if value is None:
+            raise RuntimeError(f"{self.path}: a stage ran before {stage}")
+        return value
 
     @property
     def duration(self) -> float:
