@@ -46,7 +46,8 @@ def answer_question(
 
     Raises:
         InputError: an empty question or a bad session id.
-        BackendUnavailable: the LLM failed.
+        BackendUnavailable: the LLM failed, or a tool found the library broken (the store failed or
+            lacks clips the catalog lists): never answered as "not found".
     """
     from vidrag.agent.citations import check_citations
     from vidrag.agent.extractive import answer_extractive
@@ -67,6 +68,8 @@ def answer_question(
         from vidrag.agent.llm_agent import run_llm_agent
 
         raw, mode = run_llm_agent(tools, question, llm, history=history, stream=stream)
+    if tools.failure is not None:  # a tool hit a broken backend: the answer would be "not found", a lie
+        raise tools.failure
     checked = check_citations(raw, tools.ledger)
     result = {
         "answer": checked.answer,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from vidrag.api.settings import Settings
@@ -87,13 +90,23 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     from vidrag.tools.library import Library
 
     settings = settings or Settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    check_home(settings.home)
     embedder = Embedder(settings.embedder)
-    catalog = Catalog(settings.catalog_path)
-    store = open_store(settings, embedder.dim)
+    try:
+        catalog = Catalog(settings.catalog_path)
+    except sqlite3.Error as err:
+        raise BackendUnavailable(
+            f"The catalog {settings.catalog_path} cannot be opened ({err}); check that VIDRAG_HOME is a "
+            "writable folder on a local disk and that no other program holds the file."
+        ) from err
+    try:
+        store = open_store(settings, embedder.dim)
+    except BaseException:
+        catalog.close()
+        raise
     captioner = make_captioner(settings)  # models load on first use: re-asking clips needs it too
     indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
-    return Library(
+    library = Library(
         store=store,
         catalog=catalog,
         embedder=embedder,
@@ -101,7 +114,34 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
         captioner=captioner,
         cache_dir=settings.cache_dir,
         search_mode=settings.search_mode,
+        allowed_roots=settings.allowed_roots,
     )
+    damage = library.damage()  # state is checked, never assumed: a lost store is said at once
+    if damage is not None:
+        log.warning("%s", damage.summary())
+    return library
+
+
+def check_home(home: Path) -> None:
+    """Make sure the data folder exists and is writable (the catalog and the store write there).
+
+    Raises:
+        BackendUnavailable: it cannot be created or written (a read-only mount, no permission), named
+            with the cause and the fix.
+    """
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BackendUnavailable(
+            f"VIDRAG_HOME {home} cannot be created ({err.strerror or err}); point VIDRAG_HOME at a writable folder."
+        ) from err
+    if not home.is_dir():
+        raise BackendUnavailable(f"VIDRAG_HOME {home} is not a folder; point VIDRAG_HOME at a writable folder.")
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise BackendUnavailable(
+            f"VIDRAG_HOME {home} is not writable (a read-only mount or no permission); vidrag writes its catalog "
+            "and store there, even to search: point VIDRAG_HOME at a writable folder or fix its permissions."
+        )
 
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):

@@ -60,6 +60,7 @@ class Analysis:
     ocr: list[tuple[float, list[str]]]
     samples: list[FrameSample]
     timings: dict[str, float] = field(default_factory=dict)
+    decoded_until: float = 0.0  # the end of the last decoded frame (short of `duration` in a truncated file)
 
 
 def _tiny_gray(frame: np.ndarray) -> np.ndarray:
@@ -146,4 +147,5 @@ def analyse(
     timings["segment"] += time.perf_counter() - before
     if progress:
         progress(duration, duration)
-    return Analysis(duration, count, cuts, motion, texts, samples, timings)
+    decoded_until = last_time + step if count else 0.0
+    return Analysis(duration, count, cuts, motion, texts, samples, timings, decoded_until)

@@ -24,6 +24,7 @@ from vidrag.indexing.ocr import TextReader, ocr_key
 from vidrag.indexing.stages import PIPELINE_VERSION, IngestOptions, StageConfig, VideoWork
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import VidragError
+from vidrag.storage.integrity import points_missing
 from vidrag.storage.qdrant_store import ClipStore
 
 __all__ = ["PIPELINE_VERSION", "IngestOptions", "IngestResult", "Indexer", "expand_paths", "throughput"]
@@ -191,15 +192,16 @@ class Indexer:
     def unchanged(self, path: Path) -> IngestResult | None:
         """The stored result when the catalog has this file, same size, time and settings, done cleanly.
 
-        A video that lost content (e.g. speech the model did not read) is retried, not skipped.
+        A video that lost content (e.g. speech the model did not read) is retried, not skipped, and so
+        is one whose points the store lacks (a lost or emptied store: `points_missing`).
         """
         stat = path.stat()
         for record in self.catalog.videos_at_path(str(path)):
-            if not record.warnings and (record.size, record.mtime, record.status, record.settings_key) == (
-                stat.st_size,
-                stat.st_mtime,
-                "indexed",
-                self.settings_key,
+            if (
+                not record.warnings
+                and (record.size, record.mtime, record.status, record.settings_key)
+                == (stat.st_size, stat.st_mtime, "indexed", self.settings_key)
+                and not points_missing(self.store, record.id, record.clip_count)
             ):
                 return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
         return None

@@ -106,6 +106,11 @@ class VideoWork:
         return value
 
     @property
+    def truncated(self) -> bool:
+        """Whether the file decoded short of its declared duration (indexed as far as it goes)."""
+        return any(warning.startswith(TRUNCATED) for warning in self.warnings)
+
+    @property
     def duration(self) -> float:
         if self.analysis is not None:
             return self.analysis.duration
@@ -125,7 +130,7 @@ class VideoWork:
             height=info.height if info else 0,
             has_audio=bool(info and info.has_audio),
             language=self.transcript.language if self.transcript else None,
-            status=status,
+            status="partial" if status == "indexed" and self.truncated else status,
             clip_count=len(self.clips),
             timings={k: round(v, 3) for k, v in self.timings.items()},
             summary=self.summary,
@@ -195,7 +200,27 @@ def decode_and_transcribe(
         work.timings[key] = work.timings.get(key, 0.0) + seconds
     if analysis.frames_decoded == 0:
         raise InputError(f"{work.path}: no frame could be decoded; the file is damaged — re-copy or re-encode it.")
+    short = decoded_short(analysis.decoded_until, work.probed.duration)
+    if short:
+        analysis.duration = analysis.decoded_until
+        work.warnings.append(short)
     work.analysis = analysis
+
+
+TRUNCATED = "decoded only"
+"""How the warning of a file that decodes short of its declared length begins (`VideoWork.record` reads it)."""
+
+
+def decoded_short(decoded: float, declared: float) -> str | None:
+    """The warning for a file whose frames stop well before its declared duration (an interrupted copy,
+    a damaged tail), or None. The margin (1 s, or 5 % of a long file) ignores the usual mismatch of
+    container and stream lengths."""
+    if declared <= 0 or decoded >= declared - max(1.0, 0.05 * declared):
+        return None
+    return (
+        f"{TRUNCATED} {decoded:.1f} s of the {declared:.1f} s the file declares: it is truncated or damaged, "
+        f"so it is indexed up to {decoded:.1f} s; re-copy or re-encode it to index the rest"
+    )
 
 
 def transcribe(work: VideoWork, transcriber: Transcriber, cache_dir: Path | None) -> None:

@@ -81,10 +81,25 @@ class Catalog:
         self._migrate()
 
     def _migrate(self) -> None:
+        """Apply the migrations this database lacks. Each runs in an IMMEDIATE transaction that reads the
+        version again: two processes opening a new home at once apply each migration once."""
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-                self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+            while True:
+                self._db.execute("BEGIN IMMEDIATE")
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= len(_MIGRATIONS):
+                    self._db.execute("COMMIT")
+                    return
+                try:
+                    for statement in _MIGRATIONS[version].split(";"):  # executescript would commit first
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {version + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
 
     def close(self) -> None:
         with self._lock:
@@ -130,11 +145,14 @@ class Catalog:
         Raises:
             NotFound: nothing matches, or a prefix or name matches several videos.
         """
+        if not key.strip():
+            raise NotFound("No video given (an empty name); `vidrag videos` lists the library.")
         rows = self.execute("SELECT * FROM videos WHERE id = ? OR path = ?", (key, key))
         if not rows:
+            pattern = _like_literal(key)  # `%` and `_` in a key are characters, not wildcards
             rows = self.execute(
-                "SELECT * FROM videos WHERE id LIKE ? OR path LIKE ? OR path = ?",
-                (f"{key}%", f"%/{key}", key),
+                "SELECT * FROM videos WHERE id LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR path = ?",
+                (f"{pattern}%", f"%/{pattern}", key),
             )
         if len(rows) == 1:
             return _record(rows[0])
@@ -163,6 +181,11 @@ class Catalog:
 
     def failures(self) -> dict[str, str]:
         return {row["path"]: row["error"] for row in self.execute("SELECT * FROM failures")}
+
+
+def _like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with `\\` as the escape character: its `%`, `_` and `\\` match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _record(row: sqlite3.Row) -> VideoRecord:

@@ -8,13 +8,14 @@ time.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from vidrag.storage.errors import BackendUnavailable
+from vidrag.storage.errors import BackendUnavailable, contain
 from vidrag.storage.qdrant_store import (
     DENSE,
     PAYLOAD_INDEXES,
@@ -27,6 +28,20 @@ from vidrag.storage.qdrant_store import (
 )
 
 RRF_K = 60
+
+
+def _contained(method: Callable) -> Callable:
+    """Turn a panic of the Rust engine (a BaseException, e.g. pyo3's PanicException) or its plain errors
+    into a `StoreFailure` for this call: the process, and the requests after it, go on."""
+
+    @functools.wraps(method)
+    def call(self: EdgeClipStore, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - contain() re-raises KeyboardInterrupt and the like
+            raise contain(error, f"Qdrant Edge ({method.__name__.strip('_')})") from error
+
+    return call
 
 
 class EdgeClipStore(ClipStore):
@@ -74,6 +89,7 @@ class EdgeClipStore(ClipStore):
             shard.update(edge.UpdateOperation.create_field_index(key, kinds[kind]))
         return shard
 
+    @_contained
     def _write_points(self, points: list[StoredPoint]) -> None:
         edge = self._edge
         out = []
@@ -85,6 +101,7 @@ class EdgeClipStore(ClipStore):
         self.shard.update(edge.UpdateOperation.upsert_points(out))
         self.shard.flush()
 
+    @_contained
     def _delete_ids(self, ids: list[str]) -> None:
         point_ids: list[int | UUID | str] = list(ids)
         self.shard.update(self._edge.UpdateOperation.delete_points(point_ids))
@@ -106,14 +123,19 @@ class EdgeClipStore(ClipStore):
     def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]:
         offset = None
         while True:
-            records, offset = self.shard.scroll(
-                self._edge.ScrollRequest(offset=offset, limit=512, filter=self._filter(where), with_payload=True)
-            )
+            records, offset = self._scroll_page(where, offset)
             for record in records:
                 yield str(record.id), record.payload or {}
             if offset is None:
                 return
 
+    @_contained
+    def _scroll_page(self, where: Where, offset: Any) -> tuple[list[Any], Any]:
+        return self.shard.scroll(
+            self._edge.ScrollRequest(offset=offset, limit=512, filter=self._filter(where), with_payload=True)
+        )
+
+    @_contained
     def count(self) -> int:
         return self.shard.count(self._edge.CountRequest(exact=True))
 
@@ -121,6 +143,7 @@ class EdgeClipStore(ClipStore):
         self.shard.flush()
         self.shard.close()
 
+    @_contained
     def _query(
         self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str
     ) -> list[tuple[dict[str, Any], float]]:

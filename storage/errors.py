@@ -36,3 +36,38 @@ class TooLarge(InputError):
 
 class MediaMissing(NotFound):
     """The catalog knows the video but its file is gone (moved or deleted) (HTTP 404)."""
+
+
+class StoreFailure(BackendUnavailable):
+    """The store failed on a request, e.g. a panic inside the native Qdrant engine (HTTP 503)."""
+
+
+class LibraryBroken(BackendUnavailable):
+    """The library's state is inconsistent or closed: e.g. the catalog lists clips the store lacks (HTTP 503)."""
+
+
+FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""BaseExceptions that must end the process or generator; every other one is one request's failure."""
+
+
+def is_native_panic(error: BaseException) -> bool:
+    """Whether an error is a BaseException that is neither an Exception nor a way to stop: a panic from a
+    native extension (pyo3's `PanicException` from Rust, and the like), which `except Exception` misses."""
+    return not isinstance(error, (Exception, *FATAL))
+
+
+def contain(error: BaseException, what: str) -> VidragError:
+    """A native panic (or any unexpected error) of `what` as a vidrag error for one request.
+
+    Raises:
+        BaseException: `error` itself when it is KeyboardInterrupt, SystemExit or GeneratorExit.
+    """
+    if isinstance(error, FATAL):
+        raise error
+    if isinstance(error, VidragError):
+        return error
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    return StoreFailure(
+        f"{what} failed ({type(error).__name__}: {detail}); only this request failed. If it recurs, run "
+        "`vidrag doctor` and report the request that caused it."
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
 from vidrag.storage.catalog import Catalog
-from vidrag.storage.errors import InputError, MediaMissing, NotFound
+from vidrag.storage import integrity as state_check
+from vidrag.storage.errors import InputError, LibraryBroken, MediaMissing, NotFound
 from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 
 VECTOR_CACHE_SIZE = 4096  # texts whose vectors `Library.similarity` keeps
+MAX_K = 1000  # hits one search may ask for
 
 
 class Library:
@@ -53,8 +56,11 @@ class Library:
         captioner: Captioner | None = None,
         cache_dir: str | Path | None = None,
         search_mode: str = "hybrid",
+        allowed_roots: Iterable[str | Path] = (),
     ) -> None:
         self.store, self.catalog, self.embedder = store, catalog, embedder
+        self.allowed_roots = [Path(root) for root in allowed_roots]  # where server-side paths may point
+        self.closed = False
         self.jobs = JobStore(catalog)
         self.indexer, self.captioner = indexer, captioner
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -73,6 +79,7 @@ class Library:
 
     def close(self) -> None:
         """Release the store (flushing it) and the catalog; the captioner's models too."""
+        self.closed = True
         self.store.close()
         self.catalog.close()
         if self.captioner is not None:
@@ -81,6 +88,7 @@ class Library:
     # ingest -----------------------------------------------------------------------------------
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
+        self._check_open()
         if self.indexer is None:
             raise InputError("this library was opened read-only (no indexer); open it with an indexer to ingest.")
         return self.indexer.ingest(paths, progress)
@@ -158,7 +166,7 @@ class Library:
         except NotFound:
             return None
         path = Path(record.path)
-        return path if record.status == "indexed" and path.is_file() else None
+        return path if record.status in ("indexed", "partial") and path.is_file() else None
 
     def media_path(self, video_id: str) -> Path:
         """The file of a video (exact id).
@@ -175,8 +183,10 @@ class Library:
         Raises:
             NotFound: no such video.
             MediaMissing: its file is gone.
-            InputError: no frame could be decoded there.
+            InputError: no frame could be decoded there, or `seconds` is not a finite number.
         """
+        self._check_open()
+        seconds = finite("t", seconds)
         record = self.video_by_id(video_id)
         _media_file(record)
         tenth = int(round(min(seconds, max(0.0, record.duration - 0.05)) * 10))
@@ -185,10 +195,50 @@ class Library:
             _render_jpeg(record.path, tenth / 10, cached, max_side=320)
         return cached
 
+    # state ------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise LibraryBroken("The library is closed (the server is shutting down or lost it); restart vidrag.")
+
+    def integrity(self) -> state_check.IntegrityReport:
+        """The catalog compared with the store: indexed videos whose points the store lacks (`vidrag doctor`)."""
+        self._check_open()
+        return state_check.check(self.catalog, self.store)
+
+    def damage(self) -> state_check.IntegrityReport | None:
+        """The integrity report when the store lacks points the catalog needs, else None; two counts
+        decide when nothing is missing (`integrity.probably_whole`), one scroll of the store otherwise."""
+        self._check_open()
+        if state_check.probably_whole(self.catalog, self.store):
+            return None
+        report = state_check.check(self.catalog, self.store)
+        return None if report.ok else report
+
+    def repair(self, progress: Progress | None = None) -> list[IngestResult]:
+        """Ingest again every indexed video whose points the store lacks (their files must still be there).
+
+        Raises:
+            InputError: the library was opened without an indexer.
+        """
+        damaged = self.integrity().damaged
+        if not damaged:
+            return []
+        missing = [video for video in damaged if not Path(video.path).is_file()]
+        results = self.ingest([video.path for video in damaged if video not in missing], progress)
+        for video in missing:
+            message = (
+                f"{video.path}: the file is gone, so video {video.video_id} cannot be rebuilt; restore the file "
+                f"and run `vidrag doctor --repair` again, or `vidrag delete {video.video_id}`."
+            )
+            results.append(IngestResult(video.path, "failed", video.video_id, error=message))
+        return results
+
     # backends ---------------------------------------------------------------------------------
 
     def point_count(self) -> int:
         """How many clips the vector store holds (reads the store: a readiness check)."""
+        self._check_open()
         return self.store.count()
 
     def embedder_name(self) -> str:
@@ -216,6 +266,7 @@ class Library:
         return np.stack([known[text] for text in texts])
 
     def clips(self, key: str) -> list[Clip]:
+        self._check_open()
         return self.store.clips(self.video(key).id)
 
     # search -----------------------------------------------------------------------------------
@@ -234,20 +285,23 @@ class Library:
         """Clips (or, with kind="video", whole videos) that match a query by meaning and by words.
 
         Raises:
-            InputError: empty query, k < 1, or start >= end.
+            InputError: empty query, k < 1, a time that is not a finite number, or start >= end.
             NotFound: an unknown video.
+            LibraryBroken: nothing matched and the store lacks clips the catalog lists (see `integrity`).
         """
+        self._check_open()
+        start, end = finite_or_none("start", start), finite_or_none("end", end)
         if not query.strip():
             raise InputError("The search query is empty; give some words to search for.")
-        if k < 1:
-            raise InputError(f"top-k must be at least 1, got {k}.")
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"top-k must be between 1 and {MAX_K}, got {k}.")
         if start is not None and end is not None and start >= end:
             raise InputError(f"The time range is empty: start {start} >= end {end}.")
         keys = [video] if isinstance(video, str) else list(video or [])
         video_ids = [self.video(key).id for key in keys] or None
         dense = self.embedder.dense([query])[0]
         sparse = self.embedder.sparse.query(query)
-        return self.store.search(
+        hits = self.store.search(
             dense,
             sparse,
             k=k,
@@ -257,11 +311,22 @@ class Library:
             kind=kind,
             mode=mode or self.search_mode,
         )
+        if not hits:
+            damage = self.damage()
+            if damage is not None:  # an empty answer from a store that lost clips would be a lie
+                raise LibraryBroken(damage.summary())
+        return hits
 
     # reading a span ---------------------------------------------------------------------------
 
     def transcript(self, key: str, start: float = 0.0, end: float | None = None) -> list[Segment]:
-        """Timed speech lines overlapping [start, end) of a video."""
+        """Timed speech lines overlapping [start, end) of a video.
+
+        Raises:
+            InputError: a time that is not a finite number.
+        """
+        self._check_open()
+        start, end = finite("start", start), finite_or_none("end", end)
         record = self.video(key)
         end = record.duration if end is None else end
         cached = self._cached_transcript(record.id)
@@ -280,6 +345,8 @@ class Library:
         return Transcript.from_dict(json.loads(files[0].read_text())) if files else None
 
     def span_clips(self, key: str, start: float, end: float) -> list[Clip]:
+        self._check_open()
+        start, end = finite("start", start), finite("end", end)
         record = self.video(key)
         return [c for c in self.store.clips(record.id) if c.end > start and c.start < end]
 
@@ -287,10 +354,14 @@ class Library:
         """Frames of a span sampled at bin centres, read again from the file (random access).
 
         Raises:
-            InputError: an empty or out-of-range span.
+            InputError: an empty or out-of-range span, or a number that is not finite.
         """
+        self._check_open()
+        fps = finite("fps", fps)
+        if fps <= 0:
+            raise InputError(f"fps must be above 0, got {fps}.")
         record = self.video(key)
-        start, end = _clamp_span(start, end, record.duration)
+        start, end = clamp_span(start, end, record.duration)
         count = max(1, min(64, round((end - start) * fps)))
         step = (end - start) / count
         times = [start + step * (i + 0.5) for i in range(count)]
@@ -311,10 +382,11 @@ class Library:
         """Write the span [start, end) of a video to an mp4 (H.264/AAC re-encode, frame-accurate).
 
         Raises:
-            InputError: an empty span, or ffmpeg failed.
+            InputError: an empty span, a time that is not finite, or ffmpeg failed.
         """
+        self._check_open()
         record = self.video(key)
-        start, end = _clamp_span(start, end, record.duration)
+        start, end = clamp_span(start, end, record.duration)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         command = [
@@ -345,8 +417,37 @@ class Library:
         return out
 
 
-def _clamp_span(start: float, end: float, duration: float) -> tuple[float, float]:
-    start, end = max(0.0, float(start)), min(float(end), duration) if duration else float(end)
+def finite_or_none(name: str, value: float | None) -> float | None:
+    """None, or `value` checked by `finite`."""
+    return None if value is None else finite(name, value)
+
+
+def finite(name: str, value: float) -> float:
+    """`value` as a float, checked to be a finite number.
+
+    Every time that reaches the store or a decoder goes through here: a NaN once made the Qdrant
+    engine panic, and NaN slips through comparisons (`NaN >= end` is False).
+
+    Raises:
+        InputError: NaN, an infinity, a number too large for a float, or not a number at all.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(f"{name} must be a number of seconds, got {value!r}.") from err
+    if not math.isfinite(number):
+        raise InputError(f"{name} must be a finite number of seconds, got {number}; give e.g. {name}=0.")
+    return number
+
+
+def clamp_span(start: float, end: float, duration: float) -> tuple[float, float]:
+    """[start, end) checked to be finite and clamped to [0, duration] (the span a cut or a look covers).
+
+    Raises:
+        InputError: a time that is not finite, or a span that is empty after clamping.
+    """
+    start, end = max(0.0, finite("start", start)), finite("end", end)
+    end = min(end, duration) if duration else end
     if end <= start:
         raise InputError(
             f"The span {start:.2f}-{end:.2f}s is empty or outside the video (0-{duration:.2f}s); "

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidrag.storage.errors import InputError, NotFound, VidragError
+from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
+
+from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
@@ -96,13 +98,21 @@ class EvidenceLedger:
 
 
 def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn vidrag and unexpected errors into `{"error": ...}` an LLM can act on; record the step."""
+    """Turn vidrag and unexpected errors into `{"error": ...}` an LLM can act on; record the step.
+
+    A backend failure (the store, a model server) or a native panic is also kept in `failure`: the
+    request that made the call fails with it (`answer_question` raises it), so a broken library is
+    never reported as "not found".
+    """
 
     @functools.wraps(method)
     def wrapper(self: VideoTools, *args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
         try:
             result = method(self, *args, **kwargs)
+        except BackendUnavailable as error:
+            self.failure = self.failure or error
+            result = {"error": str(error)}
         except VidragError as error:
             result = {"error": str(error)}
         except Exception as error:
@@ -111,6 +121,11 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
                 "error": f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
                 "try other arguments or another tool."
             }
+        except BaseException as error:  # a native panic (pyo3 PanicException); contain() re-raises exits
+            contained = contain(error, method.__name__)
+            log.error("tool %s failed", method.__name__, exc_info=error)
+            self.failure = self.failure or contained
+            result = {"error": str(contained)}
         self._note_step(method.__name__, args, kwargs, result, time.perf_counter() - began)
         return result
 
@@ -142,13 +157,15 @@ class VideoTools:
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
         self._describer: Any = None
+        self.failure: VidragError | None = None  # the first backend failure of this run (see _llm_errors)
 
     # bookkeeping ------------------------------------------------------------------------------
 
     def new_run(self) -> None:
-        """Forget the evidence and steps of the previous run."""
+        """Forget the evidence, steps and failure of the previous run."""
         self.ledger.clear()
         self.steps.clear()
+        self.failure = None
 
     def _note_step(self, name: str, args: tuple, kwargs: dict, result: Any, seconds: float) -> None:
         names = _PARAMS.get(name, ())
@@ -383,9 +400,10 @@ class VideoTools:
         """
         record = self._video(video)
         name = Path(record.path).name
-        target = self.out_dir / f"{Path(name).stem}_{float(start):07.2f}-{float(end):07.2f}.mp4"
-        path = self.library.cut(record.id, float(start), float(end), target)
-        self.ledger.record(name, record.id, float(start), float(end), f"clip written to {path}", "cut_clip", "cut")
+        start, end = clamp_span(start, end, record.duration)  # the span actually cut, reported as such
+        target = self.out_dir / f"{Path(name).stem}_{start:07.2f}-{end:07.2f}.mp4"
+        path = self.library.cut(record.id, start, end, target)
+        self.ledger.record(name, record.id, start, end, f"clip written to {path}", "cut_clip", "cut")
         return {**self._entry(record, start, end), "path": str(path)}
 
     @_llm_errors
@@ -412,9 +430,15 @@ class VideoTools:
         if image is None and video is None:
             raise InputError("Give either a portrait image path or a library video and frame_time.")
         if video is not None and image is None:
-            request = TalkingHeadRequest(image=self._video(video).path, script=script, frame_time=float(frame_time))
+            record = self._video(video)
+            frame_time = max(0.0, min(finite("frame_time", frame_time), record.duration))
+            request = TalkingHeadRequest(image=record.path, script=script, frame_time=frame_time)
         else:
-            request = TalkingHeadRequest(image=str(image), script=script)
+            from vidrag.tools.intake import image_under
+
+            # the same rule as the REST API: an image path must lie under VIDRAG_ALLOWED_ROOTS
+            allowed = image_under(str(image), getattr(self.library, "allowed_roots", []))
+            request = TalkingHeadRequest(image=allowed, script=script)
         return generate_talking_head(request, self.out_dir / f"talking_head_{int(time.time())}.mp4")
 
     # helpers ----------------------------------------------------------------------------------
