@@ -12,7 +12,6 @@ the `mcp` extra is installed.
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from vidrag.api.jobs import JobManager
 from vidrag.api.routers import describe_error, require_api_key
+from vidrag.api.security import Guard, is_loopback
 from vidrag.api.settings import Settings
 from vidrag.storage.errors import InputError, VidragError
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+MCP_HEADERS = ["Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID"]  # what MCP clients send to /mcp
 
 
 class ApiSettings(Settings):
@@ -42,16 +44,6 @@ class ApiSettings(Settings):
 
     host: str = Field("127.0.0.1", description="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")
     port: int = Field(8000, ge=0, le=65535)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a listen address only accepts connections from this machine."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name other than localhost may resolve anywhere
-        return False
 
 
 def check_exposure(host: str, api_key: str | None) -> None:
@@ -104,9 +96,17 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=[str(o) for o in settings.cors_origins],
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["X-API-Key", "Content-Type"],
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "Authorization", *MCP_HEADERS],
+            expose_headers=["Mcp-Session-Id"],
         )
+    # outermost: peer, Host, Origin and docs checks; a native panic fails one request, not the app
+    app.add_middleware(
+        Guard,
+        api_key=app.state.api_key,
+        allowed_hosts=getattr(settings, "allowed_hosts", []),
+        cors_origins=[str(o) for o in settings.cors_origins],
+    )
     _add_routes(app)
     return app
 
@@ -173,7 +173,7 @@ async def _mcp_session(state: Any) -> AsyncIterator[None]:
     from vidrag.api.mcp_server import http_transport
 
     async with http_transport(state.library, getattr(state.settings, "host", "127.0.0.1")) as handler:
-        state.mcp = handler
+        state.mcp, state.mcp_expected = handler, True
         try:
             yield
         finally:
@@ -191,5 +191,30 @@ def _add_error_handlers(app: FastAPI) -> None:
         log.error("%s %s failed", request.method, request.url.path, exc_info=err)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+    async def invalid(request: Request, err: Exception) -> JSONResponse:
+        return JSONResponse({"detail": validation_errors(err)}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(VidragError, vidrag_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def validation_errors(err: Exception) -> list[dict[str, Any]]:
+    """FastAPI's validation errors made safe to send: where, what and why, with the offending value as a
+    short escaped repr (never raw: NaN, an infinity or a lone surrogate cannot be written as JSON text)."""
+    out = []
+    for item in getattr(err, "errors", lambda: [])():
+        entry: dict[str, Any] = {
+            "loc": [part if isinstance(part, int) else _safe_text(str(part)) for part in item.get("loc", ())],
+            "msg": _safe_text(str(item.get("msg", ""))),
+            "type": str(item.get("type", "")),
+        }
+        if "input" in item and not isinstance(item["input"], (dict, list)):
+            entry["input"] = _safe_text(repr(item["input"]), 120)
+        out.append(entry)
+    return out
+
+
+def _safe_text(text: str, width: int = 300) -> str:
+    """Text that encodes as UTF-8: lone surrogates escaped, cut to `width`."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:width]

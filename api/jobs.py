@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidrag.storage.errors import VidragError
+from vidrag.storage.errors import FATAL, VidragError
 from vidrag.storage.jobs import UNFINISHED
 
 if TYPE_CHECKING:
@@ -119,6 +119,10 @@ class JobManager:
         self._thread.start()
         return len(unfinished)
 
+    def alive(self) -> bool:
+        """Whether the worker thread is running (a health check)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking jobs; wait up to `timeout` for the current one (it is resumed next start if cut)."""
         self._queue.put(None)
@@ -134,8 +138,10 @@ class JobManager:
                 if job_id is None:
                     return
                 self._run(job_id)
-            except Exception:  # the worker must survive anything one job does
-                log.exception("job %s crashed", job_id)
+            except BaseException as error:  # the worker must survive anything one job does, a panic too
+                if isinstance(error, FATAL):
+                    raise
+                log.error("job %s crashed", job_id, exc_info=error)
             finally:
                 self._queue.task_done()
 

@@ -34,6 +34,8 @@ from vidrag import __version__
 from vidrag.agent.llm_agent import json_tool, llama_tools
 from vidrag.api.app import is_loopback
 from vidrag.api.routers import API_KEY_HEADER, key_matches
+from vidrag.api.security import argument_problems
+from vidrag.storage.errors import contain
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class VidragTools:
             checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
         except ValidationError as err:
             problems += [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in err.errors()]
+        else:
+            problems += argument_problems(checked)
         if problems:
             raise ValueError(f"Bad arguments for {name}: {'; '.join(problems)}. Its parameters are {list(known)}.")
         return checked
@@ -93,7 +97,10 @@ class VidragTools:
             checked = self.check(name, arguments)
         except ValueError as err:
             return _error_result(str(err))
-        text = json_tool(getattr(VideoTools(self.library), name))(**checked)
+        try:
+            text = json_tool(getattr(VideoTools(self.library), name))(**checked)
+        except BaseException as error:  # noqa: BLE001 - a native panic fails this call, never the server
+            return _error_result(str(contain(error, name)))
         data = json.loads(text)
         failed = isinstance(data, dict) and "error" in data
         return types.CallToolResult(

@@ -11,13 +11,36 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vidrag.storage.types import Hit, VideoRecord
 
 
 def _seconds(description: str):
     return Field(None, ge=0, le=1e7, allow_inf_nan=False, description=description)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be used (a lone UTF-16 surrogate cannot be stored, embedded or printed), or None."""
+    for index, char in enumerate(value):
+        if "\ud800" <= char <= "\udfff":
+            return f"contains a lone surrogate (U+{ord(char):04X}) at character {index}: send valid Unicode text"
+    return None
+
+
+class Body(BaseModel):
+    """A request body: unknown fields refused, every string checked to be valid Unicode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else [value]:
+            problem = text_problem(item) if isinstance(item, str) else None
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class SearchMode(str, Enum):
@@ -91,10 +114,9 @@ class VideoOut(BaseModel):
         )
 
 
-class PathIn(BaseModel):
+class PathIn(Body):
     """Ingest a file or folder that is already on the server, under an allowed root."""
 
-    model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=4096, description="A file or folder under VIDRAG_ALLOWED_ROOTS.")
 
 
@@ -112,10 +134,9 @@ class JobOut(BaseModel):
     updated: float
 
 
-class SearchIn(BaseModel):
+class SearchIn(Body):
     """A search: words, optional filters by video and time range, how many hits."""
 
-    model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=1000)
     video: str | None = Field(None, max_length=200, description="One video id, id prefix or file name.")
     videos: list[str] | None = Field(None, max_length=50, description="Several videos (ids or names).")
@@ -162,10 +183,9 @@ class SearchOut(BaseModel):
     took_ms: float
 
 
-class AskIn(BaseModel):
+class AskIn(Body):
     """A question for the agent; with `stream`, the answer comes as server-sent events."""
 
-    model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=2000)
     session_id: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     stream: bool = False

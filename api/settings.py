@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     allowed_roots: list[Path] = Field(default_factory=list)
     max_upload_mb: int = 2048
     cors_origins: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to (DNS-rebinding guard); unset = the loopback names, "
+        "or any name once VIDRAG_API_KEY is set; * = any.",
+    )
 
     @field_validator("ocr", mode="before")
     @classmethod

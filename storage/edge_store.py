@@ -38,7 +38,7 @@ def _contained(method: Callable) -> Callable:
     def call(self: EdgeClipStore, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except BaseException as error:  # noqa: BLE001 - contain() re-raises KeyboardInterrupt and the like
+        except BaseException as error:
             raise contain(error, f"Qdrant Edge ({method.__name__.strip('_')})") from error
 
     return call

@@ -1,9 +1,11 @@
-"""One error hierarchy for vidrag.
+"""One error hierarchy for vidrag, and the line between a native panic and a real stop (`FATAL`).
 
 Each boundary translates these once: the CLI to an exit code and a message on stderr, the API to an
 HTTP status, the agent's tools to text an LLM can act on. Messages say what happened, the value
 involved, and the fix.
 """
+
+import asyncio
 
 
 class VidragError(Exception):
@@ -46,8 +48,9 @@ class LibraryBroken(BackendUnavailable):
     """The library's state is inconsistent or closed: e.g. the catalog lists clips the store lacks (HTTP 503)."""
 
 
-FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
-"""BaseExceptions that must end the process or generator; every other one is one request's failure."""
+FATAL: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+"""BaseExceptions that stop the process, a generator or a task (cancellation); every other one that is not an
+Exception is a native panic, one request's failure."""
 
 
 def is_native_panic(error: BaseException) -> bool:

@@ -101,7 +101,9 @@ def check(catalog: Catalog, store: ClipStore) -> IntegrityReport:
         listed.add(record.id)
         if record.status in INDEXED:
             report.videos.append(
-                VideoState(record.id, record.path, record.status, expected_points(record.clip_count), per_video[record.id])
+                VideoState(
+                    record.id, record.path, record.status, expected_points(record.clip_count), per_video[record.id]
+                )
             )
     report.orphans = {vid: n for vid, n in sorted(per_video.items()) if vid not in listed}
     return report

@@ -28,8 +28,8 @@ from vidrag.indexing.distributed import PartFactory, RunProgress
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
-from vidrag.storage.catalog import Catalog
 from vidrag.storage import integrity as state_check
+from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import InputError, LibraryBroken, MediaMissing, NotFound
 from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
@@ -127,11 +127,11 @@ class Library:
 
     def video(self, key: str) -> VideoRecord:
         """A video by id, id prefix, path or file name (raises NotFound, naming `vidrag videos`)."""
-        return self.catalog.find_video(key)
+        return self.catalog.find_video(valid_text("video", key))
 
     def video_by_id(self, video_id: str) -> VideoRecord:
         """A video by its exact id only (raises NotFound)."""
-        return self.catalog.get_video(video_id)
+        return self.catalog.get_video(valid_text("video id", video_id))
 
     def delete(self, key: str) -> VideoRecord:
         """Remove a video's clips, catalog row, thumbnails and uploaded copy; other files are left alone."""
@@ -291,7 +291,7 @@ class Library:
         """
         self._check_open()
         start, end = finite_or_none("start", start), finite_or_none("end", end)
-        if not query.strip():
+        if not valid_text("query", query).strip():
             raise InputError("The search query is empty; give some words to search for.")
         if not 1 <= k <= MAX_K:
             raise InputError(f"top-k must be between 1 and {MAX_K}, got {k}.")
@@ -415,6 +415,25 @@ class Library:
         if result.returncode:
             raise InputError(f"cutting {record.path} {start:.2f}-{end:.2f}s failed: {result.stderr.strip()[-300:]}")
         return out
+
+
+def valid_text(name: str, value: str) -> str:
+    """`value`, checked to be a string of valid Unicode (a lone surrogate cannot reach SQLite, a tokenizer
+    or the store).
+
+    Raises:
+        InputError: not a string, or a lone surrogate in it.
+    """
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text, got {type(value).__name__}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"{name} contains a lone surrogate (U+{ord(value[err.start]):04X}) at character {err.start}; "
+            "send valid Unicode text."
+        ) from err
+    return value
 
 
 def finite_or_none(name: str, value: float | None) -> float | None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
-
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:

@@ -11,27 +11,27 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
-from vidrag.api.schemas import ErrorOut, JobOut
+from vidrag.api.schemas import Body, ErrorOut, JobOut
 from vidrag.storage.errors import VidragError
 from vidrag.tools.intake import image_under
 
 router = APIRouter(tags=["generate"])
 
 
-class TalkingHeadIn(BaseModel):
+class TalkingHeadIn(Body):
     """A talking-head request: a portrait (library video frame or allowed image path) and a script."""
 
     script: str = Field(min_length=1, max_length=4000, description="The words the person says.")
-    video_id: str | None = Field(None, description="Take the portrait from this library video…")
-    time: float = Field(0.0, ge=0, description="…at this many seconds.")
-    image_path: str | None = Field(None, description="Or an image file under VIDRAG_ALLOWED_ROOTS.")
-    seed: int = 0
+    video_id: str | None = Field(None, max_length=200, description="Take the portrait from this library video…")
+    time: float = Field(0.0, ge=0, le=1e7, allow_inf_nan=False, description="…at this many seconds.")
+    image_path: str | None = Field(None, max_length=4096, description="Or an image file under VIDRAG_ALLOWED_ROOTS.")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     steps: int = Field(25, ge=1, le=100)
     variant: str = Field("framepack", pattern="^(framepack|framepack-f1)$")
-    voice: str = "espeak"
+    voice: str = Field("espeak", max_length=200)
     tiny: bool = Field(False, description="Tiny random weights: the real pipeline as a demo, no download.")
 
 

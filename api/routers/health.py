@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from vidrag.api.routers import LibraryDep, SettingsDep
 from vidrag.api.schemas import CheckOut, ReadyOut
+from vidrag.storage.errors import LibraryBroken
 
 if TYPE_CHECKING:
     from vidrag.api.settings import Settings
@@ -23,10 +24,28 @@ ready_router = APIRouter(tags=["health"])
 _TIMEOUT = 2.0
 
 
-@router.get("/health", summary="Liveness: the process answers")
-def health() -> dict[str, str]:
-    """Always `{"status": "ok"}` while the server runs; it touches no backend."""
-    return {"status": "ok"}
+@router.get("/health", summary="Liveness: the process answers and its library is open")
+def health(request: Request) -> JSONResponse:
+    """`{"status": "ok"}` while the server runs with its library open and its job worker alive; else 503
+    with what broke (restart the server). It touches no backend (`/ready` does)."""
+    problems = broken_parts(request.app.state)
+    if problems:
+        return JSONResponse({"status": "broken", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def broken_parts(state: Any) -> list[str]:
+    """What of the app's running state is gone: the library, the ingest worker, the MCP sessions."""
+    problems = []
+    library = getattr(state, "library", None)
+    if library is None or getattr(library, "closed", False):
+        problems.append("the library is closed")
+    jobs = getattr(state, "jobs", None)
+    if jobs is None or not jobs.alive():
+        problems.append("the ingest worker is stopped")
+    if getattr(state, "mcp_expected", False) and getattr(state, "mcp", None) is None:
+        problems.append("the MCP server is stopped")
+    return problems
 
 
 @ready_router.get(
@@ -38,7 +57,7 @@ def health() -> dict[str, str]:
 async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
     """Each backend checked once; 200 when all are usable, else 503 with what failed."""
     checks = {
-        "qdrant": await _check(lambda: f"{library.point_count()} points"),
+        "qdrant": await _check(lambda: _store(library)),
         "embedder": await _check(library.embedder_name),
         "captioner": await _check(lambda: _captioner(library, settings)),
         "llm": await _check(lambda: _llm(settings)),
@@ -52,7 +71,15 @@ async def _check(probe: Callable[[], str]) -> CheckOut:
         return CheckOut(ok=True, detail=await run_in_threadpool(probe))
     except Exception as err:  # noqa: BLE001 - every failure is a not-ready check, never a 500
         log.warning("readiness check failed: %s", err)
-        return CheckOut(ok=False, detail=f"{type(err).__name__}: {str(err)[:200]}")
+        return CheckOut(ok=False, detail=f"{type(err).__name__}: {str(err)[:600]}")
+
+
+def _store(library: Library) -> str:
+    """The store's point count, once it is known to hold every indexed video's clips."""
+    damage = library.damage()
+    if damage is not None:
+        raise LibraryBroken(damage.summary())
+    return f"{library.point_count()} points"
 
 
 def _captioner(library: Library, settings: Settings) -> str:
