@@ -80,12 +80,16 @@ def ingest(
 
 
 def _print_summary(results) -> None:
+    from vidrag.indexing.stages import TRUNCATED
+
     counts = {s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")}
+    partial = [r for r in results if r.status == "indexed" and any(w.startswith(TRUNCATED) for w in r.warnings)]
     for r in results:
         if r.status == "indexed":
             realtime = r.duration / max(sum(r.timings.values()), 1e-9)
+            label = "partial" if r in partial else "indexed"
             typer.echo(
-                f"indexed    {r.video_id}  {r.clips:3d} clips  {clock(r.duration)}  "
+                f"{label:10s} {r.video_id}  {r.clips:3d} clips  {clock(r.duration)}  "
                 f"{realtime:4.1f}x real time  {r.path}"
             )
         elif r.status == "unchanged":
@@ -97,7 +101,8 @@ def _print_summary(results) -> None:
             err(f"warning    {Path(r.path).name}: {warning}")
     warned = sum(bool(r.warnings) for r in results)
     tail = f", {warned} with warnings" if warned else ""
-    typer.echo(f"{counts['indexed']} indexed, {counts['unchanged']} unchanged, {counts['failed']} failed{tail}.")
+    cut = f" ({len(partial)} only in part: the file decodes short of its length)" if partial else ""
+    typer.echo(f"{counts['indexed']} indexed{cut}, {counts['unchanged']} unchanged, {counts['failed']} failed{tail}.")
 
 
 @app.command()
@@ -227,6 +232,7 @@ def _register_extensions() -> None:
     for name in (
         "vidrag.api.cli_agent",
         "vidrag.api.cli_serve",
+        "vidrag.api.cli_doctor",
         "vidrag.api.models_cmd",
         "vidrag.api.talking_head_cmd",
     ):
@@ -271,7 +277,15 @@ def main() -> None:
         if isinstance(error, click.ClickException):
             error.show(file=sys.stderr)
             sys.exit(error.exit_code)
+        if isinstance(error, OSError):  # a read-only or full disk, a file in use: one line, not a traceback
+            err(f"error: {error}; check VIDRAG_HOME and the files named.")
+            sys.exit(3)
         raise
+    except BaseException as error:  # a native library's panic (e.g. pyo3's PanicException): one line
+        from vidrag.storage.errors import contain
+
+        err(f"error: {contain(error, 'the command')}")
+        sys.exit(3)
 
 
 if __name__ == "__main__":

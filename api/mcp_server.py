@@ -135,8 +135,9 @@ def build_server(library: Any) -> Server:
 
 
 def run_stdio(library: Any) -> None:
-    """Serve the tools on stdin/stdout until the client closes them (stdout carries only MCP messages)."""
-    from mcp.server.stdio import stdio_server
+    """Serve the tools on stdin/stdout until the client closes them (stdout carries only MCP messages);
+    a malformed line is answered with a JSON-RPC error (`vidrag.api.mcp_stdio`)."""
+    from vidrag.api.mcp_stdio import checked_stdio_server as stdio_server
 
     server = build_server(library)
 

@@ -152,8 +152,9 @@ def delete_video(video_id: str, library: LibraryDep) -> VideoOut:
     return VideoOut.from_record(record)
 
 
-@router.get(
+@router.api_route(
     "/{video_id}/media",
+    methods=["GET", "HEAD"],
     response_class=FileResponse,
     responses=_ERRORS,
     summary="The video file, with HTTP Range support (seekable)",
