@@ -281,7 +281,7 @@ def main() -> None:
             err(f"error: {error}; check VIDRAG_HOME and the files named.")
             sys.exit(3)
         raise
-    except BaseException as error:  # a native library's panic (e.g. pyo3's PanicException): one line
+    except BaseException as error:  # noqa: BLE001 - a native panic (pyo3's PanicException): one line; exits pass
         from vidrag.storage.errors import contain
 
         err(f"error: {contain(error, 'the command')}")
