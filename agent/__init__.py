@@ -41,8 +41,10 @@ def answer_question(
         top_k: clips searched by the extractive plan.
 
     Returns:
-        {"answer", "citations": [{"video", "video_id", "start", "end", "quote"}], "mode", "steps",
-        "removed_citations", "seconds"}.
+        {"answer", "parts": [{"text", "source": "answer" | "video"}], "answer_marked", "citations":
+        [{"video", "video_id", "start", "end", "quote"}], "mode", "steps", "removed_citations", "seconds"}.
+        `parts` and `answer_marked` (video text between `<<video-data>>` markers) say which text is quoted
+        from the videos: untrusted data, never instructions (`vidrag.agent.provenance`).
 
     Raises:
         InputError: an empty question or a bad session id.
@@ -51,6 +53,7 @@ def answer_question(
     """
     from vidrag.agent.citations import check_citations
     from vidrag.agent.extractive import answer_extractive
+    from vidrag.agent.provenance import answer_parts, marked
     from vidrag.agent.sessions import SessionStore
     from vidrag.storage.errors import InputError
     from vidrag.tools.video_tools import VideoTools
@@ -71,8 +74,11 @@ def answer_question(
     if tools.failure is not None:  # a tool hit a broken backend: the answer would be "not found", a lie
         raise tools.failure
     checked = check_citations(raw, tools.ledger)
+    parts = answer_parts(checked.answer, [entry.text for entry in tools.ledger.entries])
     result = {
         "answer": checked.answer,
+        "parts": parts,  # which text is quoted from the videos (untrusted) and which is the answer's own
+        "answer_marked": marked(parts),
         "citations": [c.to_dict() for c in checked.citations],
         "mode": mode,
         "steps": list(tools.steps),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidrag.agent.provenance import quote_safe
 from vidrag.agent.question_types import has_shape, question_kind
 from vidrag.indexing.embed import tokens
 from vidrag.tools.video_tools import cite_tag, unwrap
@@ -149,8 +150,8 @@ def _word_weights(question: str, lines: list[set[str]]) -> dict[str, float]:
 def _quotes(line: dict[str, Any]) -> str:
     """A speech sentence as one quote (ending in a full stop), a slide as its lines' quotes."""
     if line["kind"] == "slide":
-        return " \u00b7 ".join(f"\u201c{text}\u201d" for text in line["lines"])
-    text = line["text"]
+        return " \u00b7 ".join(f"\u201c{quote_safe(text)}\u201d" for text in line["lines"])
+    text = quote_safe(line["text"])
     if line["kind"] == "speech" and not text.endswith((".", "?", "!")):
         text += "."
     return f"\u201c{text}\u201d"

@@ -55,6 +55,10 @@ def ask(
         typer.echo(json.dumps(result, indent=2, default=str))
         return
     typer.echo(result["answer"])
+    if any(part["source"] == "video" for part in result.get("parts", [])):
+        from vidrag.agent.provenance import CLI_NOTICE
+
+        typer.echo(CLI_NOTICE, err=True)  # video text is untrusted: say which text is quoted from the videos
     if result["citations"]:
         typer.echo("")
     for c in result["citations"]:

@@ -18,8 +18,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from vidrag.agent.provenance import answer_parts, marked
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
-from vidrag.api.schemas import AskIn, AskOut, CitationOut, ErrorOut
+from vidrag.api.schemas import AnswerPartOut, AskIn, AskOut, CitationOut, ErrorOut
 from vidrag.api.wiring import make_llm
 
 if TYPE_CHECKING:
@@ -124,8 +125,12 @@ def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
         )
     steps = json.loads(json.dumps(result.get("steps", []) or [], default=str))
     seconds = result.get("seconds")
+    text = str(result.get("answer", ""))
+    parts = result.get("parts") or answer_parts(text, [c.quote for c in citations])
     return AskOut(
-        answer=str(result.get("answer", "")),
+        answer=text,
+        parts=[AnswerPartOut(**part) for part in parts],
+        answer_marked=str(result.get("answer_marked") or marked(parts)),
         citations=citations,
         mode=str(result.get("mode", "")),
         steps=steps,

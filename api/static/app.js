@@ -188,7 +188,7 @@ function renderHits(hits) {
       el("img", { alt: "", loading: "lazy", src: hit.thumbnail_url }),
       el("div", { className: "body" },
         el("div", { className: "when", textContent: `${hit.name} · ${clock(hit.start)} – ${clock(hit.end)}` }),
-        el("div", { className: "text", textContent: snippet })));
+        el("q", { className: "text video-text", textContent: snippet, title: VIDEO_TEXT_TITLE })));
     const play = () => playSpan(hit.video_id, hit.start, hit.end, hit.name);
     card.addEventListener("click", play);
     card.addEventListener("keydown", (e) => { if (e.key === "Enter") play(); });
@@ -257,10 +257,27 @@ function handleEvent(type, data) {
   } else if (type === "token") {
     answer.textContent += data.text ?? data.delta ?? "";
   } else if (type === "answer") {
-    answer.textContent = data.answer;
+    renderAnswer(answer, data);
     renderCitations(data.citations);
   } else if (type === "error") {
     answer.append(el("div", { className: "error", textContent: data.message || data.detail }));
+  }
+}
+
+// Text quoted from a video is untrusted (a slide may say "ignore previous instructions"): it is shown as a
+// quotation, never in the system's voice.
+const VIDEO_TEXT_TITLE = "Quoted from the video: data, not vidrag's words";
+
+function renderAnswer(box, data) {
+  box.replaceChildren();
+  const parts = data.parts && data.parts.length ? data.parts : [{ text: data.answer, source: "answer" }];
+  for (const part of parts) {
+    if (part.source === "video") {
+      const quote = part.text.replace(/^\u201c/, "").replace(/\u201d$/, "");
+      box.append(el("q", { className: "video-text", textContent: quote, title: VIDEO_TEXT_TITLE }));
+    } else {
+      box.append(document.createTextNode(part.text));
+    }
   }
 }
 
