@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from uuid import UUID
 
 from vidrag.storage.errors import BackendUnavailable, contain
@@ -27,7 +28,40 @@ from vidrag.storage.qdrant_store import (
     _check_dim,
 )
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 RRF_K = 60
+
+
+def _hold(lock_path: Path) -> IO[str]:
+    """An exclusive lock on the store for this process's use of it (released when the file closes), so
+    a second process is told plainly that the store is in use, even while the first is still creating it.
+
+    Raises:
+        BackendUnavailable: another process holds it (its pid is named).
+    """
+    handle = open(lock_path, "a+")
+    if fcntl is None:  # no flock (Windows): the engine's own lock is the only guard
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise BackendUnavailable(
+            f"The embedded Qdrant store at {lock_path.with_suffix('')} is in use by another vidrag process "
+            f"(pid {owner}); wait for it to finish (an ingest), stop it (e.g. `vidrag serve`) or use its API, "
+            "or point VIDRAG_QDRANT_URL at a Qdrant server that several processes can share."
+        ) from err
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _contained(method: Callable) -> Callable:
@@ -61,6 +95,15 @@ class EdgeClipStore(ClipStore):
         self._edge = edge
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = _hold(self.path.with_name(self.path.name + ".lock"))
+        try:
+            self._open(dim)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open(self, dim: int) -> None:
+        edge = self._edge
         marker = self.path / "vidrag.json"
         if marker.is_file():
             _check_dim(str(self.path), json.loads(marker.read_text()).get("dim"), dim)
@@ -140,8 +183,11 @@ class EdgeClipStore(ClipStore):
         return self.shard.count(self._edge.CountRequest(exact=True))
 
     def close(self) -> None:
-        self.shard.flush()
-        self.shard.close()
+        try:
+            self.shard.flush()
+            self.shard.close()
+        finally:
+            self._lock.close()
 
     @_contained
     def _query(

@@ -64,13 +64,13 @@ class IntegrityReport:
         damaged = self.damaged
         if not damaged:
             extra = f"; {sum(self.orphans.values())} points of videos no longer listed" if self.orphans else ""
-            return f"{len(self.videos)} indexed videos, {self.store_points} points in the store: consistent{extra}."
+            return f"{_videos(len(self.videos))} indexed, {self.store_points} points in the store: consistent{extra}."
         lost = sum(video.missing for video in damaged)
         whole = "the store is empty" if self.store_points == 0 else f"the store lacks {lost} of their points"
         names = ", ".join(f"{v.video_id} ({v.stored}/{v.expected} points)" for v in damaged[:3])
         more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
         return (
-            f"The catalog lists {len(damaged)} indexed videos whose clips are missing from the store ({whole}): "
+            f"The catalog lists {_videos(len(damaged))} as indexed whose clips are missing from the store ({whole}): "
             f"{names}{more}. Search cannot find them until they are rebuilt: run `vidrag doctor --repair` "
             "(or `vidrag ingest` on their files), or restore the `qdrant` folder of VIDRAG_HOME from a backup."
         )
@@ -84,6 +84,10 @@ class IntegrityReport:
             "orphans": self.orphans,
             "summary": self.summary(),
         }
+
+
+def _videos(count: int) -> str:
+    return f"{count} video" if count == 1 else f"{count} videos"
 
 
 def check(catalog: Catalog, store: ClipStore) -> IntegrityReport:
