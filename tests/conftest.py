@@ -75,3 +75,30 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def hardened_files(tmp_path_factory):
+    """(folder, spoken slide video, truncated video) for the hardening tests, made once (`tests.hardened`)."""
+    from tests.hardened import build_videos
+
+    folder = tmp_path_factory.mktemp("hardened-videos")
+    return (folder, *build_videos(folder))
+
+
+@pytest.fixture(scope="session")
+def hardened_home(hardened_files, tmp_path_factory):
+    """A home with both hardening videos ingested (fakes for the embedder and speech), closed: tests copy it
+    (`tests.hardened.copy_home`) to open their own library, since one process holds a store folder."""
+    from tests.hardened import open_fake_library
+
+    folder, video, short = hardened_files
+    home = tmp_path_factory.mktemp("hardened-home")
+    with pytest.MonkeyPatch.context() as patch:
+        library = open_fake_library(home, [folder], patch)
+        try:
+            results = library.ingest([video, short])
+        finally:
+            library.close()
+    assert [r.status for r in results] == ["indexed", "indexed"], results
+    return home
