@@ -7,6 +7,7 @@ the fast-tier fakes for the embedder and speech) and damages its copy.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -124,7 +125,7 @@ def test_an_unusable_home_is_one_line_with_exit_3(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # re-ingests, processes: seconds each (the fast tier keeps under a minute)
 def test_two_ingests_at_once_on_an_empty_home_one_indexes_and_one_says_the_store_is_busy(hardened_files, tmp_path):
-    folder, video, _ = hardened_files
+    _, video, _ = hardened_files
     script = (
         "import sys, pytest\n"
         "from tests import fakes\n"
@@ -133,10 +134,7 @@ def test_two_ingests_at_once_on_an_empty_home_one_indexes_and_one_says_the_store
         "sys.argv = ['vidrag', 'ingest', '-q', sys.argv[1]]\n"
         "main()\n"
     )
-    env = {"VIDRAG_HOME": str(tmp_path / "home"), "PYTHONPATH": str(Path(__file__).parent.parent)}
-    import os
-
-    env = {**os.environ, **env}
+    env = {**os.environ, "VIDRAG_HOME": str(tmp_path / "home"), "PYTHONPATH": str(Path(__file__).parent.parent)}
     env.pop("VIDRAG_QDRANT_URL", None)
     runs = [
         subprocess.Popen(
