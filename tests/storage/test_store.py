@@ -123,7 +123,7 @@ def test_points_persist_across_reopen(tmp_path, backend):
 def test_a_second_open_of_an_edge_folder_is_explained(tmp_path):
     first = _open("edge", tmp_path)
     try:
-        with pytest.raises(BackendUnavailable, match="cannot be opened"):
+        with pytest.raises(BackendUnavailable, match="is in use by this process already"):
             _open("edge", tmp_path)
     finally:
         first.close()
