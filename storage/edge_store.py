@@ -59,7 +59,8 @@ def _hold(lock_path: Path) -> IO[str]:
             else f"by another vidrag process (pid {owner})"
         )
         raise BackendUnavailable(
-            f"The embedded Qdrant store at {lock_path.with_suffix('')} is in use {who}; wait for it to finish (an ingest), stop it (e.g. `vidrag serve`) or use its API, "
+            f"The embedded Qdrant store at {lock_path.with_suffix('')} is in use {who}; wait for it to finish "
+            "(an ingest), stop it (e.g. `vidrag serve`) or use its API, "
             "or point VIDRAG_QDRANT_URL at a Qdrant server that several processes can share."
         ) from err
     handle.seek(0)
