@@ -110,6 +110,20 @@ def test_the_ingest_summary_says_a_truncated_file_is_indexed_only_in_part(home, 
     assert listed["truncated_faststart.mp4"]["status"] == "partial"
 
 
+def test_non_finite_times_on_the_command_line_are_bad_input(home):
+    run = vidrag("search", "engineers", "--start", "nan")
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.strip() == "error: start must be a finite number of seconds, got nan; give e.g. start=0."
+
+
+def test_ask_says_which_text_is_quoted_from_the_videos(home):
+    run = vidrag("ask", "How many engineers will be hired?")
+    assert run.code == 0 and "“We will hire three engineers" in run.stdout
+    assert "quoted from the videos" in run.stderr
+    parts = vidrag("ask", "How many engineers will be hired?", "--json").json()["parts"]
+    assert any(p["source"] == "video" and "three engineers" in p["text"] for p in parts)
+
+
 def test_an_unusable_home_is_one_line_with_exit_3(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -192,6 +192,10 @@ def test_nan_over_mcp_http_is_a_tool_error_and_the_server_keeps_serving(world):
         assert hits and "engineers" in hits[0]["transcript"]
         answer = httpx.post(f"{base}/ask", json={"question": "How many engineers will be hired?"}).json()
         assert "three engineers" in answer["answer"]
+        quoted = [p["text"] for p in answer["parts"] if p["source"] == "video"]  # untrusted text is marked
+        assert any("three engineers" in text for text in quoted), answer["parts"]
+        assert "".join(p["text"] for p in answer["parts"]) == answer["answer"]
+        assert "<<video-data>>“We will hire three engineers" in answer["answer_marked"]
 
 
 def _sse_json(text: str) -> dict:
