@@ -3,9 +3,12 @@
 `create_app()` builds nothing heavy itself: the library is opened (or the injected one taken) and
 the job worker started in the lifespan, and stopped there. Errors are translated once, here: vidrag's
 NotFound → 404, InputError → 422, BackendUnavailable → 503, anything else → 500 with the body
-`{"detail": "internal error"}` and no trace. An API key (`X-API-Key`) is required whenever the server
-listens beyond loopback; with a key configured it is required on every route but `/health` and the
-page itself. The MCP server (`vidrag.api.mcp_server`) is mounted at `/mcp` behind the same key when
+`{"detail": "internal error"}` and no trace; validation errors echo bad values escaped (a NaN or a lone
+surrogate cannot break the reply). An API key (`X-API-Key`) is required whenever the server listens
+beyond loopback; with a key configured it is required on every route but `/health` and the page
+itself. `vidrag.api.security.Guard` wraps it all: without a key only loopback clients are served,
+whatever the bind; `Host` and `Origin` are checked; a native panic fails one request, never the
+lifespan. The MCP server (`vidrag.api.mcp_server`) is mounted at `/mcp` behind the same key when
 the `mcp` extra is installed.
 """
 

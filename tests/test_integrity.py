@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import fakes
-from tests.hardened import SENTENCE, copy_home, open_fake_library
+from tests.hardened import SENTENCE, copy_home, open_fake_library, written_library
 from tests.test_cli_fast import vidrag
 
 
@@ -107,16 +107,40 @@ def test_the_ingest_summary_says_a_truncated_file_is_indexed_only_in_part(home, 
     assert "1 indexed (1 only in part: the file decodes short of its length)" in run.stdout
     assert "decoded only" in run.stderr and "truncated or damaged" in run.stderr
     listed = {Path(v["path"]).name: v for v in vidrag("videos", "--json").json()}
-    assert listed["truncated_faststart.mp4"]["status"] == "partial"
+    record = listed["truncated_faststart.mp4"]
+    assert record["status"] == "partial" and 0 < record["duration"] < 2.0 and record["clip_count"] >= 1
+    assert (
+        record["warnings"][0].startswith("decoded only") and "of the 4.0 s the file declares" in record["warnings"][0]
+    )
 
 
-def test_non_finite_times_on_the_command_line_are_bad_input(home):
+@pytest.fixture(scope="module")
+def written_home(tmp_path_factory):
+    """A home whose one video's points are written directly (`tests.hardened.written_library`), closed."""
+    from tests import media
+
+    folder = tmp_path_factory.mktemp("written-videos")
+    home = tmp_path_factory.mktemp("written-home")
+    written_library(home, media.video_no_audio(folder, seconds=2.0), [folder]).close()
+    return home
+
+
+@pytest.fixture
+def cli_home(written_home, monkeypatch):
+    fakes.install(monkeypatch, SENTENCE)
+    monkeypatch.setenv("VIDRAG_HOME", str(written_home))
+    monkeypatch.delenv("VIDRAG_QDRANT_URL", raising=False)
+    monkeypatch.delenv("VIDRAG_LLM_URL", raising=False)
+    return written_home
+
+
+def test_non_finite_times_on_the_command_line_are_bad_input(cli_home):
     run = vidrag("search", "engineers", "--start", "nan")
     assert run.code == 2 and run.stdout == ""
     assert run.stderr.strip() == "error: start must be a finite number of seconds, got nan; give e.g. start=0."
 
 
-def test_ask_says_which_text_is_quoted_from_the_videos(home):
+def test_ask_says_which_text_is_quoted_from_the_videos(cli_home):
     run = vidrag("ask", "How many engineers will be hired?")
     assert run.code == 0 and "“We will hire three engineers" in run.stdout
     assert "quoted from the videos" in run.stderr

@@ -1,8 +1,8 @@
 """No input takes the server down, and a failure is never answered as "not found" (issue #22, items 1, 5, 10).
 
-The library is real (Qdrant Edge, the catalog, decoding, OCR) with the fast-tier fakes for the embedder
-and speech; it holds one spoken slide video and one truncated file (`tests.hardened`). The native
-panic in these tests is a real one: Qdrant Edge's, made by giving the store a NaN time directly.
+The library is real (Qdrant Edge, the catalog, decoding) with the fast-tier word-hash embedder; it holds
+one 2 s video whose points are written directly (`tests.hardened.written_library`), so no ingest runs.
+The native panic in these tests is a real one: Qdrant Edge's, made by giving the store a NaN time.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests import media
 from tests.api.conftest import serve
-from tests.hardened import copy_home, open_fake_library
+from tests.hardened import written_library
 from vidrag.api.app import ApiSettings, create_app
 from vidrag.storage.errors import InputError, StoreFailure
 
@@ -32,18 +33,17 @@ RAW_BAD = [
 
 
 @pytest.fixture(scope="module")
-def world(hardened_files, hardened_home, tmp_path_factory):
-    """(library, video path, truncated path, videos folder): the session's ingested home, copied."""
-    folder, video, short = hardened_files
-    home = copy_home(hardened_home, tmp_path_factory.mktemp("hardening") / "home")
-    with pytest.MonkeyPatch.context() as patch:
-        library = open_fake_library(home, [folder], patch)
-        yield library, video, short, folder
-        library.close()
+def world(tmp_path_factory):
+    """(library, video path, videos folder): a real store and catalog holding one 2 s video, written directly."""
+    folder = tmp_path_factory.mktemp("hardening-videos")
+    video = media.video_no_audio(folder, seconds=2.0)
+    library = written_library(tmp_path_factory.mktemp("hardening-home"), video, [folder])
+    yield library, video, folder
+    library.close()
 
 
 def settings_for(world, **overrides):
-    library, _, _, folder = world
+    library, _, folder = world
     values = {
         "home": library.data_dir,
         "allowed_roots": [folder],
@@ -102,7 +102,7 @@ def test_non_finite_numbers_and_lone_surrogates_are_422_with_a_readable_body(htt
 
 
 def test_the_library_refuses_times_that_are_not_finite(world):
-    library, video, _, _ = world
+    library, video, _ = world
     for call in (
         lambda: library.search("engineers", start=math.nan),
         lambda: library.search("engineers", end=math.inf),
@@ -228,7 +228,7 @@ def test_head_on_media_gives_the_headers_without_the_body(http, world):
 def test_cut_clip_reports_the_span_it_cut_and_talking_head_images_stay_under_the_roots(world, tmp_path):
     from vidrag.tools.video_tools import VideoTools
 
-    library, video, _, _ = world
+    library, video, _ = world
     tools = VideoTools(library, out_dir=tmp_path)
     cut = tools.cut_clip(video.name, -5.0, 2.0)
     assert (cut["start"], cut["end"]) == (0.0, 2.0) and cut["cite_as"].endswith("00:00.0–00:02.0]")
@@ -244,16 +244,7 @@ def test_cut_clip_reports_the_span_it_cut_and_talking_head_images_stay_under_the
 
 def test_video_keys_with_like_wildcards_match_only_themselves(world):
     library = world[0]
-    for key in ("%", "_", "%.mp4", "speech_video.mp_"):
+    for key in ("%", "_", "%.mp4", "silent_video.mp_", "silent%"):
         with pytest.raises(Exception, match="Unknown video"):
             library.video(key)
-    assert library.video("speech_video.mp4").path.endswith("speech_video.mp4")
-
-
-def test_a_truncated_file_is_indexed_as_far_as_it_decodes_and_says_so(world):
-    library, _, short, _ = world
-    record = library.video(short.name)
-    assert record.status == "partial"
-    assert 0 < record.duration < 2.0 and record.clip_count >= 1
-    assert record.warnings and record.warnings[0].startswith("decoded only")
-    assert "of the 4.0 s the file declares" in record.warnings[0]
+    assert library.video("silent_video.mp4").path.endswith("silent_video.mp4")
