@@ -47,7 +47,8 @@ def _settings():
 
 
 def _open(for_ingest: bool = False):
-    from vidrag.api.wiring import open_library
+    """The library: the running server's (`vidrag serve` on this home), else opened in this process."""
+    from vidrag.api.client import open_library
 
     return open_library(_settings(), for_ingest=for_ingest)
 
@@ -220,6 +221,10 @@ def demo(
 
 
 def _answer(library, question: str):
+    from vidrag.api.client import is_remote
+
+    if is_remote(library):
+        return library.ask(question)
     try:
         from vidrag.agent import answer_question
     except ImportError:

@@ -90,7 +90,7 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
     settings.home.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(settings.embedder)
     catalog = Catalog(settings.catalog_path)
-    store = open_store(settings, embedder.dim)
+    store = _open_own_store(settings, embedder.dim)
     captioner = make_captioner(settings)  # models load on first use: re-asking clips needs it too
     indexer = build_indexer(settings, store, catalog, embedder, captioner) if for_ingest else None
     return Library(
@@ -102,6 +102,30 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
         cache_dir=settings.cache_dir,
         search_mode=settings.search_mode,
     )
+
+
+def _open_own_store(settings: Settings, dim: int):
+    """The clip store; an embedded one is held by this process, and a refusal says which process holds it.
+
+    Raises:
+        BackendUnavailable: another process has the embedded store open.
+    """
+    from vidrag.api import discovery
+
+    embedded = not settings.qdrant_url
+    try:
+        store = open_store(settings, dim)
+    except BackendUnavailable as err:
+        who = discovery.holder(settings.home) if embedded else None
+        if who is None:
+            raise
+        raise BackendUnavailable(
+            f"The library at {settings.home} is open in another process: {who}. Stop it, or, if it is "
+            "`vidrag serve`, let it answer: vidrag finds a running server through its server.json file."
+        ) from err
+    if embedded:
+        discovery.note_holder(settings.home)
+    return store
 
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):
