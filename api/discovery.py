@@ -152,12 +152,12 @@ def note_holder(home: str | os.PathLike[str]) -> None:
 def holder(home: str | os.PathLike[str]) -> str | None:
     """Which live process holds the library of `home`: the server, or the last process that opened it."""
     server = _read(server_file(home))
-    if server is not None and pid_alive(server.pid) and server.pid != os.getpid():
+    if server is not None and pid_alive(server.pid):
         return f"the vidrag server at {server.url}, {describe_process(server.pid)}"
     try:
         pid = int(json.loads((Path(home) / HOLDER_FILE).read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if pid == os.getpid() or not pid_alive(pid):
+    if not pid_alive(pid):
         return None
-    return describe_process(pid)
+    return f"this process, pid {pid}" if pid == os.getpid() else describe_process(pid)

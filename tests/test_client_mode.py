@@ -1,0 +1,171 @@
+"""One library, many surfaces: while a server owns a home, the CLI and `vidrag.open_library` are its clients.
+
+The same one-video library (the fakes of `tests.fakes` for the two slow models; decoding, OCR, the
+store and the catalog real) is used first in process, then through a real uvicorn server on loopback
+that holds it and announces itself in `<home>/server.json`, as `vidrag serve` does. Every command must
+print the same output and exit with the same code both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests import fakes, media
+from tests.api.conftest import serve
+from tests.test_cli_fast import vidrag
+from vidrag.api import discovery
+from vidrag.storage.errors import BackendUnavailable
+
+SENTENCE = "We will hire three engineers for the data platform this spring."
+QUESTION = "How many engineers will be hired?"
+
+
+def _ask(run) -> dict:
+    result = run.json()
+    result.pop("seconds")
+    for step in result["steps"]:
+        step.pop("seconds", None)
+    return result
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The home with the video ingested in process, and what each command printed then."""
+    folder = tmp_path_factory.mktemp("client-mode")
+    video = media.speech_video(folder, text="Hiring Plan", sentence=SENTENCE)
+    bad = media.text_as_mp4(folder)
+    home = tmp_path_factory.mktemp("client-mode-home")
+    with pytest.MonkeyPatch.context() as patch:
+        fakes.install(patch, SENTENCE)
+        patch.setenv("VIDRAG_HOME", str(home))
+        patch.delenv("VIDRAG_QDRANT_URL", raising=False)
+        patch.delenv("VIDRAG_LLM_URL", raising=False)
+        assert vidrag("ingest", str(video)).code == 0
+        local = {
+            "videos": vidrag("videos", "--json"),
+            "videos_plain": vidrag("videos"),
+            "search": vidrag("search", "hire engineers", "--json"),
+            "search_plain": vidrag("search", "hiring plan", "-k", "2"),
+            "ask": vidrag("ask", QUESTION, "--json"),
+            "unknown_video": vidrag("search", "plan", "--video", "holiday.mp4"),
+            "empty": vidrag("search", "   "),
+            "bad_file": vidrag("ingest", str(bad), "--json"),
+        }
+        yield home, video, bad, local, patch
+
+
+@pytest.fixture(scope="module")
+def server(setup):
+    """A server that holds the library and announces itself in the home, as `vidrag serve` does."""
+    from vidrag.api.app import ApiSettings, create_app
+    from vidrag.api.wiring import open_library
+
+    home, *_ = setup
+    settings = ApiSettings(home=home, api_key=None, allowed_roots=[], cors_origins=[], llm_url=None)
+    library = open_library(settings, for_ingest=True)
+    app = create_app(settings, library=library)
+    app.state.owner_key = key = discovery.new_owner_key()
+    try:
+        with serve(app) as url:
+            discovery.announce(home, url, key)
+            yield url, key
+            discovery.withdraw(home)
+    finally:
+        library.close()
+
+
+def test_the_server_file_is_private_and_names_a_live_server(setup, server):
+    home, *_ = setup
+    url, key = server
+    path = home / discovery.SERVER_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = json.loads(path.read_text())
+    assert (data["url"], data["pid"], data["key"]) == (url, os.getpid(), key)
+    found = discovery.find_server(home)
+    assert found is not None and (found.url, found.key) == (url, key)
+
+
+def test_every_command_prints_the_same_through_the_server(setup, server):
+    _, _, _, local, _ = setup
+    assert vidrag("videos", "--json").stdout == local["videos"].stdout
+    assert vidrag("videos").stdout == local["videos_plain"].stdout
+    remote_search = vidrag("search", "hire engineers", "--json")
+    assert remote_search.json() == local["search"].json() and remote_search.json()
+    assert vidrag("search", "hiring plan", "-k", "2").stdout == local["search_plain"].stdout
+    remote_ask = vidrag("ask", QUESTION, "--json")
+    assert remote_ask.code == 0 and _ask(remote_ask) == _ask(local["ask"])
+    assert "three engineers" in remote_ask.json()["answer"]
+
+
+def test_errors_have_the_same_codes_and_messages_through_the_server(setup, server):
+    _, _, bad, local, _ = setup
+    for name, args in (("unknown_video", ("search", "plan", "--video", "holiday.mp4")), ("empty", ("search", "  "))):
+        remote = vidrag(*args)
+        assert (remote.code, remote.stdout, remote.stderr) == (
+            local[name].code,
+            local[name].stdout,
+            local[name].stderr,
+        ), name
+    assert local["unknown_video"].code == 2 and "holiday.mp4" in local["unknown_video"].stderr
+    failed = vidrag("ingest", str(bad), "--json")
+    assert failed.code == local["bad_file"].code == 1
+    [row] = failed.json()["results"]
+    [local_row] = local["bad_file"].json()["results"]
+    assert row["status"] == local_row["status"] == "failed" and row["error"] == local_row["error"]
+
+
+def test_asking_streams_the_steps_through_the_server(setup, server):
+    plain = vidrag("ask", QUESTION)
+    assert plain.code == 0 and "speech_video.mp4 @ 00:0" in plain.stdout
+    assert "→ search_clips(" in plain.stderr and "(extractive," in plain.stderr
+
+
+def test_the_python_api_is_a_client_of_the_server(setup, server):
+    import vidrag as api
+
+    home, video, *_ = setup
+    library = api.open_library(api.Settings(home=home))
+    try:
+        assert type(library).__name__ == "RemoteLibrary"
+        [record] = library.videos()
+        assert record.path == str(video) and library.video(video.name).id == record.id
+        hits = library.search("hire engineers", k=1)
+        assert hits[0].video_id == record.id and "engineers" in hits[0].transcript
+        answer = api.answer_question(library, QUESTION)
+        assert "three engineers" in answer["answer"] and answer["citations"][0]["video_id"] == record.id
+        again = library.ingest([video])
+        assert [r.status for r in again] == ["unchanged"]
+        with pytest.raises(BackendUnavailable, match="owns it"):
+            library.frames(record.id, 0.0, 1.0)
+    finally:
+        library.close()
+    url, _ = server
+    with pytest.raises(
+        BackendUnavailable, match=f"open in another process: the vidrag server at {url}, pid {os.getpid()}"
+    ):
+        api.open_library(api.Settings(home=home), server=False)
+
+
+def test_the_owner_key_ingests_any_path_and_other_callers_need_allowed_roots(setup, server):
+    _, video, *_ = setup
+    url, key = server
+    stranger = httpx.post(f"{url}/videos", json={"path": str(video)}, timeout=10)
+    assert stranger.status_code == 403
+    owner = httpx.post(f"{url}/videos", json={"path": str(video)}, headers={"Authorization": f"Bearer {key}"})
+    assert owner.status_code == 202 and owner.json()["params"]["paths"] == [str(video)]
+
+
+def test_a_stale_server_file_is_ignored(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / discovery.SERVER_FILE).write_text(
+        json.dumps({"url": "http://127.0.0.1:9", "pid": int(dead.stdout), "key": "k"})
+    )
+    assert discovery.find_server(tmp_path) is None
+    assert discovery.holder(tmp_path) is None
