@@ -169,3 +169,65 @@ def test_a_stale_server_file_is_ignored(tmp_path):
     )
     assert discovery.find_server(tmp_path) is None
     assert discovery.holder(tmp_path) is None
+
+
+def test_mcp_over_http_takes_a_bearer_key_and_gives_files_as_urls(setup, server):
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, key = server
+
+    async def session():
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+            async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+                names = [tool.name for tool in (await client.list_tools()).tools]
+                cut = await client.call_tool("cut_clip", {"video": "speech_video.mp4", "start": 0.5, "end": 2.0})
+                resources = (await client.list_resources()).resources
+                return names, cut, resources
+
+    names, cut, resources = asyncio.run(session())
+    assert "ask" in names and "search_clips" in names
+    assert not cut.is_error, cut.content
+    data = cut.structured_content
+    assert (
+        "path" not in data
+        and data["url"].startswith(f"{url}/files/clips/speech_video_")
+        and data["url"].endswith(".mp4")
+    )
+    clip = httpx.get(data["url"], headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4" and clip.content[4:8] == b"ftyp"
+    assert [r.name for r in resources] == ["speech_video.mp4"]
+    assert httpx.get(f"{url}/files/clips/..%2Fcatalog.sqlite", timeout=10).status_code == 404
+
+
+def test_vidrag_mcp_relays_to_the_running_server(setup, server, tmp_path):
+    import asyncio
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    home, *_ = setup
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "vidrag.api.cli", "mcp"],
+        env={**os.environ, "VIDRAG_HOME": str(home)},
+        cwd=str(tmp_path),
+    )
+
+    async def session():
+        async with Client(params, read_timeout_seconds=60) as client:
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            found = await client.call_tool("search_clips", {"query": "hire engineers", "k": 1})
+            answer = await client.call_tool("ask", {"question": QUESTION})
+            cut = await client.call_tool("cut_clip", {"video": "speech_video.mp4", "start": 0.0, "end": 1.5})
+            return names, found, answer, cut
+
+    names, found, answer, cut = asyncio.run(session())
+    assert names[-1] == "ask" and names[0] == "search_clips"
+    assert found.structured_content["results"][0]["video"] == "speech_video.mp4"
+    assert "three engineers" in answer.structured_content["answer"]
+    path = cut.structured_content["path"]
+    assert cut.structured_content["url"].endswith(os.path.basename(path)) and os.path.getsize(path) > 1000

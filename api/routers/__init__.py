@@ -7,7 +7,7 @@ built at import time, and tests hand the app a library they already hold.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
@@ -49,8 +49,7 @@ def require_api_key(request: Request, key: Annotated[str | None, Depends(_header
         HTTPException: 401 when the key is missing or wrong.
     """
     key = key or bearer_token(request)
-    owner = getattr(request.app.state, "owner_key", None)
-    request.state.owner = bool(owner and key and hmac.compare_digest(key.encode(), owner.encode()))
+    request.state.owner = is_owner_key(request.app.state, key)
     if request.state.owner:
         return
     expected = request.app.state.api_key
@@ -58,6 +57,17 @@ def require_api_key(request: Request, key: Annotated[str | None, Depends(_header
         key = request.cookies.get(API_KEY_COOKIE)
     if not key_matches(expected, key):
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+def is_owner_key(state: Any, key: str | None) -> bool:
+    """Whether `key` is the owner key of the running `vidrag serve` (set in the app's state)."""
+    owner = getattr(state, "owner_key", None)
+    return bool(owner and key and hmac.compare_digest(key.encode(), owner.encode()))
+
+
+def key_opens(state: Any, key: str | None) -> bool:
+    """Whether a request with `key` may use the app: the owner key, or the API key (any key when none)."""
+    return is_owner_key(state, key) or key_matches(state.api_key, key)
 
 
 def bearer_token(request: Request) -> str | None:
