@@ -19,6 +19,7 @@ import pytest
 
 from tests import fakes, media
 from tests.api.conftest import serve
+from tests.api.test_browser import CHROMIUM, LAUNCH_ARGS
 from tests.test_cli_fast import vidrag
 from vidrag.api import discovery
 from vidrag.storage.errors import BackendUnavailable
@@ -74,6 +75,7 @@ def server(setup):
     app.state.owner_key = key = discovery.new_owner_key()
     try:
         with serve(app) as url:
+            _SERVED[url] = library
             discovery.announce(home, url, key)
             yield url, key
             discovery.withdraw(home)
@@ -231,3 +233,57 @@ def test_vidrag_mcp_relays_to_the_running_server(setup, server, tmp_path):
     assert "three engineers" in answer.structured_content["answer"]
     path = cut.structured_content["path"]
     assert cut.structured_content["url"].endswith(os.path.basename(path)) and os.path.getsize(path) > 1000
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian's chromium is missing: run `apt-get install -y chromium` (CI installs it).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_shows_jobs_started_elsewhere_across_a_reload(setup, server, page, tmp_path):
+    """A job started outside the page (here over HTTP, held at the write lock so it stays running) is
+    listed, survives a reload, and when it ends the new video's row shows it indexed."""
+    from vidrag.api.jobs import write_lock
+
+    url, key = server
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    video = media.speech_video(tmp_path, text="Budget Review", sentence=SENTENCE)
+    page.goto(url + "/")
+    page.wait_for_selector("#videos li[data-video-id]")
+    library = server_library(url)
+    lock = write_lock(library)
+    with lock:
+        job = httpx.post(f"{url}/videos", json={"path": str(video)}, headers={"Authorization": f"Bearer {key}"})
+        assert job.status_code == 202
+        row = f"#jobs li[data-job-id='{job.json()['id']}']"
+        page.wait_for_selector(row)
+        assert "running" in page.inner_text(row) or "queued" in page.inner_text(row)
+        page.reload()
+        page.wait_for_selector(row)
+    page.wait_for_function(
+        "dir => [...document.querySelectorAll('#videos li')].some(li => li.title !== undefined &&"
+        " li.querySelector('.name')?.title === dir && li.querySelector('.badge')?.textContent === 'indexed')",
+        arg=str(video),
+    )
+    assert "done" in page.inner_text(row) or page.locator(row).count() == 0
+    assert not errors, errors
+
+
+def server_library(url: str):
+    """The library object the in-process server at `url` holds (the app's state)."""
+    return _SERVED[url]
+
+
+_SERVED: dict[str, object] = {}
