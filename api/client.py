@@ -188,7 +188,12 @@ class RemoteLibrary:
             if not path.exists():
                 results.append(IngestResult(str(raw), "failed", error=f"{raw}: no such file or folder."))
                 continue
-            job = self._request("POST", "/videos", json={"path": str(path)}).json()
+            try:
+                job = self._request("POST", "/videos", json={"path": str(path)}).json()
+            except InputError as err:
+                if str(err) == "no video files found":  # a folder without videos: nothing to do, as in process
+                    continue
+                raise
             job = self.wait(job["id"], progress)
             results.extend(_from_dict(IngestResult, row) for row in (job.get("result") or {}).get("files", []))
             if job["status"] == "failed" and not (job.get("result") or {}).get("files"):

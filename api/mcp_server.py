@@ -1,14 +1,18 @@
 """The MCP server: the agent's tools for any MCP client, over stdio (`vidrag mcp`) or HTTP (`/mcp`).
 
 The tools are the agent's own (`VideoTools.functions()` as `vidrag.agent.llm_agent.llama_tools` offers
-them): the same names, descriptions, JSON schemas and JSON results, with text from the videos between
-`<<video-data>>` markers. A call runs on a fresh `VideoTools` in a worker thread, so calls from several
-clients never share a ledger. An unknown tool is a protocol error naming the tools; arguments that do
-not fit a tool's schema, and failures inside a tool, are tool results with `isError` set and a message
-the client's LLM can act on.
+them) plus `ask`, described for MCP by `vidrag.api.mcp_tools`: prose descriptions, parameters with
+descriptions and bounds, output schemas, read-only annotations; the library's videos are resources.
+Results are JSON, with text from the videos between `<<video-data>>` markers. A call runs on a fresh
+`VideoTools` in a worker thread, so calls from several clients never share a ledger. An unknown tool
+is a protocol error naming the tools; arguments that do not fit a tool's schema, and failures inside
+a tool, are tool results with `isError` set and a message the client's LLM can act on. Over HTTP a
+file a tool wrote comes back as a `/files/...` URL, fetched with the same key.
 
-`vidrag serve` mounts the same server at `/mcp` (Streamable HTTP) behind the REST API's key check;
-the session manager lives in the app's lifespan (`http_transport`).
+`vidrag serve` mounts the same server at `/mcp` (Streamable HTTP) behind the REST API's key check
+(`X-API-Key` or `Authorization: Bearer`); the session manager lives in the app's lifespan
+(`http_transport`). `relay_stdio` is `vidrag mcp` beside a running server: a stdio server whose every
+request is sent on to the server's `/mcp`.
 """
 
 from __future__ import annotations
