@@ -81,9 +81,9 @@ def run_owning(app, home, host: str, port: int) -> None:
         discovery.announce(home, url, owner_key)
         typer.echo(f"vidrag serving {home} at {url}/ (API docs at /docs)", err=True)
         library = getattr(app.state, "library", None)
-        if library is not None:  # load the query embedder now, not on the first search
+        if library is not None:  # load the query embedder now (by embedding a word), not on the first search
             try:
-                library.embedder.load()
+                library.similarity("vidrag", ["vidrag"])
             except Exception as error:  # noqa: BLE001 - the first search reports it to its client
                 log.warning("the embedder did not load: %s", error)
 
