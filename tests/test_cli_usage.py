@@ -7,6 +7,7 @@ Help shows boolean options as flags.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,3 +55,36 @@ def test_help_shows_flags_as_flags(tmp_path):
     assert lines["--json"].split()[1] == "Print", lines["--json"]
     assert "<bool>" not in result.stdout
     assert "hybrid|dense|sparse" in lines["--mode"].replace(" ", "")
+
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "cv2", "qdrant_client")
+PROBE = (
+    "import json, sys\n"
+    "from vidrag.api.cli import main\n"
+    "sys.argv = ['vidrag', *sys.argv[1:]]\n"
+    "code = 0\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as done:\n"
+    "    code = done.code or 0\n"
+    f"loaded = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+    "print('probe:', json.dumps({'loaded': loaded, 'code': code}), file=sys.stderr)\n"
+)
+
+
+def loaded_modules(*args: str, home: Path) -> tuple[list[str], str]:
+    """The heavy modules `vidrag ARGS` imported in its process, and what it printed (it must succeed)."""
+    env = {**os.environ, "VIDRAG_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    line = [x for x in done.stderr.splitlines() if x.startswith("probe: ")][-1]
+    probe = json.loads(line.removeprefix("probe: "))
+    assert probe["code"] == 0, done.stderr
+    return probe["loaded"], done.stdout
+
+
+@pytest.mark.parametrize("args", [("--help",), ("videos",), ("videos", "--json")])
+def test_commands_that_need_no_model_load_none(args, tmp_path):
+    loaded, _ = loaded_modules(*args, home=tmp_path / "home")
+    assert loaded == []

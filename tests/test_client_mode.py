@@ -287,3 +287,11 @@ def server_library(url: str):
 
 
 _SERVED: dict[str, object] = {}
+
+
+def test_a_search_through_the_server_loads_no_model(setup, server):
+    from tests.test_cli_usage import loaded_modules
+
+    home, *_ = setup
+    loaded, printed = loaded_modules("search", "hire engineers", home=home)
+    assert loaded == [] and printed.startswith("1. speech_video.mp4 @ ")
