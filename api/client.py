@@ -234,14 +234,14 @@ class RemoteLibrary:
         if top_k is not None:
             body["top_k"] = top_k
         if stream is None:
-            return agent_result(self._request("POST", "/ask", json=body).json())
+            return agent_result(self._request("POST", "/ask", json=body, timeout=None).json())
         return self._ask_streaming(body, stream)
 
     def _ask_streaming(self, body: dict[str, Any], stream: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         import httpx
 
         try:
-            with self._http.stream("POST", "/ask", json=body) as response:
+            with self._http.stream("POST", "/ask", json=body, timeout=None) as response:  # an agent may take minutes
                 if response.status_code >= 400:
                     response.read()
                     raise_for(response)
