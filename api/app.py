@@ -115,11 +115,20 @@ def create_app(
 
 
 def _add_routes(app: FastAPI) -> None:
-    from vidrag.api.routers import ask, generate, health, jobs, search, videos
+    from vidrag.api.routers import ask, files, generate, health, jobs, search, videos
 
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (health.ready_router, videos.router, jobs.router, search.router, ask.router, generate.router):
+    routers = (
+        health.ready_router,
+        videos.router,
+        jobs.router,
+        search.router,
+        ask.router,
+        generate.router,
+        files.router,
+    )
+    for router in routers:
         app.include_router(router, dependencies=guarded)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if mcp_installed():

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,23 @@ import typer
 from vidrag.storage.errors import InputError, NotFound, VidragError
 from vidrag.storage.types import clock
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Search and question your video library.")
+# Plain help (rich_markup_mode=None): flags read as flags (`--json`), and rich is not imported at start.
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Search and question your video library.",
+)
+
+
+class SearchMode(str, Enum):
+    """How `vidrag search` matches a query (checked before anything loads)."""
+
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -30,7 +47,8 @@ def _settings():
 
 
 def _open(for_ingest: bool = False):
-    from vidrag.api.wiring import open_library
+    """The library: the running server's (`vidrag serve` on this home), else opened in this process."""
+    from vidrag.api.client import open_library
 
     return open_library(_settings(), for_ingest=for_ingest)
 
@@ -126,18 +144,18 @@ def videos(json_out: JsonOpt = False) -> None:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many moments to return.")] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="How many moments to return.")] = 5,
     video: Annotated[
         list[str] | None, typer.Option("--video", help="Only this video (id, prefix, path or name); repeatable.")
     ] = None,
     start: Annotated[float | None, typer.Option(help="Only clips ending after this time (s).")] = None,
     end: Annotated[float | None, typer.Option(help="Only clips starting before this time (s).")] = None,
-    mode: Annotated[str | None, typer.Option(help="hybrid | dense | sparse")] = None,
+    mode: Annotated[SearchMode | None, typer.Option(help="How to match: meaning, words, or both fused.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the moments that match a query."""
     library = _open()
-    hits = library.search(query, k=top_k, video=video, start=start, end=end, mode=mode)
+    hits = library.search(query, k=top_k, video=video, start=start, end=end, mode=mode.value if mode else None)
     if json_out:
         _emit_json([h.to_dict() for h in hits])
         return
@@ -208,6 +226,10 @@ def demo(
 
 
 def _answer(library, question: str):
+    from vidrag.api.client import is_remote
+
+    if is_remote(library):
+        return library.ask(question)
     try:
         from vidrag.agent import answer_question
     except ImportError:
@@ -251,7 +273,11 @@ def _register_extensions() -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code."""
+    """Entry point: run the CLI, turning vidrag errors into a message on stderr and exit code.
+
+    Exit codes: 0 done, 1 the work failed (e.g. every video failed to ingest), 2 bad input or usage
+    (one line on stderr, no traceback), 3 a backend is unavailable, 130 interrupted.
+    """
     logging.basicConfig(
         level=os.environ.get("VIDRAG_LOG_LEVEL", "WARNING"),
         stream=sys.stderr,
@@ -268,15 +294,13 @@ def main() -> None:
         sys.exit(code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err("aborted")
         sys.exit(130)
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show(file=sys.stderr)
-            sys.exit(error.exit_code)
+    except Exception as error:
+        code = _usage_error(error)
+        if code is not None:
+            sys.exit(code)
         if isinstance(error, OSError):  # a read-only or full disk, a file in use: one line, not a traceback
             err(f"error: {error}; check VIDRAG_HOME and the files named.")
             sys.exit(3)
@@ -286,6 +310,24 @@ def main() -> None:
 
         err(f"error: {contain(error, 'the command')}")
         sys.exit(3)
+
+
+def _usage_error(error: Exception) -> int | None:
+    """Print a command-line usage error (typer's or click's) as one line; its exit code, or None
+    when `error` is no usage error."""
+    exit_code = getattr(error, "exit_code", None)
+    format_message = getattr(error, "format_message", None)
+    if not isinstance(exit_code, int) or format_message is None:
+        return None
+    ctx = getattr(error, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "vidrag"
+    if type(error).__name__ == "NoArgsIsHelpError":  # `vidrag` or `vidrag models` alone
+        names = ", ".join(sorted(getattr(ctx.command, "commands", {}))) if ctx is not None else ""
+        err(f"error: `{command}` needs a command ({names}); `{command} --help` says what each does.")
+        return 2
+    message = " ".join(str(format_message()).split())
+    err(f"error: {message} (`{command} --help` shows the usage)")
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -35,22 +35,22 @@ def ask(
         str | None, typer.Option("--session", help="Conversation id: keeps context between questions.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Clips searched for the answer.")] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20, help="Clips searched for the answer.")] = 5,
 ) -> None:
     """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
     from vidrag.agent import answer_question
     from vidrag.api.cli import _open, _settings
+    from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
 
     library = _open()
-    result = answer_question(
-        library,
-        question,
-        llm=make_llm(_settings()),
-        session=session,
-        stream=None if json_out else _stderr_stream,
-        top_k=top_k,
-    )
+    stream = None if json_out else _stderr_stream
+    if is_remote(library):
+        result = library.ask(question, session=session, stream=stream, top_k=top_k)
+    else:
+        result = answer_question(
+            library, question, llm=make_llm(_settings()), session=session, stream=stream, top_k=top_k
+        )
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
         return
@@ -83,11 +83,14 @@ def eval_command(
     """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""
     from vidrag.agent.evaluate import evaluate
     from vidrag.api.cli import _open, _settings
+    from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
     from vidrag.samples.library import shipped_qa_paths
 
     files = qa_files or shipped_qa_paths()
     library, llm = _open(), make_llm(_settings())
+    if is_remote(library):
+        raise library.needs_local("vidrag eval")
     reports = [{"qa_file": str(path), **evaluate(library, path, llm=llm)} for path in files]
     if json_out:
         typer.echo(json.dumps({"sets": reports}, indent=2, default=str))

@@ -21,7 +21,9 @@ import typer
 from vidrag.indexing.model_registry import GB, MODELS, RepoSpec, entry_for_repo, get_model, repos_for, weights_present
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound
 
-models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Download and list model weights.")
+models_app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Download and list model weights."
+)
 
 
 def _hub() -> Any:

@@ -88,6 +88,10 @@ class VideoOut(BaseModel):
         default_factory=list, description="Content the models lost at ingest, e.g. speech that was not transcribed."
     )
     updated: float = 0.0
+    size: int = Field(0, description="File size in bytes at ingest.")
+    mtime: float = Field(0.0, description="File modification time at ingest (Unix seconds).")
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds each ingest stage took.")
+    settings_key: str = Field("", description="The ingest settings the clips were made with (a change re-ingests).")
     media_url: str
     thumbnail_url: str
 
@@ -111,6 +115,10 @@ class VideoOut(BaseModel):
             error=record.error,
             warnings=record.warnings,
             updated=record.updated,
+            size=record.size,
+            mtime=record.mtime,
+            timings=record.timings,
+            settings_key=record.settings_key,
             media_url=f"/videos/{record.id}/media",
             thumbnail_url=f"/videos/{record.id}/thumbnail",
         )
@@ -191,6 +199,7 @@ class AskIn(Body):
     question: str = Field(min_length=1, max_length=2000)
     session_id: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=20, description="Clips searched for the answer (default 5).")
 
 
 class CitationOut(BaseModel):
@@ -230,6 +239,9 @@ class AskOut(BaseModel):
     steps: list[Any] = []
     session_id: str | None = None
     seconds: float | None = None
+    removed_citations: list[str] = Field(
+        default_factory=list, description="Citation tags the answer gave that no tool returned (removed)."
+    )
 
 
 class CheckOut(BaseModel):

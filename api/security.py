@@ -158,7 +158,9 @@ class Guard:
                 [],
             )
         if self.api_key is not None and path in DOCS_PATHS:
-            key = headers.get(API_KEY_HEADER.lower()) or _cookie(headers.get("cookie", ""), API_KEY_COOKIE)
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            bearer = token.strip() if scheme.lower() == "bearer" else ""
+            key = headers.get(API_KEY_HEADER.lower()) or bearer or _cookie(headers.get("cookie", ""), API_KEY_COOKIE)
             if not key_matches(self.api_key, key):
                 return 401, {"detail": "missing or invalid API key"}, [(b"www-authenticate", API_KEY_HEADER.encode())]
         return None

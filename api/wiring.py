@@ -100,7 +100,7 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
             "writable folder on a local disk and that no other program holds the file."
         ) from err
     try:
-        store = open_store(settings, embedder.dim)
+        store = _open_own_store(settings, embedder.dim)
     except BaseException:
         catalog.close()
         raise
@@ -142,6 +142,30 @@ def check_home(home: Path) -> None:
             f"VIDRAG_HOME {home} is not writable (a read-only mount or no permission); vidrag writes its catalog "
             "and store there, even to search: point VIDRAG_HOME at a writable folder or fix its permissions."
         )
+
+
+def _open_own_store(settings: Settings, dim: int):
+    """The clip store; an embedded one is held by this process, and a refusal says which process holds it.
+
+    Raises:
+        BackendUnavailable: another process has the embedded store open.
+    """
+    from vidrag.api import discovery
+
+    embedded = not settings.qdrant_url
+    try:
+        store = open_store(settings, dim)
+    except BackendUnavailable as err:
+        who = discovery.holder(settings.home) if embedded else None
+        if who is None:
+            raise
+        raise BackendUnavailable(
+            f"The library at {settings.home} is open in another process: {who}. Stop it, or, if it is "
+            "`vidrag serve`, let it answer: vidrag finds a running server through its server.json file."
+        ) from err
+    if embedded:
+        discovery.note_holder(settings.home)
+    return store
 
 
 def build_indexer(settings: Settings, store, catalog, embedder, captioner):

@@ -19,6 +19,9 @@ from vidrag.storage.qdrant_store import SparseVector
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Output sizes of models known without loading them, so a library opens (and `vidrag videos` runs)
+# without importing torch; any other model is loaded to ask.
+KNOWN_DIMS = {DEFAULT_MODEL: 384, f"sentence-transformers/{DEFAULT_MODEL}": 384}
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i if in into is it "
@@ -115,6 +118,9 @@ class Embedder:
 
     @property
     def dim(self) -> int:
+        """The vector size; for a known model, without loading it."""
+        if self._model is None and self.model_name in KNOWN_DIMS:
+            return KNOWN_DIMS[self.model_name]
         model = self._load()
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())

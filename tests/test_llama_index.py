@@ -53,17 +53,23 @@ def test_bad_arguments_are_refused():
         VidragRetriever(None, start=5.0, filters=_filters(("end", ">", 1)))
     with pytest.raises(ValueError, match="Unknown search mode 'fuzzy'; use one of hybrid, dense, sparse"):
         VidragRetriever(None, mode="fuzzy")
-    with pytest.raises(ValueError, match="top_k must be at least 1"):
+    with pytest.raises(ValueError, match="similarity_top_k must be at least 1"):
         VidragRetriever(None, top_k=0)
+    with pytest.raises(ValueError, match="similarity_top_k must be at least 1"):
+        VidragRetriever(None, similarity_top_k=0)
+    with pytest.raises(ValueError, match="similarity_top_k=3 and top_k=4 disagree"):
+        VidragRetriever(None, similarity_top_k=3, top_k=4)
 
 
 def test_nodes_carry_the_clip_text_and_its_moment(tmp_path):
     library = TinyLibrary(tmp_path)
-    retriever = VidragRetriever(library, top_k=2, media_base_url="http://127.0.0.1:8000/")
+    retriever = VidragRetriever(library, similarity_top_k=2, media_base_url="http://127.0.0.1:8000/")
     nodes = retriever.retrieve("three-way handshake")
+    assert len(nodes) == retriever.similarity_top_k == 2 and len(VidragRetriever(library, top_k=1).retrieve("ACK")) == 1
     assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
     top = nodes[0].node
-    assert top.text == "A TCP connection opens with a three-way handshake: SYN, SYN-ACK, ACK."
+    assert top.text.startswith("Speech: A TCP connection opens with a three-way handshake: SYN, SYN-ACK, ACK.")
+    assert top.text.splitlines()[1].startswith("On screen: ")
     assert top.metadata == {
         "video": "tcp_networking.mp4",
         "video_id": "vid1000000000000",

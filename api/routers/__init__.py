@@ -7,7 +7,7 @@ built at import time, and tests hand the app a library they already hold.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
@@ -37,20 +37,48 @@ def get_settings(request: Request) -> Settings:
 
 
 def require_api_key(request: Request, key: Annotated[str | None, Depends(_header)] = None) -> None:
-    """Check the `X-API-Key` header when the app has a key.
+    """Check the key when the app has one: the `X-API-Key` header, or `Authorization: Bearer KEY`.
 
     GET requests may carry the key in the `vidrag_api_key` cookie instead, so that `<video>` and
     `<img>` elements of the web page (which cannot send headers) can load media; state-changing
-    requests need the header, which a cross-site form cannot send.
+    requests need a header, which a cross-site form cannot send. The owner key of `vidrag serve`
+    (in its server.json, readable only by its user) opens every route and marks the request as the
+    owner's (`request.state.owner`): it may ingest any file the server's user can read.
 
     Raises:
         HTTPException: 401 when the key is missing or wrong.
     """
+    key = key or bearer_token(request)
+    request.state.owner = is_owner_key(request.app.state, key)
+    if request.state.owner:
+        return
     expected = request.app.state.api_key
     if key is None and request.method in ("GET", "HEAD"):
         key = request.cookies.get(API_KEY_COOKIE)
     if not key_matches(expected, key):
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+def is_owner_key(state: Any, key: str | None) -> bool:
+    """Whether `key` is the owner key of the running `vidrag serve` (set in the app's state)."""
+    owner = getattr(state, "owner_key", None)
+    return bool(owner and key and hmac.compare_digest(key.encode(), owner.encode()))
+
+
+def key_opens(state: Any, key: str | None) -> bool:
+    """Whether a request with `key` may use the app: the owner key, or the API key (any key when none)."""
+    return is_owner_key(state, key) or key_matches(state.api_key, key)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header, if there is one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def is_owner(request: Request) -> bool:
+    """Whether the request carried the server's owner key (see `require_api_key`)."""
+    return bool(getattr(request.state, "owner", False))
 
 
 def key_matches(expected: str | None, key: str | None) -> bool:

@@ -52,6 +52,8 @@ async def ask(body: AskIn, request: Request, library: LibraryDep, settings: Sett
     """Run the agent on a question; `session_id` keeps a conversation going."""
     answer = _answerer(request)
     call = {"llm": make_llm(settings), "session": body.session_id}
+    if body.top_k is not None:
+        call["top_k"] = body.top_k
     if not body.stream:
         result = await run_in_threadpool(answer, library, body.question, stream=None, **call)
         return answer_out(result, body.session_id)
@@ -136,4 +138,5 @@ def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
         steps=steps,
         session_id=session_id,
         seconds=float(seconds) if seconds is not None else None,
+        removed_citations=[str(tag) for tag in result.get("removed_citations", []) or []],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import shutil
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from vidrag.api.jobs import write_lock
-from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
+from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, is_owner, refusal
 from vidrag.api.schemas import ErrorOut, JobOut, PathIn, VideoOut
 from vidrag.storage.errors import MediaMissing, VidragError
 from vidrag.tools.intake import video_files_under
@@ -67,7 +68,8 @@ async def add_video(request: Request, jobs: JobsDep, settings: SettingsDep, libr
         except ValidationError as err:
             raise HTTPException(422, 'body must be {"path": "..."}') from err
         try:
-            paths = await run_in_threadpool(video_files_under, body.path, settings.allowed_roots)
+            roots = [Path("/")] if is_owner(request) else settings.allowed_roots
+            paths = await run_in_threadpool(video_files_under, body.path, roots)
         except VidragError as err:
             raise refusal(err) from err
         return jobs.submit("ingest", {"paths": paths, "source": "path", "name": body.path})

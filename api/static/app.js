@@ -116,7 +116,12 @@ function uploadFile(file) {
   xhr.onload = () => {
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-    if (xhr.status === 202) { watchJob(body.id, file.name, row); return; }
+    if (xhr.status === 202) {
+      if (state.jobs.has(body.id)) row.remove(); // a poll showed the job already
+      else state.jobs.set(body.id, { row, open: true });
+      syncJobs();
+      return;
+    }
     if (xhr.status === 401) askForKey();
     row.firstChild.textContent = `${file.name}: ${body.message || body.detail || xhr.statusText}`;
     row.firstChild.className = "error";
@@ -125,23 +130,69 @@ function uploadFile(file) {
   xhr.send(form);
 }
 
-async function watchJob(jobId, name, row) {
-  const bar = row.querySelector(".progress > div");
-  for (;;) {
-    let job;
-    try { job = await (await api(`/jobs/${jobId}`)).json(); } catch (error) { row.firstChild.textContent = `${name}: ${error.message}`; return; }
-    const p = job.progress || {};
-    bar.style.width = `${p.percent || 0}%`;
-    const clips = p.clips_total ? ` · clips ${p.clips_done}/${p.clips_total}` : "";
-    row.firstChild.textContent = `${name}: ${job.status}${p.stage && p.stage !== job.status ? ` (${p.stage})` : ""}${clips}`;
-    if (job.status === "done" || job.status === "failed") {
-      if (job.status === "failed") { row.firstChild.className = "error"; row.firstChild.textContent += ` — ${job.error}`; }
-      else setTimeout(() => row.remove(), 4000);
-      loadVideos().catch(() => {});
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+// --- jobs: every job the server knows, wherever it was started, kept across reloads -------------
+
+const JOB_POLL_MS = 1500;
+const RECENT_FAILURE_S = 600;
+
+function jobName(job) {
+  const params = job.params || {};
+  const first = (params.paths || [])[0] || "";
+  return params.name || first.split("/").pop() || job.kind;
+}
+
+function jobRow(job) {
+  let entry = state.jobs.get(job.id);
+  if (!entry) {
+    const row = el("li", {}, el("div", {}), el("div", { className: "progress" }, el("div", { style: "width:0%" })));
+    $("jobs").prepend(row);
+    entry = { row, open: true };
+    state.jobs.set(job.id, entry);
   }
+  entry.row.dataset.jobId = job.id;
+  return entry;
+}
+
+function showJob(job) {
+  const entry = jobRow(job);
+  const { row } = entry;
+  const p = job.progress || {};
+  row.querySelector(".progress > div").style.width = `${job.status === "done" ? 100 : p.percent || 0}%`;
+  const clips = p.clips_total ? ` · clips ${p.clips_done}/${p.clips_total}` : "";
+  const files = p.files_total > 1 ? ` · file ${Math.min(p.files_done + 1, p.files_total)}/${p.files_total}` : "";
+  const label = row.firstChild;
+  label.className = job.status === "failed" ? "error" : "";
+  label.textContent = `${jobName(job)}: ${job.status}${p.stage && p.stage !== job.status ? ` (${p.stage})` : ""}${files}${clips}`;
+  if (job.status === "failed") label.textContent += ` — ${job.error}`;
+  const open = job.status === "queued" || job.status === "running";
+  const ended = entry.open && !open;
+  entry.open = open;
+  if (ended && job.status === "done") setTimeout(() => row.remove(), 4000);
+  return ended;
+}
+
+async function syncJobs() {
+  let jobs;
+  try {
+    const response = await fetch("/jobs?limit=30", { headers: state.key ? { "X-API-Key": state.key } : {} });
+    if (!response.ok) return; // a missing key is asked for by the library list, not every poll
+    jobs = await response.json();
+  } catch (_) { return; }
+  const now = Date.now() / 1000;
+  let changed = false;
+  for (const job of jobs.reverse()) { // oldest first: each new row goes on top
+    const open = job.status === "queued" || job.status === "running";
+    const known = state.jobs.has(job.id);
+    if (!known && !open && !(job.status === "failed" && now - job.updated < RECENT_FAILURE_S)) continue;
+    if (!known && open) changed = true; // a new job: its video appears in the library as it starts
+    if (showJob(job)) changed = true; // a job ended: its video's row changes
+  }
+  if (changed) loadVideos().catch(() => {});
+}
+
+function watchJobs() {
+  syncJobs();
+  setInterval(() => { if (!document.hidden) syncJobs(); }, JOB_POLL_MS);
 }
 
 function setUpUploads() {
@@ -333,6 +384,7 @@ function start() {
     if (event.key === "/" && !typing) { event.preventDefault(); $("search-input").focus(); }
   });
   setUpUploads();
+  watchJobs();
   loadVideos().catch((error) => $("videos").replaceChildren(el("li", { className: "error", textContent: error.message })));
   checkReady();
 }

@@ -9,7 +9,10 @@ REST), `vidrag.agent`, `vidrag.tools`, `vidrag.indexing` and `vidrag.storage`::
     library.ingest(["talk.mp4"])
     print(vidrag.answer_question(library, "When is the budget discussed?")["answer"])
 
-Names load on first use, so `import vidrag` stays cheap (the CLI starts from here). For llama-index
+Names load on first use, so `import vidrag` stays cheap (the CLI starts from here). While `vidrag serve`
+runs on the same home, `open_library` returns a client of that server (`vidrag.api.client.RemoteLibrary`:
+videos, search, ingest, delete, ask), since the server owns the library; `open_library(..., server=False)`
+insists on opening it in this process. For llama-index
 apps, `vidrag.llama_index.VidragRetriever` turns a library into a retriever whose nodes cite moments.
 """
 
@@ -23,17 +26,16 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "Settings": "vidrag.api.settings",
-    "open_library": "vidrag.api.wiring",
+    "open_library": "vidrag.api.client",
     "Library": "vidrag.tools.library",
-    "answer_question": "vidrag.agent",
+    "answer_question": "vidrag.api.client",
 }
 
 __all__ = ["Library", "Settings", "__version__", "answer_question", "open_library"]
 
 if TYPE_CHECKING:
-    from vidrag.agent import answer_question
+    from vidrag.api.client import answer_question, open_library
     from vidrag.api.settings import Settings
-    from vidrag.api.wiring import open_library
     from vidrag.tools.library import Library
 
 

@@ -5,12 +5,14 @@
     from llama_index.core.query_engine import RetrieverQueryEngine
 
     library = vidrag.open_library(vidrag.Settings(home="vidrag-data"))
-    engine = RetrieverQueryEngine.from_args(VidragRetriever(library, top_k=5), llm=my_llm)
+    engine = RetrieverQueryEngine.from_args(VidragRetriever(library, similarity_top_k=5), llm=my_llm)
     response = engine.query("How does a TCP connection open?")
     moment = response.source_nodes[0].metadata  # video, video_id, start, end, path, media_url
 
-Each node's text is the clip's text (caption, speech, on-screen text) exactly as stored: it comes from
-the videos and is untrusted. llama-index `MetadataFilters` map onto vidrag's own filters (a video, and
+Each node's text leads with what is said in the clip ("Speech: ..."), then what is on screen ("On
+screen: ..."), then the captioner's description of the picture ("Picture: ..."), since the words are
+what distinguish one clip from another; it comes from the videos and is untrusted. The node's score is
+the hit's score as vidrag's search gives it. llama-index `MetadataFilters` map onto vidrag's own filters (a video, and
 time overlap); anything they cannot say exactly is refused with a ValueError rather than half-applied.
 """
 
@@ -73,7 +75,7 @@ class VidragRetriever(BaseRetriever):
 
     Args:
         library: an open `vidrag.Library` (e.g. from `vidrag.open_library`).
-        top_k: how many clips to return.
+        similarity_top_k: how many clips to return (llama-index's name; `top_k` is the same).
         mode: "hybrid" (dense + words, the library's default when None), "dense" or "sparse".
         video: only this video, or these videos (id, id prefix, path or file name).
         start: only clips ending after this time, seconds.
@@ -83,15 +85,16 @@ class VidragRetriever(BaseRetriever):
             instead of the local file.
 
     Raises:
-        ValueError: top_k < 1, an unknown mode, an unsupported filter, or a bound given both as an
-            argument and as a filter.
+        ValueError: fewer than 1 clip, two different counts, an unknown mode, an unsupported filter, or a
+            bound given both as an argument and as a filter.
     """
 
     def __init__(
         self,
         library: Any,
         *,
-        top_k: int = 5,
+        similarity_top_k: int | None = None,
+        top_k: int | None = None,
         mode: str | None = None,
         video: str | list[str] | None = None,
         start: float | None = None,
@@ -100,8 +103,11 @@ class VidragRetriever(BaseRetriever):
         media_base_url: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if similarity_top_k is not None and top_k is not None and similarity_top_k != top_k:
+            raise ValueError(f"similarity_top_k={similarity_top_k} and top_k={top_k} disagree; give one of them.")
+        top_k = similarity_top_k if similarity_top_k is not None else top_k if top_k is not None else 5
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}.")
+            raise ValueError(f"similarity_top_k must be at least 1, got {top_k}.")
         if mode is not None and mode not in SEARCH_MODES:
             raise ValueError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
         given = {k: v for k, v in (("video", video), ("start", start), ("end", end)) if v is not None}
@@ -111,8 +117,15 @@ class VidragRetriever(BaseRetriever):
             raise ValueError(f"{', '.join(both)} given both as an argument and as a metadata filter; give it once.")
         self.library, self.top_k, self.mode = library, top_k, mode
         self.where = {**given, **mapped}
+        server = getattr(library, "server", None)  # a RemoteLibrary: moments play from its server
+        media_base_url = media_base_url or getattr(server, "url", None)
         self.media_base_url = media_base_url.rstrip("/") if media_base_url else None
         super().__init__(**kwargs)
+
+    @property
+    def similarity_top_k(self) -> int:
+        """How many clips a query returns (llama-index's name for it)."""
+        return self.top_k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self.library.search(query_bundle.query_str, k=self.top_k, mode=self.mode, **self.where)
@@ -134,7 +147,7 @@ class VidragRetriever(BaseRetriever):
         }
         return TextNode(
             id_=f"{hit.video_id}:{hit.start:.3f}-{hit.end:.3f}",
-            text=hit.text,
+            text=node_text(hit),
             metadata=metadata,
             excluded_llm_metadata_keys=["video_id", "path", "media_url"],
             excluded_embed_metadata_keys=list(metadata),
@@ -148,4 +161,17 @@ class VidragRetriever(BaseRetriever):
         return Path(hit.video).absolute().as_uri() + fragment
 
 
-__all__ = ["SEARCH_MODES", "VidragRetriever", "search_filters"]
+def node_text(hit: Any) -> str:
+    """What a clip says and shows, in that order, then the description of its picture; a hit without
+    those fields (a whole-video summary) keeps its text."""
+    parts = []
+    if getattr(hit, "transcript", ""):
+        parts.append(f"Speech: {hit.transcript}")
+    if getattr(hit, "ocr", ""):
+        parts.append("On screen: " + " / ".join(line for line in hit.ocr.split("\n") if line.strip()))
+    if parts and getattr(hit, "caption", ""):
+        parts.append(f"Picture: {hit.caption}")
+    return "\n".join(parts) or hit.text
+
+
+__all__ = ["SEARCH_MODES", "VidragRetriever", "node_text", "search_filters"]
