@@ -214,7 +214,7 @@ def build_server(library: Any, answer: Callable[..., dict[str, Any]] | None = No
         uri = str(params.uri)
         try:
             data = await anyio.to_thread.run_sync(mcp_tools.read_video, library, uri, _base_url(ctx))
-        except BaseException as error:  # noqa: BLE001 - a native panic fails this read, never the server
+        except BaseException as error:
             raise MCPError(types.INVALID_PARAMS, str(contain(error, f"reading {uri}"))) from error
         text = mcp_tools.to_json(data)
         return types.ReadResourceResult(
