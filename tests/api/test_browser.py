@@ -49,6 +49,7 @@ def test_page_search_ask_and_play_a_citation(live_url, browser_page):
     page.press("#search-input", "Enter")
     page.wait_for_selector(".hit img")
     assert "tcp_networking.mp4" in page.locator(".hit .when").first.inner_text()
+    assert page.locator(".hit q.video-text").count() >= 1  # video text is shown as a quotation (untrusted)
     page.wait_for_function(
         "() => { const img = document.querySelector('.hit img'); return img.complete && img.naturalWidth > 0; }"
     )  # the thumbnail loaded

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -110,15 +111,27 @@ def test_run_stdio_answers_bad_bytes_from_a_real_pipe(tmp_path):
         "run_stdio(TinyLibrary(tempfile.mkdtemp()))\n"
     )
     feed = b"\n".join([INITIALIZE.encode(), b"\xff\xfe not utf-8", b"{oops", LIST.encode()]) + b"\n"
-    done = subprocess.run(
+    server = subprocess.Popen(
         [sys.executable, "-c", script],
-        input=feed,
-        capture_output=True,
-        timeout=120,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         cwd=Path(__file__).parents[2],
-        check=False,
     )
-    got = answers(done.stdout.decode())
-    assert [m["error"]["code"] for m in got[None]] == [-32700, -32700], done.stdout
+    assert server.stdin is not None and server.stdout is not None
+    server.stdin.write(feed)
+    server.stdin.flush()  # stdin stays open, as a client's does, until every line is answered
+    lines = []
+    watchdog = threading.Timer(90, server.kill)  # a silent server must not hang the suite
+    watchdog.start()
+    try:
+        for _ in range(4):  # initialize, two parse errors, tools/list
+            lines.append(server.stdout.readline().decode())
+    finally:
+        watchdog.cancel()
+        server.stdin.close()
+        server.wait(60)
+    got = answers("".join(lines))
+    assert [m["error"]["code"] for m in got[None]] == [-32700, -32700], lines
     assert "not valid UTF-8" in got[None][0]["error"]["message"]
-    assert got[8][0]["result"]["tools"], done.stderr.decode()[-2000:]
+    assert got[8][0]["result"]["tools"], lines
