@@ -84,6 +84,7 @@ def loaded_modules(*args: str, home: Path) -> tuple[list[str], str]:
     return probe["loaded"], done.stdout
 
 
+@pytest.mark.slow  # three whole processes that open a library: ~1 s each on a quiet machine
 @pytest.mark.parametrize("args", [("--help",), ("videos",), ("videos", "--json")])
 def test_commands_that_need_no_model_load_none(args, tmp_path):
     loaded, _ = loaded_modules(*args, home=tmp_path / "home")

@@ -205,6 +205,7 @@ def test_mcp_over_http_takes_a_bearer_key_and_gives_files_as_urls(setup, server)
     assert httpx.get(f"{url}/files/clips/..%2Fcatalog.sqlite", timeout=10).status_code == 404
 
 
+@pytest.mark.slow  # a `vidrag mcp` process
 def test_vidrag_mcp_relays_to_the_running_server(setup, server, tmp_path):
     import asyncio
 
@@ -289,6 +290,7 @@ def server_library(url: str):
 _SERVED: dict[str, object] = {}
 
 
+@pytest.mark.slow  # a whole process
 def test_a_search_through_the_server_loads_no_model(setup, server):
     from tests.test_cli_usage import loaded_modules
 

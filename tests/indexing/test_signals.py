@@ -99,8 +99,14 @@ def test_unknown_captioner_lists_the_known_ones():
 
 def test_embedder_is_offline_minilm():
     embedder = Embedder()
+    unloaded_dim = embedder.dim  # known without loading the model (a library opens without torch)
+    assert embedder._model is None
     vectors = np.array(embedder.dense(["a cat sits on the mat", "a kitten rests on a rug", "tax law"]))
-    assert vectors.shape == (3, 384)
+    assert vectors.shape == (3, 384) and unloaded_dim == 384
+    getter = (
+        getattr(embedder._model, "get_embedding_dimension", None) or embedder._model.get_sentence_embedding_dimension
+    )
+    assert getter() == unloaded_dim
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert tokens("The routers are forwarding packets") == ["router", "forward", "packet"]
 
