@@ -9,6 +9,8 @@ time.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from vidrag.storage.qdrant_store import (
 )
 
 RRF_K = 60
+log = logging.getLogger(__name__)
 
 
 class EdgeClipStore(ClipStore):
@@ -127,9 +130,12 @@ class EdgeClipStore(ClipStore):
     def build_index(self) -> None:
         """Run Qdrant Edge's optimisers now (it has no background ones): segments over the policy's
         threshold get their HNSW graph and quantised vectors, deleted points are vacuumed."""
+        started = time.perf_counter()
         with self._write_lock:
-            self.shard.optimize()
+            changed = self.shard.optimize()
             self.shard.flush()
+        if changed:
+            log.info("store optimised in %.1f s: %s", time.perf_counter() - started, self.index_status().summary())
 
     def index_status(self) -> IndexStatus:
         edge = self._edge

@@ -29,6 +29,7 @@ from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import InputError, MediaMissing, NotFound
+from vidrag.storage.index_policy import IndexStatus
 from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
@@ -190,6 +191,10 @@ class Library:
     def point_count(self) -> int:
         """How many clips the vector store holds (reads the store: a readiness check)."""
         return self.store.count()
+
+    def index_status(self) -> IndexStatus:
+        """The store's points, how they are searched (exact / approximate) and its optimiser's state."""
+        return self.store.index_status()
 
     def embedder_name(self) -> str:
         """The embedding model and its dimension, e.g. `all-MiniLM-L6-v2 (384-d)`."""

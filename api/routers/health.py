@@ -38,7 +38,7 @@ def health() -> dict[str, str]:
 async def ready(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
     """Each backend checked once; 200 when all are usable, else 503 with what failed."""
     checks = {
-        "qdrant": await _check(lambda: f"{library.point_count()} points"),
+        "qdrant": await _check(lambda: library.index_status().summary()),
         "embedder": await _check(library.embedder_name),
         "captioner": await _check(lambda: _captioner(library, settings)),
         "llm": await _check(lambda: _llm(settings)),
