@@ -1,6 +1,7 @@
 """A collection created on a Qdrant server takes its shards, replication and write consistency from
-the caller, and its index parameters from the index policy. No Qdrant server runs here, so a stand-in HTTP server on 127.0.0.1 answers the few calls
-a store makes when it opens, and the test reads the exact request bodies qdrant-client sent."""
+the caller, and its index parameters from the index policy. No Qdrant server runs here, so a
+stand-in HTTP server on 127.0.0.1 answers the few calls a store makes, and the test reads the exact
+request bodies qdrant-client sent."""
 
 from __future__ import annotations
 
