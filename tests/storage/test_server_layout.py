@@ -126,3 +126,13 @@ def test_a_new_server_collection_takes_the_index_policy_and_a_bulk_write_pauses_
     ]
     # indexing off while the points arrive, then back to the policy's threshold: one build per segment
     assert [p["optimizers_config"]["indexing_threshold"] for p in patches] == [0, threshold_kb]
+
+
+def test_index_settings_reach_a_new_server_collection(server, tmp_path):
+    settings = Settings(
+        home=tmp_path, qdrant_url=server, collection="clips", index_exact_below=1000, index_quantization="int8"
+    )
+    open_store(settings, dim=384).close()
+    (create,) = _created("clips")
+    assert create["optimizers_config"]["indexing_threshold"] == create["hnsw_config"]["full_scan_threshold"] == 1500
+    assert create["quantization_config"]["scalar"]["type"] == "int8"
