@@ -36,12 +36,14 @@ def index_policy(settings: Settings):
 
     from vidrag.storage.index_policy import DEFAULT_POLICY
 
-    given = {
-        "exact_below": settings.index_exact_below,
-        "hnsw_ef": settings.index_hnsw_ef,
-        "quantization": settings.index_quantization,
-    }
-    return replace(DEFAULT_POLICY, **{key: value for key, value in given.items() if value is not None})
+    policy = DEFAULT_POLICY
+    if settings.index_exact_below is not None:
+        policy = replace(policy, exact_below=settings.index_exact_below)
+    if settings.index_hnsw_ef is not None:
+        policy = replace(policy, hnsw_ef=settings.index_hnsw_ef)
+    if settings.index_quantization is not None:
+        policy = replace(policy, quantization=settings.index_quantization)
+    return policy
 
 
 def open_store(settings: Settings, dim: int):
