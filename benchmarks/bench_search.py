@@ -112,13 +112,19 @@ def _percentiles(samples: list[float]) -> dict:
 
 
 def _memory() -> dict:
-    """The process's resident set now and at its peak, MiB (Linux)."""
+    """The process's resident set now and at its peak, and how much of it is the process's own memory
+    (anonymous) rather than mapped store files (page cache the kernel can drop), MiB (Linux)."""
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             fields[key] = round(int(value.split()[0]) / 1024)
-    return {"rss_mib": fields.get("VmRSS"), "peak_rss_mib": fields.get("VmHWM")}
+    return {
+        "rss_mib": fields.get("VmRSS"),
+        "peak_rss_mib": fields.get("VmHWM"),
+        "anon_mib": fields.get("RssAnon"),
+        "file_mib": fields.get("RssFile"),
+    }
 
 
 def _disk_mib(folder: Path) -> int:
@@ -340,7 +346,8 @@ def _print(row: dict) -> None:
         memory = part["memory_after_build"]
         print(
             f"  {part['label']}: build {part['build_s']} s; {part['index']['summary']}; "
-            f"RSS {memory['rss_mib']} MiB (peak {memory['peak_rss_mib']}), "
+            f"RSS {memory['rss_mib']} MiB (peak {memory['peak_rss_mib']}; own {memory.get('anon_mib')}, "
+            f"mapped files {memory.get('file_mib')}), "
             f"before fill {row['memory_before']['rss_mib']}; "
             f"disk {part.get('disk_mib', row.get('disk_mib'))} MiB; load {part['load_after_queries']}"
         )
