@@ -37,7 +37,7 @@ class IndexPolicy:
     exact_below: int = 20_000
     m: int = 16
     ef_construct: int = 128
-    hnsw_ef: int = 128
+    hnsw_ef: int = 512
     quantization: str | None = None
     oversampling: float = 2.0
 
