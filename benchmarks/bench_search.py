@@ -192,10 +192,13 @@ def _recall(approx: list[list[tuple]], exact: list[list[tuple]]) -> float:
     return round(statistics.mean(len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(approx, exact)), 4)
 
 
-def _measure_index(store, queries: Queries, recall_queries: Queries, exact: dict, efs: list[int], label: str) -> dict:
+def _measure_index(
+    store, queries: Queries, recall_queries: Queries, exact: dict, efs: list[int], label: str, build: bool = True
+) -> dict:
     """Build the index, then latency per mode and recall@10 against exact search at each ef."""
     started = time.perf_counter()
-    store.build_index()
+    if build:
+        store.build_index()
     build_s = time.perf_counter() - started
     status = store.index_status()
     result = {"label": label, "build_s": round(build_s, 1), "index": status.to_dict(), "load_after_build": _load()}
@@ -286,6 +289,30 @@ def cli_wall_time(runs: int = 3) -> dict:
     return {"search_wall_s_median": round(statistics.median(walls), 2), "help_wall_s": round(help_wall, 2)}
 
 
+def measure_existing(folder: Path, embedder, *, recall_n: int = 200, efs: tuple[int, ...] = (64, 128, 256)) -> dict:
+    """An Edge store folder filled (and indexed) earlier, e.g. by a run stopped after its build:
+    exact latency, then indexed latency and recall as it stands, without building."""
+    if not (folder / "vidrag.json").is_file():
+        raise SystemExit(f"{folder} holds no vidrag Edge store (no vidrag.json); give the store's folder.")
+    queries = _queries(embedder, 50)
+    recall_queries = _queries(embedder, recall_n, seed=10_000)
+    memory_before = _memory()
+    store = _open("edge", folder)
+    report: dict = {"store": "edge", "clips": store.count(), "vectors": "as stored", "existing": str(folder)}
+    report["load_before"] = _load()
+    report["load_after_fill"] = report["load_before"]
+    report["fill_s"] = None
+    store.exact = True
+    report["exact_latency"] = {mode: _latency(store, queries, mode) for mode in MODES}
+    exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
+    store.exact = False
+    report["memory_before"] = memory_before
+    report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), "as built", build=False)
+    report["disk_mib"] = _disk_mib(folder)
+    store.close()
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -295,6 +322,7 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[64, 128, 256], help="hnsw_ef values to measure")
     parser.add_argument("--int8", action="store_true", help="also rebuild with scalar int8 quantisation")
     parser.add_argument("--keep", type=Path, help="folder for the stores (default: the system temp dir)")
+    parser.add_argument("--existing", type=Path, help="measure this Edge store folder as it is (no fill, no build)")
     parser.add_argument("--no-cli", action="store_true", help="skip the `vidrag search` wall-time runs")
     parser.add_argument("--out", type=Path, help="also write the report as JSON to this file, size by size")
     parser.add_argument("--json", action="store_true")
@@ -303,6 +331,12 @@ def main() -> None:
 
     embedder = Embedder()
     rows = []
+    if args.existing:
+        rows.append(measure_existing(args.existing, embedder, recall_n=args.recall_queries, efs=tuple(args.ef)))
+        _print(rows[-1])
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=2))
+        return
     for backend in args.stores:
         for size in args.sizes:
             row = measure_scale(
