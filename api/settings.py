@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     qdrant_shards: int | None = Field(None, description="Shards of a new server collection.")
     qdrant_replication: int | None = Field(None, description="Copies of each shard (2+ survives a node loss).")
     qdrant_write_consistency: int | None = Field(None, description="Replicas that must confirm a write.")
+    # How the vectors are indexed (vidrag.storage.index_policy; unset: the policy's defaults)
+    index_exact_below: int | None = Field(
+        None, ge=1, description="Clips a segment holds before it gets an HNSW index (default 20,000)."
+    )
+    index_hnsw_ef: int | None = Field(None, ge=1, description="HNSW candidates per search (recall against speed).")
+    index_quantization: str | None = Field(
+        None, pattern="^int8$", description="int8: scalar-quantised vectors for the HNSW search (unset: float32)."
+    )
     ray_address: str | None = Field(None, description="Ray cluster for `ingest --ray`: auto | ray://host:10001.")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")

@@ -33,6 +33,22 @@ def qdrant_client(settings: Settings):
         ) from err
 
 
+def index_policy(settings: Settings):
+    """The index policy's defaults with the VIDRAG_INDEX_* settings that are given."""
+    from dataclasses import replace
+
+    from vidrag.storage.index_policy import DEFAULT_POLICY
+
+    policy = DEFAULT_POLICY
+    if settings.index_exact_below is not None:
+        policy = replace(policy, exact_below=settings.index_exact_below)
+    if settings.index_hnsw_ef is not None:
+        policy = replace(policy, hnsw_ef=settings.index_hnsw_ef)
+    if settings.index_quantization is not None:
+        policy = replace(policy, quantization=settings.index_quantization)
+    return policy
+
+
 def open_store(settings: Settings, dim: int):
     """The clip store: a Qdrant server at VIDRAG_QDRANT_URL, else the embedded one under the home.
 
@@ -42,6 +58,8 @@ def open_store(settings: Settings, dim: int):
     from vidrag.storage.errors import InputError
     from vidrag.storage.qdrant_store import QdrantClientStore
 
+    policy = index_policy(settings)
+
     if settings.qdrant_url or settings.store == "local":
         return QdrantClientStore(
             qdrant_client(settings),
@@ -50,12 +68,13 @@ def open_store(settings: Settings, dim: int):
             shards=settings.qdrant_shards,
             replication=settings.qdrant_replication,
             write_consistency=settings.qdrant_write_consistency,
+            policy=policy,
         )
     if settings.store != "edge":
         raise InputError(f"Unknown VIDRAG_STORE {settings.store!r}; use 'edge' (default) or 'local'.")
     from vidrag.storage.edge_store import EdgeClipStore
 
-    return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim)
+    return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim, policy=policy)
 
 
 def make_captioner(settings: Settings):

@@ -273,7 +273,7 @@ def ingest_on_ray(
     if not todo:
         return results
     local_cpus = max(os.cpu_count() or 1, workers + 2) if workers else None  # used only if Ray starts here
-    with ray_session(address, num_cpus=local_cpus) as ray:
+    with indexer.store.bulk(), ray_session(address, num_cpus=local_cpus) as ray:
         plan = RayPlan.for_cluster(
             ray.cluster_resources(),
             indexer.captioner.name,

@@ -167,8 +167,10 @@ class Indexer:
         self.captioner.check()
         files, results = self.expand(paths)
         try:
-            for path in files:
-                results.append(self.ingest_file(path, progress))
+            # one index build after the batch (HNSW once a segment passes the policy's threshold)
+            with self.store.bulk():
+                for path in files:
+                    results.append(self.ingest_file(path, progress))
         finally:
             # One model in memory at a time: free the stage's models (they reload on next use).
             self.captioner.close()

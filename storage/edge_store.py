@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
 from vidrag.storage.errors import BackendUnavailable, contain
+from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
 from vidrag.storage.qdrant_store import (
     DENSE,
     PAYLOAD_INDEXES,
@@ -34,6 +37,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 RRF_K = 60
+log = logging.getLogger(__name__)
 
 
 def _hold(lock_path: Path) -> IO[str]:
@@ -92,8 +96,8 @@ class EdgeClipStore(ClipStore):
         InputError: the shard holds vectors of another dimension.
     """
 
-    def __init__(self, path: str | Path, dim: int = 384) -> None:
-        super().__init__(dim)
+    def __init__(self, path: str | Path, dim: int = 384, policy: IndexPolicy = DEFAULT_POLICY) -> None:
+        super().__init__(dim, policy)
         try:
             import qdrant_edge as edge
         except ImportError as err:
@@ -115,7 +119,9 @@ class EdgeClipStore(ClipStore):
             _check_dim(str(self.path), json.loads(marker.read_text()).get("dim"), dim)
         try:
             if marker.is_file():
-                self.shard = edge.EdgeShard.load(str(self.path))
+                # the policy's index settings replace the stored ones (the vectors stay as they are);
+                # they take effect at the next `build_index`
+                self.shard = edge.EdgeShard.load(str(self.path), self._config())
             else:
                 self.shard = self._create()
                 marker.write_text(json.dumps({"dim": dim}))
@@ -126,13 +132,17 @@ class EdgeClipStore(ClipStore):
                 "VIDRAG_QDRANT_URL at a Qdrant server."
             ) from err
 
-    def _create(self):
+    def _config(self):
         edge = self._edge
-        config = edge.EdgeConfig(
+        return edge.EdgeConfig(
             vectors={DENSE: edge.EdgeVectorParams(size=self.dim, distance=edge.Distance.Cosine)},
             sparse_vectors={SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+            **self.policy.edge_parts(edge, self.dim),
         )
-        shard = edge.EdgeShard.create(str(self.path), config)
+
+    def _create(self):
+        edge = self._edge
+        shard = edge.EdgeShard.create(str(self.path), self._config())
         kinds = {"keyword": edge.PayloadSchemaType.Keyword, "float": edge.PayloadSchemaType.Float}
         for key, kind in PAYLOAD_INDEXES.items():
             shard.update(edge.UpdateOperation.create_field_index(key, kinds[kind]))
@@ -188,6 +198,29 @@ class EdgeClipStore(ClipStore):
     def count(self) -> int:
         return self.shard.count(self._edge.CountRequest(exact=True))
 
+    def build_index(self) -> None:
+        """Run Qdrant Edge's optimisers now (it has no background ones): segments over the policy's
+        threshold get their HNSW graph and quantised vectors, deleted points are vacuumed."""
+        started = time.perf_counter()
+        with self._write_lock:
+            changed = self.shard.optimize()
+            self.shard.flush()
+        if changed:
+            log.info("store optimised in %.1f s: %s", time.perf_counter() - started, self.index_status().summary())
+
+    def index_status(self) -> IndexStatus:
+        edge = self._edge
+        info = self.shard.info()
+        # indexed_vectors_count counts sparse vectors too (they always have an inverted index)
+        with_sparse = self.shard.count(
+            edge.CountRequest(exact=True, filter=edge.Filter(must=[edge.HasVectorCondition(SPARSE)]))
+        )
+        dense_indexed = max(0, info.indexed_vectors_count - with_sparse)
+        # Edge optimises only when asked: a backlog past the threshold waits for the next ingest's build
+        backlog = info.points_count - dense_indexed
+        pending = "idle" if backlog < self.policy.exact_below else f"{backlog:,} points wait for an index build"
+        return IndexStatus(info.points_count, dense_indexed, info.segments_count, pending, self.policy.describe())
+
     def close(self) -> None:
         try:
             self.shard.flush()
@@ -201,12 +234,13 @@ class EdgeClipStore(ClipStore):
     ) -> list[tuple[dict[str, Any], float]]:
         edge = self._edge
         flt = self._filter(where)
+        params = self.policy.edge_search_params(edge, exact=self.exact)
         dense_query = edge.Query.Nearest(list(dense), using=DENSE)
         sparse_query = (
             edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE) if sparse else None
         )
         if mode == "dense":
-            request = edge.QueryRequest(limit=k, query=dense_query, filter=flt, with_payload=True)
+            request = edge.QueryRequest(limit=k, query=dense_query, filter=flt, params=params, with_payload=True)
         elif mode == "sparse":
             request = edge.QueryRequest(limit=k, query=sparse_query, filter=flt, with_payload=True)
         else:
@@ -214,7 +248,7 @@ class EdgeClipStore(ClipStore):
             # then both rankings are fused: a clip that merely shares a common word with the
             # question cannot push out the clips that are about it.
             depth = max(2 * k, 10)
-            candidates = edge.Prefetch(depth, query=dense_query, filter=flt)
+            candidates = edge.Prefetch(depth, query=dense_query, filter=flt, params=params)
             request = edge.QueryRequest(
                 limit=k,
                 prefetches=[candidates, edge.Prefetch(depth, query=sparse_query, prefetches=[candidates])],

@@ -16,11 +16,13 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from vidrag.storage.errors import BackendUnavailable, InputError
 from vidrag.storage.ids import clip_point_id
+from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
 from vidrag.storage.types import Clip, Hit
 
 DENSE = "dense"
@@ -65,11 +67,18 @@ class StoredPoint:
 
 
 class ClipStore(ABC):
-    """Clips with dense and sparse vectors, searched dense, sparse or both fused (RRF)."""
+    """Clips with dense and sparse vectors, searched dense, sparse or both fused (RRF).
 
-    def __init__(self, dim: int) -> None:
+    `policy` decides when the dense vectors get an HNSW index (storage.index_policy); `exact`
+    forces exact search on every query (what the benchmark compares the index against).
+    """
+
+    def __init__(self, dim: int, policy: IndexPolicy = DEFAULT_POLICY) -> None:
         self.dim = dim
+        self.policy = policy
+        self.exact = False
         self._write_lock = threading.Lock()
+        self._bulk_depth = 0
 
     # primitives -------------------------------------------------------------------------------
 
@@ -93,6 +102,34 @@ class ClipStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the storage (flush to disk where that applies)."""
+
+    @abstractmethod
+    def index_status(self) -> IndexStatus:
+        """Points, indexed vectors, segments and the optimiser's state."""
+
+    @abstractmethod
+    def build_index(self) -> None:
+        """Bring the index up to date with what was written (HNSW for segments over the threshold)."""
+
+    def _pause_indexing(self) -> None:  # noqa: B027 - optional hook
+        """Stop building indexes while a bulk write runs (where the backend builds them on its own)."""
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Write many clips, then index once: HNSW graphs are built when the outermost block ends
+        (also when it ends with an error: what was written is indexed), not point by point."""
+        with self._write_lock:
+            self._bulk_depth += 1
+            if self._bulk_depth == 1:
+                self._pause_indexing()
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self._bulk_depth -= 1
+                outermost = self._bulk_depth == 0
+            if outermost:
+                self.build_index()
 
     # shared behaviour -------------------------------------------------------------------------
 
@@ -191,8 +228,9 @@ class QdrantClientStore(ClipStore):
         shards: int | None = None,
         replication: int | None = None,
         write_consistency: int | None = None,
+        policy: IndexPolicy = DEFAULT_POLICY,
     ) -> None:
-        super().__init__(dim)
+        super().__init__(dim, policy)
         self.client = client
         self.collection = collection
         self.layout = {
@@ -220,11 +258,46 @@ class QdrantClientStore(ClipStore):
             vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             **self.layout,
+            **self.policy.client_parts(models, self.dim),
         )
-        if type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal":
+        if self._local:
             return  # local mode filters in Python; payload indexes only matter on a server
         for key, schema in PAYLOAD_INDEXES.items():
             self.client.create_payload_index(self.collection, key, field_schema=schema)
+
+    @property
+    def _local(self) -> bool:
+        """qdrant-client's local mode: an exact scan in Python, no index or optimiser."""
+        return type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal"
+
+    def _indexing(self, threshold_kb: int) -> None:
+        from qdrant_client import models
+
+        if not self._local:
+            self.client.update_collection(
+                self.collection, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=threshold_kb)
+            )
+
+    def _pause_indexing(self) -> None:
+        self._indexing(0)  # 0 = no HNSW builds; points land in plain segments meanwhile
+
+    def build_index(self) -> None:
+        """Hand indexing back to the server's optimiser, which builds in the background (see
+        `index_status`); a no-op in local mode."""
+        self._indexing(self.policy.threshold_kb(self.dim))
+
+    def index_status(self) -> IndexStatus:
+        info = self.client.get_collection(self.collection)
+        optimizer = info.optimizer_status
+        state = getattr(optimizer, "error", None) or str(getattr(optimizer, "value", optimizer))
+        points = info.points_count or 0
+        indexed = info.indexed_vectors_count or 0
+        if self._local:
+            points, indexed, state = self.count(), 0, "none (local mode: exact scan)"
+        else:
+            threshold = info.config.optimizer_config.indexing_threshold
+            state = f"{state}, collection {info.status}" + (", indexing paused" if threshold == 0 else "")
+        return IndexStatus(points, indexed, info.segments_count, state, self.policy.describe())
 
     def _write_points(self, points: list[StoredPoint]) -> None:
         from qdrant_client import models
@@ -263,10 +336,17 @@ class QdrantClientStore(ClipStore):
         from qdrant_client import models
 
         flt = _client_filter(where)
+        params = self.policy.client_search_params(models, exact=self.exact)
         sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
         if mode == "dense":
             result = self.client.query_points(
-                self.collection, query=dense, using=DENSE, query_filter=flt, limit=k, with_payload=True
+                self.collection,
+                query=dense,
+                using=DENSE,
+                query_filter=flt,
+                search_params=params,
+                limit=k,
+                with_payload=True,
             )
         elif mode == "sparse":
             result = self.client.query_points(
@@ -274,7 +354,7 @@ class QdrantClientStore(ClipStore):
             )
         else:
             depth = max(2 * k, 10)  # as in EdgeClipStore: words re-rank the dense candidates
-            candidates = models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth)
+            candidates = models.Prefetch(query=dense, using=DENSE, filter=flt, params=params, limit=depth)
             result = self.client.query_points(
                 self.collection,
                 prefetch=[

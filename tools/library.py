@@ -31,6 +31,7 @@ from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
 from vidrag.storage import integrity as state_check
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import InputError, LibraryBroken, MediaMissing, NotFound
+from vidrag.storage.index_policy import IndexStatus
 from vidrag.storage.jobs import JobStore
 from vidrag.storage.qdrant_store import ClipStore
 from vidrag.storage.types import Clip, Hit, VideoRecord
@@ -240,6 +241,10 @@ class Library:
         """How many clips the vector store holds (reads the store: a readiness check)."""
         self._check_open()
         return self.store.count()
+
+    def index_status(self) -> IndexStatus:
+        """The store's points, how they are searched (exact / approximate) and its optimiser's state."""
+        return self.store.index_status()
 
     def embedder_name(self) -> str:
         """The embedding model and its dimension, e.g. `all-MiniLM-L6-v2 (384-d)`."""

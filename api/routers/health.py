@@ -79,7 +79,7 @@ def _store(library: Library) -> str:
     damage = library.damage()
     if damage is not None:
         raise LibraryBroken(damage.summary())
-    return f"{library.point_count()} points"
+    return library.index_status().summary()
 
 
 def _captioner(library: Library, settings: Settings) -> str:

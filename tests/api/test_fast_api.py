@@ -57,6 +57,7 @@ def test_a_server_path_is_ingested_searched_answered_and_deleted(client, video):
     assert thumbnail.status_code == 200 and thumbnail.content[:3] == b"\xff\xd8\xff"  # a JPEG
     ready = client.get("/ready").json()
     assert ready["ready"] is True and ready["checks"]["embedder"]["detail"] == "word-hash (64-d)"
+    assert "exact search" in ready["checks"]["qdrant"]["detail"]  # one video: far under the HNSW threshold
 
     assert client.delete(f"/videos/{listed['id']}").status_code == 200
     assert client.get(f"/videos/{listed['id']}").status_code == 404

@@ -1,6 +1,7 @@
 """A collection created on a Qdrant server takes its shards, replication and write consistency from
-the caller. No Qdrant server runs here, so a stand-in HTTP server on 127.0.0.1 answers the few calls
-a store makes when it opens, and the test reads the exact request bodies qdrant-client sent."""
+the caller, and its index parameters from the index policy. No Qdrant server runs here, so a
+stand-in HTTP server on 127.0.0.1 answers the few calls a store makes, and the test reads the exact
+request bodies qdrant-client sent."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class _Recorder(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         self.requests.append(("PUT", self.path, body))
         self._answer({"operation_id": 1, "status": "completed"} if "/index" in self.path else True)
+
+    def do_PATCH(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.requests.append(("PATCH", self.path, json.loads(self.rfile.read(length) or b"{}")))
+        self._answer(True)
 
     def log_message(self, *args) -> None:
         pass
@@ -95,3 +101,38 @@ def test_local_mode_accepts_the_same_layout(tmp_path):
     )
     assert store.count() == 0
     store.close()
+
+
+def test_a_new_server_collection_takes_the_index_policy_and_a_bulk_write_pauses_indexing(server, tmp_path):
+    from vidrag.storage.index_policy import DEFAULT_POLICY
+
+    store = open_store(Settings(home=tmp_path, qdrant_url=server, collection="clips"), dim=384)
+    (create,) = _created("clips")
+    threshold_kb = DEFAULT_POLICY.exact_below * 384 * 4 // 1024
+    assert {k: v for k, v in create["hnsw_config"].items() if v is not None} == {
+        "m": DEFAULT_POLICY.m,
+        "ef_construct": DEFAULT_POLICY.ef_construct,
+        "full_scan_threshold": threshold_kb,
+    }
+    assert {k: v for k, v in create["optimizers_config"].items() if v is not None} == {
+        "indexing_threshold": threshold_kb
+    }
+    assert create.get("quantization_config") is None
+    with store.bulk():
+        pass  # the points a bulk ingest writes go here
+    store.close()
+    patches = [
+        body for method, path, body in _Recorder.requests if method == "PATCH" and path.startswith("/collections/clips")
+    ]
+    # indexing off while the points arrive, then back to the policy's threshold: one build per segment
+    assert [p["optimizers_config"]["indexing_threshold"] for p in patches] == [0, threshold_kb]
+
+
+def test_index_settings_reach_a_new_server_collection(server, tmp_path):
+    settings = Settings(
+        home=tmp_path, qdrant_url=server, collection="clips", index_exact_below=1000, index_quantization="int8"
+    )
+    open_store(settings, dim=384).close()
+    (create,) = _created("clips")
+    assert create["optimizers_config"]["indexing_threshold"] == create["hnsw_config"]["full_scan_threshold"] == 1500
+    assert create["quantization_config"]["scalar"]["type"] == "int8"
