@@ -249,9 +249,7 @@ def default_memory_mode(device: str, free_gib: float | None = None) -> str:
     return mode
 
 
-def check_fits(
-    device: str, mode: str | None, sections: int, steps: int, width: int, height: int
-) -> dict[str, Any]:
+def check_fits(device: str, mode: str | None, sections: int, steps: int, width: int, height: int) -> dict[str, Any]:
     """Choose or check the memory mode for a job on `device`, and estimate its time there.
 
     Returns:

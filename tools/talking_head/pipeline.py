@@ -435,7 +435,7 @@ def run_motion(
         return kwargs
 
     extra = {"prompt_template": prompt_template} if prompt_template else {}
-    transformer = getattr(pipe, "transformer", None)
+    transformer: Any = pipe.transformer
     cached = bool(getattr(transformer, "is_cache_enabled", False))
     window = (settings.latent_window_size - 1) * 4 + 1
     kept: list[Any] = []
