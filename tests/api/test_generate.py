@@ -93,5 +93,5 @@ def test_a_running_talking_head_job_is_cancelled_after_its_current_step(client, 
     assert job["progress"]["done"] < job["progress"]["total"] == running["progress"]["total"]
     assert client.get(f"/jobs/{job_id}/output").status_code == 404
     again = client.post(f"/jobs/{job_id}/cancel")
-    assert again.status_code == 422 and "already cancelled" in again.json()["detail"]
+    assert again.status_code == 422 and "already cancelled" in again.json()["message"]
     assert client.post("/jobs/0000000000000000/cancel").status_code == 404

@@ -92,7 +92,7 @@ PUBLISHED_VAE = {
 }
 # Parameter counts: the transformer's 12.87 B (25.7 GB of bf16 safetensors), Llama-3-8B without its
 # 0.53 B output head (7.50 B), CLIP ViT-L/14's text tower (123 M), SigLIP so400m/14 (428 M), and
-# HunyuanVideo's VAE (246 M, a 493 MB bf16 file).
+# HunyuanVideo's VAE (246 M).
 PUBLISHED_PARAMS = {
     "transformer": 12.87e9,
     "text_encoder": 7.50e9,

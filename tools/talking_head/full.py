@@ -14,16 +14,17 @@ Where each configuration was read (the published config.json files are not reach
   (`HunyuanVideoTransformer3DModelPacked.__init__` defaults: 16 channels, 24 heads x 128, 20 double /
   40 single / 2 refiner layers, mlp 4, patch 2 / 1, rms_norm, guidance embeds, text 4096, pooled 768,
   rope theta 256 and axes (16, 56, 56), image projection 1152) with the two options FramePackI2V_HY's
-  config.json turns on (`has_image_proj`, `has_clean_x_embedder`; the copy of that config.json in
-  kohya-ss/musubi-tuner's FramePack loader and in diffusers' own tests); diffusers'
-  `HunyuanVideoFramepackTransformer3DModel` takes the same keys.
+  config.json turns on, `has_image_proj` and `has_clean_x_embedder` (a copy of that config.json in a
+  third-party trainer's FramePack loader, found by code search, has exactly these values); diffusers'
+  `HunyuanVideoFramepackTransformer3DModel` takes the same keys (its tests set both options).
 - Llama and CLIP-L text encoders: the text_encoder / text_encoder_2 config.json of HunyuanVideo, as
   copied verbatim into kohya-ss/musubi-tuner `src/musubi_tuner/frame_pack/framepack_utils.py`
-  (LLAMA_CONFIG, CLIP_CONFIG) and diffusers' `scripts/convert_hunyuan_video_to_diffusers.py`.
+  (LLAMA_CONFIG, CLIP_CONFIG, "copied from HunyuanVideo repo").
 - SigLIP image encoder and its processor: `lllyasviel/flux_redux_bfl` image_encoder / feature_extractor
   config.json, copied in the same musubi-tuner file (IMAGE_ENCODER_CONFIG, FEATURE_EXTRACTOR_CONFIG).
-- VAE: `AutoencoderKLHunyuanVideo`'s defaults in diffusers 0.39, which are HunyuanVideo's VAE (16
-  latent channels, blocks 128/256/512/512, 2 layers per block, 32 groups, scaling 0.476986, 8x / 4x).
+- VAE: `AutoencoderKLHunyuanVideo`'s defaults in diffusers 0.39 (16 latent channels, blocks
+  128/256/512/512, 2 layers per block, 32 groups, scaling 0.476986, 8x / 4x; 246 M parameters,
+  493 MB in bf16); the published vae/config.json was not reachable to compare.
 - scheduler: FlowMatchEulerDiscreteScheduler with shift 7.0 (HunyuanVideo's flow shift).
 Tokenizers are the local ones of `tiny.py`: the pipeline pads every prompt to its fixed lengths (351
 Llama tokens, cropped to 256; 77 CLIP tokens), so the encoders and the transformer do the same work as
