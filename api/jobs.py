@@ -75,6 +75,7 @@ class JobManager:
         self.jobs = library.jobs
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._cancelled: set[str] = set()
 
     # rows -------------------------------------------------------------------------------------
 
@@ -96,6 +97,28 @@ class JobManager:
     def latest(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
         """The latest jobs, newest first, optionally only those with one status."""
         return self.jobs.latest(limit, status)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job: a queued one at once, a running talking-head job after its current denoising step.
+
+        Returns:
+            The job as it stands now (`cancelled`, or still `running` until the worker stops it).
+
+        Raises:
+            NotFound: no job has that id.
+            InputError: the job has finished, or is an ingest (ingests run to the end; they are idempotent).
+        """
+        from vidrag.storage.errors import InputError
+
+        job = self.get(job_id)
+        if job["status"] not in UNFINISHED:
+            raise InputError(f"Job {job_id} is already {job['status']}; only queued or running jobs can be cancelled.")
+        if job["kind"] != "talking_head" and job["status"] == "running":
+            raise InputError(f"Job {job_id} is a running ingest; ingests cannot be cancelled, only talking heads.")
+        self._cancelled.add(job_id)
+        if job["status"] == "queued":
+            self.update(job_id, status="cancelled", progress={**(job.get("progress") or {}), "stage": "cancelled"})
+        return self.get(job_id)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set some columns of a job row (dicts are stored as JSON) and its `updated` time."""
@@ -147,7 +170,7 @@ class JobManager:
 
     def _run(self, job_id: str) -> None:
         job = self.get(job_id)
-        if job["status"] not in UNFINISHED:
+        if job["status"] not in UNFINISHED or job_id in self._cancelled:
             return
         if job["kind"] == "talking_head":
             self._run_talking_head(job)
@@ -174,7 +197,7 @@ class JobManager:
 
     def _run_talking_head(self, job: dict[str, Any]) -> None:
         """Generate a talking-head mp4 (FramePack + voice) into the job's output path."""
-        from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
+        from vidrag.tools.talking_head import Cancelled, TalkingHeadRequest, generate_talking_head
 
         job_id = job["id"]
         state: dict[str, Any] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}
@@ -187,7 +210,15 @@ class JobManager:
         out = self.library.data_dir / "generated" / f"{job_id}.mp4"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = generate_talking_head(TalkingHeadRequest.from_dict(job["params"]), out, progress=progress)
+            result = generate_talking_head(
+                TalkingHeadRequest.from_dict(job["params"]),
+                out,
+                progress=progress,
+                should_stop=lambda: job_id in self._cancelled,
+            )
+        except Cancelled:
+            self.update(job_id, status="cancelled", progress={**state, "stage": "cancelled"})
+            return
         except VidragError as err:
             self.update(job_id, status="failed", error=str(err), progress={**state, "stage": "failed"})
             return

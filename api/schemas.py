@@ -135,7 +135,7 @@ class JobOut(BaseModel):
 
     id: str
     kind: str
-    status: str = Field(description="queued | running | done | failed")
+    status: str = Field(description="queued | running | done | failed | cancelled")
     params: dict[str, Any] = {}
     progress: dict[str, Any] = {}
     result: dict[str, Any] = {}

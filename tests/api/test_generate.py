@@ -1,5 +1,7 @@
 """Talking-head generation as an API job: the real pipeline code with tiny weights, over HTTP."""
 
+import time
+
 import av
 import pytest
 
@@ -65,3 +67,31 @@ def test_bad_requests_are_refused(client, body, status, detail):
     assert response.status_code == status, response.text
     if detail:
         assert detail in response.json()["detail"]
+
+
+def _poll(client, job_id, until, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if until(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached the state: {job}")
+
+
+def test_a_running_talking_head_job_is_cancelled_after_its_current_step(client, lecture_id):
+    script = "Hello there, and welcome to the lecture about networking and the TCP handshake."
+    body = {"video_id": lecture_id, "time": 1.0, "script": script, "tiny": True, "steps": 100}
+    response = client.post("/generate/talking-head", json=body)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    running = _poll(client, job_id, lambda j: j["status"] == "running" and j["progress"].get("done", 0) >= 3)
+    cancelled = client.post(f"/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    job = _poll(client, job_id, lambda j: j["status"] not in ("queued", "running"))
+    assert job["status"] == "cancelled" and job["progress"]["stage"] == "cancelled"
+    assert job["progress"]["done"] < job["progress"]["total"] == running["progress"]["total"]
+    assert client.get(f"/jobs/{job_id}/output").status_code == 404
+    again = client.post(f"/jobs/{job_id}/cancel")
+    assert again.status_code == 422 and "already cancelled" in again.json()["message"]
+    assert client.post("/jobs/0000000000000000/cancel").status_code == 404

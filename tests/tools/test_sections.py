@@ -11,6 +11,7 @@ from vidrag.tools.talking_head.sections import (
     frames_returned,
     plan_sections,
     sections_for,
+    split_parts,
     target_frames,
     window_frames,
 )
@@ -118,3 +119,24 @@ def test_bucket_gives_multiples_of_16(size, area):
 def test_bucket_refuses_empty_sizes():
     with pytest.raises(InputError):
         bucket_size(0, 100)
+
+
+@pytest.mark.parametrize(
+    ("sections", "limit", "parts"),
+    [(1, 8, [1]), (8, 8, [8]), (9, 8, [5, 4]), (20, 8, [7, 7, 6]), (50, 8, [8, 7, 7, 7, 7, 7, 7]), (3, 1, [1, 1, 1])],
+)
+def test_long_plans_split_into_even_parts_no_longer_than_the_limit(sections, limit, parts):
+    assert split_parts(sections, limit) == parts
+    assert sum(parts) == sections and max(parts) <= limit
+
+
+def test_a_60_s_script_runs_in_bounded_parts():
+    plan = plan_sections(60.0)
+    parts = split_parts(plan.sections, 8)
+    assert plan.sections == 50 and len(parts) == 7 and max(parts) == 8
+
+
+@pytest.mark.parametrize(("sections", "limit"), [(0, 8), (5, 0)])
+def test_splitting_nothing_is_refused(sections, limit):
+    with pytest.raises(InputError, match="Cannot split"):
+        split_parts(sections, limit)

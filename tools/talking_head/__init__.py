@@ -13,6 +13,7 @@ from vidrag.tools.talking_head.make import build_talking_head, generate_talking_
 from vidrag.tools.talking_head.media import probe
 from vidrag.tools.talking_head.pipeline import (
     DEFAULT_PROMPT,
+    Cancelled,
     CommandLipSync,
     LipSync,
     MotionSettings,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_PROMPT",
     "MEMORY_MODES",
     "VARIANTS",
+    "Cancelled",
     "CommandLipSync",
     "EspeakVoice",
     "LipSync",

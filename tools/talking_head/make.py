@@ -6,12 +6,14 @@ The FramePack model is cached per variant and device, so a server loads it once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vidrag.tools.talking_head.framepack import (
     apply_memory_mode,
     cached_pipeline,
+    check_fits,
     get_variant,
     load_framepack,
     resolve_device,
@@ -51,19 +53,29 @@ def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
             info={"device": device, "memory_mode": "none", "tiny": True},
         )
     device = resolve_device(request.device, request.allow_cpu)
-    key = f"{request.variant}:{device}:{request.memory_mode}:{request.cache_dir}"
+    chosen: dict[str, Any] = {}
+
+    def preflight(plan: Any, width: int, height: int, steps: int) -> dict[str, Any]:
+        # Refuses a GPU too small for the job, saying how long it would take there; picks the mode.
+        facts = check_fits(device, request.memory_mode, plan.sections, steps, width, height)
+        chosen["mode"] = facts["memory_mode"]
+        return facts
 
     def load() -> Any:
-        return load_framepack(
-            request.variant,
-            device=device,
-            memory_mode=request.memory_mode,
-            allow_cpu=request.allow_cpu,
-            cache_dir=request.cache_dir,
+        mode = chosen.get("mode") or request.memory_mode
+        return cached_pipeline(
+            f"{request.variant}:{device}:{mode}:{request.cache_dir}",
+            lambda: load_framepack(
+                request.variant,
+                device=device,
+                memory_mode=mode,
+                allow_cpu=request.allow_cpu,
+                cache_dir=request.cache_dir,
+            ),
         )
 
     return TalkingHeadPipeline(
-        lambda: cached_pipeline(key, load),
+        load,
         voice=voice,
         lipsync=lipsync,
         model_ids=spec.model_ids(),
@@ -73,11 +85,16 @@ def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
             "variant": request.variant,
             "tiny": False,
         },
+        preflight=preflight,
     )
 
 
 def generate_talking_head(
-    request: TalkingHeadRequest, out: str | Path, *, progress: StepProgress | None = None
+    request: TalkingHeadRequest,
+    out: str | Path,
+    *,
+    progress: StepProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
 
@@ -89,6 +106,7 @@ def generate_talking_head(
         request: the portrait, the script and how to generate (see `TalkingHeadRequest`).
         out: where to write the .mp4; a .json with the same name records how it was made.
         progress: optional `progress(done, total)` callback.
+        should_stop: optional; asked after every denoising step and between parts, True cancels.
 
     Returns:
         {"video", "metadata", "seconds", "frames", "width", "height", "seed", "model_ids", "timings"}.
@@ -97,10 +115,14 @@ def generate_talking_head(
         InputError: empty script, unreadable image or video time, size not a multiple of 16, or a
             last image with vanilla sampling; the message says what to change.
         ModelMissing: FramePack weights are not downloaded; run `vidrag models download framepack`.
-        BackendUnavailable: no GPU (and `allow_cpu` not set), or espeak-ng/ffmpeg/lip sync failed.
+        BackendUnavailable: no GPU (and `allow_cpu` not set), a GPU too small for the job (the
+            message says how long it would take there), or espeak-ng/ffmpeg/lip sync failed.
+        Cancelled: `should_stop` returned True.
     """
     settings = request.motion()
-    result = build_talking_head(request).generate(request.portrait, request.script, out, settings, progress=progress)
+    result = build_talking_head(request).generate(
+        request.portrait, request.script, out, settings, progress=progress, should_stop=should_stop
+    )
     meta = result.metadata
     return {
         "video": str(result.video),

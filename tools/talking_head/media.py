@@ -67,37 +67,62 @@ def _run_ffmpeg(args: list[str], data: bytes | None = None) -> None:
         raise BackendUnavailable(f"ffmpeg failed: {result.stderr.decode(errors='replace').strip()[-400:]}")
 
 
-def encode_frames(frames: Any, fps: float, out: Path) -> Path:
-    """Encode (F, H, W, 3) uint8 RGB frames as a silent H.264 (yuv420p) mp4."""
-    count, height, width, _ = frames.shape
-    rate = str(Fraction(fps).limit_denominator(1001))
-    _run_ffmpeg(
-        [
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{width}x{height}",
-            "-r",
-            rate,
-            "-i",
-            "-",
-            "-frames:v",
-            str(count),
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-crf",
-            "18",
-            "-preset",
-            "medium",
-            str(out),
-        ],
-        frames.tobytes(),
-    )
-    return out
+class FrameEncoder:
+    """Encodes RGB frames as a silent H.264 (yuv420p) mp4 as they arrive, through ffmpeg's stdin.
+
+    Only the chunk being written is held in memory, so a long video costs no more host memory than
+    a short one. Use as a context manager: `close()` on success, `abort()` (kill, no file) on error.
+    """
+
+    def __init__(self, width: int, height: int, fps: float, out: Path) -> None:
+        import tempfile
+
+        self.out, self.frames = Path(out), 0
+        self._log = tempfile.TemporaryFile()
+        rate = str(Fraction(fps).limit_denominator(1001))
+        args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", rate, "-i", "-"]
+        args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-preset", "medium", str(out)]
+        try:
+            self._proc = subprocess.Popen(
+                [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+                stdin=subprocess.PIPE,
+                stderr=self._log,
+            )
+        except OSError as err:
+            raise BackendUnavailable(f"ffmpeg could not start: {err}; install ffmpeg or imageio-ffmpeg.") from err
+
+    def write(self, frames: Any) -> None:
+        """Append (F, H, W, 3) uint8 RGB frames."""
+        if frames.shape[0] == 0:
+            return
+        try:
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(frames.tobytes())
+        except (BrokenPipeError, OSError) as err:
+            raise BackendUnavailable(f"ffmpeg stopped taking frames: {self._error() or err}") from err
+        self.frames += frames.shape[0]
+
+    def close(self) -> Path:
+        """Finish the file; raise BackendUnavailable if ffmpeg failed."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            raise BackendUnavailable(f"ffmpeg failed: {self._error()}")
+        self._log.close()
+        return self.out
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the partial file."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()
+        self.out.unlink(missing_ok=True)
+
+    def _error(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace").strip()[-400:]
 
 
 def mux(video: Path, audio: Path, out: Path, duration: float, fps: float, reencode: bool = False) -> Path:

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidrag.storage.errors import BackendUnavailable, InputError
-from vidrag.tools.talking_head.media import encode_frames, load_portrait, mux
+from vidrag.storage.errors import BackendUnavailable, InputError, VidragError
+from vidrag.tools.talking_head.media import FrameEncoder, load_portrait, mux
 from vidrag.tools.talking_head.sections import SectionPlan, bucket_size, check_size, plan_sections
 from vidrag.tools.talking_head.tts import EspeakVoice, Voice, wav_duration
 
@@ -138,6 +138,9 @@ class TalkingHeadPipeline:
         model_ids: role -> model id, recorded in the sidecar.
         prompt_template: passed to the pipeline (the tiny text encoder needs `tiny.TINY_PROMPT_TEMPLATE`).
         info: extra facts for the sidecar (device, memory mode, dtype).
+        preflight: called as `preflight(plan, width, height, steps)` once the voice has fixed the
+            length and before the model loads; raises to refuse the job (a GPU too small) and returns
+            facts for the sidecar (the memory mode chosen, the time estimate).
     """
 
     def __init__(
@@ -149,8 +152,10 @@ class TalkingHeadPipeline:
         model_ids: dict[str, str] | None = None,
         prompt_template: dict | None = None,
         info: dict[str, Any] | None = None,
+        preflight: Callable[[SectionPlan, int, int, int], dict[str, Any]] | None = None,
     ):
         self._load_motion, self._pipe = load_motion, None
+        self.preflight = preflight
         self.voice = voice or EspeakVoice()
         self.lipsync, self.model_ids = lipsync, dict(model_ids or {})
         self.prompt_template, self.info = prompt_template, dict(info or {})
@@ -196,6 +201,7 @@ class TalkingHeadPipeline:
         out: Path | str,
         settings: MotionSettings | None = None,
         progress: StepProgress | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> TalkingHeadResult:
         """Make the clip and its sidecar: speak, animate to the voice's length, finish the mp4.
 
@@ -205,6 +211,7 @@ class TalkingHeadPipeline:
             out: the .mp4 to write; the sidecar goes beside it with a .json suffix.
             settings: motion settings; defaults are FramePack's.
             progress: called as `progress(done, total)` while working.
+            should_stop: asked after every denoising step and between parts; True cancels the job.
 
         Returns:
             The result with the sidecar's content.
@@ -212,7 +219,9 @@ class TalkingHeadPipeline:
         Raises:
             InputError: bad inputs (see `validate`).
             ModelMissing: FramePack weights are absent (from the loader).
-            BackendUnavailable: espeak-ng, ffmpeg or the lip-sync command failed, or CPU refused.
+            BackendUnavailable: espeak-ng, ffmpeg or the lip-sync command failed, CPU refused, or
+                the GPU too small for the job (the message says how long it would take there).
+            Cancelled: `should_stop` returned True; no output is left behind.
         """
         settings = settings or MotionSettings()
         out = Path(out)
@@ -224,13 +233,15 @@ class TalkingHeadPipeline:
                 audio = self.voice.synthesize(script, work / "voice.wav")
             speech_seconds = wav_duration(audio)
             plan = plan_sections(speech_seconds, settings.fps, settings.latent_window_size)
+            checked = self.preflight(plan, width, height, settings.steps) if self.preflight else {}
             ticker = _StepCounter(progress, plan.sections * settings.steps + 3 + (1 if self.lipsync else 0))
             ticker.step()
-            frames = self._animate(portrait, width, height, plan, settings, clock, ticker)
+            silent = self._animate(portrait, width, height, plan, settings, clock, ticker, work, should_stop)
             video_seconds = plan.target_frames / settings.fps
-            self._finish(frames, audio, out, video_seconds, settings.fps, work, clock, ticker)
+            self._finish(silent, audio, out, video_seconds, settings.fps, work, clock, ticker)
         timings = clock.done()
         meta = self._metadata(script, settings, plan, width, height, speech_seconds, video_seconds, timings, out)
+        meta.update(checked)
         sidecar = out.with_suffix(".json")
         sidecar.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
         logger.info(
@@ -247,19 +258,48 @@ class TalkingHeadPipeline:
         settings: MotionSettings,
         clock: _Stopwatch,
         ticker: _StepCounter,
-    ) -> Any:
-        """FramePack frames for the plan (the model loads here on first use)."""
+        work: Path,
+        should_stop: Callable[[], bool] | None,
+    ) -> Path:
+        """FramePack frames for the plan, encoded part by part into a silent mp4 (the model loads here)."""
         with clock("load"):
             pipe = self.motion_pipe
-        frames, motion_times = run_motion(
-            pipe, portrait, width, height, plan, settings, prompt_template=self.prompt_template, on_step=ticker.step
-        )
-        clock.times.update(motion_times)
-        return frames
+        encoder = FrameEncoder(width, height, settings.fps, work / "silent.mp4")
+        encode = [0.0]
+
+        def write(chunk: Any) -> None:
+            began = time.perf_counter()
+            encoder.write(chunk)
+            encode[0] += time.perf_counter() - began
+
+        try:
+            _, motion_times = run_motion(
+                pipe,
+                portrait,
+                width,
+                height,
+                plan,
+                settings,
+                prompt_template=self.prompt_template,
+                on_step=ticker.step,
+                on_frames=write,
+                should_stop=should_stop,
+            )
+            began = time.perf_counter()
+            video = encoder.close()
+        except BaseException:
+            encoder.abort()
+            raise
+        clock.times.update({k: v for k, v in motion_times.items() if k != "steps"})
+        clock.times["encode"] = encode[0] + time.perf_counter() - began
+        if encoder.frames != plan.target_frames:
+            raise BackendUnavailable(f"FramePack made {encoder.frames} frames, planned {plan.target_frames}.")
+        ticker.step()
+        return video
 
     def _finish(
         self,
-        frames: Any,
+        video: Path,
         audio: Path,
         out: Path,
         seconds: float,
@@ -268,10 +308,7 @@ class TalkingHeadPipeline:
         clock: _Stopwatch,
         ticker: _StepCounter,
     ) -> None:
-        """Encode the frames, lip-sync them if configured, and mux the voice into `out`."""
-        with clock("encode"):
-            video = encode_frames(frames, fps, work / "silent.mp4")
-        ticker.step()
+        """Lip-sync the silent video if configured, and mux the voice into `out`."""
         if self.lipsync is not None:
             with clock("lipsync"):
                 video = self.lipsync.sync(video, audio, work / "lipsync.mp4")
@@ -318,6 +355,19 @@ class TalkingHeadPipeline:
         }
 
 
+class Cancelled(VidragError):
+    """The job was cancelled while it ran (checked after every denoising step and between parts)."""
+
+
+MAX_PART_SECTIONS = 8
+"""Sections per pipeline call (9.6 s of video at window 9); longer scripts run in several parts.
+
+The pipeline keeps every decoded frame of a call on the GPU, so its peak grows with the call's length
+(full size, 640x640, group_offload, measured on an H200: 5.19 GiB at 2 sections, 6.07 GiB at 10, about
+0.11 GiB per section; a 60 s script in one call would pass 10 GiB). Parts of at most 8 sections keep the
+low-memory mode under 6.1 GiB and the host's frames to one part, whatever the script's length."""
+
+
 def run_motion(
     pipe: Any,
     portrait: Any,
@@ -328,66 +378,118 @@ def run_motion(
     *,
     prompt_template: dict | None = None,
     on_step: Callable[[], None] | None = None,
+    on_frames: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_part_sections: int = MAX_PART_SECTIONS,
 ) -> tuple[Any, dict[str, Any]]:
     """Run FramePack for a section plan; returns uint8 frames (F, H, W, 3) trimmed to the plan, and timings.
 
-    Timings: `motion` (the whole call), `sections` (seconds from the call's start, then from each
-    section's last denoising step to the next one's: encoding, denoising and the previous section's
-    VAE decode) and `final_decode` (after the last step). The generator lives on the CPU, so a seed
-    gives the same noise whatever the device or memory mode.
+    A plan longer than `max_part_sections` runs as several pipeline calls ("parts", `sections.split_parts`),
+    each from the portrait (and back to it, with inverted sampling), so the GPU's decoded history and
+    the host's frames are bounded by one part whatever the script's length; part k > 0 drops its first
+    frame, which repeats the portrait. With `on_frames`, each part's frames go there as soon as they
+    are made (uint8, trimmed) and the returned frames are None, so nothing of the whole video is held.
+
+    `should_stop` is asked after every denoising step and between parts; when it returns True the
+    run stops with `Cancelled` (the GPU is free again at once).
+
+    Timings: `motion` (the whole call), `sections` (from each part's start, then from each section's
+    last step to the next one's: encoding, denoising and the previous section's VAE decode), `steps`
+    (each denoising step's seconds, synchronised on CUDA), `final_decode` (the seconds after each
+    part's last step: its last VAE decode and frame conversion) and `parts` (sections per call). The
+    generator lives on the CPU, so a seed gives the same noise whatever the device or memory mode.
+
+    Raises:
+        Cancelled: `should_stop` returned True.
     """
     import numpy as np
     import torch
+
+    from vidrag.tools.talking_head.sections import split_parts
 
     last = (
         settings.use_last_image
         if settings.use_last_image is not None
         else (settings.sampling == "inverted_anti_drifting")
     )
-    section_ends: list[float] = []
     cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
+    times: dict[str, Any] = {"sections": [], "steps": [], "final_decode": [], "parts": []}
+    marks: list[float] = []
+
+    def stop_if_asked() -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled("The talking-head job was cancelled; nothing was written.")
 
     def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict) -> dict:
+        if cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        times["steps"].append(now - marks[-1])
+        marks.append(now)
+        if step == settings.steps - 1:
+            times["sections"].append(now - section_start[0])
+            section_start[0] = now
         if on_step is not None:
             on_step()
-        if step == settings.steps - 1:
-            if cuda:
-                torch.cuda.synchronize()
-            section_ends.append(time.perf_counter())
+        stop_if_asked()
         return kwargs
 
     extra = {"prompt_template": prompt_template} if prompt_template else {}
+    transformer: Any = pipe.transformer
+    cached = bool(getattr(transformer, "is_cache_enabled", False))
+    window = (settings.latent_window_size - 1) * 4 + 1
+    kept: list[Any] = []
+    remaining = plan.target_frames
     started = time.perf_counter()
-    result = pipe(
-        image=portrait,
-        last_image=portrait if last else None,
-        prompt=settings.prompt,
-        height=height,
-        width=width,
-        num_frames=plan.num_frames,
-        latent_window_size=settings.latent_window_size,
-        num_inference_steps=settings.steps,
-        guidance_scale=settings.guidance_scale,
-        sampling_type=settings.sampling,
-        generator=torch.Generator("cpu").manual_seed(settings.seed),
-        output_type="np",
-        callback_on_step_end=on_step_end,
-        **extra,
-    )
-    if cuda:
-        torch.cuda.synchronize()
-    finished = time.perf_counter()
-    frames = np.asarray(result.frames[0])
-    if frames.shape[0] != plan.frames_returned:
-        logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], plan.frames_returned)
-    marks = [started, *section_ends]
-    times = {
-        "motion": finished - started,
-        "sections": [b - a for a, b in zip(marks, marks[1:])],
-        "final_decode": finished - (section_ends[-1] if section_ends else started),
-    }
-    frames = frames[: plan.target_frames]
-    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8"), times
+    section_start = [started]
+    for number, sections in enumerate(split_parts(plan.sections, max_part_sections)):
+        stop_if_asked()
+        part_start = time.perf_counter()
+        section_start[0] = part_start
+        marks.append(part_start)
+        context = transformer.cache_context("cond") if cached else _no_context()
+        with context:
+            result = pipe(
+                image=portrait,
+                last_image=portrait if last else None,
+                prompt=settings.prompt,
+                height=height,
+                width=width,
+                num_frames=sections * window,
+                latent_window_size=settings.latent_window_size,
+                num_inference_steps=settings.steps,
+                guidance_scale=settings.guidance_scale,
+                sampling_type=settings.sampling,
+                generator=torch.Generator("cpu").manual_seed(settings.seed + number),
+                output_type="np",
+                callback_on_step_end=on_step_end,
+                **extra,
+            )
+        frames = np.asarray(result.frames[0])
+        del result
+        expected = sections * settings.latent_window_size * 4 + 1
+        if frames.shape[0] != expected:
+            logger.warning("FramePack returned %d frames, planned %d", frames.shape[0], expected)
+        frames = frames[(1 if number else 0) :][:remaining]
+        remaining -= frames.shape[0]
+        chunk = (np.clip(frames, 0.0, 1.0) * 255.0).round().astype("uint8")
+        del frames
+        if cuda:
+            torch.cuda.synchronize()
+        times["final_decode"].append(time.perf_counter() - section_start[0])
+        times["parts"].append(sections)
+        if on_frames is not None:
+            on_frames(chunk)
+        else:
+            kept.append(chunk)
+    times["motion"] = time.perf_counter() - started
+    times["final_decode"] = sum(times["final_decode"])
+    return (np.concatenate(kept) if kept else None), times
+
+
+@contextmanager
+def _no_context() -> Iterator[None]:
+    yield
 
 
 class _Stopwatch:

@@ -119,6 +119,21 @@ def plan_sections(duration: float, fps: float = 30.0, latent_window_size: int = 
     )
 
 
+def split_parts(sections: int, max_part_sections: int) -> list[int]:
+    """Split `sections` into pipeline calls of at most `max_part_sections` each, as even as possible.
+
+    Longer parts come first; the counts sum to `sections`. `split_parts(20, 8)` is `[7, 7, 6]`.
+
+    Raises:
+        InputError: `sections` or `max_part_sections` below 1.
+    """
+    if sections < 1 or max_part_sections < 1:
+        raise InputError(f"Cannot split {sections} sections into parts of at most {max_part_sections}.")
+    parts = -(-sections // max_part_sections)
+    base, extra = divmod(sections, parts)
+    return [base + 1] * extra + [base] * (parts - extra)
+
+
 def check_size(width: int, height: int) -> None:
     """Refuse a size FramePack cannot make.
 
