@@ -220,6 +220,11 @@ def _measure_index(
     return result
 
 
+def _partial(report: dict) -> None:
+    """A phase's figures to stderr at once: a million-clip run takes hours, and may be stopped."""
+    print(json.dumps({"partial": report}), file=sys.stderr, flush=True)
+
+
 def measure_scale(
     backend: str,
     size: int,
@@ -256,8 +261,10 @@ def measure_scale(
         exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
         store.exact = False
         report["memory_before"] = memory_before
+        _partial(report)
         report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), "float32")
         report["disk_mib"] = _disk_mib(folder)
+        _partial(report)
         store.close()
         if int8:
             store = _open(backend, folder, dataclasses.replace(DEFAULT_POLICY, quantization="int8"))
