@@ -220,6 +220,11 @@ def _measure_index(
     return result
 
 
+def _partial(report: dict) -> None:
+    """A phase's figures to stderr at once: a million-clip run takes hours, and may be stopped."""
+    print(json.dumps({"partial": report}), file=sys.stderr, flush=True)
+
+
 def measure_scale(
     backend: str,
     size: int,
@@ -227,7 +232,7 @@ def measure_scale(
     *,
     vectors_kind: str = "topics",
     recall_n: int = 200,
-    efs: tuple[int, ...] = (64, 128, 256),
+    efs: tuple[int, ...] = (128, 256, 512),
     int8: bool = False,
     keep: Path | None = None,
 ) -> dict:
@@ -256,8 +261,10 @@ def measure_scale(
         exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
         store.exact = False
         report["memory_before"] = memory_before
+        _partial(report)
         report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), "float32")
         report["disk_mib"] = _disk_mib(folder)
+        _partial(report)
         store.close()
         if int8:
             store = _open(backend, folder, dataclasses.replace(DEFAULT_POLICY, quantization="int8"))
@@ -289,7 +296,7 @@ def cli_wall_time(runs: int = 3) -> dict:
     return {"search_wall_s_median": round(statistics.median(walls), 2), "help_wall_s": round(help_wall, 2)}
 
 
-def measure_existing(folder: Path, embedder, *, recall_n: int = 200, efs: tuple[int, ...] = (64, 128, 256)) -> dict:
+def measure_existing(folder: Path, embedder, *, recall_n: int = 200, efs: tuple[int, ...] = (128, 256, 512)) -> dict:
     """An Edge store folder filled (and indexed) earlier, e.g. by a run stopped after its build:
     exact latency, then indexed latency and recall as it stands, without building."""
     if not (folder / "vidrag.json").is_file():
@@ -319,7 +326,7 @@ def main() -> None:
     parser.add_argument("--stores", nargs="+", default=["edge", "client-local"])
     parser.add_argument("--vectors", choices=["topics", "random"], default="topics")
     parser.add_argument("--recall-queries", type=int, default=200)
-    parser.add_argument("--ef", type=int, nargs="+", default=[64, 128, 256], help="hnsw_ef values to measure")
+    parser.add_argument("--ef", type=int, nargs="+", default=[128, 256, 512], help="hnsw_ef values to measure")
     parser.add_argument("--int8", action="store_true", help="also rebuild with scalar int8 quantisation")
     parser.add_argument("--keep", type=Path, help="folder for the stores (default: the system temp dir)")
     parser.add_argument("--existing", type=Path, help="measure this Edge store folder as it is (no fill, no build)")

@@ -287,6 +287,8 @@ class QdrantClientStore(ClipStore):
         self._indexing(self.policy.threshold_kb(self.dim))
 
     def index_status(self) -> IndexStatus:
+        from qdrant_client import models
+
         info = self.client.get_collection(self.collection)
         optimizer = info.optimizer_status
         state = getattr(optimizer, "error", None) or str(getattr(optimizer, "value", optimizer))
@@ -295,6 +297,13 @@ class QdrantClientStore(ClipStore):
         if self._local:
             points, indexed, state = self.count(), 0, "none (local mode: exact scan)"
         else:
+            # indexed_vectors_count counts sparse vectors too; the server's estimate of them is enough here
+            with_sparse = self.client.count(
+                self.collection,
+                count_filter=models.Filter(must=[models.HasVectorCondition(has_vector=SPARSE)]),
+                exact=False,
+            ).count
+            indexed = max(0, indexed - with_sparse)
             threshold = info.config.optimizer_config.indexing_threshold
             state = f"{state}, collection {info.status}" + (", indexing paused" if threshold == 0 else "")
         return IndexStatus(points, indexed, info.segments_count, state, self.policy.describe())

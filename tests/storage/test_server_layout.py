@@ -27,10 +27,14 @@ class _Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    info: dict | None = None  # what GET /collections/NAME answers, when a test sets it
+
     def do_GET(self) -> None:
         self.requests.append(("GET", self.path, {}))
         if self.path.endswith("/exists"):
             self._answer({"exists": False})
+        elif self.info is not None and self.path.split("?")[0].startswith("/collections/"):
+            self._answer(self.info)
         else:
             self._answer({"title": "qdrant - vector search engine", "version": "1.15.4"}, wrap=False)
 
@@ -39,6 +43,12 @@ class _Recorder(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         self.requests.append(("PUT", self.path, body))
         self._answer({"operation_id": 1, "status": "completed"} if "/index" in self.path else True)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.requests.append(("POST", self.path, body))
+        self._answer({"count": 1000} if self.path.split("?")[0].endswith("/points/count") else True)
 
     def do_PATCH(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -52,6 +62,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture()
 def server():
     _Recorder.requests = []
+    _Recorder.info = None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -136,3 +147,39 @@ def test_index_settings_reach_a_new_server_collection(server, tmp_path):
     (create,) = _created("clips")
     assert create["optimizers_config"]["indexing_threshold"] == create["hnsw_config"]["full_scan_threshold"] == 1500
     assert create["quantization_config"]["scalar"]["type"] == "int8"
+
+
+def test_the_servers_index_state_is_reported(server, tmp_path):
+    """Points, dense vectors in HNSW (the server's count includes the sparse ones), segments, the
+    optimiser's state and the collection's colour, and a paused indexer, as `/ready` shows them."""
+    from qdrant_client import models as m
+
+    store = open_store(Settings(home=tmp_path, qdrant_url=server, collection="clips"), dim=384)
+    config = m.CollectionConfig(
+        params=m.CollectionParams(vectors={"dense": m.VectorParams(size=384, distance=m.Distance.COSINE)}),
+        hnsw_config=m.HnswConfig(m=16, ef_construct=128, full_scan_threshold=30000),
+        optimizer_config=m.OptimizersConfig(
+            deleted_threshold=0.2,
+            vacuum_min_vector_number=1000,
+            default_segment_number=0,
+            flush_interval_sec=5,
+            indexing_threshold=0,
+        ),
+        wal_config=m.WalConfig(wal_capacity_mb=32, wal_segments_ahead=0),
+    )
+    info = m.CollectionInfo(
+        status=m.CollectionStatus.GREY,
+        optimizer_status=m.OptimizersStatusOneOf.OK,
+        segments_count=3,
+        points_count=1000,
+        indexed_vectors_count=1600,  # 600 dense in HNSW + 1,000 sparse
+        config=config,
+        payload_schema={},
+    )
+    _Recorder.info = info.model_dump(mode="json", exclude_none=True)
+    status = store.index_status()
+    store.close()
+    assert (status.points, status.indexed_vectors, status.segments, status.search) == (1000, 600, 3, "partial")
+    assert status.optimizer == "ok, collection grey, indexing paused"
+    (count,) = [body for method, path, body in _Recorder.requests if method == "POST" and "/points/count" in path]
+    assert count["filter"]["must"] == [{"has_vector": "sparse"}]
