@@ -297,38 +297,3 @@ def test_a_search_through_the_server_loads_no_model(setup, server):
     home, *_ = setup
     loaded, printed = loaded_modules("search", "hire engineers", home=home)
     assert loaded == [] and printed.startswith("1. speech_video.mp4 @ ")
-
-
-def test_vidrag_serve_announces_itself_and_withdraws_on_sigterm(sample_home, tmp_path):
-    """The real `vidrag serve` (real models) on a copy of the sample library: server.json appears once it
-    listens, `vidrag search` and `vidrag videos` go through it, a second `serve` refuses, and SIGTERM
-    removes the file."""
-    import shutil
-    import signal
-    import time
-
-    home = tmp_path / "home"
-    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns(discovery.SERVER_FILE, discovery.HOLDER_FILE))
-    env = {**os.environ, "VIDRAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    vidrag_exe = [sys.executable, "-m", "vidrag.api.cli"]
-    server = subprocess.Popen([*vidrag_exe, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 180
-        while discovery.find_server(home, wait=0) is None:
-            assert server.poll() is None and time.monotonic() < deadline, "vidrag serve did not start"
-            time.sleep(0.2)
-        info = discovery.find_server(home)
-        assert info is not None and info.pid == server.pid
-        found = subprocess.run(
-            [*vidrag_exe, "search", "three-way handshake", "--json"], env=env, capture_output=True, text=True
-        )
-        assert found.returncode == 0, found.stderr
-        assert json.loads(found.stdout)[0]["video"].endswith("tcp_networking.mp4")
-        second = subprocess.run(
-            [*vidrag_exe, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert second.returncode == 3 and f"already serves {home} at {info.url}" in second.stderr
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
-    assert not (home / discovery.SERVER_FILE).exists()
