@@ -22,6 +22,7 @@ OPERATIONS = [
     ("GET", "/videos/{video_id}/thumbnail"),
     ("GET", "/jobs"),
     ("GET", "/jobs/{job_id}"),
+    ("POST", "/jobs/{job_id}/cancel"),
     ("POST", "/search"),
     ("POST", "/ask"),
     ("POST", "/generate/talking-head"),
