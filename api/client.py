@@ -288,6 +288,9 @@ def agent_result(data: dict[str, Any]) -> dict[str, Any]:
         "removed_citations": data.get("removed_citations", []),
         "seconds": data.get("seconds") or 0.0,
     }
+    for marked in ("parts", "answer_marked"):  # untrusted video text, marked as in process
+        if marked in data:
+            result[marked] = data[marked]
     if data.get("session_id"):
         result["session"] = data["session_id"]
     return result
