@@ -221,6 +221,11 @@ def build_server(library: Any, answer: Callable[..., dict[str, Any]] | None = No
             contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
         )
 
+    return _server(list_tools, call_tool, list_resources, list_templates, read_resource)
+
+
+def _server(list_tools: Any, call_tool: Any, list_resources: Any, list_templates: Any, read_resource: Any) -> Server:
+    """vidrag's MCP server over these handlers (the library's own, or a relay to a running server's)."""
     return Server(
         "vidrag",
         version=__version__,
@@ -285,16 +290,7 @@ def relay_stdio(server: Any) -> None:
                 async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
                     return await remote.read_resource(str(params.uri))
 
-                relay = Server(
-                    "vidrag",
-                    version=__version__,
-                    instructions=INSTRUCTIONS,
-                    on_list_tools=list_tools,
-                    on_call_tool=call_tool,
-                    on_list_resources=list_resources,
-                    on_list_resource_templates=list_templates,
-                    on_read_resource=read_resource,
-                )
+                relay = _server(list_tools, call_tool, list_resources, list_templates, read_resource)
                 async with stdio_server() as (read, write):
                     await relay.run(read, write, relay.create_initialization_options())
 
