@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -88,6 +89,9 @@ def resolve_model(name: str) -> str:
     return name
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 class Embedder:
     """A sentence-transformers model, loaded on first use, with the sparse encoder beside it."""
 
@@ -99,7 +103,13 @@ class Embedder:
         self._model = None
 
     def _load(self):
-        if self._model is None:
+        if self._model is not None:
+            return self._model
+        # transformers builds a model under a process-wide "empty weights" patch of torch: two threads
+        # loading at once (a server's first search beside its job worker) see each other's meta tensors
+        with _LOAD_LOCK:
+            if self._model is not None:
+                return self._model
             from sentence_transformers import SentenceTransformer
 
             try:

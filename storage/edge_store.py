@@ -215,7 +215,10 @@ class EdgeClipStore(ClipStore):
         with_sparse = self.shard.count(
             edge.CountRequest(exact=True, filter=edge.Filter(must=[edge.HasVectorCondition(SPARSE)]))
         )
-        dense_indexed = max(0, info.indexed_vectors_count - with_sparse)
+        # (deleted points not yet vacuumed keep their sparse vectors in that count: a store that is under
+        # the threshold as a whole cannot hold an indexed segment, so it is exact whatever the count says)
+        under = info.points_count < self.policy.exact_below
+        dense_indexed = 0 if under else max(0, info.indexed_vectors_count - with_sparse)
         # Edge optimises only when asked: a backlog past the threshold waits for the next ingest's build
         backlog = info.points_count - dense_indexed
         pending = "idle" if backlog < self.policy.exact_below else f"{backlog:,} points wait for an index build"

@@ -18,10 +18,16 @@ import pytest
 
 
 def scripted_answer(
-    library: Any, question: str, *, session: Any = None, llm: Any = None, stream: Any = None
+    library: Any,
+    question: str,
+    *,
+    session: Any = None,
+    llm: Any = None,
+    stream: Any = None,
+    top_k: int = 2,
 ) -> dict[str, Any]:
     """A stand-in for `vidrag.agent.answer_question` with the same contract: one search, cite the best hit."""
-    hits = library.search(question, k=2)
+    hits = library.search(question, k=top_k)
     if stream:
         stream({"type": "step", "tool": "search_clips", "args": {"query": question}, "result": f"{len(hits)} hits"})
     best = hits[0]

@@ -27,6 +27,7 @@ OPERATIONS = [
     ("POST", "/ask"),
     ("POST", "/generate/talking-head"),
     ("GET", "/jobs/{job_id}/output"),
+    ("GET", "/files/{folder}/{name}"),
 ]
 BOUNDED = settings(
     max_examples=30,
