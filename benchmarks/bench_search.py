@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -46,22 +47,26 @@ WORDS = (
 ).split()
 CLIPS_PER_VIDEO = 100
 TOPIC_POOL = 1000
-MODES = ("hybrid", "dense", "hybrid+video", "hybrid+time", "hybrid+video+time")
+# sparse alone shows what the words add to a hybrid search (its other part is the dense search)
+MODES = ("hybrid", "dense", "sparse", "hybrid+video", "hybrid+time", "hybrid+video+time")
 
 
 class Vectors:
-    """Dense clip vectors, generated batch by batch (the same for the same seed)."""
+    """Dense clip vectors, generated batch by batch (the same for the same batch and seed)."""
 
-    def __init__(self, kind: str, embedder, rng: np.random.Generator) -> None:
+    def __init__(self, kind: str, embedder, seed: int) -> None:
         self.kind = kind
-        self.rng = rng
+        self.seed = seed
+        self.pool = np.zeros((0, 384), dtype=np.float32)
         if kind == "topics":
-            pool_rng = np.random.default_rng(12345)
-            sentences = [" ".join(pool_rng.choice(WORDS, 6)) for _ in range(TOPIC_POOL)]
-            self.pool = np.asarray(embedder.dense(sentences), dtype=np.float32)
+            self.pool = np.asarray(embedder.dense(pool_sentences()), dtype=np.float32)
 
-    def batch(self, first: int, count: int) -> np.ndarray:
-        noise = self.rng.standard_normal((count, 384)).astype(np.float32)
+    def rng(self, first: int) -> np.random.Generator:
+        """A batch's own generator (noise and text): batches can be made in any order, by any process."""
+        return np.random.default_rng([self.seed, first])
+
+    def batch(self, first: int, count: int, rng: np.random.Generator) -> np.ndarray:
+        noise = rng.standard_normal((count, 384)).astype(np.float32)
         noise /= np.linalg.norm(noise, axis=1, keepdims=True)
         if self.kind == "random":
             return noise
@@ -74,33 +79,100 @@ class Vectors:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def _fill(store, size: int, rng: np.random.Generator, sparse, vectors: Vectors, progress: bool = False) -> None:
-    from vidrag.storage.qdrant_store import ClipVectors
+def pool_sentences() -> list[str]:
+    pool_rng = np.random.default_rng(12345)
+    return [" ".join(pool_rng.choice(WORDS, 6)) for _ in range(TOPIC_POOL)]
+
+
+class StoredEmbedder:
+    """The dense vectors of the benchmark's texts (topic pool and queries) saved by `--save-embeddings`,
+    for a machine without the embedding model; the sparse vectors are computed as usual."""
+
+    def __init__(self, path: Path) -> None:
+        from vidrag.indexing.embed import SparseEncoder
+
+        data = np.load(path)
+        self.table = dict(zip(data["texts"].tolist(), data["vectors"]))
+        self.sparse = SparseEncoder()
+
+    def dense(self, texts) -> list[list[float]]:
+        return [self.table[text].tolist() for text in texts]
+
+
+def save_embeddings(embedder, path: Path, recall_n: int) -> None:
+    texts = pool_sentences() + _texts(50) + _texts(recall_n, seed=10_000)
+    np.savez(path, texts=np.asarray(texts), vectors=np.asarray(embedder.dense(texts), dtype=np.float32))
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(vectors: Vectors) -> None:
+    from vidrag.indexing.embed import SparseEncoder
+
+    _WORKER["vectors"], _WORKER["sparse"] = vectors, SparseEncoder()
+
+
+def _points(task: tuple[int, int]) -> tuple[list[str], np.ndarray, list, list[dict]]:
+    """One batch of generated clips as the store writes them: ids, dense vectors, sparse vectors, payloads."""
+    from vidrag.storage.ids import clip_point_id
     from vidrag.storage.types import Clip
 
-    step = 2000
+    first, count = task
+    vectors, sparse = _WORKER["vectors"], _WORKER["sparse"]
+    rng = vectors.rng(first)
+    dense = vectors.batch(first, count, rng)
+    ids, sparses, payloads = [], [], []
+    for j in range(count):
+        i = first + j
+        text = " ".join(rng.choice(WORDS, 25))
+        clip = Clip(
+            f"video{i // CLIPS_PER_VIDEO}",
+            f"/lib/video{i // CLIPS_PER_VIDEO}.mp4",
+            i % CLIPS_PER_VIDEO,
+            (i % CLIPS_PER_VIDEO) * 10.0,
+            (i % CLIPS_PER_VIDEO) * 10.0 + 10,
+            transcript=text,
+        )
+        ids.append(clip_point_id(clip.video_id, clip.start, clip.end, clip.kind))
+        sparses.append(sparse.document(text))
+        payloads.append(clip.payload())
+    return ids, dense, sparses, payloads
+
+
+def _fill(store, size: int, vectors: Vectors, progress: bool = False, workers: int = 1) -> None:
+    """Write `size` generated clips, 10,000 a write; `workers` processes generate the batches (the
+    store is written by this process alone, in batch order, so the store is the same for any count)."""
+    import multiprocessing
+
+    from vidrag.storage.qdrant_store import StoredPoint
+
+    step = 10_000
     started = time.perf_counter()
-    for first in range(0, size, step):
-        count = min(step, size - first)
-        dense = vectors.batch(first, count)
-        batch = []
-        for j in range(count):
-            i = first + j
-            text = " ".join(rng.choice(WORDS, 25))
-            clip = Clip(
-                f"video{i // CLIPS_PER_VIDEO}",
-                f"/lib/video{i // CLIPS_PER_VIDEO}.mp4",
-                i % CLIPS_PER_VIDEO,
-                (i % CLIPS_PER_VIDEO) * 10.0,
-                (i % CLIPS_PER_VIDEO) * 10.0 + 10,
-                transcript=text,
-            )
-            batch.append(ClipVectors(clip, dense[j].tolist(), sparse.document(text)))
-        store.upsert(batch, batch_size=step)
-        if progress and (first // step) % 50 == 49:
-            done = first + count
-            rate = done / (time.perf_counter() - started)
-            print(f"  filled {done:,}/{size:,} ({rate:,.0f} clips/s)", file=sys.stderr, flush=True)
+    tasks = [(first, min(step, size - first)) for first in range(0, size, step)]
+    pool = None
+    batches: Iterable[tuple] = ()
+    if workers > 1:
+        pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (vectors,))
+        batches = pool.imap(_points, tasks)
+    else:
+        _start_worker(vectors)
+        batches = map(_points, tasks)
+    try:
+        for (first, count), (ids, dense, sparses, payloads) in zip(tasks, batches):
+            points = [
+                StoredPoint(pid, row, sv if sv.indices else None, payload)
+                for pid, row, sv, payload in zip(ids, dense.tolist(), sparses, payloads)
+            ]
+            store._write(points)  # what `upsert` writes, made by the workers
+            if progress and (first // step) % 10 == 9:
+                done = first + count
+                rate = done / (time.perf_counter() - started)
+                print(f"  filled {done:,}/{size:,} ({rate:,.0f} clips/s)", file=sys.stderr, flush=True)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -119,16 +191,46 @@ def _memory() -> dict:
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             fields[key] = round(int(value.split()[0]) / 1024)
+        if key == "Threads":
+            fields[key] = int(value)
     return {
         "rss_mib": fields.get("VmRSS"),
         "peak_rss_mib": fields.get("VmHWM"),
         "anon_mib": fields.get("RssAnon"),
         "file_mib": fields.get("RssFile"),
+        "threads": fields.get("Threads"),
     }
 
 
 def _disk_mib(folder: Path) -> int:
     return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20)
+
+
+def _disk_parts(folder: Path) -> dict[str, int]:
+    """MiB on disk by part of the segments (dense vectors, HNSW graph, quantised vectors, sparse, payload,
+    ...) and the WAL: what a sizing needs in RAM and what may stay on disk."""
+    parts: dict[str, float] = {}
+    for f in folder.rglob("*"):
+        if not f.is_file():
+            continue
+        rel = f.relative_to(folder).parts
+        name = rel[2] if rel[0] == "segments" and len(rel) > 3 else rel[0]
+        name = "payload" if name.startswith("payload") else "id_tracker" if name.startswith("id_tracker") else name
+        parts[name] = parts.get(name, 0) + f.stat().st_size
+    return {name: round(size / 2**20) for name, size in sorted(parts.items())}
+
+
+def _machine() -> dict:
+    """Where the figures come from: CPU model, cores this process may use, memory."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        "unknown",
+    )
+    return {"cpu": model, "cores_usable": len(os.sched_getaffinity(0)), "cores": os.cpu_count(), "load": _load()}
 
 
 def _load() -> str:
@@ -154,8 +256,12 @@ class Queries:
     sparse: list
 
 
+def _texts(count: int, seed: int = 0) -> list[str]:
+    return [" ".join(np.random.default_rng(seed + i).choice(WORDS, 6)) for i in range(count)]
+
+
 def _queries(embedder, count: int, seed: int = 0) -> Queries:
-    texts = [" ".join(np.random.default_rng(seed + i).choice(WORDS, 6)) for i in range(count)]
+    texts = _texts(count, seed)
     return Queries(texts, embedder.dense(texts), [embedder.sparse.query(t) for t in texts])
 
 
@@ -217,6 +323,7 @@ def _measure_index(
     result["recall"] = sweep
     result["latency"] = {mode: _latency(store, queries, mode) for mode in MODES}
     result["load_after_queries"] = _load()
+    result["memory_after_queries"] = _memory()
     return result
 
 
@@ -235,21 +342,23 @@ def measure_scale(
     efs: tuple[int, ...] = (128, 256, 512),
     int8: bool = False,
     keep: Path | None = None,
+    workers: int = 1,
 ) -> dict:
     """One size: exact latency, index build, indexed latency and recall (and the int8 lever)."""
     from vidrag.storage.index_policy import DEFAULT_POLICY
 
     queries = _queries(embedder, 50)
     recall_queries = _queries(embedder, recall_n, seed=10_000)
-    vectors = Vectors(vectors_kind, embedder, np.random.default_rng(size))
+    vectors = Vectors(vectors_kind, embedder, size)
     with tempfile.TemporaryDirectory(dir=keep) as tmp:
         folder = Path(tmp) / "shard"
         memory_before = _memory()
         store = _open(backend, folder)
         report: dict = {"store": backend, "clips": size, "vectors": vectors_kind, "load_before": _load()}
+        report["machine"] = _machine()
         started = time.perf_counter()
         # Qdrant Edge indexes only when asked: the fill leaves plain segments, `build_index` is timed apart
-        _fill(store, size, np.random.default_rng(size), embedder.sparse, vectors, progress=size >= 200_000)
+        _fill(store, size, vectors, progress=size >= 200_000, workers=workers)
         report["fill_s"] = round(time.perf_counter() - started, 1)
         report["load_after_fill"] = _load()
         store.exact = True
@@ -264,12 +373,14 @@ def measure_scale(
         _partial(report)
         report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), "float32")
         report["disk_mib"] = _disk_mib(folder)
+        report["disk_parts_mib"] = _disk_parts(folder)
         _partial(report)
         store.close()
         if int8:
             store = _open(backend, folder, dataclasses.replace(DEFAULT_POLICY, quantization="int8"))
             report["int8"] = _measure_index(store, queries, recall_queries, exact, list(efs), "int8")
             report["int8"]["disk_mib"] = _disk_mib(folder)
+            report["int8"]["disk_parts_mib"] = _disk_parts(folder)
             store.close()
     return report
 
@@ -296,9 +407,69 @@ def cli_wall_time(runs: int = 3) -> dict:
     return {"search_wall_s_median": round(statistics.median(walls), 2), "help_wall_s": round(help_wall, 2)}
 
 
-def measure_existing(folder: Path, embedder, *, recall_n: int = 200, efs: tuple[int, ...] = (128, 256, 512)) -> dict:
-    """An Edge store folder filled (and indexed) earlier, e.g. by a run stopped after its build:
-    exact latency, then indexed latency and recall as it stands, without building."""
+def prepare(
+    folder: Path,
+    size: int,
+    embedder,
+    *,
+    vectors_kind: str = "topics",
+    recall_n: int = 200,
+    workers: int = 1,
+    build: bool = True,
+) -> dict:
+    """Fill a kept store at `folder` (with every core the process may use), rank the recall queries by
+    exact search (the truth that `--existing ... --truth` measures recall against) and build the index:
+    the one-off steps, apart from the timed searches, which another process can make on fewer cores."""
+    if (folder / "vidrag.json").exists():
+        raise SystemExit(f"{folder} holds a store already; give a new folder.")
+    recall_queries = _queries(embedder, recall_n, seed=10_000)
+    vectors = Vectors(vectors_kind, embedder, size)
+    report: dict = {"store": "edge", "clips": size, "vectors": vectors_kind, "machine": _machine(), "workers": workers}
+    memory_before = _memory()
+    store = _open("edge", folder)
+    started = time.perf_counter()
+    _fill(store, size, vectors, progress=size >= 200_000, workers=workers)
+    report["fill_s"] = round(time.perf_counter() - started, 1)
+    report["memory_before"], report["memory_after_fill"] = memory_before, _memory()
+    report["disk_before_build_mib"] = _disk_mib(folder)
+    report["status_after_fill"] = store.index_status().to_dict()
+    _partial(report)
+    store.exact = True
+    started = time.perf_counter()
+    truth = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
+    report["truth_s"] = round(time.perf_counter() - started, 1)
+    (folder.parent / f"{folder.name}.truth.json").write_text(json.dumps({"recall_n": recall_n, **truth}))
+    store.exact = False
+    if build:
+        started = time.perf_counter()
+        store.build_index()
+        report["build_s"] = round(time.perf_counter() - started, 1)
+        report["load_after_build"] = _load()
+        report["memory_after_build"] = _memory()
+        report["index"] = store.index_status().to_dict()
+        report["disk_mib"] = _disk_mib(folder)
+        report["disk_parts_mib"] = _disk_parts(folder)
+    store.close()
+    return report
+
+
+def measure_existing(
+    folder: Path,
+    embedder,
+    *,
+    recall_n: int = 200,
+    efs: tuple[int, ...] = (128, 256, 512),
+    truth: Path | None = None,
+    build: bool = False,
+    int8: bool = False,
+    int8_only: bool = False,
+) -> dict:
+    """An Edge store folder filled (and indexed) earlier, e.g. by `--prepare` or a run stopped after its
+    build: exact latency, then (after a timed build with `build`) indexed latency and recall as it stands;
+    recall against `truth` (the exact rankings `--prepare` saved) or exact rankings made here; with
+    `int8`, the same again after a rebuild with int8 quantisation (`int8_only`: that alone)."""
+    from vidrag.storage.index_policy import DEFAULT_POLICY
+
     if not (folder / "vidrag.json").is_file():
         raise SystemExit(f"{folder} holds no vidrag Edge store (no vidrag.json); give the store's folder.")
     queries = _queries(embedder, 50)
@@ -306,17 +477,38 @@ def measure_existing(folder: Path, embedder, *, recall_n: int = 200, efs: tuple[
     memory_before = _memory()
     store = _open("edge", folder)
     report: dict = {"store": "edge", "clips": store.count(), "vectors": "as stored", "existing": str(folder)}
+    report["machine"] = _machine()
     report["load_before"] = _load()
     report["load_after_fill"] = report["load_before"]
     report["fill_s"] = None
-    store.exact = True
-    report["exact_latency"] = {mode: _latency(store, queries, mode) for mode in MODES}
-    exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
-    store.exact = False
     report["memory_before"] = memory_before
-    report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), "as built", build=False)
-    report["disk_mib"] = _disk_mib(folder)
+    report["status_before"] = store.index_status().to_dict()
+    store.exact = True
+    if not int8_only:
+        report["exact_latency"] = {mode: _latency(store, queries, mode) for mode in MODES}
+        report["memory_exact"] = _memory()
+    if truth is not None:
+        saved = json.loads(truth.read_text())
+        if saved["recall_n"] != recall_n:
+            raise SystemExit(f"{truth} holds the exact rankings of {saved['recall_n']} queries, not {recall_n}.")
+        exact = {mode: [[tuple(hit) for hit in hits] for hits in saved[mode]] for mode in ("dense", "hybrid")}
+    else:
+        exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
+    store.exact = False
+    _partial(report)
+    if not int8_only:
+        label = "built here" if build else "as built"
+        report["hnsw"] = _measure_index(store, queries, recall_queries, exact, list(efs), label, build=build)
+        report["disk_mib"] = _disk_mib(folder)
+        report["disk_parts_mib"] = _disk_parts(folder)
     store.close()
+    if int8 or int8_only:
+        _partial(report)
+        store = _open("edge", folder, dataclasses.replace(DEFAULT_POLICY, quantization="int8"))
+        report["int8"] = _measure_index(store, queries, recall_queries, exact, list(efs), "int8")
+        report["int8"]["disk_mib"] = _disk_mib(folder)
+        report["int8"]["disk_parts_mib"] = _disk_parts(folder)
+        store.close()
     return report
 
 
@@ -329,17 +521,60 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[128, 256, 512], help="hnsw_ef values to measure")
     parser.add_argument("--int8", action="store_true", help="also rebuild with scalar int8 quantisation")
     parser.add_argument("--keep", type=Path, help="folder for the stores (default: the system temp dir)")
-    parser.add_argument("--existing", type=Path, help="measure this Edge store folder as it is (no fill, no build)")
+    parser.add_argument("--existing", type=Path, help="measure this Edge store folder as it is (no fill)")
+    parser.add_argument("--truth", type=Path, help="with --existing: exact rankings saved by --prepare")
+    parser.add_argument("--build", action="store_true", help="with --existing: build the index first (timed)")
+    parser.add_argument("--int8-only", action="store_true", help="with --existing: only the int8 rebuild and search")
+    parser.add_argument(
+        "--prepare", type=Path, help="fill a store at this folder (one size), save exact rankings, build; no timing"
+    )
+    parser.add_argument("--no-build", action="store_true", help="with --prepare: leave the index unbuilt")
+    parser.add_argument("--workers", type=int, default=1, help="processes generating the clips of a fill")
+    parser.add_argument("--embeddings", type=Path, help="dense vectors saved by --save-embeddings (no model needed)")
+    parser.add_argument("--save-embeddings", type=Path, help="save the dense vectors of the benchmark's texts")
     parser.add_argument("--no-cli", action="store_true", help="skip the `vidrag search` wall-time runs")
     parser.add_argument("--out", type=Path, help="also write the report as JSON to this file, size by size")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from vidrag.indexing.embed import Embedder
+    if args.embeddings:
+        embedder = StoredEmbedder(args.embeddings)
+    else:
+        from vidrag.indexing.embed import Embedder
 
-    embedder = Embedder()
+        embedder = Embedder()
+    if args.save_embeddings:
+        save_embeddings(embedder, args.save_embeddings, args.recall_queries)
+        return
     rows = []
+    if args.prepare:
+        rows.append(
+            prepare(
+                args.prepare,
+                args.sizes[0],
+                embedder,
+                vectors_kind=args.vectors,
+                recall_n=args.recall_queries,
+                workers=args.workers,
+                build=not args.no_build,
+            )
+        )
+        print(json.dumps(rows[-1], indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=2))
+        return
     if args.existing:
-        rows.append(measure_existing(args.existing, embedder, recall_n=args.recall_queries, efs=tuple(args.ef)))
+        rows.append(
+            measure_existing(
+                args.existing,
+                embedder,
+                recall_n=args.recall_queries,
+                efs=tuple(args.ef),
+                truth=args.truth,
+                build=args.build,
+                int8=args.int8,
+                int8_only=args.int8_only,
+            )
+        )
         _print(rows[-1])
         if args.out:
             args.out.write_text(json.dumps(rows, indent=2))
@@ -355,6 +590,7 @@ def main() -> None:
                 efs=tuple(args.ef),
                 int8=args.int8,
                 keep=args.keep,
+                workers=args.workers,
             )
             rows.append(row)
             if args.out:
@@ -379,7 +615,8 @@ def _print(row: dict) -> None:
         f"\n{row['store']} {row['clips']:,} clips ({row['vectors']} vectors): fill {row['fill_s']} s; "
         f"load averages before {row['load_before']}, after fill {row['load_after_fill']}"
     )
-    print("  exact:  " + "  ".join(f"{m} {v['p50_ms']}/{v['p95_ms']}" for m, v in row["exact_latency"].items()))
+    if "exact_latency" in row:
+        print("  exact:  " + "  ".join(f"{m} {v['p50_ms']}/{v['p95_ms']}" for m, v in row["exact_latency"].items()))
     for key in ("hnsw", "int8"):
         part = row.get(key)
         if not part:
