@@ -238,14 +238,15 @@ def _load() -> str:
 
 
 def _open(backend: str, folder: Path, policy=None):
-    from qdrant_client import QdrantClient
-
     from vidrag.storage.edge_store import EdgeClipStore
     from vidrag.storage.index_policy import DEFAULT_POLICY
-    from vidrag.storage.qdrant_store import QdrantClientStore
 
     if backend == "edge":
         return EdgeClipStore(folder, dim=384, policy=policy or DEFAULT_POLICY)
+    from qdrant_client import QdrantClient
+
+    from vidrag.storage.qdrant_store import QdrantClientStore
+
     return QdrantClientStore(QdrantClient(":memory:"), "bench", dim=384)
 
 
