@@ -20,6 +20,11 @@ machine are printed beside every size (the machine may be shared).
 
 Run: `.venv/bin/python -m benchmarks.bench_search [--sizes 1000 10000 100000] [--json]`;
 at scale: `nice -n 5 .venv/bin/python -m benchmarks.bench_search --sizes 1000000 --stores edge --int8 --no-cli`.
+At scale on a bigger machine, split so that the one-off fill and build use every core and the timed
+searches run on fewer (docs/scale.md, "1,000,000 clips on a 16-core machine"): `--save-embeddings F` (where
+the model is), then `--embeddings F --prepare S --sizes 1000000 --workers 12` (fill, exact rankings to
+S.truth.json, build), then `taskset -c 0,1 ... --embeddings F --existing S --truth S.truth.json --build`
+and `... --int8-only` for the int8 rebuild.
 """
 
 from __future__ import annotations
