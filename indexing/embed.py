@@ -69,6 +69,34 @@ def _index(token: str) -> int:
     return zlib.crc32(token.encode()) & 0x7FFFFFFF
 
 
+# Endings tried on a word's Snowball stem when asking whether the library holds the word in any form:
+# the sparse index keeps only a light folding ("retransmitted" → "retransmitt"), so "retransmits"
+# is looked up as "retransmit", "retransmitted", "retransmitting" and so on.
+_ENDINGS = ("", "e", "s", "es", "ed", "ing", "er", "ers", "ion", "ions", "ation", "y", "ies", "ly")
+
+
+@functools.cache
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def content_words(text: str) -> list[str]:
+    """The text's words that carry content (stop words out), lower-cased, each once, in order."""
+    return list(dict.fromkeys(_words(text)))
+
+
+def word_forms(word: str) -> list[int]:
+    """Term indices of a word's inflections (its Snowball stem with common endings, each folded as the
+    sparse vectors fold words, doubled final consonants included), for a does-the-library-say-it check."""
+    stem = _stemmer().stemWord(word.lower())
+    forms = {word.lower(), stem}
+    for base in (stem, stem + stem[-1:]):
+        forms.update(base + ending for ending in _ENDINGS)
+    return sorted({_index(_fold(form)) for form in forms if len(form) >= 2})
+
+
 class SparseEncoder:
     """BM25-style sparse vectors. Documents get saturated term frequencies, queries plain 1s."""
 

@@ -234,6 +234,12 @@ class EdgeClipStore(ClipStore):
             self._lock.close()
 
     @_contained
+    def _holds(self, sparse: SparseVector) -> bool:
+        edge = self._edge
+        query = edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE)
+        return bool(self.shard.query(edge.QueryRequest(limit=1, query=query, with_payload=False)))
+
+    @_contained
     def _candidates(
         self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
     ) -> list[Candidate]:

@@ -104,6 +104,15 @@ class ClipStore(ABC):
         holding the query's words (unless "dense"), each with its payload and both vectors."""
 
     @abstractmethod
+    def _holds(self, sparse: SparseVector) -> bool:
+        """Whether any point's sparse vector has one of `sparse`'s terms."""
+
+    def holds_any(self, indices: Iterable[int]) -> bool:
+        """Whether any stored point (clip or video summary) holds one of these term indices."""
+        wanted = sorted(set(indices))
+        return bool(wanted) and self._holds(SparseVector(wanted, [1.0] * len(wanted)))
+
+    @abstractmethod
     def count(self) -> int:
         """Points stored (clips and video summaries)."""
 
@@ -356,6 +365,12 @@ class QdrantClientStore(ClipStore):
 
     def close(self) -> None:
         self.client.close()
+
+    def _holds(self, sparse: SparseVector) -> bool:
+        from qdrant_client import models
+
+        query = models.SparseVector(indices=sparse.indices, values=sparse.values)
+        return bool(self.client.query_points(self.collection, query=query, using=SPARSE, limit=1).points)
 
     def _candidates(
         self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
