@@ -8,10 +8,11 @@ its words cover. Which engine stage found the clip, how the points were split in
 what order they were written do not enter; equal scores (rounded to `DIGITS`) are ordered by the
 clip's video id and times.
 
-The scale is calibrated on the sample library (benchmarks/calibrate_relevance.py prints it): a clip
-that answers a paraphrased question scores about 0.5–0.8, the best clip for an unrelated question
-about 0.1–0.3, so a cut such as llama-index's `SimilarityPostprocessor(similarity_cutoff=0.35)` means
-the same in every mode.
+The scale is calibrated on the sample library (benchmarks/calibrate_relevance.py prints it; Whisper
+base, 2026-12-05): the top hit of the 41 QA questions scores 0.35–0.93 in hybrid mode (median 0.63),
+that of the 48 unrelated questions 0–0.37 (median 0.13, 9 in 10 below 0.28); dense mode 0.42–0.91 and
+0–0.44. A cut such as llama-index's `SimilarityPostprocessor(similarity_cutoff=0.3)` keeps the answers
+and drops most of the unrelated.
 """
 
 from __future__ import annotations
