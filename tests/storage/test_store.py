@@ -228,3 +228,12 @@ def test_searches_run_safely_while_an_ingest_writes(tmp_path, backend):
     assert searches[0] > 0
     assert store.count() == 15 * 50 - 3 * 50
     store.close()
+
+
+def test_holds_any_answers_from_the_term_index(filled):
+    from vidrag.indexing.embed import word_forms
+
+    assert filled.holds_any(word_forms("kettles"))
+    assert filled.holds_any(word_forms("steep"))  # "steeps" in one clip
+    assert not filled.holds_any(word_forms("espresso"))
+    assert not filled.holds_any([])
