@@ -22,12 +22,16 @@ class Segment:
         bullets: Short bullet lines drawn under the heading.
         narration: What espeak-ng says (2-4 sentences, about 10-25 s).
         topic: Stable id of the segment's topic, e.g. ``"tcp-handshake"``.
+        turns: Optional: the narration as separately spoken pieces, each ``(speaker, text)`` with speaker
+            0 (the style's `voice`) or 1 (its `voice2`); the manifest then gives every piece its own span,
+            so a fact can be placed to the sentence. Empty: the narration is spoken in one piece.
     """
 
     title: str
     bullets: list[str] = field(default_factory=list)
     narration: str = ""
     topic: str = ""
+    turns: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Style:
         layout: ``plain`` (left-aligned, small header on top), ``centered`` (centred lines, serif font,
             the header as a footer) or ``banner`` (header and title on a coloured band).
         dark: light text on a dark background.
+        voice2: a second speaker's espeak-ng voice, for segments whose turns have speaker 1 (a meeting).
+        wpm2: the second speaker's speaking rate.
     """
 
     voice: str = "en-us"
@@ -48,6 +54,8 @@ class Style:
     size: tuple[int, int] = (640, 360)
     layout: str = "plain"
     dark: bool = False
+    voice2: str = ""
+    wpm2: int = 0
 
 
 @dataclass(frozen=True)
