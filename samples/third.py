@@ -76,6 +76,8 @@ THIRD: list[Lecture] = [
                 which act like charged batteries.""",
                 """Those batteries are then carried over to the second stage, where the plant finally builds
                 sugar.""",
+                """If a cloud covers the sun, this first stage slows down within seconds, because it cannot
+                store light for later.""",
             ),
             _seg(
                 "photo-calvin",
@@ -162,6 +164,7 @@ THIRD: list[Lecture] = [
                 the thick fog that rolls in from the Pacific.""",
                 """The deck is designed to move: in strong wind it can swing sideways by more than eight
                 meters without any damage.""",
+                "Each of its two towers rises more than two hundred meters above the water.",
             ),
         ],
         Style(voice="en-029", wpm=132, size=(1024, 576), layout="centered", dark=True),
