@@ -249,7 +249,7 @@ THIRD: list[Lecture] = [
                 (1, "I will call them tomorrow. Let us talk again on Thursday at six in the evening."),
             ),
         ],
-        Style(voice="en-us-nyc+f4", wpm=150, size=(800, 450), layout="banner", voice2="en-gb-x-gbcwmd", wpm2=178),
+        Style(voice="en-gb+f2", wpm=145, size=(800, 450), layout="banner", voice2="en-gb-x-gbcwmd", wpm2=178),
     ),
 ]
 
