@@ -10,7 +10,8 @@ A third set, `vidrag.samples.third` (`THIRD`, `THIRD_QA`), is made differently a
 rates, slides of six to eight lines held for 30-40 s of speech (facts straddle the 10-s clips), a call
 with two speakers alternating within a slide, and gold spans down to the sentence; it is built on its
 own (``python -m vidrag.samples.library DEST --third``). `NEAR_MISS_FILE` holds questions in the
-sample lectures' fields about things they never say, which an answer must refuse or flag.
+sample lectures' fields about things they never say, which an answer must refuse or flag
+(``data/third_near_miss.jsonl`` the same for the third set).
 """
 
 from __future__ import annotations
