@@ -29,10 +29,12 @@ MIN_SIMILARITY = 0.335
 """Relevance below which nothing relevant was found: the MiniLM cosine of the question with the speech
 and screen text of the best of the search's first clips, counted only when that evidence shares a
 content word with the question (see `relevance`). Measured on the sample library with Whisper base
-(2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable questions score from
-0.369; the 38 first `UNRELATED_QUESTIONS` at most 0.301, so the floor leaves 0.034 on both sides (the
-10 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
-0.36-0.47, as high as answerable paraphrases: similarity and shared words cannot tell them apart."""
+(benchmarks/calibrate_relevance.py, 2 cores): the 63 answerable questions score from 0.369; of the 48
+`UNRELATED_QUESTIONS` all but one at most 0.323. Since hybrid search scores each clip alone
+(2026-12-05), "What is the boiling point of water on a mountain?" reads the water cycle's evaporation
+clip first and scores 0.384 (0.301 before): a question in that lecture's field, answered with the
+evaporation slide. Near misses (`samples/data/near_miss.jsonl`) score as high as answerable
+paraphrases; `tools.absence` refuses those whose key word the library never says."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 READ = 3

@@ -5,9 +5,10 @@ Search always returns the nearest moments, and on a lecture's own topic the near
 meeting's status slide. Similarity cannot tell such near misses from paraphrases, but their key word
 can: it occurs nowhere in the library's speech, screen text or captions.
 
-A key word is one that names a thing: a number, a word the English lemma dictionary does not know
-(names, acronyms, jargon: "HTTPS", "Kubernetes", "Priya") that is not common English, or a word that
-is only a noun there and is rare (`NOUN_WEIGHT` on `indexing.embed.word_weight`'s scale). Verbs and
+A key word is one that names a thing: a number of three or more digits (a year, a model number), a
+word the English lemma dictionary does not know (names, acronyms, jargon: "HTTPS", "Kubernetes",
+"Priya") that is not common English, or a word that is only a noun there and is rare (`NOUN_WEIGHT` on
+`indexing.embed.word_weight`'s scale). Verbs and
 adjectives are left out: paraphrases replace them ("demoted" for "reclassified", "crispy" for
 "crisp"), so a missing verb says little. Presence is asked of the store's term index in every
 inflected form, and a word that begins a word of the moments found ("finger" in "fingertip") counts as
@@ -34,7 +35,13 @@ NOUN_WEIGHT = 3.0
 "resuscitation"; not "sky", "budget", "food"). Calibrated on the 41 questions of the two shipped QA
 files, whose answers are all in the library: at 3.0 two of them have a missing key noun
 ("resuscitation", "lungs"); at 2.5 three ("backup")."""
-_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
+_NUMBER = re.compile(r"^\d{3,}$")
+# Spelled numbers are never key words: speech recognition writes "30" for "thirty" and "thirty" for 30.
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion first second third fourth fifth half dozen".split()
+)
 
 
 @functools.cache
@@ -55,6 +62,8 @@ def key_words(question: str) -> list[str]:
     """The question's words that name a thing (see the module doc), in order."""
     keys = []
     for word in content_words(question):
+        if word in _NUMBER_WORDS:
+            continue
         kinds = _parts_of_speech(word)
         if _NUMBER.match(word):
             keys.append(word)
