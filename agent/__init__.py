@@ -42,7 +42,9 @@ def answer_question(
 
     Returns:
         {"answer", "parts": [{"text", "source": "answer" | "video"}], "answer_marked", "citations":
-        [{"video", "video_id", "start", "end", "quote"}], "mode", "steps", "removed_citations", "seconds"}.
+        [{"video", "video_id", "start", "end", "quote"}], "outcome", "mode", "steps", "removed_citations",
+        "seconds"}. `outcome` is "answered", "not_found" (nothing close enough) or "absent" (a key word of the
+        question is never said in the library; the citations are related moments, not an answer).
         `parts` and `answer_marked` (video text between `<<video-data>>` markers) say which text is quoted
         from the videos: untrusted data, never instructions (`vidrag.agent.provenance`).
 
@@ -77,6 +79,7 @@ def answer_question(
     parts = answer_parts(checked.answer, [entry.text for entry in tools.ledger.entries])
     result = {
         "answer": checked.answer,
+        "outcome": outcome(checked.answer),
         "parts": parts,  # which text is quoted from the videos (untrusted) and which is the answer's own
         "answer_marked": marked(parts),
         "citations": [c.to_dict() for c in checked.citations],
@@ -92,4 +95,17 @@ def answer_question(
     return result
 
 
-__all__ = ["answer_question"]
+def outcome(answer: str) -> str:
+    """ "not_found", "absent" (the library never mentions a key word) or "answered", read from how the
+    answer starts (the no-LLM plan's fixed openings; an LLM is told to say the same)."""
+    from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
+
+    text = answer.lstrip()
+    if text.startswith(NOT_FOUND):
+        return "not_found"
+    if text.startswith(NEVER_MENTIONED):
+        return "absent"
+    return "answered"
+
+
+__all__ = ["answer_question", "outcome"]

@@ -36,6 +36,9 @@ ECHO_BONUS = 0.5
 """Times the share of the best on-screen line's words that a supporting sentence repeats."""
 OTHER_MOMENT = 0.05
 """Another moment is quoted too when its best line ranks at most this far below the lead's."""
+SHORT_SLIDE = 4
+"""A slide of at most this many lines (a heading and three bullets) leads when it shares a word with
+the moment's best sentence; a longer one only when it ranks as high."""
 
 
 def compose(question: str, candidates: list[dict[str, Any]]) -> str:
@@ -116,7 +119,12 @@ def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, 
     if has_shape(kind, sentence["text"]) and not (listed or has_shape(kind, slide["text"])):
         return False
     shown = max(c["rank"] for c in moment if c["kind"] != "speech")
-    return shown >= sentence["rank"] - SCREEN_SLACK or bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
+    if shown >= sentence["rank"] - SCREEN_SLACK:
+        return True
+    # a short slide that shares a word with the sentence states the same thing; a long one (a slide held
+    # over several clips, six lines of bullets) shares a word with nearly every sentence said under it
+    short = len(slide.get("lines", ())) <= SHORT_SLIDE
+    return short and bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
 
 
 def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,6 +8,12 @@ match word by word after Snowball stemming, so a slide's "Dough doubles in size"
 it (`answer_with_citation_exact`), with its ceiling: the share of questions whose keyword the library's
 speech or on-screen text holds at the gold span (`keyword_in_library_exact`), since no extractive answer
 can quote a word the speech model misheard and no slide shows.
+
+Every answer also gets an `outcome`: "answered", "not_found" or "absent" (the answerer's own, or for an
+answerer that gives none, "not_found" when the answer opens with `NOT_FOUND`). `evaluate` reports the
+share answered; `evaluate_near_miss` runs a near-miss file (questions in a video's field about
+something the library never says: JSON lines with `question`, `near`, `absent`) and reports the share
+refused or flagged, which should be high while the answerable share stays high too.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidrag.agent.prompts import NOT_FOUND
 from vidrag.storage.errors import InputError
 
 if TYPE_CHECKING:
@@ -57,6 +64,44 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
                 f"{path}:{number} is not a QA record ({err}); each line needs question, video, start, end and keywords."
             ) from err
     return records
+
+
+def load_near_miss(path: str | Path) -> list[dict[str, Any]]:
+    """The near-miss questions of a JSON-lines file: ``question``, ``near`` (a video), ``absent`` (terms).
+
+    Raises:
+        InputError: the file is missing, or a line is not a near-miss record.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"near-miss file {path} not found; give a .jsonl file (e.g. samples/data/near_miss.jsonl).")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question = record["question"]
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError("the question is empty")
+            records.append(
+                {"question": question, "near": record.get("near", ""), "absent": list(record.get("absent", []))}
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise InputError(
+                f"{path}:{number} is not a near-miss record ({err}); each line needs a question "
+                "(near and absent are optional)."
+            ) from err
+    return records
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """An answer's outcome: the answerer's ``outcome`` when it gives one, else "not_found" for an answer
+    that opens with `NOT_FOUND` and "answered" otherwise."""
+    given = result.get("outcome")
+    if given:
+        return str(given)
+    return "not_found" if result.get("answer", "").startswith(NOT_FOUND) else "answered"
 
 
 def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
@@ -122,6 +167,7 @@ def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: in
         "correct": keyword and cited,
         "correct_exact": exact and cited,
         "keyword_in_library_exact": any(word.lower() in held.lower() for word in record["keywords"]),
+        "outcome": outcome(result),
         "mode": result["mode"],
         "seconds": result.get("seconds", 0.0),
         "answer": result["answer"],
@@ -134,7 +180,8 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
     Returns:
         {"questions", "recall_at_1", "recall_at_5", "mean_iou", "answer_with_citation",
         "answer_with_citation_exact", "keyword_in_library_exact", "answer_keyword", "answer_all_keywords",
-        "latency_p50", "mode", "rows": [...]}.
+        "answered", "latency_p50", "mode", "rows": [...]}; "answered" is the share of questions whose
+        outcome is "answered" (not refused as not found or absent).
 
     Raises:
         InputError: a bad or empty QA file.
@@ -156,7 +203,38 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
         "keyword_in_library_exact": share("keyword_in_library_exact"),
         "answer_keyword": share("keyword"),
         "answer_all_keywords": share("all_keywords"),
+        "answered": round(sum(r["outcome"] == "answered" for r in rows) / len(rows), 4),
         "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3),
         "mode": rows[0]["mode"],
+        "rows": rows,
+    }
+
+
+def evaluate_near_miss(library: Library, path: str | Path, *, llm: Any = None) -> dict[str, Any]:
+    """Ask every near-miss question and count those the answer refuses or flags (outcome not "answered").
+
+    Returns:
+        {"questions", "refused" (the share refused or flagged), "answered" (how many were answered),
+        "mode", "rows": [{"question", "near", "absent", "outcome", "answer" (its first 120 characters)}]}.
+
+    Raises:
+        InputError: a bad or empty near-miss file.
+    """
+    from vidrag.agent import answer_question
+
+    records = load_near_miss(path)
+    if not records:
+        raise InputError(f"near-miss file {path} has no questions.")
+    rows, mode = [], ""
+    for record in records:
+        result = answer_question(library, record["question"], llm=llm)
+        mode = result["mode"]
+        rows.append({**record, "outcome": outcome(result), "answer": result["answer"][:120]})
+    answered = sum(row["outcome"] == "answered" for row in rows)
+    return {
+        "questions": len(rows),
+        "refused": round(1 - answered / len(rows), 4),
+        "answered": answered,
+        "mode": mode,
         "rows": rows,
     }

@@ -18,7 +18,8 @@ from collections import Counter
 from typing import Any
 
 from vidrag.agent.compose import compose, rank_lines
-from vidrag.agent.prompts import NOT_FOUND
+from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
+from vidrag.agent.provenance import quote_safe
 from vidrag.indexing.embed import tokens
 from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
@@ -28,10 +29,12 @@ MIN_SIMILARITY = 0.335
 """Relevance below which nothing relevant was found: the MiniLM cosine of the question with the speech
 and screen text of the best of the search's first clips, counted only when that evidence shares a
 content word with the question (see `relevance`). Measured on the sample library with Whisper base
-(2026-11-29, 2 cores; benchmarks/calibrate_relevance.py): the 63 answerable questions score from
-0.369; the 38 first `UNRELATED_QUESTIONS` at most 0.301, so the floor leaves 0.034 on both sides (the
-10 added later at most 0.323). `NEAR_MISS_QUESTIONS` share a word and a topic with a lecture and score
-0.36-0.47, as high as answerable paraphrases: similarity and shared words cannot tell them apart."""
+(benchmarks/calibrate_relevance.py, 2 cores): the 63 answerable questions score from 0.369; of the 48
+`UNRELATED_QUESTIONS` all but one at most 0.323. Since hybrid search scores each clip alone
+(2026-12-05), "What is the boiling point of water on a mountain?" reads the water cycle's evaporation
+clip first and scores 0.384 (0.301 before): a question in that lecture's field, answered with the
+evaporation slide. Near misses (`samples/data/near_miss.jsonl`) score as high as answerable
+paraphrases; `tools.absence` refuses those whose key word the library never says."""
 MIN_VIDEO_SIMILARITY = 0.25
 VIDEO_MARGIN = 0.15
 READ = 3
@@ -39,6 +42,7 @@ SEARCH_K = 8
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
 SLIDE_LINES = 5
+RELATED = 2
 
 _LIBRARY_WIDE = re.compile(
     r"\bwhich videos?\b|\bwhat videos?\b|\bvideos? (?:cover|about|talk|discuss)|"
@@ -80,24 +84,45 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     on the sample library (0.045 with the 10 added later), the mean of clip and line by 0.019. It is
     compared with `MIN_SIMILARITY` (benchmarks/calibrate_relevance.py measures both sides of it).
     """
-    candidates, clip_score = gather(tools, query, top_k)
+    score, quotable, _ = _read(tools, query, top_k)
+    return score, quotable
+
+
+def _read(tools: VideoTools, query: str, top_k: int) -> tuple[float, list[dict[str, Any]], list[str]]:
+    """`relevance`, with the query's key words that the library never says (`tools.absence`)."""
+    candidates, clip_score, missing = gather(tools, query, top_k)
     evidence = {token for c in candidates for token in tokens(c["text"])}
     quotable = [c for c in candidates if not c.get("running")]
-    return (clip_score if evidence & set(tokens(query)) else 0.0), quotable
+    return (clip_score if evidence & set(tokens(query)) else 0.0), quotable, missing
 
 
 def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str:
-    score, candidates = relevance(tools, query, top_k)
+    score, candidates, missing = _read(tools, query, top_k)
     if not candidates or score < MIN_SIMILARITY:
         log.info("relevance %.3f < %.2f for %r", score, MIN_SIMILARITY, question)
         return (
             f"{NOT_FOUND}: no moment in the library's speech or on-screen text is close enough to "
             f"the question (relevance {score:.3f}, needed {MIN_SIMILARITY:.3f})."
         )
+    if missing:
+        return _never_mentioned(question, missing, candidates)
     slides = _slides(tools, question, candidates)
     candidates = _same_slide_same_moment(candidates + slides)
     top = rank_lines(question, [c for c in candidates if c["kind"] != "slide"])[0]
     return compose(question, candidates + _context(tools, question, top))
+
+
+def _never_mentioned(question: str, missing: list[str], candidates: list[dict[str, Any]]) -> str:
+    """The answer when a key word of the question is said nowhere: which word, then the nearest
+    moments, each marked as related (its best line and citation), never as the answer."""
+    shown = [next((m.group(0) for m in re.finditer(rf"\b{re.escape(w)}\b", question, re.I)), w) for w in missing]
+    names = " or ".join(f"“{word}”" for word in shown)
+    lines = []
+    for clip in sorted({c["clip"] for c in candidates})[:RELATED]:
+        best = max((c for c in candidates if c["clip"] == clip), key=lambda c: c.get("score", 0.0))
+        lines.append(f"- related: “{quote_safe(best['text'])}” {cite_tag(best['video'], best['start'], best['end'])}")
+    nearest = "\nThe nearest moments are about the question's topic but do not answer it:\n" if lines else ""
+    return f"{NEVER_MENTIONED} {names}: no speech, on-screen text or caption says it.{nearest}" + "\n".join(lines)
 
 
 def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,9 +147,10 @@ def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict
     return lines
 
 
-def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float]:
+def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float, list[str]]:
     """Search, then read the best clips' sentences and on-screen lines, scored against the query;
-    with the best similarity of the search's first `READ` clips (whole-clip relevance, as calibrated).
+    with the best similarity of the search's first `READ` clips (whole-clip relevance, as calibrated)
+    and the query's key words that the library never says (the search's `never_mentioned`).
 
     The search returns `SEARCH_K` clips (at least `top_k`), and the `READ` clips with the sentence most
     like the query are read: a whole clip's vector mixes its sentences, so the clip whose one sentence
@@ -134,8 +160,9 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     """
     found = tools.search_clips(query, k=max(top_k, SEARCH_K))
     results = found.get("results", [])
+    missing = list(found.get("never_mentioned", []))
     if not results:
-        return [], 0.0
+        return [], 0.0, missing
     texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
     clip_scores = tools.library.similarity(query, texts)
     scored = zip(results, clip_scores, _best_sentences(tools, query, texts))
@@ -150,7 +177,7 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
         candidates += sentences + _screen_lines(tools, hit, number)
     for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
         c["score"] = score
-    return candidates, max(clip_scores[:READ])
+    return candidates, max(clip_scores[:READ]), missing
 
 
 def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:

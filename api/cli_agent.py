@@ -2,7 +2,8 @@
 
 `ask` prints the answer and its checked citations as `video @ mm:ss–mm:ss` (or JSON with --json) and
 streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores QA files (by
-default the two shipped sample sets).
+default the two shipped sample sets) and, with `--near-miss`, the share of unanswerable near-miss
+questions the answer refuses or flags.
 """
 
 from __future__ import annotations
@@ -74,26 +75,36 @@ def eval_command(
     qa_files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="QA .jsonl files (question, video, start, end, keywords per line); default: the shipped "
-            "sample sets, for a library built with `vidrag demo`."
+            help="QA .jsonl files (question, video, start, end, keywords per line); default (with no "
+            "--near-miss either): the shipped sample sets, for a library built with `vidrag demo`."
+        ),
+    ] = None,
+    near_miss: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--near-miss",
+            help="A near-miss .jsonl file (question, near, absent per line: questions the library cannot "
+            "answer); reports the share refused or flagged. Repeatable.",
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, per file."""
-    from vidrag.agent.evaluate import evaluate
+    """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, share answered,
+    per file; with --near-miss, the share of unanswerable questions refused or flagged."""
+    from vidrag.agent.evaluate import evaluate, evaluate_near_miss
     from vidrag.api.cli import _open, _settings
     from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
     from vidrag.samples.library import shipped_qa_paths
 
-    files = qa_files or shipped_qa_paths()
+    files = qa_files or ([] if near_miss else shipped_qa_paths())
     library, llm = _open(), make_llm(_settings())
     if is_remote(library):
         raise library.needs_local("vidrag eval")
     reports = [{"qa_file": str(path), **evaluate(library, path, llm=llm)} for path in files]
+    misses = [{"near_miss_file": str(path), **evaluate_near_miss(library, path, llm=llm)} for path in near_miss or []]
     if json_out:
-        typer.echo(json.dumps({"sets": reports}, indent=2, default=str))
+        typer.echo(json.dumps({"sets": reports, "near_miss": misses}, indent=2, default=str))
         return
     for report in reports:
         typer.echo(f"== {report['qa_file']}")
@@ -105,7 +116,18 @@ def eval_command(
             f"recall@5 {report['recall_at_5']:.2f}, mean IoU {report['mean_iou']:.2f}, answers with the fact "
             f"and a correct citation {report['answer_with_citation']:.2f} (exact keyword "
             f"{report['answer_with_citation_exact']:.2f} of a ceiling of {report['keyword_in_library_exact']:.2f}: "
-            f"questions whose keyword the library's text holds), ask p50 {report['latency_p50']:.2f} s\n"
+            f"questions whose keyword the library's text holds), answered (not refused) {report['answered']:.2f}, "
+            f"ask p50 {report['latency_p50']:.2f} s\n"
+        )
+    for miss in misses:
+        typer.echo(f"== near misses: {miss['near_miss_file']}")
+        for row in miss["rows"]:
+            if row["outcome"] == "answered":
+                answer = " ".join(row["answer"].split())
+                typer.echo(f"answered  {row['question']}  → {answer}")
+        typer.echo(
+            f"{miss['questions']} near-miss questions ({miss['mode']}): refused or flagged {miss['refused']:.2f}, "
+            f"answered {miss['answered']}\n"
         )
 
 

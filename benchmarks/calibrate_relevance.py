@@ -5,7 +5,8 @@ questions and both shipped QA files) and every unrelated question with
 `vidrag.agent.extractive.relevance`, and prints both ranges, the gap between them, where `MIN_SIMILARITY`
 sits in it, and the near misses (`NEAR_MISS_QUESTIONS`: unanswerable questions that share a lecture's
 words and topic) with whether they are answered. A floor is safe when it leaves a margin on both
-sides that another machine's transcript will not close.
+sides that another machine's transcript will not close. It also prints the top hit's search score in
+each mode for both kinds of question: the data behind `storage.fusion`'s scale.
 
     python benchmarks/calibrate_relevance.py [--home DIR] [--json]
 """
@@ -75,8 +76,29 @@ def measure(library) -> dict:
         "margin_below_answerable": round(low - MIN_SIMILARITY, 4),
         "margin_above_unrelated": round(MIN_SIMILARITY - high, 4),
         "near_misses": near,
+        "search_scores": _search_scores(library, answerable, list(UNRELATED_QUESTIONS)),
         "weakest_answerable": sorted(related.items(), key=lambda kv: kv[1])[:3],
         "strongest_unrelated": sorted(unrelated.items(), key=lambda kv: -kv[1])[:3],
+    }
+
+
+def _search_scores(library, answerable: list[str], unrelated: list[str]) -> dict:
+    """The top hit's score (`storage.fusion`'s [0, 1] relevance) per search mode, for both kinds of
+    question: where a similarity cutoff (llama-index's `SimilarityPostprocessor`) can sit."""
+
+    def spread(questions: list[str], mode: str) -> dict:
+        scores = sorted(hits[0].score if (hits := library.search(q, k=1, mode=mode)) else 0.0 for q in questions)
+        return {
+            "min": round(scores[0], 3),
+            "p10": round(scores[len(scores) // 10], 3),
+            "median": round(statistics.median(scores), 3),
+            "p90": round(scores[9 * len(scores) // 10], 3),
+            "max": round(scores[-1], 3),
+        }
+
+    return {
+        mode: {"answerable": spread(answerable, mode), "unrelated": spread(unrelated, mode)}
+        for mode in ("hybrid", "dense", "sparse")
     }
 
 
@@ -105,6 +127,12 @@ def main() -> None:
         print(f"  weakest answerable  {s:.3f}  {q}")
     for q, s in report["strongest_unrelated"]:
         print(f"  strongest unrelated {s:.3f}  {q}")
+    print("top hit's search score (storage.fusion relevance): min / p10 / median / p90 / max")
+    for mode, sides in report["search_scores"].items():
+        for side, r in sides.items():
+            print(
+                f"  {mode:6s} {side:10s} " + " / ".join(f"{r[k]:.3f}" for k in ("min", "p10", "median", "p90", "max"))
+            )
     for q, s in report["near_misses"].items():
         print(f"  known near miss     {s:.3f}  {q}  ({'answered' if s >= report['floor'] else 'not found'})")
 

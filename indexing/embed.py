@@ -7,6 +7,7 @@ the IDF part at query time, so the two together give hybrid search without any e
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -33,12 +34,28 @@ _STOP = frozenset(
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens without stop words, with a light plural/-ing/-ed folding."""
-    out = []
-    for token in _TOKEN.findall(text.lower()):
-        if token in _STOP or len(token) < 2:
-            continue
-        out.append(_fold(token))
-    return out
+    return [_fold(word) for word in _words(text)]
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in _TOKEN.findall(text.lower()) if word not in _STOP and len(word) >= 2]
+
+
+# How much a query word weighs: rarer words in English count more. The weight is the word's distance
+# below `_COMMON_ZIPF` on wordfreq's Zipf scale (log10 of uses per billion words), clamped to
+# [1, `_RAREST`]: "make" (6.1) weighs 1, "computer" (5.0) 2.0, "handshake" (3.4) 3.6, "rebase" (1.8)
+# 5.2, a word wordfreq does not know 6. A table of general English, not of the library, so a word's
+# weight is the same whatever was ingested, in whatever order.
+_COMMON_ZIPF = 7.0
+_RAREST = 6.0
+
+
+@functools.lru_cache(maxsize=65536)
+def word_weight(word: str) -> float:
+    """A query word's weight by its rarity in English (1 = very common, 6 = unknown)."""
+    from wordfreq import zipf_frequency
+
+    return float(min(_RAREST, max(1.0, _COMMON_ZIPF - zipf_frequency(word, "en"))))
 
 
 def _fold(token: str) -> str:
@@ -50,6 +67,34 @@ def _fold(token: str) -> str:
 
 def _index(token: str) -> int:
     return zlib.crc32(token.encode()) & 0x7FFFFFFF
+
+
+# Endings tried on a word's Snowball stem when asking whether the library holds the word in any form:
+# the sparse index keeps only a light folding ("retransmitted" → "retransmitt"), so "retransmits"
+# is looked up as "retransmit", "retransmitted", "retransmitting" and so on.
+_ENDINGS = ("", "e", "s", "es", "ed", "ing", "er", "ers", "ion", "ions", "ation", "y", "ies", "ly")
+
+
+@functools.cache
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def content_words(text: str) -> list[str]:
+    """The text's words that carry content (stop words out), lower-cased, each once, in order."""
+    return list(dict.fromkeys(_words(text)))
+
+
+def word_forms(word: str) -> list[int]:
+    """Term indices of a word's inflections (its Snowball stem with common endings, each folded as the
+    sparse vectors fold words, doubled final consonants included), for a does-the-library-say-it check."""
+    stem = _stemmer().stemWord(word.lower())
+    forms = {word.lower(), stem}
+    for base in (stem, stem + stem[-1:]):
+        forms.update(base + ending for ending in _ENDINGS)
+    return sorted({_index(_fold(form)) for form in forms if len(form) >= 2})
 
 
 class SparseEncoder:
@@ -72,7 +117,12 @@ class SparseEncoder:
         return self._vector(weights)
 
     def query(self, text: str) -> SparseVector:
-        return self._vector({_index(term): 1.0 for term in set(tokens(text))})
+        """The query's terms, each weighted by its rarity (`word_weight`; a folded term by its rarest form)."""
+        weights: dict[int, float] = {}
+        for word in _words(text):
+            index = _index(_fold(word))
+            weights[index] = max(weights.get(index, 0.0), word_weight(word))
+        return self._vector(weights)
 
 
 def resolve_model(name: str) -> str:

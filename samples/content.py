@@ -6,11 +6,19 @@ questions are paraphrases that avoid the slides' and narration's words where the
 Two sets: `LECTURES` (one voice, one slide layout) with `QA_ITEMS`, and `HELD_OUT` (two lectures and a
 team meeting, each with another espeak-ng voice, speaking rate, frame size and slide layout) with
 `HELD_OUT_QA`, so an answer figure measured on one set can be checked on recordings it was not tuned on.
+A third set, `vidrag.samples.third` (`THIRD`, `THIRD_QA`), is made differently again: other voices and
+rates, slides of six to eight lines held for 30-40 s of speech (facts straddle the 10-s clips), a call
+with two speakers alternating within a slide, and gold spans down to the sentence; it is built on its
+own (``python -m vidrag.samples.library DEST --third``). `NEAR_MISS_FILE` holds questions in the
+sample lectures' fields about things they never say, which an answer must refuse or flag
+(``data/third_near_miss.jsonl`` the same for the third set).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -22,12 +30,16 @@ class Segment:
         bullets: Short bullet lines drawn under the heading.
         narration: What espeak-ng says (2-4 sentences, about 10-25 s).
         topic: Stable id of the segment's topic, e.g. ``"tcp-handshake"``.
+        turns: Optional: the narration as separately spoken pieces, each ``(speaker, text)`` with speaker
+            0 (the style's `voice`) or 1 (its `voice2`); the manifest then gives every piece its own span,
+            so a fact can be placed to the sentence. Empty: the narration is spoken in one piece.
     """
 
     title: str
     bullets: list[str] = field(default_factory=list)
     narration: str = ""
     topic: str = ""
+    turns: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,8 @@ class Style:
         layout: ``plain`` (left-aligned, small header on top), ``centered`` (centred lines, serif font,
             the header as a footer) or ``banner`` (header and title on a coloured band).
         dark: light text on a dark background.
+        voice2: a second speaker's espeak-ng voice, for segments whose turns have speaker 1 (a meeting).
+        wpm2: the second speaker's speaking rate.
     """
 
     voice: str = "en-us"
@@ -48,6 +62,8 @@ class Style:
     size: tuple[int, int] = (640, 360)
     layout: str = "plain"
     dark: bool = False
+    voice2: str = ""
+    wpm2: int = 0
 
 
 @dataclass(frozen=True)
@@ -369,16 +385,26 @@ UNRELATED_QUESTIONS: list[str] = [
     "How do airplanes stay in the air?",
 ]
 
-# Unanswerable questions near a lecture's words and topic, for the calibration: MiniLM rates them as
-# close to a lecture moment as answerable paraphrases. With the whole-clip relevance (Whisper base,
-# relevance in brackets) "Why is the sky blue?" (Neptune's blue methane, 0.36), "How do hurricanes
-# form?" (the water cycle's clouds, 0.42) and "How does a microwave oven heat food?" (the hot oven,
-# 0.47) are still answered. Telling them apart needs more than similarity and shared words (an LLM).
-NEAR_MISS_QUESTIONS: list[str] = [
-    "Why is the sky blue?",
-    "How do hurricanes form?",
-    "How does a microwave oven heat food?",
-]
+# Unanswerable questions near a lecture's words and topic live in `NEAR_MISS_FILE` (samples/data/
+# near_miss.jsonl), one JSON object a line: the question, the video it is near and the key terms
+# (`absent`) that no narration, slide or title of either set says. `NEAR_MISS_QUESTIONS` (read from it
+# on first use) lists their questions. The first three were the calibration's: with the whole-clip
+# relevance (Whisper base, relevance in brackets) "Why is the sky blue?" (Neptune's blue methane,
+# 0.36), "How do hurricanes form?" (the water cycle's clouds, 0.42) and "How does a microwave oven
+# heat food?" (the hot oven, 0.47) were answered: similarity and shared words do not tell them apart.
+NEAR_MISS_FILE = Path(__file__).parent / "data" / "near_miss.jsonl"
+
+
+def load_near_misses(path: str | Path = NEAR_MISS_FILE) -> list[dict]:
+    """The near-miss records of a JSON-lines file: ``question``, ``near`` (a video file), ``absent``."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def __getattr__(name: str) -> list[str]:
+    """`NEAR_MISS_QUESTIONS`, read from `NEAR_MISS_FILE` when first asked for (nothing is read at import)."""
+    if name == "NEAR_MISS_QUESTIONS":
+        return [record["question"] for record in load_near_misses()]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The held-out set: other voices, speaking rates, frame sizes and slide layouts than `LECTURES`, and a

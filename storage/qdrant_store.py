@@ -20,7 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from vidrag.storage.errors import BackendUnavailable, InputError
+from vidrag.storage.fusion import Candidate, rank, untied
 from vidrag.storage.ids import clip_point_id
 from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
 from vidrag.storage.types import Clip, Hit
@@ -28,6 +31,8 @@ from vidrag.storage.types import Clip, Hit
 DENSE = "dense"
 SPARSE = "sparse"
 MODES = ("hybrid", "dense", "sparse")
+# The fewest candidates each engine stage returns for a search (k=5 reads 40 nearest and 40 by words).
+SEARCH_DEPTH = 40
 PAYLOAD_INDEXES = {"video_id": "keyword", "kind": "keyword", "start": "float", "end": "float"}
 
 
@@ -67,7 +72,7 @@ class StoredPoint:
 
 
 class ClipStore(ABC):
-    """Clips with dense and sparse vectors, searched dense, sparse or both fused (RRF).
+    """Clips with dense and sparse vectors, searched dense, sparse or both (`storage.fusion`).
 
     `policy` decides when the dense vectors get an HNSW index (storage.index_policy); `exact`
     forces exact search on every query (what the benchmark compares the index against).
@@ -92,9 +97,20 @@ class ClipStore(ABC):
     def _scroll(self, where: Where) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
     @abstractmethod
-    def _query(
-        self, dense: list[float], sparse: SparseVector | None, where: Where, k: int, mode: str
-    ) -> list[tuple[dict[str, Any], float]]: ...
+    def _candidates(
+        self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
+    ) -> list[Candidate]:
+        """Up to `depth` points nearest the dense query (unless mode is "sparse") and up to `depth`
+        holding the query's words (unless "dense"), each with its payload and both vectors."""
+
+    @abstractmethod
+    def _holds(self, sparse: SparseVector) -> bool:
+        """Whether any point's sparse vector has one of `sparse`'s terms."""
+
+    def holds_any(self, indices: Iterable[int]) -> bool:
+        """Whether any stored point (clip or video summary) holds one of these term indices."""
+        wanted = sorted(set(indices))
+        return bool(wanted) and self._holds(SparseVector(wanted, [1.0] * len(wanted)))
 
     @abstractmethod
     def count(self) -> int:
@@ -194,7 +210,11 @@ class ClipStore(ABC):
             start: keep clips that end after this time (seconds).
             end: keep clips that start before this time (seconds).
             kind: "clip" for clips, "video" for per-video summaries.
-            mode: "hybrid" (dense + sparse fused with RRF), "dense" or "sparse".
+            mode: "hybrid" (meaning and words, one score: `storage.fusion`), "dense" or "sparse".
+
+        Returns:
+            Hits best first, `score` a relevance in [0, 1] (`storage.fusion`); equal scores in the order of
+            video id, start and end, so a library gives the same order in every process.
 
         Raises:
             InputError: an unknown mode.
@@ -208,7 +228,12 @@ class ClipStore(ABC):
         if mode == "hybrid" and sparse is None:
             mode = "dense"
         where = Where(video_ids=video_ids or None, kind=kind, ends_after=start, starts_before=end)
-        return [_hit(payload, score) for payload, score in self._query(dense, sparse, where, k, mode)]
+        # candidates beyond k: the engine cuts its own order (approximate, or tied at the edge), the
+        # fused order is decided here over a wider pool
+        depth = max(4 * k, SEARCH_DEPTH)
+        candidates = self._candidates(dense, sparse, where, depth, mode)
+        terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else None
+        return [_hit(payload, score) for payload, score in rank(candidates, dense, terms, mode=mode, k=k)]
 
 
 class QdrantClientStore(ClipStore):
@@ -341,41 +366,48 @@ class QdrantClientStore(ClipStore):
     def close(self) -> None:
         self.client.close()
 
-    def _query(self, dense, sparse, where, k, mode):
+    def _holds(self, sparse: SparseVector) -> bool:
+        from qdrant_client import models
+
+        query = models.SparseVector(indices=sparse.indices, values=sparse.values)
+        return bool(self.client.query_points(self.collection, query=query, using=SPARSE, limit=1).points)
+
+    def _candidates(
+        self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
+    ) -> list[Candidate]:
         from qdrant_client import models
 
         flt = _client_filter(where)
-        params = self.policy.client_search_params(models, exact=self.exact)
-        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
-        if mode == "dense":
-            result = self.client.query_points(
-                self.collection,
-                query=dense,
-                using=DENSE,
-                query_filter=flt,
-                search_params=params,
-                limit=k,
-                with_payload=True,
-            )
-        elif mode == "sparse":
-            result = self.client.query_points(
-                self.collection, query=sparse_query, using=SPARSE, query_filter=flt, limit=k, with_payload=True
-            )
-        else:
-            depth = max(2 * k, 10)  # as in EdgeClipStore: words re-rank the dense candidates
-            candidates = models.Prefetch(query=dense, using=DENSE, filter=flt, params=params, limit=depth)
-            result = self.client.query_points(
-                self.collection,
-                prefetch=[
-                    candidates,
-                    models.Prefetch(query=sparse_query, using=SPARSE, prefetch=[candidates], limit=depth),
-                ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                query_filter=flt,
-                limit=k,
-                with_payload=True,
-            )
-        return [(point.payload or {}, point.score) for point in result.points]
+        stages: list[tuple[Any, str, Any]] = []
+        if mode != "sparse":
+            stages.append((dense, DENSE, self.policy.client_search_params(models, exact=self.exact)))
+        if sparse is not None and mode != "dense":
+            stages.append((models.SparseVector(indices=sparse.indices, values=sparse.values), SPARSE, None))
+        found = []
+        for query, using, params in stages:
+
+            def fetch(limit: int, query: Any = query, using: str = using, params: Any = params):
+                result = self.client.query_points(
+                    self.collection,
+                    query=query,
+                    using=using,
+                    query_filter=flt,
+                    search_params=params,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=True,
+                )
+                return [(point.score, _client_candidate(point)) for point in result.points]
+
+            found += untied(fetch, depth)
+        return found
+
+
+def _client_candidate(point: Any) -> Candidate:
+    vectors = point.vector if isinstance(point.vector, dict) else {}
+    sparse = vectors.get(SPARSE)
+    terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else {}
+    return Candidate(str(point.id), point.payload or {}, np.asarray(vectors[DENSE], dtype=np.float32), terms)
 
 
 def _check_dim(name: str, stored: int | None, wanted: int) -> None:

@@ -121,3 +121,19 @@ def test_metadata_filters_restrict_the_search(sample_library, sample_dir):
     assert all(n.node.metadata["end"] > 20.0 and n.node.metadata["start"] < 60.0 for n in nodes)
     same = VidragRetriever(sample_library, top_k=5, video=other, start=20.0, end=60.0).retrieve(qa["question"])
     assert [n.node.node_id for n in same] == [n.node.node_id for n in nodes]
+
+
+def test_a_similarity_cutoff_keeps_answers_and_drops_unrelated_in_every_mode(sample_library, sample_dir):
+    """Scores are relevances on one [0, 1] scale (storage.fusion), so llama-index's postprocessor works."""
+    from llama_index.core.postprocessor import SimilarityPostprocessor
+
+    from vidrag.samples.content import UNRELATED_QUESTIONS
+
+    cutoff = SimilarityPostprocessor(similarity_cutoff=0.3)
+    qa = _first_question(sample_dir)
+    for mode in ("hybrid", "dense"):
+        retriever = VidragRetriever(sample_library, similarity_top_k=3, mode=mode)
+        kept = cutoff.postprocess_nodes(retriever.retrieve(qa["question"]))
+        assert kept and kept[0].node.metadata["video"] == qa["video"], mode
+        dropped = [q for q in UNRELATED_QUESTIONS if not cutoff.postprocess_nodes(retriever.retrieve(q))]
+        assert len(dropped) >= 0.8 * len(UNRELATED_QUESTIONS), (mode, len(dropped))

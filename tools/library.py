@@ -322,6 +322,14 @@ class Library:
                 raise LibraryBroken(damage.summary())
         return hits
 
+    def mentions(self, words: list[str]) -> dict[str, bool]:
+        """Whether the library's text (speech, screen text, captions) holds each word in any inflected
+        form (`indexing.embed.word_forms`); answered by the store's term index, not by a scan."""
+        from vidrag.indexing.embed import word_forms
+
+        self._check_open()
+        return {word: self.store.holds_any(word_forms(word)) for word in words}
+
     # reading a span ---------------------------------------------------------------------------
 
     def transcript(self, key: str, start: float = 0.0, end: float | None = None) -> list[Segment]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
+from vidrag.tools.absence import never_mentioned
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
@@ -224,7 +225,8 @@ class VideoTools:
             k: how many clips to return (1-20).
 
         Returns:
-            {"query", "results": [{"video", "video_id", "start", "end", "cite_as", "score", "text"}]}.
+            {"query", "results": [{"video", "video_id", "start", "end", "cite_as", "score", "text"}]}, with
+            "never_mentioned" (key words of the query that no clip says) and a "note" when some are.
         """
         k = max(1, min(int(k), 20))
         keys = None
@@ -246,6 +248,13 @@ class VideoTools:
         out: dict[str, Any] = {"query": query, "results": results}
         if not results:
             out["note"] = "No clips matched; try other words, drop the filters, or call list_videos."
+        missing = never_mentioned(self.library, query, [f"{hit.transcript} {hit.ocr}" for hit in hits])
+        if missing:
+            out["never_mentioned"] = missing
+            out["note"] = (
+                f"The library never says {', '.join(repr(w) for w in missing)} (in any form): these clips are "
+                "the nearest moments, not an answer about it."
+            )
         return out
 
     @_llm_errors

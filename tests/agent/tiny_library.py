@@ -138,6 +138,14 @@ class TinyLibrary:
         frames = [np.full((36, 64, 3), 40 + 20 * i, np.uint8) for i in range(count)]
         return ClipFrames(video_id=record.id, start=start, end=end, frames=frames, times=times)
 
+    def mentions(self, words: list[str]) -> dict[str, bool]:
+        """As `Library.mentions`: a word is said when one of its forms is a term of a clip's text."""
+        from vidrag.indexing.embed import SparseEncoder, word_forms
+
+        texts = [f"{text} {shown}" for clips in CLIPS.values() for _, _, text, shown in clips]
+        held = {index for text in texts for index in SparseEncoder().document(text).indices}
+        return {word: bool(held & set(word_forms(word))) for word in words}
+
     def similarity(self, query: str, texts: list[str]) -> list[float]:
         vectors = self.embedder.dense([query, *texts])
         return [sum(a * b for a, b in zip(vectors[0], v)) for v in vectors[1:]]

@@ -66,7 +66,7 @@ def real_panic(world) -> BaseException:
     """The BaseException Qdrant Edge raises when a NaN reaches it (pyo3's PanicException), caught here."""
     store = world[0].store
     try:
-        type(store)._query.__wrapped__(store, [1.0] + [0.0] * (store.dim - 1), None, _nan_where(), 1, "dense")
+        type(store)._candidates.__wrapped__(store, [1.0] + [0.0] * (store.dim - 1), None, _nan_where(), 1, "dense")
     except BaseException as error:  # noqa: BLE001 - the point: what `except Exception` misses
         assert not isinstance(error, Exception)
         return error

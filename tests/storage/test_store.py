@@ -78,6 +78,56 @@ def test_hybrid_fuses_dense_and_words(filled):
     assert top_two == {("a", 0.0), ("b", 10.0)}
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
+def test_scores_are_relevances_in_one_scale_best_first(filled, mode):
+    hits = filled.search([1, 0, 0, 0], SparseEncoder().query("green tea kettle"), k=4, mode=mode)
+    assert hits, mode
+    scores = [h.score for h in hits]
+    assert all(0.0 <= s <= 1.0 for s in scores), scores
+    assert scores == sorted(scores, reverse=True)
+    assert hits[0].score > 0.3  # a clip the query names and points at is relevant on the same scale
+
+
+def _library_items(rng) -> list[ClipVectors]:
+    """Clips made to tie: pairs with the same vector and words in two videos, and clips that swap
+    places between the dense and the word ranking (what reciprocal-rank fusion scored alike)."""
+    topics = ["tcp handshake syn ack", "bread dough yeast rise", "jupiter storm red spot", "git branch merge"]
+    items = []
+    for video in ("v1", "v2", "v3"):
+        for n, topic in enumerate(topics):
+            vector = rng.standard_normal(DIM)
+            items.append(_item(video, 10.0 * n, 10.0 * n + 10, (vector / np.linalg.norm(vector)).tolist(), topic))
+    twin = [0.6, 0.8, 0.0, 0.0]
+    items += [_item(v, 100.0, 110.0, twin, "title slide agenda overview") for v in ("v2", "v1", "v3")]
+    return items
+
+
+@pytest.mark.parametrize("backend", ["edge", "client-local"])
+def test_the_order_is_the_same_whatever_the_write_order_batches_and_segments(tmp_path, backend):
+    """Two stores of the same clips, written in other orders and batch sizes (the second one's
+    segments merged by an index build), give the same hits in the same order with the same scores."""
+    items = _library_items(np.random.default_rng(7))
+    shuffled = [items[i] for i in np.random.default_rng(1).permutation(len(items))]
+    first, second = _open(backend, tmp_path / "one"), _open(backend, tmp_path / "two")
+    try:
+        first.upsert(items, batch_size=len(items))
+        for item in shuffled:
+            second.upsert([item], batch_size=1)
+        second.build_index()
+        queries = [([0.6, 0.8, 0, 0], "agenda"), ([1, 0, 0, 0], "yeast dough"), ([0, 0, 1, 0], "syn ack storm")]
+        for dense, words in queries:
+            for mode in ("hybrid", "dense", "sparse"):
+                a = first.search(dense, SparseEncoder().query(words), k=6, mode=mode)
+                b = second.search(dense, SparseEncoder().query(words), k=6, mode=mode)
+                assert [(h.video_id, h.start, h.score) for h in a] == [(h.video_id, h.start, h.score) for h in b]
+        ties = first.search([0.6, 0.8, 0, 0], SparseEncoder().query("agenda"), k=3)
+        assert [h.video_id for h in ties] == ["v1", "v2", "v3"]  # equal scores: by video id, not write order
+        assert len({h.score for h in ties}) == 1
+    finally:
+        first.close()
+        second.close()
+
+
 def test_filters_by_video_and_time_range(filled):
     hits = filled.search([1, 0, 0, 0], None, k=10, video_ids=["b"], mode="dense")
     assert {h.video_id for h in hits} == {"b"}
@@ -178,3 +228,12 @@ def test_searches_run_safely_while_an_ingest_writes(tmp_path, backend):
     assert searches[0] > 0
     assert store.count() == 15 * 50 - 3 * 50
     store.close()
+
+
+def test_holds_any_answers_from_the_term_index(filled):
+    from vidrag.indexing.embed import word_forms
+
+    assert filled.holds_any(word_forms("kettles"))
+    assert filled.holds_any(word_forms("steep"))  # "steeps" in one clip
+    assert not filled.holds_any(word_forms("espresso"))
+    assert not filled.holds_any([])

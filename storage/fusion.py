@@ -1,0 +1,138 @@
+"""Hybrid relevance: one score in [0, 1] per clip, computed from that clip and the query alone.
+
+Reciprocal-rank fusion gave two clips the same score whenever the dense and the word ranking swapped
+them (1/(k+1) + 1/(k+2) both ways), and the engine broke such ties by whatever order its segments
+returned, so one library answered differently from one process to the next. Here a clip's score
+depends only on the query and the clip: its cosine with the query and how much of the query's weight
+its words cover. Which engine stage found the clip, how the points were split into segments and in
+what order they were written do not enter; equal scores (rounded to `DIGITS`) are ordered by the
+clip's video id and times.
+
+The scale is calibrated on the sample library (benchmarks/calibrate_relevance.py prints it; Whisper
+base, 2026-12-05): the top hit of the 41 QA questions scores 0.35–0.93 in hybrid mode (median 0.63),
+that of the 48 unrelated questions 0–0.37 (median 0.13, 9 in 10 below 0.28); dense mode 0.42–0.91 and
+0–0.44. A cut such as llama-index's `SimilarityPostprocessor(similarity_cutoff=0.3)` keeps the answers
+and drops most of the unrelated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Cosine of MiniLM query and clip vectors mapped linearly onto [0, 1] between these two values: an
+# unrelated question's nearest clip sits near 0.15, a paraphrase's answer at 0.45–0.75.
+COSINE_FLOOR = 0.10
+COSINE_CEILING = 0.75
+# Share of the hybrid score that comes from the words. The words decide between clips of one topic
+# (the clip that names "SYN-ACK" beats its neighbour); meaning keeps a clip that shares one rare
+# word with the question, and nothing else, low.
+WORD_SHARE = 0.35
+# A document's BM25 term weight at which a word counts as fully present (one occurrence in a clip
+# of average length); longer clips count a single mention a little less.
+FULL_TERM = 1.0
+DIGITS = 5
+
+
+@dataclass
+class Candidate:
+    """A stored point read back for scoring: its payload, dense vector and sparse term weights."""
+
+    point_id: str
+    payload: dict[str, Any]
+    dense: np.ndarray
+    terms: Mapping[int, float] = field(default_factory=dict)
+
+
+# The most points one engine stage returns while it widens past a tie at its cut (see `untied`).
+MAX_DEPTH = 1024
+
+
+def untied(fetch: Callable[[int], list[tuple[float, Candidate]]], depth: int) -> list[Candidate]:
+    """An engine stage's top `depth`, widened while the points at the cut tie.
+
+    The engine orders equal scores by where a point sits in its segments, which depends on the order
+    the points were written: cutting inside a run of equal scores (twin slides in two videos, clips
+    holding the same query words the same number of times) would keep a different subset per ingest.
+    `fetch(n)` returns up to n (engine score, candidate) pairs, best first.
+    """
+    limit = depth
+    while True:
+        found = fetch(limit + 1)
+        if len(found) <= depth:
+            return [candidate for _, candidate in found]
+        edge, end = round(found[depth - 1][0], DIGITS), depth
+        while end < len(found) and round(found[end][0], DIGITS) == edge:
+            end += 1
+        if end < len(found) or len(found) <= limit or limit >= MAX_DEPTH:
+            return [candidate for _, candidate in found[:end]]
+        limit *= 2
+
+
+def dense_relevance(cosine: float) -> float:
+    """The cosine mapped onto [0, 1] (`COSINE_FLOOR` → 0, `COSINE_CEILING` → 1)."""
+    return float(np.clip((cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0))
+
+
+def word_coverage(query: Mapping[int, float], terms: Mapping[int, float]) -> float:
+    """The share of the query's word weight (rarer words weigh more) that the clip's words hold, each
+    word counted by its BM25 weight in the clip up to `FULL_TERM`."""
+    total = sum(query.values())
+    if total <= 0:
+        return 0.0
+    held = sum(weight * min(1.0, terms.get(index, 0.0) / FULL_TERM) for index, weight in query.items())
+    return held / total
+
+
+def hybrid(cosine: float, coverage: float) -> float:
+    return (1.0 - WORD_SHARE) * dense_relevance(cosine) + WORD_SHARE * coverage
+
+
+def order_key(score: float, payload: Mapping[str, Any]) -> tuple[float, str, float, float, str]:
+    """Best score first; equal (rounded) scores by video id, start, end and kind."""
+    return (
+        -round(score, DIGITS),
+        str(payload.get("video_id", "")),
+        float(payload.get("start", 0.0)),
+        float(payload.get("end", 0.0)),
+        str(payload.get("kind", "")),
+    )
+
+
+def rank(
+    candidates: Iterable[Candidate],
+    dense: list[float],
+    query_terms: Mapping[int, float] | None,
+    *,
+    mode: str,
+    k: int,
+) -> list[tuple[dict[str, Any], float]]:
+    """Score every candidate in `mode` and keep the best `k` (payload, score) in a stable order.
+
+    "dense" scores the cosine alone, "sparse" the word coverage (cosine as its tie-break), "hybrid"
+    both; every score is rounded to `DIGITS`, so float noise from another CPU or batch does not
+    reorder clips.
+    """
+    query = np.asarray(dense, dtype=np.float64)
+    norm = float(np.linalg.norm(query)) or 1.0
+    unique = {c.point_id: c for c in candidates}  # the same point from two engine stages counts once
+    scored = []
+    for candidate in unique.values():
+        vector = candidate.dense.astype(np.float64)
+        cosine = float(vector @ query) / ((float(np.linalg.norm(vector)) or 1.0) * norm)
+        coverage = word_coverage(query_terms or {}, candidate.terms)
+        if mode == "dense":
+            score, second = dense_relevance(cosine), 0.0
+        elif mode == "sparse":
+            score, second = coverage, cosine
+        else:
+            score, second = hybrid(cosine, coverage), 0.0
+        if mode == "sparse" and coverage <= 0:
+            continue
+        first, *rest = order_key(score, candidate.payload)
+        scored.append(((first, -round(second, DIGITS), *rest, candidate.point_id), score, candidate.payload))
+    scored.sort(key=lambda row: row[0])
+    return [(payload, round(score, DIGITS)) for _, score, payload in scored[:k]]

@@ -1,0 +1,71 @@
+"""The hybrid score (storage.fusion): one clip's score from that clip alone, and stable cuts."""
+
+import numpy as np
+import pytest
+
+from vidrag.storage.fusion import Candidate, dense_relevance, hybrid, rank, untied, word_coverage
+
+
+def _candidate(pid: str, video: str, start: float, vector, terms=None) -> Candidate:
+    payload = {"video_id": video, "start": start, "end": start + 10, "kind": "clip"}
+    return Candidate(pid, payload, np.asarray(vector, dtype=np.float32), terms or {})
+
+
+def test_a_score_depends_on_the_clip_not_on_its_neighbours():
+    query, words = [1.0, 0.0], {1: 2.0, 2: 1.0}
+    one = _candidate("p1", "v", 0, [0.8, 0.6], {1: 1.2})
+    alone = rank([one], query, words, mode="hybrid", k=1)[0][1]
+    among = dict(
+        (p["start"], s) for p, s in rank([one, _candidate("p2", "w", 5, [1, 0])], query, words, mode="hybrid", k=2)
+    )
+    assert among[0] == alone == round(hybrid(0.8, 2.0 / 3.0), 5)
+
+
+def test_rank_swaps_do_not_tie():
+    # A is nearer in meaning, B holds more of the words: reciprocal-rank fusion scored both 1/61 + 1/62
+    query, words = [1.0, 0.0], {1: 3.0, 2: 1.0}
+    a = _candidate("a", "va", 0, [0.9, 0.436], {2: 1.0})
+    b = _candidate("b", "vb", 0, [0.7, 0.714], {1: 1.0})
+    (first, s1), (second, s2) = rank([a, b], query, words, mode="hybrid", k=2)
+    assert s1 != s2
+    assert first["video_id"] == "vb"  # the rarer word it holds outweighs a little less meaning
+
+
+def test_equal_scores_are_ordered_by_video_and_time_in_any_input_order():
+    twins = [
+        _candidate(f"p{i}", video, start, [1, 0]) for i, (video, start) in enumerate([("b", 0), ("a", 20), ("a", 10)])
+    ]
+    for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2]):
+        hits = rank([twins[i] for i in order], [1.0, 0.0], None, mode="dense", k=3)
+        assert [(p["video_id"], p["start"]) for p, _ in hits] == [("a", 10), ("a", 20), ("b", 0)]
+
+
+def test_sparse_mode_keeps_only_clips_with_the_words_and_breaks_ties_by_meaning():
+    words = {1: 1.0}
+    near = _candidate("n", "z", 0, [1, 0], {1: 1.0})
+    far = _candidate("f", "a", 0, [0, 1], {1: 1.0})
+    none = _candidate("x", "a", 5, [1, 0], {})
+    hits = rank([far, none, near], [1.0, 0.0], words, mode="sparse", k=3)
+    assert [p["video_id"] for p, _ in hits] == ["z", "a"]
+
+
+def test_word_coverage_weights_rare_words_and_saturates_repeats():
+    assert word_coverage({1: 4.0, 2: 1.0}, {1: 3.0}) == pytest.approx(0.8)
+    assert word_coverage({1: 4.0, 2: 1.0}, {2: 0.5}) == pytest.approx(0.1)
+    assert word_coverage({}, {1: 1.0}) == 0.0
+    assert dense_relevance(0.0) == 0.0 and dense_relevance(1.0) == 1.0
+
+
+def test_a_stage_cut_inside_a_tie_widens_until_the_tie_ends():
+    scores = [0.9] + [0.5] * 7 + [0.1] * 3
+    pool = [(s, _candidate(f"p{i}", "v", i, [1, 0])) for i, s in enumerate(scores)]
+    asked = []
+
+    def fetch(limit):
+        asked.append(limit)
+        return pool[:limit]
+
+    kept = untied(fetch, 3)
+    assert [c.point_id for c in kept] == [f"p{i}" for i in range(8)]  # every tied 0.5, none of the 0.1s
+    assert asked == [4, 7, 13]
+    assert len(untied(lambda limit: pool[:limit], 20)) == len(pool)
