@@ -283,6 +283,7 @@ def agent_result(data: dict[str, Any]) -> dict[str, Any]:
     result = {
         "answer": data.get("answer", ""),
         "citations": [{k: c.get(k) for k in keep} for c in data.get("citations", [])],
+        "outcome": data.get("outcome", "answered"),
         "mode": data.get("mode", ""),
         "steps": data.get("steps", []),
         "removed_citations": data.get("removed_citations", []),

@@ -105,6 +105,12 @@ OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
                 ),
             },
             "mode": {**_STR, "description": "extractive (no LLM configured) or the agent that answered."},
+            "outcome": {
+                "type": "string",
+                "enum": ["answered", "not_found", "absent"],
+                "description": "answered; not_found (nothing close enough); absent (a key word of the question "
+                "is never said in the library: the citations are related moments, not an answer).",
+            },
             "seconds": _NUM,
         },
         ["answer", "citations", "mode"],
@@ -239,6 +245,8 @@ def ask_result(result: dict[str, Any]) -> dict[str, Any]:
         {k: c.get(k) for k in keep} for c in (x.to_dict() if hasattr(x, "to_dict") else x for x in result["citations"])
     ]
     out = {"answer": result["answer"], "citations": citations, "mode": result.get("mode", "")}
+    if result.get("outcome"):
+        out["outcome"] = result["outcome"]
     if result.get("seconds") is not None:
         out["seconds"] = float(result["seconds"])
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -235,6 +235,11 @@ class AskOut(BaseModel):
         "", description="The answer with video text between <<video-data>> and <</video-data>>, as in MCP results."
     )
     citations: list[CitationOut]
+    outcome: Literal["answered", "not_found", "absent"] = Field(
+        "answered",
+        description="not_found: nothing close enough; absent: a key word of the question is never said in the "
+        "library, and the citations are related moments, not an answer.",
+    )
     mode: str = ""
     steps: list[Any] = []
     session_id: str | None = None

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from vidrag.agent import outcome
 from vidrag.agent.provenance import answer_parts, marked
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
 from vidrag.api.schemas import AnswerPartOut, AskIn, AskOut, CitationOut, ErrorOut
@@ -134,6 +135,7 @@ def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
         parts=[AnswerPartOut(**part) for part in parts],
         answer_marked=str(result.get("answer_marked") or marked(parts)),
         citations=citations,
+        outcome=result.get("outcome") or outcome(text),
         mode=str(result.get("mode", "")),
         steps=steps,
         session_id=session_id,

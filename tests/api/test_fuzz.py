@@ -152,7 +152,8 @@ def test_the_rest_schemas_never_give_a_server_error(server):
     get()
     assert http.get("/health").json() == {"status": "ok"}
     hits = http.post("/search", json={"query": "hire engineers"}).json()["hits"]
-    assert hits and "engineers" in hits[0]["transcript"]
+    # the truncated copy's first clip ("We will hire") may rank beside the whole sentence
+    assert hits and any("engineers" in hit["transcript"] for hit in hits[:2])
     print(f"REST fuzz: {counter.requests} requests, statuses {dict(sorted(counter.statuses.items()))}")
 
 
