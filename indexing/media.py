@@ -149,9 +149,11 @@ def iter_frames(
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Every frame of the video once, in order, as (source time in seconds, RGB uint8 array).
 
-    With decord the video is read in segments of `segment_s` seconds by `decoders` threads, each
-    seeking to its segment's first frame, ahead of the caller by at most `queue_frames` frames a
-    segment: the frames are the same as one sequential read, and memory does not grow with the video.
+    With decord and `decoders` > 1 the video is read in segments of `segment_s` seconds by that many
+    threads, each seeking to its segment's first frame, ahead of the caller by at most `queue_frames`
+    frames a segment: the frames are those of one sequential read (a damaged file may give more of
+    its frames than a read in the caller's thread, where decord's read-ahead meets the damage
+    sooner), and memory does not grow with the video. With one decoder the caller's thread reads.
 
     Args:
         path: the video file.
@@ -197,6 +199,17 @@ def _decord_frames(
         stamps = first.get_frame_timestamp(list(range(count)))[:, 0] if count else np.zeros(0)
     except Exception as err:  # decord's own error types
         raise _DecordUnavailable(str(err)) from err
+    if decoders == 1:  # in this thread, a frame when asked (decord surfaces a damaged tail's error as it reads ahead)
+        for index in range(count):
+            try:
+                frame = first.next().asnumpy()
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
+                log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
+                return
+            yield round(float(stamps[index]), 4), _upright(frame, info)
+        return
     per = max(1, round(segment_s * (info.fps or 25.0)))
     segments = [(start, min(count, start + per)) for start in range(0, count, per)]
     reading = _SegmentReader(path, first, decoders, queue_frames)
