@@ -425,12 +425,10 @@ def iter_audio(
         try:
             while chunk := process.stdout.read(4 * window):
                 got_any = True
-                usable = len(chunk) - len(chunk) % 4  # a pipe read may end mid-sample
-                buffered = np.concatenate([buffered, np.frombuffer(chunk[:usable], dtype=np.float32)])
-                tail = chunk[usable:]
-                if tail:
-                    rest = process.stdout.read(4 - len(tail))
-                    buffered = np.concatenate([buffered, np.frombuffer(tail + rest, dtype=np.float32)])
+                if len(chunk) % 4:  # a pipe read may end mid-sample
+                    chunk += process.stdout.read(4 - len(chunk) % 4)
+                fresh = np.frombuffer(chunk, dtype=np.float32)[: len(chunk) // 4]
+                buffered = np.concatenate([buffered, fresh]) if buffered.size else fresh
                 while buffered.size > window:
                     cut = _quiet_cut(buffered, window)
                     yield start / SAMPLE_RATE, buffered[:cut].copy()
@@ -446,7 +444,7 @@ def iter_audio(
     if not got_any:
         yield from _windows(_pyav_audio(path), window)
     elif buffered.size:
-        yield start / SAMPLE_RATE, buffered.copy()
+        yield start / SAMPLE_RATE, buffered if buffered.flags.writeable else buffered.copy()
 
 
 def _quiet_cut(samples: np.ndarray, window: int, piece: int = SAMPLE_RATE // 5) -> int:

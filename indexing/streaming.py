@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidrag.indexing import stages
+from vidrag.indexing import heap, stages
 from vidrag.indexing.graph import IngestResult
 from vidrag.indexing.stages import StageProgress, VideoWork
 
@@ -189,4 +189,5 @@ def _finish(indexer: Indexer, handle: _Handle, report: StageProgress) -> IngestR
     except Exception as err:  # noqa: BLE001 - a failure, even an unexpected one, must not stop the batch
         return indexer.fail(Path(work.path), err)
     report("store", 1.0, 1.0)
+    heap.trim()
     return result
