@@ -445,8 +445,14 @@ def write(work: VideoWork, store: ClipStore) -> None:
 
 
 def decoder_threads() -> int:
-    """Decoder threads per video: half the cores (the rest measure frames and hear speech), 1 to 4."""
-    return max(1, min(4, (os.cpu_count() or 1) // 2))
+    """Decoder threads per video by default: 1, the analyse thread reads.
+
+    More (`StageConfig.decoders`) read decord in segments (`media.iter_frames`), but each of decord's
+    readers decodes ahead of its caller without bound, so memory would follow the video again: give
+    more only with the memory to hold it (the in-process executor already overlaps decode with
+    speech and captions).
+    """
+    return 1
 
 
 class ClipRelease:
