@@ -205,16 +205,8 @@ def build_indexer(settings: Settings, store, catalog, embedder, captioner):
         ocr=worker_part(settings, "ocr"),
         cache_dir=settings.cache_dir,
         options=options,
-        caption_batch=caption_chunk(settings),
+        caption_batch=settings.captioner_batch,
     )
-
-
-def caption_chunk(settings: Settings) -> int:
-    """Clips handed to the captioner at once: minicpm gets several calls' worth, so it can encode the
-    next call's clips while the GPU runs the current one."""
-    if settings.captioner != "minicpm":
-        return max(1, settings.captioner_batch)
-    return 4 * settings.captioner_batch if settings.captioner_batch else 192
 
 
 def worker_part(settings: Settings, part: str, *, dim: int = 0):

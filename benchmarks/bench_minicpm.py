@@ -15,7 +15,9 @@ remote-code .py files and the tokenizer) with random bf16 weights directly on th
 not depend on weight values, so timings hold (captions are gibberish).
 
 `--long-video SECONDS` also runs one long video end to end (frames decoded from a generated mp4 with
-PyAV or OpenCV, captioned in 10 s clips, captions embedded) and samples the GPU's busy share.
+OpenCV, captioned in 10 s clips, captions embedded) and samples the GPU's busy share, once per
+`--long-modes` entry: `decode-first` (decode everything, then caption) or `stream:N` (segments decoded
+by `--long-decoders` threads while N-clip caption calls run on what is decoded).
 
     python benchmarks/bench_minicpm.py --model DIR --configs 1:384:eager:dynamic 64:100:sdpa:static
     python benchmarks/bench_minicpm.py --server http://localhost:8000/v1 --clips 64 --concurrency 16
@@ -26,10 +28,15 @@ Needs a CUDA GPU, torch, transformers==4.57.x, accelerate (server mode: only htt
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +171,14 @@ class GpuSampler:
         return sum(self.samples) / (100.0 * max(len(self.samples), 1))
 
 
-def long_video(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
-    """One long generated video end to end: decode at the caption rate, caption 10 s clips, embed."""
-    import numpy as np
+def long_video(args: argparse.Namespace, loaded: Any, mode: str = "decode-first") -> dict[str, Any]:
+    """One long generated video end to end: decode at the caption rate, caption 10 s clips, embed.
 
+    `mode` "decode-first" decodes the whole video on one thread, then captions 192 clips per
+    `caption()` (the old ingest's shape); "stream:N" decodes it in 60 s segments on `--long-decoders`
+    threads (each seeking to its segment) while the captioner takes N clips per `caption()` as soon
+    as they are decoded, through a bounded window of segments (the streaming ingest's shape).
+    """
     fps = args.frames / args.clip_seconds
     path = Path(args.long_video_path or "/tmp/vidrag-long.mp4")
     timings: dict[str, float] = {}
@@ -177,34 +188,110 @@ def long_video(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
     timings["generate_video"] = time.perf_counter() - started
     cfg = parse_config(args.long_config)
     cap = make_captioner(args, loaded, cfg)
-    from vidrag.indexing.sampling import fit_frame
-
+    side = max(args.width, args.height)
+    first_caption = 0.0
     with GpuSampler() as sampler:
         t0 = time.perf_counter()
-        frames, times = decode_frames(path, fps)
-        frames = [np.asarray(fit_frame(f, max(args.width, args.height))) for f in frames]
-        timings["decode"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        n = int(args.long_video // args.clip_seconds)
-        clips = []
-        for i in range(n):
-            lo, hi = i * args.clip_seconds, (i + 1) * args.clip_seconds
-            pick = [k for k, t in enumerate(times) if lo <= t < hi]
-            clips.append(ClipFrames("long", lo, hi, [frames[k] for k in pick], [times[k] for k in pick]))
-        captions = []
-        for first in range(0, n, 192):  # the chunk ingest hands the captioner
-            captions += cap.caption(clips[first : first + 192])
-        timings["caption"] = time.perf_counter() - t1
+        if mode == "decode-first":
+            clips = decode_first(path, fps, args.clip_seconds, args.long_video, side)
+            timings["decode"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            first_caption = t1 - t0
+            captions = []
+            for first in range(0, len(clips), 192):  # the chunk ingest hands the captioner
+                captions += cap.caption(clips[first : first + 192])
+            timings["caption"] = time.perf_counter() - t1
+        else:
+            chunk = int(mode.partition(":")[2] or 64)
+            captions, pending, count = [], [], 0
+            for segment in stream_segments(path, fps, args.clip_seconds, side, args.long_decoders):
+                pending += segment
+                while len(pending) >= chunk:
+                    first_caption = first_caption or time.perf_counter() - t0
+                    captions += cap.caption(pending[:chunk])
+                    pending, count = pending[chunk:], count + chunk
+            if pending:
+                first_caption = first_caption or time.perf_counter() - t0
+                captions += cap.caption(pending)
+            timings["decode_and_caption"] = time.perf_counter() - t0
         t2 = time.perf_counter()
         vectors = embed_texts([c.text for c in captions])
         timings["embed"] = time.perf_counter() - t2
+    cap._pool and cap._pool.shutdown()
     wall = sum(v for k, v in timings.items() if k != "generate_video")
     return {
-        "video_s": args.long_video, "clips": n, "frames": len(frames), "config": args.long_config,
-        **{f"{k}_s": round(v, 1) for k, v in timings.items()}, "end_to_end_s": round(wall, 1),
-        "video_s_per_s": round(args.long_video / wall, 1), "gpu_busy_share": round(sampler.busy, 2),
-        "embedded": len(vectors),
+        "mode": mode, "video_s": args.long_video, "clips": len(captions), "config": args.long_config,
+        "decoders": args.long_decoders if mode != "decode-first" else 1,
+        **{f"{k}_s": round(v, 1) for k, v in timings.items()}, "first_caption_after_s": round(first_caption, 1),
+        "end_to_end_s": round(wall, 1), "video_s_per_s": round(args.long_video / wall, 1),
+        "gpu_busy_share": round(sampler.busy, 2), "embedded": len(vectors),
     }  # fmt: skip
+
+
+def _clips_of(frames: list[Any], times: list[float], start: float, end: float, seconds: float) -> list[ClipFrames]:
+    clips = []
+    lo = start
+    while lo < end - 1e-6:
+        hi = lo + seconds
+        pick = [k for k, t in enumerate(times) if lo <= t < hi]
+        clips.append(ClipFrames("long", lo, hi, [frames[k] for k in pick], [times[k] for k in pick]))
+        lo = hi
+    return clips
+
+
+def decode_first(path: Path, fps: float, seconds: float, length: float, side: int) -> list[ClipFrames]:
+    """Every clip of the video, after decoding all of it on one thread."""
+    import numpy as np
+
+    from vidrag.indexing.sampling import fit_frame
+
+    frames, times = decode_frames(path, fps)
+    frames = [np.asarray(fit_frame(f, side)) for f in frames]
+    return _clips_of(frames, times, 0.0, int(length // seconds) * seconds, seconds)
+
+
+def stream_segments(
+    path: Path, fps: float, seconds: float, side: int, decoders: int, segment_s: float = 60.0
+) -> Iterator[list[ClipFrames]]:
+    """The video's clips a segment at a time, in order, decoded by `decoders` threads that each seek
+    to their segment (OpenCV); at most `decoders + 1` segments are decoded ahead of the caller."""
+    import cv2
+    import numpy as np
+
+    from vidrag.indexing.sampling import fit_frame
+
+    probe = cv2.VideoCapture(str(path))
+    native, total = probe.get(cv2.CAP_PROP_FPS) or fps, int(probe.get(cv2.CAP_PROP_FRAME_COUNT))
+    probe.release()
+    per = round(segment_s * native)
+
+    def decode(first: int) -> list[ClipFrames]:
+        reader = cv2.VideoCapture(str(path))
+        reader.set(cv2.CAP_PROP_POS_FRAMES, first)
+        frames, times = [], []
+        k = max(0, math.ceil(first / native * fps - 0.5))
+        for index in range(first, min(total, first + per)):
+            if not reader.grab():
+                break
+            t = index / native
+            if t + 0.5 / native >= (k + 0.5) / fps:
+                ok, img = reader.retrieve()
+                if ok:
+                    frames.append(np.asarray(fit_frame(img[:, :, ::-1], side)))
+                    times.append(t)
+                k += 1
+        reader.release()
+        start = first / native
+        return _clips_of(frames, times, start, min(start + segment_s, total / native), seconds)
+
+    with ThreadPoolExecutor(max(1, decoders)) as pool:
+        starts = iter(range(0, total, per))
+        ahead = deque(pool.submit(decode, first) for first in itertools.islice(starts, decoders + 1))
+        while ahead:
+            clips = ahead.popleft().result()
+            for first in itertools.islice(starts, 1):
+                ahead.append(pool.submit(decode, first))
+            yield clips
 
 
 def write_test_video(path: Path, seconds: float, size: tuple[int, int], fps: float) -> None:
@@ -298,8 +385,8 @@ def run_inprocess(args: argparse.Namespace) -> list[dict[str, Any]]:
         print(json.dumps(rows[-1]), flush=True)
         if args.json_out:
             args.json_out.write_text(json.dumps(rows, indent=2))
-    if args.long_video:
-        rows.append(long_video(args, loaded))
+    for mode in args.long_modes if args.long_video else []:
+        rows.append(long_video(args, loaded, mode))
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -332,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--random-weights", action="store_true", help="build from config even if weights exist")
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "flash_attention_2"])
     parser.add_argument(
-        "--configs", nargs="+", default=["1:384:eager:dynamic", "16:100:sdpa:static", "0:100:sdpa:static"]
+        "--configs", nargs="*", default=["1:384:eager:dynamic", "16:100:sdpa:static", "0:100:sdpa:static"]
     )
     parser.add_argument("--packing", type=int, default=3)
     parser.add_argument("--frames", type=int, default=30, help="frames per clip")
@@ -345,6 +432,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--long-video", type=float, default=0.0, help="seconds of one generated video end to end")
     parser.add_argument("--long-video-path")
     parser.add_argument("--long-config", default="0:100:sdpa:static")
+    parser.add_argument(
+        "--long-modes", nargs="+", default=["decode-first"], help="decode-first | stream:CLIPS_PER_CAPTION_CALL"
+    )
+    parser.add_argument("--long-decoders", type=int, default=4, help="stream mode: decoder threads")
     parser.add_argument("--server", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     parser.add_argument("--clips", type=int, default=64, help="server mode: clips to caption")
     parser.add_argument("--concurrency", type=int, default=16, help="server mode: requests in flight")

@@ -96,6 +96,87 @@ class _SampleClock:
         return True
 
 
+class Analyser:
+    """The decode pass's measurements, fed one frame at a time in order (`add`), closed by `finish`.
+
+    While frames still come, `settled_cuts` gives the cuts that no later frame can change, so clips
+    can be planned and captioned before the whole video is decoded.
+    """
+
+    def __init__(
+        self,
+        info: MediaInfo,
+        *,
+        ocr: TextReader | None,
+        analysis_fps: float = 1.0,
+        caption_fps: float = 0.5,
+        caption_side: int = 480,
+        shot_threshold: float = 27.0,
+        ocr_change: float = 0.01,
+    ) -> None:
+        self.info, self.ocr, self.caption_side, self.ocr_change = info, ocr, caption_side, ocr_change
+        self.shots = ShotDetector(info.fps or 25.0, threshold=shot_threshold)
+        self.ocr_tick, self.cap_tick = _SampleClock(analysis_fps), _SampleClock(caption_fps)
+        self.timings = {"decode": 0.0, "segment": 0.0, "ocr": 0.0}
+        self.motion: list[tuple[float, float]] = []
+        self.texts: list[tuple[float, list[str]]] = []
+        self.samples: list[FrameSample] = []
+        self.previous: np.ndarray | None = None
+        self.last_read: np.ndarray | None = None
+        self.last_lines: list[str] = []
+        self.count, self.last_time = 0, 0.0
+
+    def add(self, t: float, frame: np.ndarray) -> None:
+        """Measure the next frame (source time `t`)."""
+        now = time.perf_counter()
+        self.count, self.last_time = self.count + 1, t
+        self.shots.add(t, frame)
+        small = _tiny_gray(frame)
+        previous = self.previous
+        self.motion.append((t, float(np.abs(small - previous).mean()) if previous is not None else 0.0))
+        self.previous = small
+        after_shots = time.perf_counter()
+        self.timings["segment"] += after_shots - now
+        if self.ocr is not None and self.ocr_tick.due(t):
+            if self.last_read is None or _picture_changed(small, self.last_read, self.ocr_change):
+                self.last_lines, self.last_read = self.ocr.read(frame), small
+            self.texts.append((t, self.last_lines))
+        if self.cap_tick.due(t):
+            self.samples.append(FrameSample.of(t, resize_to(frame, self.caption_side)))
+        self.timings["ocr"] += time.perf_counter() - after_shots
+
+    def settled_cuts(self) -> tuple[list[float], float]:
+        """(the cuts before `until`, `until`): the time before which no later frame changes the cuts.
+
+        Shot cuts come out of the detector within its minimum shot length; a change spike depends on
+        the `SPIKE_WINDOW` frames after it; merging keeps the first cut of a close group. A margin of
+        seconds beyond those covers all three.
+        """
+        step = 1.0 / self.info.fps if self.info.fps else 0.04
+        until = min(self.last_time - SPIKE_WINDOW * step - SETTLE_MARGIN_S, self.shots.pending_since())
+        if until <= 0:
+            return [], 0.0
+        cuts = merge_cuts(self.shots.cuts, change_spikes(self.motion))
+        return [c for c in cuts if c < until], until
+
+    def finish(self) -> Analysis:
+        """Flush the shot detector; what the pass measured."""
+        info, count = self.info, self.count
+        step = 1.0 / info.fps if info.fps else 0.04
+        duration = max(info.duration, self.last_time + step) if count else info.duration
+        before = time.perf_counter()
+        cuts = merge_cuts(self.shots.finish(), change_spikes(self.motion))
+        self.timings["segment"] += time.perf_counter() - before
+        decoded_until = self.last_time + step if count else 0.0
+        return Analysis(duration, count, cuts, self.motion, self.texts, self.samples, self.timings, decoded_until)
+
+
+SPIKE_WINDOW = 12
+"""Frames on each side that `change_spikes` compares a frame with (its default window)."""
+SETTLE_MARGIN_S = 2.0
+"""Extra seconds before the last decoded frame that `Analyser.settled_cuts` leaves unsettled."""
+
+
 def analyse(
     path: str | Path,
     info: MediaInfo,
@@ -106,46 +187,36 @@ def analyse(
     caption_side: int = 480,
     shot_threshold: float = 27.0,
     ocr_change: float = 0.01,
+    decoders: int = 1,
     progress: Callable[[float, float], None] | None = None,
+    each: Callable[[Analyser, float], None] | None = None,
 ) -> Analysis:
-    """Decode every frame once and measure cuts, motion, on-screen text and caption frames."""
-    shots = ShotDetector(info.fps or 25.0, threshold=shot_threshold)
-    ocr_tick, cap_tick = _SampleClock(analysis_fps), _SampleClock(caption_fps)
-    timings = {"decode": 0.0, "segment": 0.0, "ocr": 0.0}
-    motion: list[tuple[float, float]] = []
-    texts: list[tuple[float, list[str]]] = []
-    samples: list[FrameSample] = []
-    previous = last_read = None
-    last_lines: list[str] = []
-    count, last_time, last_report = 0, 0.0, 0.0
+    """Decode every frame once and measure cuts, motion, on-screen text and caption frames.
+
+    The frames come in order from `decoders` threads reading the video in segments (`iter_frames`),
+    while this thread measures the frames already decoded; `each(analyser, t)` runs after each frame.
+    """
+    analyser = Analyser(
+        info,
+        ocr=ocr,
+        analysis_fps=analysis_fps,
+        caption_fps=caption_fps,
+        caption_side=caption_side,
+        shot_threshold=shot_threshold,
+        ocr_change=ocr_change,
+    )
+    last_report = 0.0
     clock = time.perf_counter()
-    for t, frame in iter_frames(path, info):
-        now = time.perf_counter()
-        timings["decode"] += now - clock
-        count, last_time = count + 1, t
-        shots.add(t, frame)
-        small = _tiny_gray(frame)
-        motion.append((t, float(np.abs(small - previous).mean()) if previous is not None else 0.0))
-        previous = small
-        after_shots = time.perf_counter()
-        timings["segment"] += after_shots - now
-        if ocr is not None and ocr_tick.due(t):
-            if last_read is None or _picture_changed(small, last_read, ocr_change):
-                last_lines, last_read = ocr.read(frame), small
-            texts.append((t, last_lines))
-        if cap_tick.due(t):
-            samples.append(FrameSample.of(t, resize_to(frame, caption_side)))
-        timings["ocr"] += time.perf_counter() - after_shots
+    for t, frame in iter_frames(path, info, decoders=decoders):
+        analyser.timings["decode"] += time.perf_counter() - clock
+        analyser.add(t, frame)
+        if each is not None:
+            each(analyser, t)
         if progress and t - last_report >= 5.0:
             progress(t, info.duration)
             last_report = t
         clock = time.perf_counter()
-    step = 1.0 / info.fps if info.fps else 0.04
-    duration = max(info.duration, last_time + step) if count else info.duration
-    before = time.perf_counter()
-    cuts = merge_cuts(shots.finish(), change_spikes(motion))
-    timings["segment"] += time.perf_counter() - before
+    analysis = analyser.finish()
     if progress:
-        progress(duration, duration)
-    decoded_until = last_time + step if count else 0.0
-    return Analysis(duration, count, cuts, motion, texts, samples, timings, decoded_until)
+        progress(analysis.duration, analysis.duration)
+    return analysis

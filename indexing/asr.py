@@ -241,8 +241,9 @@ class Transcriber:
     def english_only(self) -> bool:
         return self.model_name.endswith(".en")
 
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Transcribe 16 kHz mono float32 audio.
+    def transcribe(self, audio: np.ndarray, language: str | None = None) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio; `language` (e.g. what an earlier window of the same
+        track was heard in) is used when none was configured.
 
         Raises:
             InputError: the audio is not a 1-D float array.
@@ -253,7 +254,7 @@ class Transcriber:
         if audio.size < 1600 or float(np.abs(audio).max(initial=0.0)) < 1e-4:
             return Transcript(language=None, segments=[])
         model = self._load()
-        language = "en" if self.english_only else self.language
+        language = "en" if self.english_only else (self.language or language)
         # temperature 0 only: faster-whisper's fallback samples at up to 1.0, which makes the
         # transcript (and so the clip plan and point ids) differ from run to run.
         pieces, info = model.transcribe(
@@ -275,6 +276,21 @@ class Transcriber:
 
     def close(self) -> None:
         self._model = None
+
+
+def join_windows(pieces: list[tuple[float, Transcript]]) -> Transcript:
+    """One transcript from those of consecutive windows of a track, each (window start, transcript):
+    times moved to the track's, the first language heard, the speech seconds added up."""
+    if len(pieces) == 1 and pieces[0][0] == 0.0:
+        return pieces[0][1]
+    segments = [
+        Segment(s.start + at, s.end + at, s.text, [Word(w.start + at, w.end + at, w.text) for w in s.words])
+        for at, heard in pieces
+        for s in heard.segments
+    ]
+    language = next((heard.language for _, heard in pieces if heard.language), None)
+    measured = [heard.speech_seconds for _, heard in pieces if heard.speech_seconds is not None]
+    return Transcript(language, segments, float(sum(measured)) if measured else None)
 
 
 def cut_candidates(transcript: Transcript, min_gap: float = 0.15) -> list[tuple[float, float]]:

@@ -28,12 +28,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from vidrag.indexing import stages
-from vidrag.indexing.pipeline import Indexer, IngestResult, failure_message
+from vidrag.indexing.graph import LIGHT_CPUS, IngestResult, Needs, caption_needs, failed_work
+from vidrag.indexing.pipeline import Indexer
 from vidrag.indexing.stages import StageConfig, VideoWork
 from vidrag.storage.errors import BackendUnavailable
 
@@ -51,8 +52,6 @@ CRASH_HOOK = "VIDRAG_TEST_CRASH_AT"
 """Test hook, read by analyse workers: 'K:MARKER' makes the worker process die (os._exit) when it
 starts its K-th video, once — only while the file MARKER does not exist (it is created first)."""
 
-LIGHT_CPUS = 0.5  # what a caption (describer) or embed worker reserves: they are idle most of the time
-
 
 @dataclass(frozen=True)
 class RayPlan:
@@ -69,32 +68,33 @@ class RayPlan:
     def for_cluster(
         cls,
         resources: dict[str, float],
-        captioner_name: str,
+        caption: Needs,
         *,
         workers: int = 0,
         caption_workers: int = 0,
         direct_write: bool = False,
+        captioner_name: str = "",
     ) -> RayPlan:
-        """Size the pools to the cluster: the in-process MiniCPM-V captioner gets one worker per GPU,
-        the analyse stage every CPU the light stages leave.
+        """Size the pools to the cluster from what the stages declare (`graph.caption_needs`): a GPU
+        captioner gets one worker per GPU, the analyse stage every CPU the other stages leave.
 
         Raises:
-            BackendUnavailable: MiniCPM-V in process, but the cluster has no GPU.
+            BackendUnavailable: the captioner needs a GPU, and the cluster has none.
         """
         cpus, gpus = resources.get("CPU", 1.0), int(resources.get("GPU", 0))
-        if captioner_name == "minicpm":
+        if caption.gpus:
             if gpus < 1:
+                who = f"VIDRAG_CAPTIONER={captioner_name}" if captioner_name else "The captioner"
                 raise BackendUnavailable(
-                    "VIDRAG_CAPTIONER=minicpm on Ray needs GPU workers, and the Ray cluster has none; "
+                    f"{who} on Ray needs GPU workers, and the Ray cluster has none; "
                     "join a cluster with GPU nodes (--ray ADDRESS) or caption through a vLLM server "
                     "(VIDRAG_CAPTIONER=openai)."
                 )
-            count, per_gpu, per_cpu = caption_workers or gpus, 1.0, 1.0
+            count = caption_workers or caption.workers or int(gpus // caption.gpus)
         else:
-            count = caption_workers or (2 if captioner_name in ("openai", "vllm") else 1)
-            per_gpu, per_cpu = 0.0, LIGHT_CPUS
-        analyse = workers or max(1, math.floor(cpus - count * per_cpu - LIGHT_CPUS))
-        return cls(analyse, count, per_gpu, per_cpu, 1, direct_write)
+            count = caption_workers or caption.workers or 1
+        analyse = workers or max(1, math.floor(cpus - count * caption.cpus - LIGHT_CPUS))
+        return cls(analyse, count, caption.gpus, caption.cpus, 1, direct_write)
 
     def cpus(self) -> int:
         """Logical CPUs a local cluster needs to host every pool at once."""
@@ -128,7 +128,7 @@ class _Stage(ABC):
                 work = self.run(work)
             except Exception as err:  # noqa: BLE001 - reported by the driver, like the single-process pipeline does
                 log.warning("%s failed on a Ray worker: %s", work.path, err)
-                work = VideoWork(work.path, video_id=work.video_id, error=failure_message(work.path, err))
+                work = failed_work(work, err)
         return _pack(work)
 
     @abstractmethod
@@ -257,15 +257,12 @@ def ingest_on_ray(
     Raises:
         BackendUnavailable, ModelMissing: the captioner cannot start, or Ray cannot.
     """
-    if indexer.captioner.name != "minicpm":  # the in-process GPU model is checked on its GPU workers
+    if not indexer.captioner.uses_gpu:  # a GPU model is checked on its GPU workers
         indexer.captioner.check()
     files, results = indexer.expand(paths)
     todo: list[Path] = []
     for path in files:
-        try:
-            done = indexer.unchanged(path)
-        except OSError as err:
-            done = indexer.fail(path, err)
+        done = indexer.rules.triage(path)
         if done is None:
             todo.append(path)
         else:
@@ -276,14 +273,16 @@ def ingest_on_ray(
     with indexer.store.bulk(), ray_session(address, num_cpus=local_cpus) as ray:
         plan = RayPlan.for_cluster(
             ray.cluster_resources(),
-            indexer.captioner.name,
+            caption_needs(indexer.captioner, indexer.requested_batch),
             workers=workers,
             caption_workers=caption_workers,
             direct_write=direct_write,
+            captioner_name=indexer.captioner.name,
         )
         log.info("Ray ingest of %d videos: %s", len(todo), plan)
-        for work in _run(ray, todo, plan, build, indexer.config):
-            results.append(indexer.finish(work))
+        config = replace(indexer.config, decoders=1)  # a worker a CPU: the worker is the parallelism
+        for work in _run(ray, todo, plan, build, config):
+            results.append(indexer.rules.finish(work))
             if progress:
                 progress(results[-1], len(results), len(files))
     return results

@@ -9,9 +9,13 @@ tolerates corrupt packets that faster-whisper's own decoder turns into silence.
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -128,20 +132,43 @@ def orient(frame: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, k=turns)) if turns else frame
 
 
-def iter_frames(path: str | Path, info: MediaInfo, backend: str = "auto") -> Iterator[tuple[float, np.ndarray]]:
+SEGMENT_S = 60.0
+"""Seconds of video one decoder reads before it seeks to its next segment."""
+QUEUE_FRAMES = 8
+"""Decoded frames a segment holds ready ahead of the frame consumer."""
+
+
+def iter_frames(
+    path: str | Path,
+    info: MediaInfo,
+    backend: str = "auto",
+    *,
+    decoders: int = 1,
+    segment_s: float = SEGMENT_S,
+    queue_frames: int = QUEUE_FRAMES,
+) -> Iterator[tuple[float, np.ndarray]]:
     """Every frame of the video once, in order, as (source time in seconds, RGB uint8 array).
+
+    With decord and `decoders` > 1 the video is read in segments of `segment_s` seconds by that many
+    threads, each seeking to its segment's first frame, ahead of the caller by at most `queue_frames`
+    frames a segment: the frames are those of one sequential read (a damaged file may give more of
+    its frames than a read in the caller's thread, where decord's read-ahead meets the damage
+    sooner), and memory does not grow with the video. With one decoder the caller's thread reads.
 
     Args:
         path: the video file.
         info: its probe (for rotation).
         backend: "decord", "pyav" or "auto" (decord, falling back to PyAV if it cannot open the file).
+        decoders: decoder threads (decord; PyAV reads in one pass with its own threads).
+        segment_s: seconds of video per segment.
+        queue_frames: decoded frames each segment may hold ready ahead of the caller.
 
     Raises:
         InputError: neither backend can decode the file.
     """
     if backend in ("auto", "decord"):
         try:
-            yield from _decord_frames(path, info)
+            yield from _decord_frames(path, info, max(1, decoders), segment_s, max(1, queue_frames))
             return
         except _DecordUnavailable as err:
             if backend == "decord":
@@ -154,24 +181,129 @@ class _DecordUnavailable(Exception):
     pass
 
 
-def _decord_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.ndarray]]:
+def _open_decord(path: str | Path):
     try:
         import decord
 
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        count = len(reader)
-        stamps = reader.get_frame_timestamp(list(range(count)))[:, 0] if count else []
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
     except Exception as err:  # decord raises its own DECORDError and RuntimeError
         raise _DecordUnavailable(str(err)) from err
-    for index in range(count):
+
+
+def _decord_frames(
+    path: str | Path, info: MediaInfo, decoders: int, segment_s: float, queue_frames: int
+) -> Iterator[tuple[float, np.ndarray]]:
+    first = _open_decord(path)
+    try:
+        count = len(first)
+        stamps = first.get_frame_timestamp(list(range(count)))[:, 0] if count else np.zeros(0)
+    except Exception as err:  # decord's own error types
+        raise _DecordUnavailable(str(err)) from err
+    if decoders == 1:  # in this thread, a frame when asked (decord surfaces a damaged tail's error as it reads ahead)
+        for index in range(count):
+            try:
+                frame = first.next().asnumpy()
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
+                log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
+                return
+            yield round(float(stamps[index]), 4), _upright(frame, info)
+        return
+    per = max(1, round(segment_s * (info.fps or 25.0)))
+    segments = [(start, min(count, start + per)) for start in range(0, count, per)]
+    reading = _SegmentReader(path, first, decoders, queue_frames)
+    try:
+        for index, frame in reading.frames(segments):
+            yield round(float(stamps[index]), 4), _upright(frame, info)
+    finally:
+        reading.close()
+
+
+_END = object()  # a segment is done
+_EXHAUSTED = object()  # the stream ended early, quietly: no frame after this one
+
+
+class _SegmentReader:
+    """Segments of frame indices decoded by a pool of threads (one decord reader each), handed out
+    in order through one bounded queue per segment; at most `decoders + 1` segments are in flight.
+
+    A decode error ends the stream at that frame, as a sequential read would (a damaged tail).
+    """
+
+    def __init__(self, path: str | Path, first, decoders: int, queue_frames: int) -> None:
+        self.path, self.queue_frames = path, queue_frames
+        self.decoders = decoders
+        self.pool = ThreadPoolExecutor(decoders, thread_name_prefix="decode")
+        self.stop = threading.Event()
+        self.local = threading.local()
+        self.spare = [first]  # the probe's reader, taken by the first thread that needs one
+        self.lock = threading.Lock()
+
+    def frames(self, segments: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+        ahead: deque[queue.Queue] = deque()
+        upcoming = iter(segments)
+        for segment in upcoming:
+            ahead.append(self._start(segment))
+            if len(ahead) > self.decoders:
+                break
+        while ahead:
+            current = ahead.popleft()
+            for segment in upcoming:
+                ahead.append(self._start(segment))
+                break
+            while (item := current.get()) is not _END:
+                if item is _EXHAUSTED:
+                    return
+                if isinstance(item, BaseException):
+                    log.warning("%s: decoding stopped (%s)", self.path, item)
+                    return
+                yield item
+
+    def _start(self, segment: tuple[int, int]) -> queue.Queue:
+        out: queue.Queue = queue.Queue(self.queue_frames)
+        self.pool.submit(self._decode, segment, out)
+        return out
+
+    def _reader(self):
+        reader = getattr(self.local, "reader", None)
+        if reader is None:
+            with self.lock:
+                reader = self.spare.pop() if self.spare else _open_decord(self.path)
+            self.local.reader, self.local.position = reader, 0
+        return reader
+
+    def _decode(self, segment: tuple[int, int], out: queue.Queue) -> None:
+        start, end = segment
         try:
-            frame = reader.next().asnumpy()
+            reader = self._reader()
+            if self.local.position != start:
+                reader.seek_accurate(start)
+            for index in range(start, end):
+                frame = reader.next().asnumpy()
+                self.local.position = index + 1
+                if not self._put(out, (index, frame)):
+                    return
         except StopIteration:
-            return
+            self.local.position = -1
+            self._put(out, _EXHAUSTED)
         except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
-            log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
-            return
-        yield round(float(stamps[index]), 4), _upright(frame, info)
+            self.local.position = -1
+            self._put(out, err)
+        self._put(out, _END)
+
+    def _put(self, out: queue.Queue, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        self.stop.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _upright(frame: np.ndarray, info: MediaInfo) -> np.ndarray:
@@ -232,28 +364,106 @@ def load_audio(path: str | Path, info: MediaInfo | None = None) -> np.ndarray:
     except BackendUnavailable:
         ffmpeg = None
     if ffmpeg:
-        command = [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-f",
-            "f32le",
-            "-",
-        ]
+        command = _audio_command(ffmpeg, path)
         result = subprocess.run(command, capture_output=True, check=False)
         if result.stdout:
             if result.returncode:
                 log.warning("%s: ffmpeg reported audio errors: %s", path, result.stderr[-300:])
             return np.frombuffer(result.stdout, dtype=np.float32).copy()
     return _pyav_audio(path)
+
+
+def _audio_command(ffmpeg: str, path: str | Path) -> list[str]:
+    """ffmpeg writing the audio track to stdout as 16 kHz mono float32."""
+    return [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "f32le",
+        "-",
+    ]
+
+
+AUDIO_WINDOW_S = 600.0
+"""Seconds of audio `iter_audio` hands out at a time (a shorter track comes whole, as `load_audio` reads it)."""
+
+
+def iter_audio(
+    path: str | Path, info: MediaInfo | None = None, window_s: float = AUDIO_WINDOW_S
+) -> Iterator[tuple[float, np.ndarray]]:
+    """The audio track as 16 kHz mono float32 in windows of at most `window_s` seconds: (start, samples).
+
+    A window ends at the quietest 0.2 s of its last tenth, so it seldom splits a word; memory holds
+    one window, however long the track. A track no longer than a window comes whole, exactly as
+    `load_audio` returns it. Nothing comes for a file without audio.
+    """
+    if info is not None and not info.has_audio:
+        return
+    try:
+        ffmpeg = ffmpeg_exe()
+    except BackendUnavailable:
+        ffmpeg = None
+    window = max(SAMPLE_RATE, int(window_s * SAMPLE_RATE))
+    if ffmpeg is None:
+        yield from _windows(_pyav_audio(path), window)
+        return
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(_audio_command(ffmpeg, path), stdout=subprocess.PIPE, stderr=errors)
+        assert process.stdout is not None
+        buffered, start, got_any = np.zeros(0, dtype=np.float32), 0, False
+        try:
+            while chunk := process.stdout.read(4 * window):
+                got_any = True
+                if len(chunk) % 4:  # a pipe read may end mid-sample
+                    chunk += process.stdout.read(4 - len(chunk) % 4)
+                fresh = np.frombuffer(chunk, dtype=np.float32)[: len(chunk) // 4]
+                buffered = np.concatenate([buffered, fresh]) if buffered.size else fresh
+                while buffered.size > window:
+                    cut = _quiet_cut(buffered, window)
+                    yield start / SAMPLE_RATE, buffered[:cut].copy()
+                    buffered, start = buffered[cut:], start + cut
+        finally:
+            process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            code = process.wait()
+        if code and got_any:
+            errors.seek(0)
+            log.warning("%s: ffmpeg reported audio errors: %s", path, errors.read()[-300:])
+    if not got_any:
+        yield from _windows(_pyav_audio(path), window)
+    elif buffered.size:
+        yield start / SAMPLE_RATE, buffered if buffered.flags.writeable else buffered.copy()
+
+
+def _quiet_cut(samples: np.ndarray, window: int, piece: int = SAMPLE_RATE // 5) -> int:
+    """Where to end a window of `window` samples: the middle of the quietest `piece` in its last tenth."""
+    low = window - window // 10
+    pieces = samples[low : low + (window - low) // piece * piece].reshape(-1, piece)
+    if not len(pieces):
+        return window
+    return low + int(np.argmin((pieces**2).mean(axis=1))) * piece + piece // 2
+
+
+def _windows(audio: np.ndarray, window: int) -> Iterator[tuple[float, np.ndarray]]:
+    start = 0
+    while audio.size > window:
+        cut = _quiet_cut(audio, window)
+        yield start / SAMPLE_RATE, audio[:cut]
+        audio, start = audio[cut:], start + cut
+    if audio.size:
+        yield start / SAMPLE_RATE, audio
 
 
 def _pyav_audio(path: str | Path) -> np.ndarray:

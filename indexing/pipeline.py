@@ -2,9 +2,12 @@
 
 Per video: hash → probe → (speech recognition in a worker thread ‖ one decode pass for cuts,
 motion, OCR and caption frames) → clip plan → caption → embed → store, each stage implemented once in
-`stages` (the Ray pipeline in `distributed` runs the same functions). Point ids are deterministic,
+`stages` and declared in `graph`; `streaming` runs them here (the next video analysed while this one
+is captioned), and the Ray pipeline in `distributed` runs the same functions. Point ids are deterministic,
 so an interrupted run resumes by redoing the unfinished video without duplicates, and a changed file
-replaces its clips. A bad file is recorded and skipped; the rest of the batch goes on.
+replaces its clips. A bad file is recorded and skipped; the rest of the batch goes on. What to skip,
+how a failure is recorded and how a video is finished are `graph.Rules`, which the Ray executor
+(`distributed`) follows too.
 """
 
 from __future__ import annotations
@@ -12,22 +15,29 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vidrag.indexing import stages
+from vidrag.indexing import heap, stages, streaming
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.captioners.base import Captioner
 from vidrag.indexing.embed import Embedder
+from vidrag.indexing.graph import IngestResult, Rules, caption_needs, failure_message
 from vidrag.indexing.ocr import TextReader, ocr_key
 from vidrag.indexing.stages import PIPELINE_VERSION, IngestOptions, StageConfig, VideoWork
 from vidrag.storage.catalog import Catalog
-from vidrag.storage.errors import VidragError
-from vidrag.storage.integrity import points_missing
 from vidrag.storage.qdrant_store import ClipStore
 
-__all__ = ["PIPELINE_VERSION", "IngestOptions", "IngestResult", "Indexer", "expand_paths", "throughput"]
+__all__ = [
+    "PIPELINE_VERSION",
+    "IngestOptions",
+    "IngestResult",
+    "Indexer",
+    "expand_paths",
+    "failure_message",
+    "throughput",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +54,6 @@ def progress_fraction(stage: str, done: float, total: float) -> float:
     """How far (0–1) one video's ingest is, from a progress callback's arguments."""
     base, width = _STAGE_SHARES.get(stage, (0.0, 0.0))
     return min(1.0, (base + width * (done / total if total else 1.0)) / 100.0)
-
-
-@dataclass
-class IngestResult:
-    path: str
-    status: str  # indexed | unchanged | failed
-    video_id: str | None = None
-    clips: int = 0
-    duration: float = 0.0
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestResult]]:
@@ -116,19 +111,14 @@ def throughput(results: list[IngestResult], wall_s: float) -> dict:
     }
 
 
-def failure_message(path: str | Path, err: Exception) -> str:
-    """What a failed video's result and catalog row say: the vidrag error as written, or any other
-    exception named with its type (it must not stop the batch either)."""
-    if isinstance(err, VidragError):
-        return str(err)
-    return f"{path}: unexpected error {type(err).__name__}: {err}"
-
-
 class Indexer:
     """Runs the pipeline over files. Every collaborator is injected (see `vidrag.api.wiring` for defaults).
 
-    The catalog is the truth of what is done: `unchanged` decides what to skip, `finish` records a
-    finished video and `fail` a failed one — the Ray pipeline's driver calls the same three.
+    `caption_batch` is the clips per captioner call the user asked for (0 = automatic); the captioner
+    turns it into the clips the caption stage hands it at once (`Captioner.clips_per_chunk`).
+
+    The catalog is the truth of what is done: `rules` (`graph.Rules`) decide what to skip, record a
+    finished video and a failed one — the Ray pipeline's driver follows the same rules.
     """
 
     def __init__(
@@ -142,13 +132,14 @@ class Indexer:
         ocr: TextReader | None,
         cache_dir: str | Path,
         options: IngestOptions | None = None,
-        caption_batch: int = 1,
+        caption_batch: int = 0,
     ) -> None:
         self.store, self.catalog, self.embedder = store, catalog, embedder
         self.transcriber, self.captioner, self.ocr = transcriber, captioner, ocr
         self.cache_dir = Path(cache_dir)
         self.options = options or IngestOptions()
-        self.caption_batch = max(1, caption_batch)
+        self.requested_batch = max(0, caption_batch)
+        self.caption_batch = caption_needs(captioner, self.requested_batch).batch  # clips per caption stage call
         self.config = StageConfig.of(self.options, self.cache_dir, captioner, self.caption_batch, transcriber)
         self.settings_key = self.options.key(
             embedder.model_name,
@@ -157,6 +148,8 @@ class Indexer:
             json.dumps(captioner.describe(), sort_keys=True, default=str),
             ocr_key(ocr),
         )
+        save = partial(_save_transcript, cache_dir=self.cache_dir, model_name=transcriber.model_name)
+        self.rules = Rules(store, catalog, self.settings_key, save)
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:
         """Ingest files and folders; a failure in one file never stops the others.
@@ -165,12 +158,12 @@ class Indexer:
             BackendUnavailable, ModelMissing: the captioner cannot start (checked before any file).
         """
         self.captioner.check()
+        heap.bound_heap()
         files, results = self.expand(paths)
         try:
             # one index build after the batch (HNSW once a segment passes the policy's threshold)
             with self.store.bulk():
-                for path in files:
-                    results.append(self.ingest_file(path, progress))
+                results.extend(streaming.stream(self, files, progress))
         finally:
             # One model in memory at a time: free the stage's models (they reload on next use).
             self.captioner.close()
@@ -192,21 +185,8 @@ class Indexer:
             return self.fail(path, err)
 
     def unchanged(self, path: Path) -> IngestResult | None:
-        """The stored result when the catalog has this file, same size, time and settings, done cleanly.
-
-        A video that lost content (e.g. speech the model did not read) is retried, not skipped, and so
-        is one whose points the store lacks (a lost or emptied store: `points_missing`).
-        """
-        stat = path.stat()
-        for record in self.catalog.videos_at_path(str(path)):
-            if (
-                not record.warnings
-                and (record.size, record.mtime, record.status, record.settings_key)
-                == (stat.st_size, stat.st_mtime, "indexed", self.settings_key)
-                and not points_missing(self.store, record.id, record.clip_count)
-            ):
-                return IngestResult(str(path), "unchanged", record.id, record.clip_count, record.duration)
-        return None
+        """The skip rule (`graph.Rules.unchanged`)."""
+        return self.rules.unchanged(path)
 
     def _ingest(self, path: Path, progress: Progress | None) -> IngestResult:
         def report(stage: str, done: float, total: float) -> None:
@@ -215,7 +195,7 @@ class Indexer:
 
         report("hash", 0.0, 1.0)
         work = stages.probe_and_hash(path)
-        self.catalog.upsert_video(work.record(self.settings_key, "indexing"))
+        self.rules.begin(work)
         self.config.analyse(work, self.transcriber, self.ocr, report)
         self.config.caption(work, self.captioner, report)
         self.config.embed(work, self.embedder)
@@ -224,38 +204,13 @@ class Indexer:
         return result
 
     def finish(self, work: VideoWork) -> IngestResult:
-        """Write the video's points unless a worker already did, then record it as indexed, replacing
-        the clips of an older version of the same file."""
-        if work.error:
-            return self.fail(Path(work.path), None, work.error)
-        if not work.written:
-            stages.write(work, self.store)
-        stages.save_transcript(work, self.cache_dir, self.transcriber.model_name)
-        record = work.record(self.settings_key, "indexed")
-        self.catalog.upsert_video(record)
-        for old in self.catalog.videos_at_path(work.path):
-            if old.id != work.video_id:
-                self.store.delete_video(old.id)
-                self.catalog.delete_video(old.id)
-        for warning in work.warnings:
-            log.warning("%s: %s", work.path, warning)
-        return IngestResult(
-            work.path,
-            "indexed",
-            work.video_id,
-            len(work.clips),
-            work.duration,
-            timings=record.timings,
-            warnings=list(work.warnings),
-        )
+        """The resume rule (`graph.Rules.finish`): write, then record the video as indexed."""
+        return self.rules.finish(work)
 
     def fail(self, path: Path, err: Exception | None, message: str | None = None) -> IngestResult:
-        """Record a failed video (the error, or an already-worded message) and return its result."""
-        if message is None:
-            message = failure_message(path, err) if err is not None else f"{path}: failed for no stated reason"
-        if isinstance(err, VidragError) or err is None:
-            log.warning("%s", message)
-        else:
-            log.error("ingest of %s failed", path, exc_info=err)
-        self.catalog.record_failure(str(path), message)
-        return IngestResult(str(path), "failed", error=message)
+        """The failure rule (`graph.Rules.fail`): record a failed video and return its result."""
+        return self.rules.fail(path, err, message)
+
+
+def _save_transcript(work: VideoWork, *, cache_dir: Path, model_name: str) -> None:
+    stages.save_transcript(work, cache_dir, model_name)

@@ -31,7 +31,7 @@ class ShotDetector:
         from scenedetect.detectors import ContentDetector
 
         self.fps = fps if fps > 0 else 25.0
-        self.width = width
+        self.width, self.min_shot = width, min_shot
         self._detector = ContentDetector(threshold=threshold, min_scene_len=max(1, round(min_shot * self.fps)))
         self._times: list[float] = []
         self.cuts: list[float] = []
@@ -47,6 +47,21 @@ class ShotDetector:
         self._times.append(time)
         found = self._detector.process_frame(FrameTimecode(index, fps=self.fps), small[:, :, ::-1])
         self._record(found)
+
+    def pending_since(self) -> float:
+        """The time from which a cut may still be reported for frames already added: the start of a
+        merge in progress (PySceneDetect's flash filter holds back a burst of changes until it ends),
+        else the last frame's time less the minimum shot length; 0 when the detector does not say."""
+        if not self._times:
+            return 0.0
+        flash = getattr(self._detector, "_flash_filter", None)
+        if flash is None or not hasattr(flash, "_merge_triggered"):
+            return 0.0
+        if flash._merge_triggered:
+            start = getattr(flash, "_merge_start", None)
+            index = int(getattr(start, "frame_num", 0) or 0)
+            return self._times[min(index, len(self._times) - 1)] if index > 0 else 0.0
+        return self._times[-1] - self.min_shot
 
     def finish(self) -> list[float]:
         """Flush the detector; the cut times found, ascending."""
@@ -129,6 +144,39 @@ def plan_clips(
     bounds = _merge_short([0.0, *sorted(set(bounds)), duration], min_clip)
     spans: list[Span] = []
     for start, end in zip(bounds, bounds[1:]):
+        spans.extend(_split_long(start, end, max_clip, min_clip, pause_times))
+    return [(round(a, 6), round(b, 6)) for a, b in spans]
+
+
+def settled_spans(
+    until: float,
+    cuts: Sequence[float],
+    *,
+    max_clip: float = 10.0,
+    min_clip: float = 2.0,
+    pauses: Sequence[tuple[float, float]] = (),
+    words: Sequence[tuple[float, float]] = (),
+    snap: float = 1.5,
+) -> list[Span]:
+    """The first clips `plan_clips` will plan, given every cut before `until` (and the whole transcript).
+
+    They end at the last bound that nothing later can move: before `until - snap` (no later cut
+    snaps below it) and with at least `min_clip` seconds to the bounds on either side (merging
+    short shots only grows those gaps, so that bound stays and what precedes it is planned alone,
+    exactly as in the whole plan). Empty when no such bound is known yet.
+    """
+    pause_times = sorted(pauses)
+    limit = until - snap
+    bounds = sorted({_snap(c, words, pause_times, snap) for c in sorted(cuts) if 0 < c < until})
+    known = [0.0, *(b for b in bounds if 0 < b < limit)]
+    for k in range(len(known) - 2, 0, -1):
+        if known[k] - known[k - 1] >= min_clip and known[k + 1] - known[k] >= min_clip:
+            break
+    else:
+        return []
+    prefix = _merge_short(known[: k + 1], min_clip)
+    spans: list[Span] = []
+    for start, end in zip(prefix, prefix[1:]):
         spans.extend(_split_long(start, end, max_clip, min_clip, pause_times))
     return [(round(a, 6), round(b, 6)) for a, b in spans]
 

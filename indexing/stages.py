@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,18 +24,20 @@ from typing import TypeVar
 
 import numpy as np
 
-from vidrag.indexing.analysis import Analysis, analyse
-from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, word_spans
+from vidrag.indexing.analysis import Analyser, Analysis, FrameSample, analyse
+from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, join_windows, word_spans
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.embed import Embedder
-from vidrag.indexing.media import MediaInfo, load_audio, probe
+from vidrag.indexing.media import MediaInfo, iter_audio, probe
 from vidrag.indexing.ocr import TextReader, merge_lines
-from vidrag.indexing.segment import plan_clips
+from vidrag.indexing.segment import plan_clips, settled_spans
 from vidrag.indexing.summary import summarise
 from vidrag.storage.errors import InputError
 from vidrag.storage.ids import content_hash, video_id_from_hash
 from vidrag.storage.qdrant_store import ClipStore, ClipVectors
 from vidrag.storage.types import Clip, VideoRecord
+
+log = logging.getLogger(__name__)
 
 PIPELINE_VERSION = 7  # bump when a change alters clips or their text: stored videos are redone
 
@@ -171,9 +174,12 @@ def decode_and_transcribe(
     analysis_fps: float,
     shot_threshold: float,
     cache_dir: Path | None,
+    decoders: int = 1,
     progress: StageProgress | None = None,
+    watch: Callable[[Analyser, float, Future[None]], None] | None = None,
 ) -> None:
-    """One decode pass (cuts, motion, OCR, caption frames) while a thread runs speech recognition.
+    """One decode pass (cuts, motion, OCR, caption frames), its frames read by `decoders` threads,
+    while a thread runs speech recognition; `watch(analyser, t, speech)` runs after each frame.
 
     Raises:
         InputError: no frame could be decoded.
@@ -193,7 +199,9 @@ def decode_and_transcribe(
             caption_fps=caption_fps,
             caption_side=caption_side,
             shot_threshold=shot_threshold,
+            decoders=decoders,
             progress=report,
+            each=(lambda analyser, t: watch(analyser, t, speech)) if watch else None,
         )
         speech.result()
     for key, seconds in analysis.timings.items():
@@ -224,20 +232,40 @@ def decoded_short(decoded: float, declared: float) -> str | None:
 
 
 def transcribe(work: VideoWork, transcriber: Transcriber, cache_dir: Path | None) -> None:
-    """The video's transcript, from the cache when an earlier run stored it; lost speech is a warning."""
+    """The video's transcript, from the cache when an earlier run stored it; lost speech is a warning.
+
+    The audio is read and heard a window at a time (`media.iter_audio`), so memory does not grow with
+    the track; a track of one window is heard whole, as before windows existed.
+    """
     cached = transcript_cache(cache_dir, work.video_id, transcriber.model_name)
     if cached is not None and cached.is_file():
         work.transcript, work.transcript_cached = Transcript.from_dict(json.loads(cached.read_text())), True
         return
-    with timed(work.timings, "audio"):
-        audio = load_audio(work.path, work.probed)
-    if work.probed.has_audio and audio.size == 0:
+    pieces: list[tuple[float, Transcript]] = []
+    windows = iter_audio(work.path, work.probed)
+    work.timings.setdefault("asr", 0.0)
+    while True:
+        with timed(work.timings, "audio"):
+            window = next(windows, None)
+        if window is None:
+            break
+        start, audio = window
+        with timed(work.timings, "asr"):
+            pieces.append((start, _hear(transcriber, audio, pieces)))
+    if work.probed.has_audio and not pieces:
         work.warnings.append("speech lost: the audio track could not be decoded; the clips carry no transcript.")
-    with timed(work.timings, "asr"):
-        work.transcript = transcriber.transcribe(audio) if audio.size else Transcript(None, [])
+    work.transcript = join_windows(pieces) if pieces else Transcript(None, [])
     lost = work.transcript.lost_speech()
     if lost:
         work.warnings.append(lost)
+
+
+def _hear(transcriber: Transcriber, audio: np.ndarray, before: list[tuple[float, Transcript]]) -> Transcript:
+    """One window's transcript, in the language the earlier windows were heard in (when known)."""
+    heard = next((t.language for _, t in before if t.language), None)
+    if heard and isinstance(transcriber, Transcriber):
+        return transcriber.transcribe(audio, language=heard)
+    return transcriber.transcribe(audio)
 
 
 def transcript_cache(cache_dir: Path | None, video_id: str, model_name: str) -> Path | None:
@@ -278,40 +306,116 @@ def plan(work: VideoWork, *, max_clip: float, min_clip: float) -> None:
 # stage 4: caption -----------------------------------------------------------------------------
 
 
-def caption(work: VideoWork, captioner: Captioner, batch: int, progress: StageProgress | None = None) -> None:
+RESTART = object()
+"""In a stream of planned clips: the clips so far were planned early and wrongly; the whole plan follows."""
+
+
+@dataclass
+class PlannedClip:
+    """One planned clip with its signals, its frames still JPEG (decoded when it is captioned)."""
+
+    start: float
+    end: float
+    samples: list[FrameSample]
+    transcript: str
+    ocr: str
+    stats: dict[str, float | int]
+
+    def frames(self, video_id: str) -> ClipFrames:
+        return ClipFrames(
+            video_id=video_id,
+            start=self.start,
+            end=self.end,
+            frames=[s.frame for s in self.samples],
+            times=[s.time for s in self.samples],
+            transcript=self.transcript,
+            ocr=self.ocr,
+            stats=dict(self.stats),
+        )
+
+
+def planned_clips(work: VideoWork) -> list[PlannedClip]:
+    """Every clip of the video's plan, with its signals."""
+    analysis = work.analysed
+    signals = _ClipSignals(work.heard, analysis.samples, analysis.motion, analysis.ocr, analysis.cuts)
+    return [signals.clip(start, end) for start, end in work.spans]
+
+
+def caption(
+    work: VideoWork,
+    captioner: Captioner,
+    batch: int,
+    progress: StageProgress | None = None,
+    planned: Iterable[PlannedClip | object] | None = None,
+) -> None:
     """Caption the clips `batch` at a time, decoding the next batch's frames while one is captioned.
 
+    `planned` streams the clips as the analyse stage settles them (with `RESTART` when an early plan
+    turned out wrong); by default they are the work's whole plan. Batches are the same either way.
     The caption frames are dropped afterwards: later stages need only the text.
     """
-    signals = _ClipSignals(work.video_id, work.heard, work.analysed)
-    spans, size = work.spans, max(1, batch)
+    size = max(1, batch)
+    feed = iter(planned_clips(work) if planned is None else planned)
+    streamed = planned is not None
 
-    def frames(first: int) -> list[ClipFrames]:
-        return [signals.clip(start, end) for start, end in spans[first : first + size]]
+    def next_batch() -> list[PlannedClip] | object | None:
+        items: list[PlannedClip] = []
+        for item in feed:
+            if item is RESTART:
+                return RESTART
+            assert isinstance(item, PlannedClip)
+            items.append(item)
+            if len(items) == size:
+                break
+        return items or None
 
-    with timed(work.timings, "caption"), ThreadPoolExecutor(1, thread_name_prefix="clip-frames") as pool:
-        upcoming = pool.submit(frames, 0)
-        for first in range(0, len(spans), size):
-            items = upcoming.result()
-            if first + size < len(spans):
-                upcoming = pool.submit(frames, first + size)
-            for item, text in zip(items, captioner.caption(items)):
-                work.clips.append(
-                    Clip(
-                        video_id=work.video_id,
-                        video=work.path,
-                        index=len(work.clips),
-                        start=item.start,
-                        end=item.end,
-                        transcript=item.transcript,
-                        ocr=item.ocr,
-                        caption=text.text,
-                        caption_fields=text.fields,
-                    )
-                )
-            if progress:
-                progress("caption", len(work.clips), len(spans))
-    work.analysed.samples = []
+    def frames() -> tuple[list[ClipFrames], float] | object | None:
+        started = time.perf_counter()
+        items = next_batch()
+        waited = time.perf_counter() - started
+        if items is None or items is RESTART:
+            return items
+        assert isinstance(items, list)
+        return [item.frames(work.video_id) for item in items], waited
+
+    started, waited = time.perf_counter(), 0.0
+    with ThreadPoolExecutor(1, thread_name_prefix="clip-frames") as pool:
+        upcoming = pool.submit(frames)
+        while True:
+            before = time.perf_counter()
+            got = upcoming.result()
+            if got is None:
+                break
+            upcoming = pool.submit(frames)
+            if got is RESTART:
+                work.clips.clear()
+                continue
+            assert isinstance(got, tuple)
+            items, feed_wait = got
+            waited += min(feed_wait, time.perf_counter() - before)  # the time this thread sat idle on the feed
+            _caption_batch(work, captioner, items)
+            if progress and (not streamed or work.spans):
+                progress("caption", len(work.clips), max(len(work.spans), len(work.clips)))
+    work.timings["caption"] = work.timings.get("caption", 0.0) + time.perf_counter() - started - waited
+    if work.analysis is not None:
+        work.analysis.samples = []
+
+
+def _caption_batch(work: VideoWork, captioner: Captioner, items: list[ClipFrames]) -> None:
+    for item, text in zip(items, captioner.caption(items)):
+        work.clips.append(
+            Clip(
+                video_id=work.video_id,
+                video=work.path,
+                index=len(work.clips),
+                start=item.start,
+                end=item.end,
+                transcript=item.transcript,
+                ocr=item.ocr,
+                caption=text.text,
+                caption_fields=text.fields,
+            )
+        )
 
 
 # stage 5: embed -------------------------------------------------------------------------------
@@ -340,6 +444,71 @@ def write(work: VideoWork, store: ClipStore) -> None:
     work.points, work.written = [], True
 
 
+def decoder_threads() -> int:
+    """Decoder threads per video by default: 1, the analyse thread reads.
+
+    More (`StageConfig.decoders`) read decord in segments (`media.iter_frames`), but each of decord's
+    readers decodes ahead of its caller without bound, so memory would follow the video again: give
+    more only with the memory to hold it (the in-process executor already overlaps decode with
+    speech and captions).
+    """
+    return 1
+
+
+class ClipRelease:
+    """Hands out a video's clips while it is still decoded: once speech recognition is done, every
+    `every_s` seconds of video, the clips that no later frame can change (`settled_spans` over the
+    settled cuts), with their signals; at the end the rest of the whole plan. The early clips are
+    checked against the whole plan: on any difference (which the settling rules should rule out)
+    `RESTART` and the whole plan follow, so the captions are always those of the whole plan."""
+
+    def __init__(
+        self,
+        work: VideoWork,
+        release: Callable[[list[PlannedClip] | object], None],
+        max_clip: float,
+        min_clip: float,
+        every_s: float = 10.0,
+    ) -> None:
+        self.work, self.release = work, release
+        self.max_clip, self.min_clip, self.every_s = max_clip, min_clip, every_s
+        self.released: list[PlannedClip] = []
+        self.tried_at = 0.0
+
+    def watch(self, analyser: Analyser, t: float, speech: Future[None]) -> None:
+        if t - self.tried_at < self.every_s or not speech.done() or speech.exception() is not None:
+            return
+        self.tried_at = t
+        cuts, until = analyser.settled_cuts()
+        transcript = self.work.transcript
+        if transcript is None:
+            return
+        spans = settled_spans(
+            until,
+            cuts,
+            max_clip=self.max_clip,
+            min_clip=self.min_clip,
+            pauses=cut_candidates(transcript),
+            words=word_spans(transcript),
+        )
+        if len(spans) <= len(self.released):
+            return
+        signals = _ClipSignals(transcript, analyser.samples, analyser.motion, analyser.texts, cuts)
+        fresh = [signals.clip(start, end) for start, end in spans[len(self.released) :]]
+        self.released.extend(fresh)
+        self.release(fresh)
+
+    def finish(self, work: VideoWork) -> None:
+        whole = planned_clips(work)
+        done = len(self.released)
+        if whole[:done] == self.released:
+            self.release(whole[done:])
+            return
+        log.warning("%s: the clips planned early differ from the whole plan; captioning it again", work.path)
+        self.release(RESTART)
+        self.release(whole)
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """What the stages need besides their models: small and picklable, so Ray workers get a copy."""
@@ -351,6 +520,7 @@ class StageConfig:
     caption_batch: int
     embed_caption: bool
     asr_model: str
+    decoders: int = 1
 
     @classmethod
     def of(
@@ -369,13 +539,25 @@ class StageConfig:
             max(1, caption_batch),
             captioner.embed_caption,
             transcriber.model_name,
+            decoder_threads(),
         )
 
     def analyse(
-        self, work: VideoWork, transcriber: Transcriber, ocr: TextReader | None, progress: StageProgress | None = None
+        self,
+        work: VideoWork,
+        transcriber: Transcriber,
+        ocr: TextReader | None,
+        progress: StageProgress | None = None,
+        release: Callable[[list[PlannedClip] | object], None] | None = None,
     ) -> None:
-        """Decode pass beside speech recognition, then the clip plan."""
+        """Decode pass beside speech recognition, then the clip plan.
+
+        With `release`, the clips are handed out as they settle while the video is still decoded
+        (`ClipRelease`), the rest once the plan is whole — all of them, after `RESTART`, if the
+        early ones differ from the whole plan's.
+        """
         options = self.options
+        releaser = ClipRelease(work, release, options.max_clip, options.min_clip) if release else None
         decode_and_transcribe(
             work,
             transcriber=transcriber,
@@ -385,49 +567,64 @@ class StageConfig:
             analysis_fps=options.analysis_fps,
             shot_threshold=options.shot_threshold,
             cache_dir=self.cache_dir,
+            decoders=self.decoders,
             progress=progress,
+            watch=releaser.watch if releaser else None,
         )
         plan(work, max_clip=options.max_clip, min_clip=options.min_clip)
+        if releaser:
+            releaser.finish(work)
 
-    def caption(self, work: VideoWork, captioner: Captioner, progress: StageProgress | None = None) -> None:
-        caption(work, captioner, self.caption_batch, progress)
+    def caption(
+        self,
+        work: VideoWork,
+        captioner: Captioner,
+        progress: StageProgress | None = None,
+        planned: Iterable[PlannedClip | object] | None = None,
+    ) -> None:
+        caption(work, captioner, self.caption_batch, progress, planned)
 
     def embed(self, work: VideoWork, embedder: Embedder) -> None:
         embed(work, embedder, self.embed_caption)
 
 
 class _ClipSignals:
-    """Per-clip views of one video's analysis, with the time arrays built once (not per batch)."""
+    """Per-clip views of one video's signals, with the time arrays built once (not per clip)."""
 
-    def __init__(self, video_id: str, transcript: Transcript, analysis: Analysis) -> None:
-        self.video_id, self.transcript, self.analysis = video_id, transcript, analysis
-        self.sample_times = np.array([s.time for s in analysis.samples], dtype=np.float64)
-        motion = np.array(analysis.motion, dtype=np.float64).reshape(-1, 2)
-        self.motion_times, self.motion = motion[:, 0], motion[:, 1]
-        self.ocr_times = np.array([t for t, _ in analysis.ocr], dtype=np.float64)
-        self.cuts = np.array(analysis.cuts, dtype=np.float64)
+    def __init__(
+        self,
+        transcript: Transcript,
+        samples: list[FrameSample],
+        motion: list[tuple[float, float]],
+        ocr: list[tuple[float, list[str]]],
+        cuts: list[float],
+    ) -> None:
+        self.transcript, self.samples, self.ocr = transcript, samples, ocr
+        self.sample_times = np.array([s.time for s in samples], dtype=np.float64)
+        moving = np.array(motion, dtype=np.float64).reshape(-1, 2)
+        self.motion_times, self.motion = moving[:, 0], moving[:, 1]
+        self.ocr_times = np.array([t for t, _ in ocr], dtype=np.float64)
+        self.cuts = np.array(cuts, dtype=np.float64)
 
     @staticmethod
     def _between(times: np.ndarray, start: float, end: float) -> slice:
         return slice(int(np.searchsorted(times, start, "left")), int(np.searchsorted(times, end, "left")))
 
-    def clip(self, start: float, end: float) -> ClipFrames:
-        """The frames (decoded here), speech, on-screen text and measurements of [start, end)."""
-        samples = self.analysis.samples[self._between(self.sample_times, start, end)]
+    def clip(self, start: float, end: float) -> PlannedClip:
+        """The frames (still JPEG), speech, on-screen text and measurements of [start, end)."""
+        samples = self.samples[self._between(self.sample_times, start, end)]
         if not samples and len(self.sample_times):
-            samples = [self.analysis.samples[int(np.abs(self.sample_times - (start + end) / 2).argmin())]]
-        ocr = self.analysis.ocr[self._between(self.ocr_times, start, end)]
+            samples = [self.samples[int(np.abs(self.sample_times - (start + end) / 2).argmin())]]
+        ocr = self.ocr[self._between(self.ocr_times, start, end)]
         moving = self.motion[self._between(self.motion_times, start, end)]
         stats = {
             "motion": float(moving.mean()) if moving.size else 0.0,
             "cuts": int(((self.cuts > start) & (self.cuts < end)).sum()),
         }
-        return ClipFrames(
-            video_id=self.video_id,
+        return PlannedClip(
             start=start,
             end=end,
-            frames=[s.frame for s in samples],
-            times=[s.time for s in samples],
+            samples=samples,
             transcript=self.transcript.text_between(start, end),
             ocr="\n".join(merge_lines([lines for _, lines in ocr])),
             stats=stats,

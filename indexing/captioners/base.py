@@ -52,12 +52,23 @@ class Captioner(ABC):
         max_side: longest side, in pixels, of the frames it wants (frames are resized to fit).
         embed_caption: whether captions carry content worth embedding for search (a model's
             description does; generic measurements would only dilute the clip's own words).
+        uses_gpu: runs its model on this machine's GPU: an executor gives each caption worker one
+            GPU and checks the model on that worker.
+        parallel_workers: caption workers worth running when it uses no GPU (a client of a server
+            keeps several busy; a local model on the CPU, one).
     """
 
     name: str = "captioner"
     embed_caption: bool = True
     fps: float = 1.0
     max_side: int = 448
+    uses_gpu: bool = False
+    parallel_workers: int = 1
+
+    def clips_per_chunk(self, requested: int = 0) -> int:
+        """Clips the caption stage hands to `caption` at once; `requested` is the user's clips per call
+        (VIDRAG_CAPTIONER_BATCH, 0 = automatic). Default: what was asked, at least one."""
+        return max(1, requested)
 
     @abstractmethod
     def caption(self, clips: list[ClipFrames]) -> list[Caption]:

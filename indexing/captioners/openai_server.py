@@ -88,6 +88,7 @@ class OpenAICaptioner(Captioner):
     """
 
     name = "openai"
+    parallel_workers = 2  # the client bounds its own requests per server
 
     def __init__(
         self,
@@ -307,6 +308,7 @@ class VLLMOfflineCaptioner(Captioner):
     """
 
     name = "vllm"
+    parallel_workers = 2
 
     def __init__(
         self,

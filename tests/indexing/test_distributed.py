@@ -16,7 +16,11 @@ import pytest
 
 from tests import media
 from vidrag.api.wiring import open_library, worker_part
+from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner
+from vidrag.indexing.captioners.openai_server import OpenAICaptioner
+from vidrag.indexing.describe import Describer
 from vidrag.indexing.distributed import CRASH_HOOK, RayPlan
+from vidrag.indexing.graph import Needs, caption_needs
 from vidrag.indexing.pipeline import IngestResult, throughput
 from vidrag.storage.edge_store import EdgeClipStore
 from vidrag.storage.errors import BackendUnavailable
@@ -138,17 +142,21 @@ def test_plain_ingest_never_imports_ray(tmp_path):
     assert "empty" in done.stderr  # the ingest did run
 
 
-def test_pools_are_sized_to_the_cluster():
-    plan = RayPlan.for_cluster({"CPU": 16.0}, "describer")
+def test_pools_are_sized_to_the_cluster_from_what_the_captioner_declares():
+    describer = caption_needs(Describer())
+    plan = RayPlan.for_cluster({"CPU": 16.0}, describer)
     assert (plan.analyse_workers, plan.caption_workers, plan.caption_gpus, plan.embed_workers) == (15, 1, 0.0, 1)
     assert plan.cpus() == 16
-    gpu = RayPlan.for_cluster({"CPU": 64.0, "GPU": 4.0}, "minicpm", direct_write=True)
+    minicpm = caption_needs(MiniCPMCaptioner(), 16)
+    assert minicpm == Needs(gpus=1.0, cpus=1.0, workers=0, batch=64)  # 4 calls' worth of clips a chunk
+    gpu = RayPlan.for_cluster({"CPU": 64.0, "GPU": 4.0}, minicpm, direct_write=True)
     assert (gpu.caption_workers, gpu.caption_gpus, gpu.caption_cpus, gpu.analyse_workers) == (4, 1.0, 1.0, 59)
-    server = RayPlan.for_cluster({"CPU": 8.0}, "openai", workers=3)
+    client = caption_needs(OpenAICaptioner(url="http://localhost:8000/v1"))
+    server = RayPlan.for_cluster({"CPU": 8.0}, client, workers=3)
     assert (server.analyse_workers, server.caption_workers, server.caption_gpus) == (3, 2, 0.0)
-    assert RayPlan.for_cluster({"CPU": 2.0}, "describer").analyse_workers == 1
-    with pytest.raises(BackendUnavailable, match="GPU"):
-        RayPlan.for_cluster({"CPU": 8.0}, "minicpm")
+    assert RayPlan.for_cluster({"CPU": 2.0}, describer).analyse_workers == 1
+    with pytest.raises(BackendUnavailable, match="VIDRAG_CAPTIONER=minicpm on Ray needs GPU"):
+        RayPlan.for_cluster({"CPU": 8.0}, minicpm, captioner_name="minicpm")
 
 
 def test_throughput_adds_each_stage_busy_time_over_videos():
