@@ -50,6 +50,10 @@ def _open(for_ingest: bool = False):
     """The library: the running server's (`vidrag serve` on this home), else opened in this process."""
     from vidrag.api.client import open_library
 
+    if for_ingest:
+        from vidrag.indexing import heap
+
+        heap.bound_heap()  # this process is ours: its allocator may be set for a long ingest
     return open_library(_settings(), for_ingest=for_ingest)
 
 

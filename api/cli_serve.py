@@ -41,6 +41,9 @@ def serve(
             f"A vidrag server already serves {settings.home} at {running.url} "
             f"({discovery.describe_process(running.pid)}); stop it first, or use it."
         )
+    from vidrag.indexing import heap
+
+    heap.bound_heap()  # the server's process is ours and ingests: keep its heap near what it holds
     # One intra-op torch thread: a query embeds one short sentence, and OpenMP teams spinning across
     # concurrent requests cost far more than they save (p50 of /search 495 ms → 18 ms on 2 cores).
     # Set on torch itself, not through OMP_NUM_THREADS, which every OpenMP library in the process reads.

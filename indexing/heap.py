@@ -7,6 +7,10 @@ where freed space is kept for reuse rather than returned: the process grows with
 after the nine sample videos). `bound_heap` caps the arenas, keeps large blocks mapped (returned to
 the system when freed) and trims the heap's top; `trim` hands free heap memory back after a video.
 Elsewhere (musl, macOS, Windows) both do nothing.
+
+`bound_heap` changes the whole process's allocator, so only vidrag's own processes call it (`vidrag
+ingest`, `vidrag demo`, `vidrag serve`); an application that imports vidrag keeps its own settings
+unless it calls `bound_heap()` itself. `trim` is harmless anywhere and runs after every video.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vidrag.indexing import heap, stages, streaming
+from vidrag.indexing import stages, streaming
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.captioners.base import Captioner
 from vidrag.indexing.embed import Embedder
@@ -158,7 +158,6 @@ class Indexer:
             BackendUnavailable, ModelMissing: the captioner cannot start (checked before any file).
         """
         self.captioner.check()
-        heap.bound_heap()
         files, results = self.expand(paths)
         try:
             # one index build after the batch (HNSW once a segment passes the policy's threshold)

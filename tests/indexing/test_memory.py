@@ -19,12 +19,14 @@ _CHILD = r"""
 import json, resource, sys
 from pathlib import Path
 from tests.fakes import ScriptedTranscriber, WordHashEmbedder
+from vidrag.indexing import heap
 from vidrag.indexing.describe import Describer
 from vidrag.indexing.pipeline import Indexer
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.edge_store import EdgeClipStore
 
 video, home = Path(sys.argv[1]), Path(sys.argv[2])
+heap.bound_heap()  # as the CLI and the server do for their own process
 embedder = WordHashEmbedder()
 store = EdgeClipStore(home / "qdrant", dim=embedder.dim)
 indexer = Indexer(store=store, catalog=Catalog(home / "catalog.sqlite"), embedder=embedder,
