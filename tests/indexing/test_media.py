@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests import media
-from vidrag.indexing.media import iter_frames, load_audio, probe, read_frames_at
+from vidrag.indexing.media import iter_audio, iter_frames, load_audio, probe, read_frames_at
 from vidrag.storage.errors import InputError
 
 
@@ -92,3 +92,18 @@ def test_random_access_reads_the_right_frames(tmp_path):
     assert [f.shape for f in frames] == [(90, 160, 3)] * 3
     # Each requested time lies in a different shot: the pictures differ.
     assert np.abs(frames[0].astype(int) - frames[2].astype(int)).mean() > 20
+
+
+def test_audio_comes_in_bounded_windows_that_add_up_to_the_whole_track(tmp_path):
+    path = media.speech_video(tmp_path)
+    info = probe(path)
+    whole = load_audio(path, info)
+    windows = list(iter_audio(path, info, window_s=1.0))
+    assert len(windows) >= 3 and all(chunk.size <= 16000 for _, chunk in windows)
+    starts = [start for start, _ in windows]
+    assert starts == [sum(chunk.size for _, chunk in windows[:n]) / 16000 for n in range(len(windows))]
+    np.testing.assert_array_equal(np.concatenate([chunk for _, chunk in windows]), whole)
+    # a track no longer than the window comes whole, as load_audio reads it
+    [(start, alone)] = list(iter_audio(path, info))
+    assert start == 0.0
+    np.testing.assert_array_equal(alone, whole)
