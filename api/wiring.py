@@ -110,7 +110,7 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
 
     settings = settings or Settings()
     check_home(settings.home)
-    embedder = Embedder(settings.embedder)
+    embedder = Embedder(settings.embedder, cache_dir=settings.cache_dir)
     try:
         catalog = Catalog(settings.catalog_path)
     except sqlite3.Error as err:

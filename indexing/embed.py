@@ -14,9 +14,14 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidrag.storage.errors import ModelMissing
 from vidrag.storage.qdrant_store import SparseVector
+
+if TYPE_CHECKING:
+    from vidrag.indexing.query_encoder import QueryEncoder
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +148,25 @@ _LOAD_LOCK = threading.Lock()
 
 
 class Embedder:
-    """A sentence-transformers model, loaded on first use, with the sparse encoder beside it."""
+    """A sentence-transformers model, loaded on first use, with the sparse encoder beside it.
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32) -> None:
+    With a `cache_dir`, query-time texts (`query_dense`) are embedded by the model's ONNX export
+    (`indexing/query_encoder.py`), made there the first time the torch model is loaded, so a process
+    that only searches never imports torch; documents (`dense`) always go through torch.
+    """
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32, cache_dir: Path | None = None
+    ) -> None:
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
+        self.cache_dir = cache_dir
         self.sparse = SparseEncoder()
         self._model = None
+        self._queries: QueryEncoder | None = None
+        self._queries_known = False
+        self._queries_lock = threading.Lock()
 
     def _load(self):
         if self._model is not None:
@@ -184,6 +200,46 @@ class Embedder:
         model = self._load()
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
+
+    def _folder(self) -> Path | None:
+        """The model's local folder (the bundled default, or a folder given as the model), if it has one."""
+        try:
+            folder = Path(resolve_model(self.model_name))
+        except ModelMissing:
+            return None
+        return folder if folder.is_dir() else None
+
+    def query_encoder(self) -> QueryEncoder | None:
+        """The ONNX query encoder: opened from the cache, else exported from the torch model (loading
+        it) and kept for every later process; None where it cannot be had (then queries use torch)."""
+        if self._queries_known:
+            return self._queries
+        with self._queries_lock:
+            if not self._queries_known:
+                from vidrag.indexing import query_encoder
+
+                folder = self._folder()
+                if folder is not None and self.cache_dir is not None:
+                    encoder = query_encoder.open_exported(folder, self.cache_dir)
+                    self._queries = encoder or query_encoder.export(self._load(), folder, self.cache_dir)
+                self._queries_known = True
+        return self._queries
+
+    def prepare_queries(self) -> None:
+        """Make the query encoder now if the torch model is loaded anyway (after an ingest), so the
+        next process's first search need not load it."""
+        if self._model is not None:
+            self.query_encoder()
+
+    def query_dense(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length dense vectors for query-time texts (a search query, the sentences an answer
+        weighs): the same model as `dense`, run without torch where its export exists."""
+        if not texts:
+            return []
+        encoder = self.query_encoder()
+        if encoder is None:
+            return self.dense(texts)
+        return encoder.encode(texts).tolist()
 
     def dense(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit-length dense vectors, one per text."""

@@ -163,6 +163,7 @@ class Indexer:
             # one index build after the batch (HNSW once a segment passes the policy's threshold)
             with self.store.bulk():
                 results.extend(streaming.stream(self, files, progress))
+            self.embedder.prepare_queries()
         finally:
             # One model in memory at a time: free the stage's models (they reload on next use).
             self.captioner.close()

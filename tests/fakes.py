@@ -42,6 +42,11 @@ class WordHashEmbedder:
             out.append((vector / norm if norm else vector).tolist())
         return out
 
+    query_dense = dense
+
+    def prepare_queries(self) -> None:
+        """Queries use `dense` itself."""
+
 
 class ScriptedTranscriber:
     """Hears `script` spread evenly over any audio that has sound in it (nothing in silence), with a

@@ -264,7 +264,7 @@ class Library:
             known = {text: self._vectors[text] for text in unique if text in self._vectors}
         missing = [text for text in unique if text not in known]
         if missing:
-            fresh = dict(zip(missing, np.asarray(self.embedder.dense(missing), dtype=np.float64)))
+            fresh = dict(zip(missing, np.asarray(self.embedder.query_dense(missing), dtype=np.float64)))
             with self._vectors_lock:
                 self._vectors.update(fresh)
             known.update(fresh)
@@ -304,7 +304,7 @@ class Library:
             raise InputError(f"The time range is empty: start {start} >= end {end}.")
         keys = [video] if isinstance(video, str) else list(video or [])
         video_ids = [self.video(key).id for key in keys] or None
-        dense = self.embedder.dense([query])[0]
+        dense = self.embedder.query_dense([query])[0]
         sparse = self.embedder.sparse.query(query)
         hits = self.store.search(
             dense,
