@@ -38,9 +38,8 @@ from starlette.responses import JSONResponse
 from vidrag import __version__
 from vidrag.agent.llm_agent import json_tool, llama_tools
 from vidrag.api import mcp_tools
-from vidrag.api.app import is_loopback
 from vidrag.api.routers import API_KEY_HEADER, bearer_token, key_opens
-from vidrag.api.security import argument_problems
+from vidrag.api.security import argument_problems, is_loopback
 from vidrag.storage.errors import contain
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
 
