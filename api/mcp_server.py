@@ -90,7 +90,8 @@ class VidragTools:
         meta = self.spec(name)
         if meta is None:
             return self._check_ask(arguments)
-        known = meta.get_parameters_dict().get("properties", {})
+        known_schema = meta.get_parameters_dict()
+        known = known_schema.get("properties", {})
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         try:
             checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
@@ -99,13 +100,13 @@ class VidragTools:
             checked = {}
         else:
             problems += argument_problems(checked)
-        problems += mcp_tools.check_bounds(name, checked)
+        problems += mcp_tools.check_bounds(known_schema, checked)
         if problems:
             raise ValueError(f"Bad arguments for {name}: {'; '.join(problems)}. Its parameters are {list(known)}.")
         return checked
 
     def _check_ask(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        known = list(mcp_tools.ASK_SCHEMA["properties"])
+        known = list(mcp_tools.AskArguments.model_fields)
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         question, top_k = arguments.get("question"), arguments.get("top_k", 5)
         if not isinstance(question, str):
@@ -114,7 +115,8 @@ class VidragTools:
             problems.append("top_k: must be an integer")
         if not problems:
             problems += argument_problems({"question": question})
-            problems += mcp_tools.check_bounds(mcp_tools.ASK, {"question": question, "top_k": top_k})
+            schema = mcp_tools.AskArguments.model_json_schema()
+            problems += mcp_tools.check_bounds(schema, {"question": question, "top_k": top_k})
         if problems:
             raise ValueError(f"Bad arguments for ask: {'; '.join(problems)}. Its parameters are {known}.")
         return {"question": question, "top_k": top_k}
