@@ -17,7 +17,7 @@ import numpy as np
 
 from vidrag.indexing.media import MediaInfo, iter_frames, resize_to
 from vidrag.indexing.ocr import TextReader
-from vidrag.indexing.segment import ShotDetector, change_spikes, merge_cuts
+from vidrag.indexing.segment import SHOT_THRESHOLD, ShotDetector, change_spikes, merge_cuts
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Analyser:
         analysis_fps: float = 1.0,
         caption_fps: float = 0.5,
         caption_side: int = 480,
-        shot_threshold: float = 27.0,
+        shot_threshold: float = SHOT_THRESHOLD,
         ocr_change: float = 0.01,
     ) -> None:
         self.info, self.ocr, self.caption_side, self.ocr_change = info, ocr, caption_side, ocr_change
@@ -185,7 +185,7 @@ def analyse(
     analysis_fps: float = 1.0,
     caption_fps: float = 0.5,
     caption_side: int = 480,
-    shot_threshold: float = 27.0,
+    shot_threshold: float = SHOT_THRESHOLD,
     ocr_change: float = 0.01,
     decoders: int = 1,
     progress: Callable[[float, float], None] | None = None,
