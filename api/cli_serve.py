@@ -1,7 +1,7 @@
 """`vidrag serve`: run the REST API and web page with uvicorn; `vidrag mcp`: the MCP server on stdio.
 
 `serve` refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
-add and delete videos. Registered on the main CLI by `vidrag.api.cli` (`register(app)`).
+add and delete videos.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import typer
 
 log = logging.getLogger(__name__)
 
+app = typer.Typer()
+"""`vidrag serve` and `vidrag mcp`, mounted on the main CLI by `vidrag.api.cli`."""
 
+
+@app.command("serve")
 def serve(
     host: Annotated[
         str, typer.Option(help="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")
@@ -97,6 +101,7 @@ def run_owning(app, home, host: str, port: int) -> None:
         discovery.withdraw(home)
 
 
+@app.command("mcp")
 def mcp() -> None:
     """Serve the library's tools to an MCP client (Claude Desktop, an IDE) over stdin/stdout.
 
@@ -124,9 +129,3 @@ def mcp() -> None:
         run_stdio(library)
     finally:
         library.close()
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `serve` and `mcp` commands to the vidrag CLI."""
-    app.command("serve")(serve)
-    app.command("mcp")(mcp)
