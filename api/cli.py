@@ -13,13 +13,16 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidrag.api import cli_agent, cli_common, cli_doctor, cli_serve, models_cmd, talking_head_cmd
 from vidrag.storage.errors import InputError, NotFound, VidragError
-from vidrag.storage.types import clock
+from vidrag.storage.types import Hit, clock
+
+if TYPE_CHECKING:
+    from vidrag.indexing.pipeline import IngestResult
 
 # Plain help (rich_markup_mode=None): flags read as flags (`--json`), and rich is not imported at start.
 app = typer.Typer(
@@ -92,7 +95,7 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _print_summary(results) -> None:
+def _print_summary(results: list[IngestResult]) -> None:
     from vidrag.indexing.stages import TRUNCATED
 
     counts = {s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")}
@@ -164,7 +167,7 @@ def search(
         typer.echo("   " + _hit_snippet(hit))
 
 
-def _hit_snippet(hit, width: int = 220) -> str:
+def _hit_snippet(hit: Hit, width: int = 220) -> str:
     """What was said, else what was on screen, else the caption: the part a person reads first."""
     if hit.transcript:
         return _snippet(f"“{hit.transcript}”", width)

@@ -7,9 +7,13 @@ add and delete videos.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,10 @@ def serve(
     run_owning(create_app(settings), settings.home, host, port)
 
 
-def run_owning(app, home, host: str, port: int) -> None:
+def run_owning(app: FastAPI, home: Path, host: str, port: int) -> None:
     """Run `app` with uvicorn, announcing it in `home`'s server.json once it listens (with a fresh owner
     key) and withdrawing it when it stops."""
+    import socket
     import threading
     import time
 
@@ -70,7 +75,7 @@ def run_owning(app, home, host: str, port: int) -> None:
     from vidrag.api import discovery
 
     class OwningServer(uvicorn.Server):
-        async def shutdown(self, sockets=None) -> None:
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             discovery.withdraw(home)  # first: clients stop coming (uvicorn ends a SIGTERM'd process after this)
             await super().shutdown(sockets)
 
