@@ -90,8 +90,8 @@ class VidragTools:
         meta = self.spec(name)
         if meta is None:
             return self._check_ask(arguments)
-        known_schema = meta.get_parameters_dict()
-        known = known_schema.get("properties", {})
+        schema = meta.get_parameters_dict()
+        known = schema.get("properties", {})
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         try:
             checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
@@ -100,7 +100,7 @@ class VidragTools:
             checked = {}
         else:
             problems += argument_problems(checked)
-        problems += mcp_tools.check_bounds(known_schema, checked)
+        problems += mcp_tools.check_bounds(schema, checked)
         if problems:
             raise ValueError(f"Bad arguments for {name}: {'; '.join(problems)}. Its parameters are {list(known)}.")
         return checked
