@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vidrag.indexing.analysis import ANALYSIS_FPS
 from vidrag.indexing.segment import MAX_CLIP, MIN_CLIP, SHOT_THRESHOLD
 
 
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
         "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."
     )
     ocr_lang: str = Field("eng", description="tesseract languages, e.g. eng+deu.")
-    analysis_fps: float = Field(1.0, description="Frames per second examined for OCR and description.")
+    analysis_fps: float = Field(ANALYSIS_FPS, description="Frames per second examined for OCR and description.")
     segment: SegmentSettings = SegmentSettings()
     search_mode: str = Field("hybrid", description="hybrid | dense | sparse")
 

@@ -21,6 +21,9 @@ from vidrag.indexing.segment import SHOT_THRESHOLD, ShotDetector, change_spikes,
 
 log = logging.getLogger(__name__)
 
+ANALYSIS_FPS = 1.0
+"""Frames per second examined for on-screen text and the describer (the default of `vidrag ingest`)."""
+
 
 @dataclass
 class FrameSample:
@@ -108,7 +111,7 @@ class Analyser:
         info: MediaInfo,
         *,
         ocr: TextReader | None,
-        analysis_fps: float = 1.0,
+        analysis_fps: float = ANALYSIS_FPS,
         caption_fps: float = 0.5,
         caption_side: int = 480,
         shot_threshold: float = SHOT_THRESHOLD,
@@ -182,7 +185,7 @@ def analyse(
     info: MediaInfo,
     *,
     ocr: TextReader | None,
-    analysis_fps: float = 1.0,
+    analysis_fps: float = ANALYSIS_FPS,
     caption_fps: float = 0.5,
     caption_side: int = 480,
     shot_threshold: float = SHOT_THRESHOLD,

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from vidrag.indexing.analysis import Analyser, Analysis, FrameSample, analyse
+from vidrag.indexing.analysis import ANALYSIS_FPS, Analyser, Analysis, FrameSample, analyse
 from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, join_windows, word_spans
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.embed import Embedder
@@ -62,7 +62,7 @@ class IngestOptions:
     max_clip: float = MAX_CLIP
     min_clip: float = MIN_CLIP
     shot_threshold: float = SHOT_THRESHOLD
-    analysis_fps: float = 1.0
+    analysis_fps: float = ANALYSIS_FPS
 
     def key(self, *parts: str) -> str:
         blob = json.dumps([PIPELINE_VERSION, asdict(self), *parts], sort_keys=True)
