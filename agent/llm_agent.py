@@ -20,6 +20,7 @@ from typing import Any
 from vidrag.agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, visible_text
 from vidrag.agent.prompts import SYSTEM_PROMPT
 from vidrag.storage.errors import BackendUnavailable, VidragError
+from vidrag.tools.arguments import arguments_model
 from vidrag.tools.video_tools import VideoTools
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,11 @@ Stream = Callable[[dict[str, Any]], None]
 
 
 def llama_tools(tools: VideoTools) -> list[Any]:
-    """The VideoTools methods as llama-index FunctionTools returning JSON text."""
+    """The VideoTools methods as llama-index FunctionTools returning JSON text, each with the schema
+    `arguments_model` builds from the method (the one the MCP tool list shows too)."""
     from llama_index.core.tools import FunctionTool
 
-    return [FunctionTool.from_defaults(fn=json_tool(fn)) for fn in tools.functions()]
+    return [FunctionTool.from_defaults(fn=json_tool(fn), fn_schema=arguments_model(fn)) for fn in tools.functions()]
 
 
 def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:

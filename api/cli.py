@@ -1,4 +1,9 @@
-"""The `vidrag` command line: a thin layer over the Library. Data on stdout, messages on stderr."""
+"""The `vidrag` command line: a thin layer over the Library. Data on stdout, messages on stderr.
+
+The whole command tree is `app`: this module's commands (ingest, videos, search, delete, demo) and
+the Typer apps of `cli_agent` (ask, eval), `cli_serve` (serve, mcp), `cli_doctor`, `talking_head_cmd`
+and `models_cmd` (the `models` group), added below; `cli_common` opens the library for all of them.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,16 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from vidrag.api import cli_agent, cli_common, cli_doctor, cli_serve, models_cmd, talking_head_cmd
 from vidrag.storage.errors import InputError, NotFound, VidragError
-from vidrag.storage.types import clock
+from vidrag.storage.types import Hit, clock
+
+if TYPE_CHECKING:
+    from vidrag.indexing.pipeline import IngestResult
 
 # Plain help (rich_markup_mode=None): flags read as flags (`--json`), and rich is not imported at start.
 app = typer.Typer(
@@ -40,23 +49,6 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _settings():
-    from vidrag.api.settings import Settings
-
-    return Settings()
-
-
-def _open(for_ingest: bool = False):
-    """The library: the running server's (`vidrag serve` on this home), else opened in this process."""
-    from vidrag.api.client import open_library
-
-    if for_ingest:
-        from vidrag.indexing import heap
-
-        heap.bound_heap()  # this process is ours: its allocator may be set for a long ingest
-    return open_library(_settings(), for_ingest=for_ingest)
-
-
 def _emit_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -80,13 +72,15 @@ def ingest(
     from vidrag.api.cli_ingest import FileBars, RunBars, echo_speed, ingest_on_ray
     from vidrag.indexing.pipeline import throughput
 
-    library = _open(for_ingest=True)
+    library = cli_common.open_library(for_ingest=True)
     show = not quiet and not json_out and sys.stderr.isatty()
     bars = RunBars(show) if ray else FileBars(show)
     started = time.perf_counter()
     try:
         if ray:
-            results = ingest_on_ray(library, _settings(), paths, address=ray_address, workers=workers, progress=bars)
+            results = ingest_on_ray(
+                library, cli_common.settings(), paths, address=ray_address, workers=workers, progress=bars
+            )
         else:
             results = library.ingest(paths, progress=bars)
     finally:
@@ -101,7 +95,7 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _print_summary(results) -> None:
+def _print_summary(results: list[IngestResult]) -> None:
     from vidrag.indexing.stages import TRUNCATED
 
     counts = {s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")}
@@ -130,7 +124,7 @@ def _print_summary(results) -> None:
 @app.command()
 def videos(json_out: JsonOpt = False) -> None:
     """List the videos in the library."""
-    library = _open()
+    library = cli_common.open_library()
     records = library.videos()
     if json_out:
         _emit_json([r.to_dict() for r in records])
@@ -158,7 +152,7 @@ def search(
     json_out: JsonOpt = False,
 ) -> None:
     """Find the moments that match a query."""
-    library = _open()
+    library = cli_common.open_library()
     hits = library.search(query, k=top_k, video=video, start=start, end=end, mode=mode.value if mode else None)
     if json_out:
         _emit_json([h.to_dict() for h in hits])
@@ -173,7 +167,7 @@ def search(
         typer.echo("   " + _hit_snippet(hit))
 
 
-def _hit_snippet(hit, width: int = 220) -> str:
+def _hit_snippet(hit: Hit, width: int = 220) -> str:
     """What was said, else what was on screen, else the caption: the part a person reads first."""
     if hit.transcript:
         return _snippet(f"“{hit.transcript}”", width)
@@ -190,7 +184,7 @@ def _snippet(text: str, width: int = 220) -> str:
 @app.command()
 def delete(video: Annotated[str, typer.Argument(help="Video id, id prefix, path or file name.")]) -> None:
     """Remove a video from the library (the file is left alone)."""
-    record = _open().delete(video)
+    record = cli_common.open_library().delete(video)
     typer.echo(f"deleted {record.id} {record.path}")
 
 
@@ -209,7 +203,7 @@ def demo(
     build_sample_library(folder)
     from vidrag.api.cli_ingest import FileBars
 
-    library = _open(for_ingest=True)
+    library = cli_common.open_library(for_ingest=True)
     bars = FileBars(enabled=not json_out and sys.stderr.isatty())
     try:
         results = library.ingest([folder], progress=bars)
@@ -240,7 +234,7 @@ def _answer(library, question: str):
         return None
     from vidrag.api.wiring import make_llm
 
-    return answer_question(library, question, llm=make_llm(_settings()))
+    return answer_question(library, question, llm=make_llm(cli_common.settings()))
 
 
 def _print_answer(result) -> None:
@@ -251,29 +245,12 @@ def _print_answer(result) -> None:
         )
 
 
-def _register_extensions() -> None:
-    """Mount the command groups that live in their own modules (ask/eval, serve, models, talking-head)."""
-    import importlib
-
-    for name in (
-        "vidrag.api.cli_agent",
-        "vidrag.api.cli_serve",
-        "vidrag.api.cli_doctor",
-        "vidrag.api.models_cmd",
-        "vidrag.api.talking_head_cmd",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        if hasattr(module, "register"):
-            module.register(app)
-        elif hasattr(module, "models_app"):
-            app.add_typer(module.models_app, name="models", help="Download and list model weights.")
-        elif hasattr(module, "talking_head_command"):
-            app.command("talking-head")(module.talking_head_command)
+# The rest of the command tree, each module's commands in the order `vidrag --help` lists them.
+app.add_typer(cli_agent.app)  # ask, eval
+app.add_typer(cli_serve.app)  # serve, mcp
+app.add_typer(cli_doctor.app)  # doctor
+app.add_typer(talking_head_cmd.app)  # talking-head
+app.add_typer(models_cmd.models_app, name="models", help="Download and list model weights.")
 
 
 def main() -> None:
@@ -288,7 +265,6 @@ def main() -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        _register_extensions()
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)

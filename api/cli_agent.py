@@ -1,4 +1,4 @@
-"""`vidrag ask` and `vidrag eval`: the agent on the command line (mounted by `register(app)`).
+"""`vidrag ask` and `vidrag eval`: the agent on the command line.
 
 `ask` prints the answer and its checked citations as `video @ mm:ss–mm:ss` (or JSON with --json) and
 streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores QA files (by
@@ -16,9 +16,13 @@ from typing import Annotated, Any
 
 import typer
 
+from vidrag.api import cli_common
 from vidrag.storage.types import clock
 
 log = logging.getLogger(__name__)
+
+app = typer.Typer()
+"""`vidrag ask` and `vidrag eval`, mounted on the main CLI by `vidrag.api.cli`."""
 
 
 def _stderr_stream(event: dict[str, Any]) -> None:
@@ -30,6 +34,7 @@ def _stderr_stream(event: dict[str, Any]) -> None:
     sys.stderr.flush()
 
 
+@app.command("ask")
 def ask(
     question: Annotated[str, typer.Argument(help="Your question about the videos.")],
     session: Annotated[
@@ -40,17 +45,16 @@ def ask(
 ) -> None:
     """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
     from vidrag.agent import answer_question
-    from vidrag.api.cli import _open, _settings
     from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
 
-    library = _open()
+    library = cli_common.open_library()
     stream = None if json_out else _stderr_stream
     if is_remote(library):
         result = library.ask(question, session=session, stream=stream, top_k=top_k)
     else:
         result = answer_question(
-            library, question, llm=make_llm(_settings()), session=session, stream=stream, top_k=top_k
+            library, question, llm=make_llm(cli_common.settings()), session=session, stream=stream, top_k=top_k
         )
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
@@ -71,6 +75,7 @@ def ask(
     typer.echo(f"({result['mode']}, {result['seconds']:.1f} s)", err=True)
 
 
+@app.command("eval")
 def eval_command(
     qa_files: Annotated[
         list[Path] | None,
@@ -92,13 +97,12 @@ def eval_command(
     """Score search and answers on QA files: recall@1/5, top-hit IoU, cited-answer share, share answered,
     per file; with --near-miss, the share of unanswerable questions refused or flagged."""
     from vidrag.agent.evaluate import evaluate, evaluate_near_miss
-    from vidrag.api.cli import _open, _settings
     from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
     from vidrag.samples.library import shipped_qa_paths
 
     files = qa_files or ([] if near_miss else shipped_qa_paths())
-    library, llm = _open(), make_llm(_settings())
+    library, llm = cli_common.open_library(), make_llm(cli_common.settings())
     if is_remote(library):
         raise library.needs_local("vidrag eval")
     reports = [{"qa_file": str(path), **evaluate(library, path, llm=llm)} for path in files]
@@ -129,9 +133,3 @@ def eval_command(
             f"{miss['questions']} near-miss questions ({miss['mode']}): refused or flagged {miss['refused']:.2f}, "
             f"answered {miss['answered']}\n"
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add `ask` and `eval` to the vidrag CLI."""
-    app.command("ask")(ask)
-    app.command("eval")(eval_command)

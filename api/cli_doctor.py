@@ -3,7 +3,6 @@
 It prints, per indexed video whose clips the store lacks, the points expected and found, and the fix;
 `--repair` ingests those videos again from their files (the store is rebuilt even though the files are
 unchanged). Exit 0 when the library is consistent (after a repair, when it is again), 1 when it is not.
-Registered on the main CLI by `vidrag.api.cli` (`register(app)`).
 """
 
 from __future__ import annotations
@@ -14,7 +13,13 @@ from typing import Annotated
 
 import typer
 
+from vidrag.api import cli_common
 
+app = typer.Typer()
+"""`vidrag doctor`, mounted on the main CLI by `vidrag.api.cli`."""
+
+
+@app.command("doctor")
 def doctor(
     repair: Annotated[
         bool, typer.Option("--repair", help="Ingest again the videos whose clips the store lacks.")
@@ -22,9 +27,7 @@ def doctor(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Check that the store holds every indexed video's clips (catalog vs store); --repair rebuilds them."""
-    from vidrag.api.cli import _open
-
-    library = _open(for_ingest=repair)
+    library = cli_common.open_library(for_ingest=repair)
     try:
         before = library.integrity()
         repaired: list = []
@@ -52,8 +55,3 @@ def doctor(
         typer.echo(after.summary(), err=not after.ok)
     if not after.ok:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add `doctor` to the vidrag CLI."""
-    app.command("doctor")(doctor)

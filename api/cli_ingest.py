@@ -7,15 +7,18 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+    from vidrag.api.settings import Settings
+    from vidrag.indexing.pipeline import IngestResult
 
-def ingest_on_ray(library, settings, paths, **options) -> list:
+
+def ingest_on_ray(library: Any, settings: Settings, paths: list[Path], **options: Any) -> list[IngestResult]:
     """`vidrag ingest --ray`: Ray's console chatter kept off stdout (which carries the data) and its
     per-dataset INFO lines turned down (vidrag shows its own bars)."""
     from vidrag.api.wiring import ingest_on_ray as run
@@ -78,7 +81,7 @@ class RunBars:
         self.videos: tqdm | None = None
         self.media: tqdm | None = None
 
-    def __call__(self, result, done: int, total: int) -> None:
+    def __call__(self, result: IngestResult, done: int, total: int) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm

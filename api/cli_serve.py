@@ -1,19 +1,27 @@
 """`vidrag serve`: run the REST API and web page with uvicorn; `vidrag mcp`: the MCP server on stdio.
 
 `serve` refuses to listen beyond loopback unless `VIDRAG_API_KEY` is set, since the API can read,
-add and delete videos. Registered on the main CLI by `vidrag.api.cli` (`register(app)`).
+add and delete videos.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 log = logging.getLogger(__name__)
 
+app = typer.Typer()
+"""`vidrag serve` and `vidrag mcp`, mounted on the main CLI by `vidrag.api.cli`."""
 
+
+@app.command("serve")
 def serve(
     host: Annotated[
         str, typer.Option(help="Interface to listen on; beyond loopback needs VIDRAG_API_KEY.")
@@ -55,9 +63,10 @@ def serve(
     run_owning(create_app(settings), settings.home, host, port)
 
 
-def run_owning(app, home, host: str, port: int) -> None:
+def run_owning(app: FastAPI, home: Path, host: str, port: int) -> None:
     """Run `app` with uvicorn, announcing it in `home`'s server.json once it listens (with a fresh owner
     key) and withdrawing it when it stops."""
+    import socket
     import threading
     import time
 
@@ -66,7 +75,7 @@ def run_owning(app, home, host: str, port: int) -> None:
     from vidrag.api import discovery
 
     class OwningServer(uvicorn.Server):
-        async def shutdown(self, sockets=None) -> None:
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             discovery.withdraw(home)  # first: clients stop coming (uvicorn ends a SIGTERM'd process after this)
             await super().shutdown(sockets)
 
@@ -97,6 +106,7 @@ def run_owning(app, home, host: str, port: int) -> None:
         discovery.withdraw(home)
 
 
+@app.command("mcp")
 def mcp() -> None:
     """Serve the library's tools to an MCP client (Claude Desktop, an IDE) over stdin/stdout.
 
@@ -124,9 +134,3 @@ def mcp() -> None:
         run_stdio(library)
     finally:
         library.close()
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `serve` and `mcp` commands to the vidrag CLI."""
-    app.command("serve")(serve)
-    app.command("mcp")(mcp)

@@ -38,9 +38,8 @@ from starlette.responses import JSONResponse
 from vidrag import __version__
 from vidrag.agent.llm_agent import json_tool, llama_tools
 from vidrag.api import mcp_tools
-from vidrag.api.app import is_loopback
 from vidrag.api.routers import API_KEY_HEADER, bearer_token, key_opens
-from vidrag.api.security import argument_problems
+from vidrag.api.security import argument_problems, is_loopback
 from vidrag.storage.errors import contain
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
 
@@ -91,7 +90,8 @@ class VidragTools:
         meta = self.spec(name)
         if meta is None:
             return self._check_ask(arguments)
-        known = meta.get_parameters_dict().get("properties", {})
+        schema = meta.get_parameters_dict()
+        known = schema.get("properties", {})
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         try:
             checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
@@ -100,13 +100,13 @@ class VidragTools:
             checked = {}
         else:
             problems += argument_problems(checked)
-        problems += mcp_tools.check_bounds(name, checked)
+        problems += mcp_tools.check_bounds(schema, checked)
         if problems:
             raise ValueError(f"Bad arguments for {name}: {'; '.join(problems)}. Its parameters are {list(known)}.")
         return checked
 
     def _check_ask(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        known = list(mcp_tools.ASK_SCHEMA["properties"])
+        known = list(mcp_tools.AskArguments.model_fields)
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         question, top_k = arguments.get("question"), arguments.get("top_k", 5)
         if not isinstance(question, str):
@@ -115,7 +115,8 @@ class VidragTools:
             problems.append("top_k: must be an integer")
         if not problems:
             problems += argument_problems({"question": question})
-            problems += mcp_tools.check_bounds(mcp_tools.ASK, {"question": question, "top_k": top_k})
+            schema = mcp_tools.AskArguments.model_json_schema()
+            problems += mcp_tools.check_bounds(schema, {"question": question, "top_k": top_k})
         if problems:
             raise ValueError(f"Bad arguments for ask: {'; '.join(problems)}. Its parameters are {known}.")
         return {"question": question, "top_k": top_k}

@@ -11,11 +11,14 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vidrag.indexing.analysis import ANALYSIS_FPS
+from vidrag.indexing.segment import MAX_CLIP, MIN_CLIP, SHOT_THRESHOLD
+
 
 class SegmentSettings(BaseModel):
-    max_clip: float = Field(10.0, description="Longest clip, seconds.")
-    min_clip: float = Field(2.0, description="Clips shorter than this are merged into a neighbour.")
-    shot_threshold: float = Field(27.0, description="PySceneDetect ContentDetector threshold.")
+    max_clip: float = Field(MAX_CLIP, description="Longest clip, seconds.")
+    min_clip: float = Field(MIN_CLIP, description="Clips shorter than this are merged into a neighbour.")
+    shot_threshold: float = Field(SHOT_THRESHOLD, description="PySceneDetect ContentDetector threshold.")
 
 
 class Settings(BaseSettings):
@@ -49,7 +52,7 @@ class Settings(BaseSettings):
         "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."
     )
     ocr_lang: str = Field("eng", description="tesseract languages, e.g. eng+deu.")
-    analysis_fps: float = Field(1.0, description="Frames per second examined for OCR and description.")
+    analysis_fps: float = Field(ANALYSIS_FPS, description="Frames per second examined for OCR and description.")
     segment: SegmentSettings = SegmentSettings()
     search_mode: str = Field("hybrid", description="hybrid | dense | sparse")
 

@@ -1,11 +1,9 @@
 """`vidrag talking-head`: a portrait and a script in, an mp4 of that person speaking it out.
 
-A plain function with typer options, registered by the CLI as
-`app.command("talking-head")(talking_head_command)`. It is a thin layer over
-`vidrag.tools.talking_head.generate_talking_head`: it fills a `TalkingHeadRequest` from the options
-(the script as text or `@file`), shows a progress
-bar on stderr and prints the result (paths on stdout, or JSON with `--json`). Errors propagate as
-vidrag errors, which the CLI's `main` turns into a message and an exit code.
+A thin layer over `vidrag.tools.talking_head.generate_talking_head`: it fills a
+`TalkingHeadRequest` from the options (the script as text or `@file`), shows a progress bar on
+stderr and prints the result (paths on stdout, or JSON with `--json`). Errors propagate as vidrag
+errors, which the CLI's `main` turns into a message and an exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from vidrag.storage.errors import InputError
+
+app = typer.Typer()
+"""`vidrag talking-head`, mounted on the main CLI by `vidrag.api.cli`."""
 
 
 def _read_script(script: str) -> str:
@@ -57,6 +58,7 @@ class _Bar:
             self.bar.close()
 
 
+@app.command("talking-head")
 def talking_head_command(
     image: Annotated[Path, typer.Option("--image", help="Portrait image, or a video with --frame-time.")],
     script: Annotated[str, typer.Option("--script", help="Words to speak, or @file.txt.")],

@@ -5,16 +5,34 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vidrag.api.settings import Settings
 from vidrag.storage.errors import BackendUnavailable
 
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+    from qdrant_client import QdrantClient
+
+    from vidrag.indexing.asr import Transcriber
+    from vidrag.indexing.captioners.base import Captioner
+    from vidrag.indexing.distributed import RunProgress
+    from vidrag.indexing.embed import Embedder
+    from vidrag.indexing.ocr import TextReader
+    from vidrag.indexing.pipeline import Indexer, IngestResult
+    from vidrag.storage.catalog import Catalog
+    from vidrag.storage.index_policy import IndexPolicy
+    from vidrag.storage.qdrant_store import ClipStore
+    from vidrag.tools.library import Library
+
+    WorkerPart = Transcriber | TextReader | None | Captioner | Embedder | ClipStore
+
 log = logging.getLogger(__name__)
 
 
-def qdrant_client(settings: Settings):
+def qdrant_client(settings: Settings) -> QdrantClient:
     """A Qdrant client: the server at VIDRAG_QDRANT_URL, else embedded local mode under the home."""
     from qdrant_client import QdrantClient
 
@@ -33,7 +51,7 @@ def qdrant_client(settings: Settings):
         ) from err
 
 
-def index_policy(settings: Settings):
+def index_policy(settings: Settings) -> IndexPolicy:
     """The index policy's defaults with the VIDRAG_INDEX_* settings that are given."""
     from dataclasses import replace
 
@@ -49,7 +67,7 @@ def index_policy(settings: Settings):
     return policy
 
 
-def open_store(settings: Settings, dim: int):
+def open_store(settings: Settings, dim: int) -> ClipStore:
     """The clip store: a Qdrant server at VIDRAG_QDRANT_URL, else the embedded one under the home.
 
     Raises:
@@ -77,32 +95,25 @@ def open_store(settings: Settings, dim: int):
     return EdgeClipStore(settings.qdrant_path / settings.collection, dim=dim, policy=policy)
 
 
-def make_captioner(settings: Settings):
-    from vidrag.indexing.captioners import make_captioner as build
+def make_captioner(settings: Settings) -> Captioner:
+    """The captioner VIDRAG_CAPTIONER names, built by the captioner registry from the
+    VIDRAG_CAPTIONER_* settings it takes (a captioner_fps of 0 counts as unset)."""
+    from vidrag.indexing.captioners import captioner_from_options
 
-    options: dict = {}
-    if settings.captioner == "openai":
-        options = {
-            "url": settings.captioner_url,
-            "model": settings.captioner_model,
-            "api_key": settings.captioner_api_key,
-        }
-    elif settings.captioner == "vllm":
-        options = {"model": settings.captioner_model, "max_tokens": settings.captioner_max_new_tokens}
-    elif settings.captioner == "minicpm":
-        options = {
-            "model": settings.captioner_model,
-            "packing": settings.captioner_packing,
-            "batch": settings.captioner_batch,
-            "device": settings.captioner_device,
-            "max_new_tokens": settings.captioner_max_new_tokens,
-        }
-    if settings.captioner_fps and settings.captioner != "describer":
-        options["fps"] = settings.captioner_fps
-    return build(settings.captioner, **{k: v for k, v in options.items() if v is not None})
+    options = {
+        "url": settings.captioner_url,
+        "model": settings.captioner_model,
+        "api_key": settings.captioner_api_key,
+        "fps": settings.captioner_fps or None,
+        "packing": settings.captioner_packing,
+        "batch": settings.captioner_batch,
+        "device": settings.captioner_device,
+        "max_new_tokens": settings.captioner_max_new_tokens,
+    }
+    return captioner_from_options(settings.captioner, options)
 
 
-def open_library(settings: Settings | None = None, *, for_ingest: bool = False):
+def open_library(settings: Settings | None = None, *, for_ingest: bool = False) -> Library:
     """Open the library at settings.home; with for_ingest, also build the indexer and its models."""
     from vidrag.indexing.embed import Embedder
     from vidrag.storage.catalog import Catalog
@@ -163,7 +174,7 @@ def check_home(home: Path) -> None:
         )
 
 
-def _open_own_store(settings: Settings, dim: int):
+def _open_own_store(settings: Settings, dim: int) -> ClipStore:
     """The clip store; an embedded one is held by this process, and a refusal says which process holds it.
 
     Raises:
@@ -187,7 +198,11 @@ def _open_own_store(settings: Settings, dim: int):
     return store
 
 
-def build_indexer(settings: Settings, store, catalog, embedder, captioner):
+def build_indexer(
+    settings: Settings, store: ClipStore, catalog: Catalog, embedder: Embedder, captioner: Captioner
+) -> Indexer:
+    """The ingest pipeline over the library's parts, with the speech and OCR models the settings name."""
+    from vidrag.indexing.ocr import make_ocr
     from vidrag.indexing.pipeline import Indexer, IngestOptions
 
     options = IngestOptions(
@@ -200,16 +215,23 @@ def build_indexer(settings: Settings, store, catalog, embedder, captioner):
         store=store,
         catalog=catalog,
         embedder=embedder,
-        transcriber=worker_part(settings, "transcriber"),
+        transcriber=make_transcriber(settings),
         captioner=captioner,
-        ocr=worker_part(settings, "ocr"),
+        ocr=make_ocr(settings.ocr, settings.ocr_lang),
         cache_dir=settings.cache_dir,
         options=options,
         caption_batch=settings.captioner_batch,
     )
 
 
-def worker_part(settings: Settings, part: str, *, dim: int = 0):
+def make_transcriber(settings: Settings) -> Transcriber:
+    """The speech model VIDRAG_ASR_MODEL names, in VIDRAG_ASR_LANGUAGE (else detected)."""
+    from vidrag.indexing.asr import Transcriber
+
+    return Transcriber(settings.asr_model, language=settings.asr_language)
+
+
+def worker_part(settings: Settings, part: str, *, dim: int = 0) -> WorkerPart:
     """One model (or the server store) as an ingest stage builds it, in this process or on a Ray
     worker (`functools.partial(worker_part, settings)` travels to the workers).
 
@@ -219,9 +241,7 @@ def worker_part(settings: Settings, part: str, *, dim: int = 0):
     from vidrag.storage.errors import InputError
 
     if part == "transcriber":
-        from vidrag.indexing.asr import Transcriber
-
-        return Transcriber(settings.asr_model, language=settings.asr_language)
+        return make_transcriber(settings)
     if part == "ocr":
         from vidrag.indexing.ocr import make_ocr
 
@@ -237,7 +257,15 @@ def worker_part(settings: Settings, part: str, *, dim: int = 0):
     raise InputError(f"Unknown ingest part {part!r}; known: transcriber, ocr, captioner, embedder, store.")
 
 
-def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = None, workers: int = 0, progress=None):
+def ingest_on_ray(
+    library: Library,
+    settings: Settings,
+    paths: Iterable[str | Path],
+    *,
+    address: str | None = None,
+    workers: int = 0,
+    progress: RunProgress | None = None,
+) -> list[IngestResult]:
     """Ingest on Ray Data with this library's catalog as the truth, at `address`, else
     VIDRAG_RAY_ADDRESS, else on a local cluster; workers write straight to the server when
     VIDRAG_QDRANT_URL is set, else the driver writes to the embedded store."""
@@ -253,7 +281,7 @@ def ingest_on_ray(library, settings: Settings, paths, *, address: str | None = N
     )
 
 
-def make_llm(settings: Settings) -> Any:
+def make_llm(settings: Settings) -> LLM | None:
     """The agent's LLM: an OpenAI-compatible server at VIDRAG_LLM_URL (vLLM, Ollama, OpenAI), or None
     when no URL is set, which selects the no-LLM extractive answerer.
 

@@ -17,9 +17,12 @@ import numpy as np
 
 from vidrag.indexing.media import MediaInfo, iter_frames, resize_to
 from vidrag.indexing.ocr import TextReader
-from vidrag.indexing.segment import ShotDetector, change_spikes, merge_cuts
+from vidrag.indexing.segment import SHOT_THRESHOLD, ShotDetector, change_spikes, merge_cuts
 
 log = logging.getLogger(__name__)
+
+ANALYSIS_FPS = 1.0
+"""Frames per second examined for on-screen text and the describer (the default of `vidrag ingest`)."""
 
 
 @dataclass
@@ -108,10 +111,10 @@ class Analyser:
         info: MediaInfo,
         *,
         ocr: TextReader | None,
-        analysis_fps: float = 1.0,
+        analysis_fps: float = ANALYSIS_FPS,
         caption_fps: float = 0.5,
         caption_side: int = 480,
-        shot_threshold: float = 27.0,
+        shot_threshold: float = SHOT_THRESHOLD,
         ocr_change: float = 0.01,
     ) -> None:
         self.info, self.ocr, self.caption_side, self.ocr_change = info, ocr, caption_side, ocr_change
@@ -182,10 +185,10 @@ def analyse(
     info: MediaInfo,
     *,
     ocr: TextReader | None,
-    analysis_fps: float = 1.0,
+    analysis_fps: float = ANALYSIS_FPS,
     caption_fps: float = 0.5,
     caption_side: int = 480,
-    shot_threshold: float = 27.0,
+    shot_threshold: float = SHOT_THRESHOLD,
     ocr_change: float = 0.01,
     decoders: int = 1,
     progress: Callable[[float, float], None] | None = None,

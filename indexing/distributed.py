@@ -48,10 +48,6 @@ of a module-level function."""
 RunProgress = Callable[[IngestResult, int, int], None]
 """progress(result, done, total) as each video's result reaches the driver."""
 
-CRASH_HOOK = "VIDRAG_TEST_CRASH_AT"
-"""Test hook, read by analyse workers: 'K:MARKER' makes the worker process die (os._exit) when it
-starts its K-th video, once — only while the file MARKER does not exist (it is created first)."""
-
 
 @dataclass(frozen=True)
 class RayPlan:
@@ -143,11 +139,8 @@ class AnalyseStage(_Stage):
         super().__init__(config)
         self.transcriber, self.ocr = build("transcriber"), build("ocr")
         self.transcriber.load()
-        self.started = 0
 
     def run(self, work: VideoWork) -> VideoWork:
-        self.started += 1
-        _maybe_crash(self.started)
         work = stages.probe_and_hash(work.path)
         self.config.analyse(work, self.transcriber, self.ocr)
         return work
@@ -180,17 +173,6 @@ class EmbedStage(_Stage):
         if self.store is not None:
             stages.write(work, self.store)
         return work
-
-
-def _maybe_crash(started: int) -> None:
-    """The test hook (see CRASH_HOOK): kill this worker process at its K-th video, once."""
-    hook = os.environ.get(CRASH_HOOK, "")
-    if not hook:
-        return
-    at, _, marker = hook.partition(":")
-    if started == int(at) and marker and not Path(marker).exists():
-        Path(marker).touch()
-        os._exit(9)
 
 
 # driver -----------------------------------------------------------------------------------------

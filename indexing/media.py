@@ -313,7 +313,22 @@ def _upright(frame: np.ndarray, info: MediaInfo) -> np.ndarray:
     return frame
 
 
-def _pyav_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.ndarray]]:
+def frame_at(path: str | Path, seconds: float) -> np.ndarray | None:
+    """The frame shown at `seconds` (the first at or after it), RGB in display orientation; None when
+    the video ends before `seconds`.
+
+    Raises:
+        InputError: the file is not a readable video.
+    """
+    info = probe(path)
+    for t, frame in _pyav_frames(path, info, start=seconds):
+        if t + 1e-6 >= seconds:
+            return frame
+    return None
+
+
+def _pyav_frames(path: str | Path, info: MediaInfo, start: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
+    """Frames with their times, upright, from the keyframe at or before `start` on."""
     import av
 
     try:
@@ -323,6 +338,9 @@ def _pyav_frames(path: str | Path, info: MediaInfo) -> Iterator[tuple[float, np.
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if start > 0:
+            base = float(stream.time_base) if stream.time_base else 1e-6  # microseconds when unset
+            container.seek(int(start / base), stream=stream, backward=True)
         try:
             for frame in container.decode(stream):
                 if frame.time is None:

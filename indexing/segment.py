@@ -14,6 +14,13 @@ import numpy as np
 
 from vidrag.storage.errors import InputError
 
+MAX_CLIP = 10.0
+"""The longest clip, seconds (the default of `vidrag ingest` and of every function here)."""
+MIN_CLIP = 2.0
+"""Shots shorter than this, seconds, are merged into a neighbour."""
+SHOT_THRESHOLD = 27.0
+"""PySceneDetect's ContentDetector threshold (its own default; lower finds more cuts)."""
+
 Span = tuple[float, float]
 
 
@@ -27,7 +34,7 @@ class ShotDetector:
         width: frames are shrunk to this width before scoring (cuts do not need detail).
     """
 
-    def __init__(self, fps: float, threshold: float = 27.0, min_shot: float = 0.6, width: int = 256) -> None:
+    def __init__(self, fps: float, threshold: float = SHOT_THRESHOLD, min_shot: float = 0.6, width: int = 256) -> None:
         from scenedetect.detectors import ContentDetector
 
         self.fps = fps if fps > 0 else 25.0
@@ -115,8 +122,8 @@ def plan_clips(
     duration: float,
     cuts: Sequence[float] = (),
     *,
-    max_clip: float = 10.0,
-    min_clip: float = 2.0,
+    max_clip: float = MAX_CLIP,
+    min_clip: float = MIN_CLIP,
     pauses: Sequence[tuple[float, float]] = (),
     words: Sequence[tuple[float, float]] = (),
     snap: float = 1.5,
@@ -152,8 +159,8 @@ def settled_spans(
     until: float,
     cuts: Sequence[float],
     *,
-    max_clip: float = 10.0,
-    min_clip: float = 2.0,
+    max_clip: float = MAX_CLIP,
+    min_clip: float = MIN_CLIP,
     pauses: Sequence[tuple[float, float]] = (),
     words: Sequence[tuple[float, float]] = (),
     snap: float = 1.5,

@@ -24,13 +24,13 @@ from typing import TypeVar
 
 import numpy as np
 
-from vidrag.indexing.analysis import Analyser, Analysis, FrameSample, analyse
+from vidrag.indexing.analysis import ANALYSIS_FPS, Analyser, Analysis, FrameSample, analyse
 from vidrag.indexing.asr import Transcriber, Transcript, cut_candidates, join_windows, word_spans
 from vidrag.indexing.captioners.base import Captioner, ClipFrames
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import MediaInfo, iter_audio, probe
 from vidrag.indexing.ocr import TextReader, merge_lines
-from vidrag.indexing.segment import plan_clips, settled_spans
+from vidrag.indexing.segment import MAX_CLIP, MIN_CLIP, SHOT_THRESHOLD, plan_clips, settled_spans
 from vidrag.indexing.summary import summarise
 from vidrag.storage.errors import InputError
 from vidrag.storage.ids import content_hash, video_id_from_hash
@@ -59,10 +59,10 @@ def timed(timings: dict[str, float], key: str) -> Iterator[None]:
 
 @dataclass
 class IngestOptions:
-    max_clip: float = 10.0
-    min_clip: float = 2.0
-    shot_threshold: float = 27.0
-    analysis_fps: float = 1.0
+    max_clip: float = MAX_CLIP
+    min_clip: float = MIN_CLIP
+    shot_threshold: float = SHOT_THRESHOLD
+    analysis_fps: float = ANALYSIS_FPS
 
     def key(self, *parts: str) -> str:
         blob = json.dumps([PIPELINE_VERSION, asdict(self), *parts], sort_keys=True)
@@ -273,6 +273,16 @@ def transcript_cache(cache_dir: Path | None, video_id: str, model_name: str) -> 
     if cache_dir is None:
         return None
     slug = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in model_name)
+    return _transcript_file(cache_dir, video_id, slug)
+
+
+def cached_transcripts(cache_dir: Path, video_id: str) -> list[Path]:
+    """The cached transcripts of a video, one per speech model that heard it, sorted by file name."""
+    pattern = _transcript_file(cache_dir, video_id, "*")
+    return sorted(pattern.parent.glob(pattern.name))
+
+
+def _transcript_file(cache_dir: Path, video_id: str, slug: str) -> Path:
     return Path(cache_dir) / video_id / f"transcript-{slug}.json"
 
 

@@ -43,6 +43,7 @@ def test_layers_import_downward_only(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Layers import downward only KEPT" in result.stdout
     assert "Only the CLI uses the sample generator KEPT" in result.stdout
+    assert "The MCP server does not import the app KEPT" in result.stdout
     analyzed = int(result.stdout.split("Analyzed ")[1].split()[0])
     assert analyzed >= 60, result.stdout  # the whole tree was read, not just the facade
 

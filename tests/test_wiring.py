@@ -1,15 +1,20 @@
 """Configuration reaches the right parts, and unavailable backends fail fast with a clear message."""
 
+import importlib
+import inspect
 import socket
 import time
 
 import pytest
 
 from vidrag.api.settings import Settings
-from vidrag.api.wiring import open_library, qdrant_client
+from vidrag.api.wiring import make_captioner, open_library, qdrant_client
 from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.captioners import CAPTIONERS
+from vidrag.indexing.captioners.openai_server import OpenAICaptioner
+from vidrag.indexing.describe import Describer
 from vidrag.indexing.embed import Embedder
-from vidrag.storage.errors import BackendUnavailable, ModelMissing
+from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 
 
 def _closed_port() -> int:
@@ -51,3 +56,22 @@ def test_missing_models_fail_fast_naming_the_model():
     with pytest.raises(ModelMissing, match="'large-v3'.*huggingface-cli download"):
         Transcriber("large-v3")._load()
     assert time.time() - started < 20
+
+
+@pytest.mark.parametrize("name", sorted(CAPTIONERS))
+def test_each_captioner_takes_settings_its_constructor_has(name):
+    module, cls = CAPTIONERS[name].target.split(":")
+    parameters = inspect.signature(getattr(importlib.import_module(module), cls)).parameters
+    assert set(CAPTIONERS[name].takes) <= set(parameters)
+
+
+def test_the_captioner_settings_reach_the_captioner_they_name():
+    settings = Settings(
+        captioner="openai", captioner_url="http://vlm:8000/v1", captioner_api_key="k", captioner_fps=1.0
+    )
+    captioner = make_captioner(settings)
+    assert isinstance(captioner, OpenAICaptioner)
+    assert (captioner.model, captioner.fps) == (settings.captioner_model, 1.0)
+    assert isinstance(make_captioner(Settings(captioner_fps=1.0)), Describer)  # takes no fps
+    with pytest.raises(InputError, match="known captioners: describer, minicpm, openai, vllm"):
+        make_captioner(Settings(captioner="gpt-vision"))

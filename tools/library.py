@@ -28,6 +28,7 @@ from vidrag.indexing.distributed import PartFactory, RunProgress
 from vidrag.indexing.embed import Embedder
 from vidrag.indexing.media import probe, read_frames_at
 from vidrag.indexing.pipeline import Indexer, IngestResult, Progress
+from vidrag.indexing.stages import cached_transcripts
 from vidrag.storage import integrity as state_check
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import InputError, LibraryBroken, MediaMissing, NotFound
@@ -354,7 +355,7 @@ class Library:
     def _cached_transcript(self, video_id: str) -> Transcript | None:
         if self.cache_dir is None:
             return None
-        files = sorted((self.cache_dir / video_id).glob("transcript-*.json"))
+        files = cached_transcripts(self.cache_dir, video_id)
         return Transcript.from_dict(json.loads(files[0].read_text())) if files else None
 
     def span_clips(self, key: str, start: float, end: float) -> list[Clip]:

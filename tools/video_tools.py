@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import logging
 import re
 import time
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
 from vidrag.tools.absence import never_mentioned
+from vidrag.tools.arguments import Count, Query, Question, Script, Seconds, VideoKey
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
@@ -105,6 +107,8 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     never reported as "not found".
     """
 
+    names = list(inspect.signature(method).parameters)[1:]  # without self
+
     @functools.wraps(method)
     def wrapper(self: VideoTools, *args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
@@ -126,7 +130,7 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
             log.error("tool %s failed", method.__name__, exc_info=error)
             self.failure = self.failure or contained
             result = {"error": str(contained)}
-        self._note_step(method.__name__, args, kwargs, result, time.perf_counter() - began)
+        self._note_step(method.__name__, {**dict(zip(names, args)), **kwargs}, result, time.perf_counter() - began)
         return result
 
     return wrapper
@@ -167,9 +171,7 @@ class VideoTools:
         self.steps.clear()
         self.failure = None
 
-    def _note_step(self, name: str, args: tuple, kwargs: dict, result: Any, seconds: float) -> None:
-        names = _PARAMS.get(name, ())
-        call = {**dict(zip(names, args)), **kwargs}
+    def _note_step(self, name: str, call: dict[str, Any], result: Any, seconds: float) -> None:
         step = {"tool": name, "args": call, "result": summarise_result(result), "seconds": round(seconds, 3)}
         self.steps.append(step)
         if self.on_step is not None:
@@ -209,7 +211,12 @@ class VideoTools:
 
     @_llm_errors
     def search_clips(
-        self, query: str, video: str | None = None, start: float | None = None, end: float | None = None, k: int = 5
+        self,
+        query: Query,
+        video: VideoKey | None = None,
+        start: Seconds | None = None,
+        end: Seconds | None = None,
+        k: Count = 5,
     ) -> dict[str, Any]:
         """Search the video library for the moments (clips) that match a query, by meaning and words.
 
@@ -258,7 +265,7 @@ class VideoTools:
         return out
 
     @_llm_errors
-    def find_videos(self, query: str, k: int = 5) -> dict[str, Any]:
+    def find_videos(self, query: Query, k: Count = 5) -> dict[str, Any]:
         """Find whole videos whose topic matches a query, from each video's summary.
 
         Use this for library-wide questions: "which videos cover X?", "what is this video about?".
@@ -289,7 +296,7 @@ class VideoTools:
         return {"query": query, "results": results}
 
     @_llm_errors
-    def inspect_clip(self, video: str, start: float, end: float, question: str) -> dict[str, Any]:
+    def inspect_clip(self, video: VideoKey, start: Seconds, end: Seconds, question: Question) -> dict[str, Any]:
         """Look again, more closely, at one span of a video to answer a specific question about it.
 
         Re-reads the frames of the span at a higher frame rate and asks the captioner the question;
@@ -340,7 +347,7 @@ class VideoTools:
         return out
 
     @_llm_errors
-    def get_transcript(self, video: str, start: float = 0.0, end: float | None = None) -> dict[str, Any]:
+    def get_transcript(self, video: VideoKey, start: Seconds = 0.0, end: Seconds | None = None) -> dict[str, Any]:
         """The timed speech lines of a video between two times (the whole video when end is empty).
 
         Args:
@@ -395,7 +402,7 @@ class VideoTools:
         return out
 
     @_llm_errors
-    def cut_clip(self, video: str, start: float, end: float) -> dict[str, Any]:
+    def cut_clip(self, video: VideoKey, start: Seconds, end: Seconds) -> dict[str, Any]:
         """Cut a span of a video out into its own mp4 file and return the file's path.
 
         Args:
@@ -416,7 +423,7 @@ class VideoTools:
 
     @_llm_errors
     def generate_talking_head(
-        self, script: str, video: str | None = None, frame_time: float = 0.0, image: str | None = None
+        self, script: Script, video: VideoKey | None = None, frame_time: Seconds = 0.0, image: str | None = None
     ) -> dict[str, Any]:
         """Make a short video of a person saying a script, from a portrait image or a video frame.
 
@@ -552,16 +559,6 @@ def talking_head_available() -> bool:
     except (ImportError, ValueError):
         return False
 
-
-_PARAMS: dict[str, tuple[str, ...]] = {
-    "search_clips": ("query", "video", "start", "end", "k"),
-    "find_videos": ("query", "k"),
-    "inspect_clip": ("video", "start", "end", "question"),
-    "get_transcript": ("video", "start", "end"),
-    "list_videos": (),
-    "cut_clip": ("video", "start", "end"),
-    "generate_talking_head": ("script", "video", "frame_time", "image"),
-}
 
 __all__ = [
     "DATA_CLOSE",

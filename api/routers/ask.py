@@ -52,7 +52,7 @@ def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
 async def ask(body: AskIn, request: Request, library: LibraryDep, settings: SettingsDep) -> Any:
     """Run the agent on a question; `session_id` keeps a conversation going."""
     answer = _answerer(request)
-    call = {"llm": make_llm(settings), "session": body.session_id}
+    call: dict[str, Any] = {"llm": make_llm(settings), "session": body.session_id}
     if body.top_k is not None:
         call["top_k"] = body.top_k
     if not body.stream:

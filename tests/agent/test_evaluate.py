@@ -92,13 +92,11 @@ def test_near_misses_count_refused_and_answered(library, files):
 
 
 def test_eval_command_reports_the_answered_share_and_the_near_misses(library, files, monkeypatch):
-    import vidrag.api.cli as cli
-    from vidrag.api.cli_agent import register
+    from vidrag.api import cli_common
+    from vidrag.api.cli import app
 
-    monkeypatch.setattr(cli, "_open", lambda for_ingest=False: library[0])
-    monkeypatch.setattr(cli, "_settings", lambda: library[1])
-    app = __import__("typer").Typer()
-    register(app)
+    monkeypatch.setattr(cli_common, "open_library", lambda for_ingest=False: library[0])
+    monkeypatch.setattr(cli_common, "settings", lambda: library[1])
     qa, near = files
     out = CliRunner().invoke(app, ["eval", str(qa), "--near-miss", str(near), "--json"])
     assert out.exit_code == 0, out.output

@@ -117,13 +117,11 @@ def test_library_wide_question_uses_find_videos(sample_library):
 
 @pytest.fixture
 def cli(sample_library, sample_settings, monkeypatch):
-    import vidrag.api.cli as cli
-    from vidrag.api.cli_agent import register
+    from vidrag.api import cli_common
+    from vidrag.api.cli import app
 
-    monkeypatch.setattr(cli, "_open", lambda for_ingest=False: sample_library)
-    monkeypatch.setattr(cli, "_settings", lambda: sample_settings)
-    app = __import__("typer").Typer()
-    register(app)
+    monkeypatch.setattr(cli_common, "open_library", lambda for_ingest=False: sample_library)
+    monkeypatch.setattr(cli_common, "settings", lambda: sample_settings)
     return lambda *args: CliRunner().invoke(app, list(args))
 
 

@@ -118,7 +118,8 @@ CLI = """
 import os
 import vidrag.api.cli as cli
 from tests.agent.tiny_library import TinyLibrary
-cli._open = lambda for_ingest=False: TinyLibrary(os.environ["VIDRAG_HOME"])
+from vidrag.api import cli_common
+cli_common.open_library = lambda for_ingest=False: TinyLibrary(os.environ["VIDRAG_HOME"])
 cli.main()
 """
 

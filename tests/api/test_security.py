@@ -51,16 +51,12 @@ def test_is_loopback(host, loopback):
 
 
 def test_serve_refuses_to_listen_beyond_loopback_without_a_key(monkeypatch):
-    import typer
     from typer.testing import CliRunner
 
-    from vidrag.api.cli_serve import register
+    from vidrag.api.cli import app
 
     monkeypatch.delenv("VIDRAG_API_KEY", raising=False)
-    cli = typer.Typer()
-    cli.callback()(lambda: None)
-    register(cli)
-    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "8123"])
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123"])
     assert result.exit_code == 2
     assert "Refusing to listen on 0.0.0.0 without an API key" in result.output
     assert "VIDRAG_API_KEY" in result.output

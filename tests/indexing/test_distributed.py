@@ -19,7 +19,7 @@ from vidrag.api.wiring import open_library, worker_part
 from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner
 from vidrag.indexing.captioners.openai_server import OpenAICaptioner
 from vidrag.indexing.describe import Describer
-from vidrag.indexing.distributed import CRASH_HOOK, RayPlan
+from vidrag.indexing.distributed import RayPlan
 from vidrag.indexing.graph import Needs, caption_needs
 from vidrag.indexing.pipeline import IngestResult, throughput
 from vidrag.storage.edge_store import EdgeClipStore
@@ -90,12 +90,57 @@ def _assert_same_points(got: dict, want: dict) -> None:
         assert (got_sparse.indices, got_sparse.values) == (sparse.indices, sparse.values)
 
 
-def _ingest(home: Path, folder: Path, *flags: str, env: dict | None = None) -> list[dict]:
+def _ingest(home: Path, folder: Path, *flags: str, crash_marker: Path | None = None) -> list[dict]:
+    """`vidrag ingest --quiet --json FOLDER FLAGS` in its own process; with `crash_marker`, through
+    `_CRASHING_INGEST` instead (`--ray` runs only)."""
     command = [sys.executable, "-m", "vidrag.api.cli", "ingest", "--quiet", "--json", str(folder), *flags]
-    environment = {**os.environ, "VIDRAG_HOME": str(home), "VIDRAG_SEGMENT__MAX_CLIP": "6", **(env or {})}
+    if crash_marker is not None:
+        command = [sys.executable, "-c", _CRASHING_INGEST, str(crash_marker), *command[4:]]
+    environment = {**os.environ, "VIDRAG_HOME": str(home), "VIDRAG_SEGMENT__MAX_CLIP": "6"}
     done = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=ROOT, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)["results"]
+
+
+_CRASHING_INGEST = """
+import os, sys
+from pathlib import Path
+
+import ray
+
+from vidrag.api.cli import main
+
+MARKER = Path(sys.argv[1])
+
+
+def die_at_the_second_video():
+    # In each Ray worker: the process dies as it starts its second video, once (while MARKER is absent).
+    from vidrag.indexing import stages
+
+    probe, started = stages.probe_and_hash, [0]
+
+    def probe_or_die(path):
+        started[0] += 1
+        if started[0] == 2 and not MARKER.exists():
+            MARKER.touch()
+            os._exit(9)
+        return probe(path)
+
+    stages.probe_and_hash = probe_or_die
+
+
+# the local cluster `vidrag ingest --ray --workers 1` starts, plus the hook; the ingest uses it as it is
+ray.init(
+    num_cpus=max(os.cpu_count() or 1, 3),
+    include_dashboard=False,
+    log_to_driver=False,
+    runtime_env={"worker_process_setup_hook": die_at_the_second_video},
+)
+sys.argv = ["vidrag", "ingest", *sys.argv[2:]]
+main()
+"""
+"""`vidrag ingest` (arguments after the marker path) on a local Ray cluster whose workers die at their
+second video once: the fault comes from the test, through Ray's worker setup hook."""
 
 
 def _stored(home: Path) -> dict[str, dict]:
@@ -113,7 +158,7 @@ def test_a_worker_killed_mid_run_and_a_rerun_leave_the_state_of_a_clean_run(tmp_
     for name in ("bigbuckbunny.mp4", "bikes.mp4"):
         shutil.copy(sample_dir / name, folder / name)
     marker = tmp_path / "crashed"
-    crashed = _ingest(tmp_path / "ray", folder, "--ray", "--workers", "1", env={CRASH_HOOK: f"2:{marker}"})
+    crashed = _ingest(tmp_path / "ray", folder, "--ray", "--workers", "1", crash_marker=marker)
     assert marker.exists()  # the analyse worker died at its second video
     rerun = _ingest(tmp_path / "ray", folder, "--ray", "--workers", "1")
     clean = _ingest(tmp_path / "clean", folder)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import media
+from vidrag.indexing import stages
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.describe import Describer
 from vidrag.indexing.embed import Embedder
@@ -211,3 +212,13 @@ def test_speech_the_model_loses_is_reported_not_stored_as_silence(tmp_path, mode
         assert again.status == "indexed" and again.warnings == result.warnings
     finally:
         store.close()
+
+
+def test_the_library_reads_the_transcripts_where_the_ingest_caches_them(tmp_path):
+    written = [stages.transcript_cache(tmp_path, "vid", model) for model in ("large-v3", "Systran/whisper base")]
+    for path in written:
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    assert stages.cached_transcripts(tmp_path, "vid") == sorted(written)
+    assert stages.cached_transcripts(tmp_path, "other") == []

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import media
 from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
 from vidrag.tools.talking_head import TalkingHeadRequest, generate_talking_head
 from vidrag.tools.talking_head.framepack import (
@@ -165,6 +166,11 @@ def test_frame_grab_from_a_video(made):
         grab_frame(made[0].video, 99.0)
     with pytest.raises(InputError, match="Cannot read a frame"):
         grab_frame(made[0].metadata_path, 0.0)
+
+
+def test_a_frame_grabbed_from_a_phone_video_is_upright(tmp_path):
+    frame = grab_frame(media.rotated_phone_video(tmp_path), 1.0)
+    assert frame.size == (360, 640)  # width, height: held upright, as the video displays
 
 
 def test_agent_tool_takes_a_video_frame_and_returns_paths(made, tmp_path):

@@ -11,29 +11,25 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from vidrag.indexing.media import ffmpeg_exe
+from vidrag.indexing.media import ffmpeg_exe, frame_at
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 
 def grab_frame(video: Path | str, seconds: float) -> Any:
-    """The frame of `video` shown at `seconds`, as an RGB PIL image (decoded with PyAV).
+    """The frame of `video` shown at `seconds`, upright, as an RGB PIL image.
 
     Raises:
         InputError: the video cannot be read or is shorter than `seconds`.
     """
-    import av
+    from PIL import Image
 
     try:
-        with av.open(str(video)) as container:
-            stream = container.streams.video[0]
-            base = float(stream.time_base) if stream.time_base else 1e-6  # microseconds when unset
-            container.seek(int(max(0.0, seconds) / base), stream=stream, backward=True)
-            for frame in container.decode(stream):
-                if frame.time is not None and frame.time + 1e-6 >= seconds:
-                    return frame.to_image().convert("RGB")
-    except (av.error.FFmpegError, IndexError, OSError) as err:
+        frame = frame_at(video, max(0.0, seconds))
+    except (InputError, IndexError, OSError) as err:
         raise InputError(f"Cannot read a frame from video {video}: {err}; give a readable video file.") from err
-    raise InputError(f"Video {video} has no frame at {seconds:.2f} s; pick a time inside the video.")
+    if frame is None:
+        raise InputError(f"Video {video} has no frame at {seconds:.2f} s; pick a time inside the video.")
+    return Image.fromarray(frame)
 
 
 def load_portrait(image: Any) -> Any:
