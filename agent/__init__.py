@@ -65,7 +65,7 @@ def answer_question(
     began = time.perf_counter()
     store = SessionStore.for_library(library) if session else None
     history = store.load(session) if store and session else []
-    on_step = (lambda step: stream({"type": "step", **step})) if stream else None
+    on_step = (lambda step: stream({"type": "step", **step.to_dict()})) if stream else None
     tools = VideoTools(library, on_step=on_step)
     if llm is None:
         raw, mode = answer_extractive(tools, question, history=history, top_k=top_k), "extractive"
@@ -84,7 +84,7 @@ def answer_question(
         "answer_marked": marked(parts),
         "citations": [c.to_dict() for c in checked.citations],
         "mode": mode,
-        "steps": list(tools.steps),
+        "steps": [step.to_dict() for step in tools.steps],
         "removed_citations": checked.removed,
         "seconds": round(time.perf_counter() - began, 3),
     }

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from typing import Any
 
 from vidrag.agent.compose import compose, rank_lines
 from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
 from vidrag.agent.provenance import quote_safe
 from vidrag.indexing.embed import tokens
+from vidrag.tools.evidence import ClipEvidence, ToolError, defuse, running_lines
 from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ _LIBRARY_WIDE = re.compile(
 _AFTER = re.compile(r"\b(after that|afterwards|what next|then what|and then|next\??$|what comes next)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", re.I)
 _SHORT = 5
-_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 
 
 def answer_extractive(
@@ -159,20 +158,19 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     answer never quotes a caption, so re-reading frames would cost a second a clip for nothing.
     """
     found = tools.search_clips(query, k=max(top_k, SEARCH_K))
-    results = found.get("results", [])
-    missing = list(found.get("never_mentioned", []))
-    if not results:
-        return [], 0.0, missing
-    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
+    if isinstance(found, ToolError) or not found.clips:
+        return [], 0.0, [] if isinstance(found, ToolError) else list(found.never_mentioned)
+    clips, missing = found.clips, list(found.never_mentioned)
+    texts = [defuse(clip.spoken_and_shown()) for clip in clips]
     clip_scores = tools.library.similarity(query, texts)
-    scored = zip(results, clip_scores, _best_sentences(tools, query, texts))
+    scored = zip(clips, clip_scores, _best_sentences(tools, query, clips))
     ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:READ]
     candidates: list[dict[str, Any]] = []
     for number, (hit, _, _) in enumerate(ranked):
         sentences = [
             dict(line, kind="speech", clip=number)
-            for line in _whole_sentences(tools, hit["video"], hit["start"], hit["end"])
-            if hit["start"] <= (line["start"] + line["end"]) / 2 <= hit["end"]  # mostly spoken in this clip
+            for line in _whole_sentences(tools, hit.video, hit.start, hit.end)
+            if hit.start <= (line["start"] + line["end"]) / 2 <= hit.end  # mostly spoken in this clip
         ]
         candidates += sentences + _screen_lines(tools, hit, number)
     for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
@@ -180,16 +178,15 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     return candidates, max(clip_scores[:READ]), missing
 
 
-def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
-    """The hit clip's on-screen lines in reading order, then its running headers (a line on at least
-    half of the video's clips: the lecture title names the video, not the moment), marked `running`:
-    they count as evidence that the video is about the question's subject (see `relevance`), but are
-    never quoted."""
-    clips = tools.library.clips(hit["video"])
-    shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
+def _screen_lines(tools: VideoTools, hit: ClipEvidence, number: int) -> list[dict[str, Any]]:
+    """The hit clip's on-screen lines in reading order, then its running headers (`running_lines`: the
+    lecture title names the video, not the moment), marked `running`: they count as evidence that the
+    video is about the question's subject (see `relevance`), but are never quoted."""
+    clips = tools.library.clips(hit.video)
+    shown = "\n".join(c.ocr for c in clips if c.start < hit.end and c.end > hit.start)
     lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
-    on_clips = Counter(line for c in clips for line in set(c.ocr.split("\n")))
-    running = {line for line in lines if len(clips) >= 3 and on_clips[line] >= len(clips) / 2}
+    headers = running_lines(clips)
+    running = {line for line in lines if line in headers}
     moment = [line for line in lines if line not in running]
     return [
         {
@@ -198,7 +195,9 @@ def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[d
             "order": order,
             "text": line,
             **({"running": True} if line in running else {}),
-            **{k: hit[k] for k in ("video", "start", "end")},
+            "video": hit.video,
+            "start": hit.start,
+            "end": hit.end,
         }
         for order, line in enumerate(moment + sorted(running))
     ]
@@ -208,21 +207,26 @@ def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) ->
     """The sentences spoken in [start, end], whole (`get_transcript` reads past the span's edges), as
     plain text."""
     around = tools.get_transcript(video, start, end)
-    return [dict(line, text=unwrap(line["text"]).strip()) for line in around.get("lines", [])]
+    if isinstance(around, ToolError):
+        return []
+    return [
+        {
+            "video": line.video,
+            "video_id": line.video_id,
+            "start": line.start,
+            "end": line.end,
+            "cite_as": line.cite_as,
+            "text": defuse(line.text).strip(),
+        }
+        for line in around.lines
+    ]
 
 
-def _best_sentences(tools: VideoTools, query: str, texts: list[str]) -> list[float]:
-    """Each clip text's best speech sentence's similarity to the query (0 for a clip without speech)."""
-    sentences = [_SENTENCE.findall(text.partition("Speech: ")[2].split("\nOn screen:")[0]) for text in texts]
-    flat = [sentence.strip() for group in sentences for sentence in group if sentence.strip()]
-    scores = iter(tools.library.similarity(query, flat))
-    return [max((next(scores) for s in group if s.strip()), default=0.0) for group in sentences]
-
-
-def _spoken_and_shown(text: str) -> str:
-    """A clip's speech and on-screen text without the caption (which says little about topics)."""
-    match = re.search(r"Speech:|On screen:", text)
-    return text[match.start() :] if match else text
+def _best_sentences(tools: VideoTools, query: str, clips: list[ClipEvidence]) -> list[float]:
+    """Each clip's best speech sentence's similarity to the query (0 for a clip without speech)."""
+    sentences = [[defuse(line.text) for line in clip.speech] for clip in clips]
+    scores = iter(tools.library.similarity(query, [sentence for group in sentences for sentence in group]))
+    return [max((next(scores) for _ in group), default=0.0) for group in sentences]
 
 
 def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -276,13 +280,14 @@ def shown_together(tools: VideoTools, lines: list[dict[str, Any]]) -> list[list[
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
     found = tools.find_videos(question, k=min(top_k, 5))
-    if "error" in found or not found["results"]:
+    results = found.get("results")  # none when the tool failed (a `ToolError`)
+    if not isinstance(results, list) or not results:
         return f"{NOT_FOUND}: the library has no matching videos."
-    summaries = [unwrap(r["summary"]) for r in found["results"]]
+    summaries = [unwrap(r["summary"]) for r in results]
     scores = tools.library.similarity(question, summaries)
     floor = max(MIN_VIDEO_SIMILARITY, max(scores) - VIDEO_MARGIN)
     lines = []
-    for result, summary, score in zip(found["results"], summaries, scores):
+    for result, summary, score in zip(results, summaries, scores):
         if score >= floor:
             lines.append(f"- {result['video']}: {summary[:240]} {result['cite_as']}")
     if not lines:
@@ -297,13 +302,13 @@ def _follow_on(tools: VideoTools, question: str, last: dict[str, Any], *, after:
     if span[1] <= span[0]:
         return f"{NOT_FOUND}: nothing comes before {cite_tag(video, start, end)} in {video}."
     found = tools.get_transcript(video, span[0], span[1])
-    if "error" in found:
-        return f"{NOT_FOUND}: nothing comes {'after' if after else 'before'} that moment ({found['error']})."
-    lines = [line for line in found["lines"] if (line["start"] >= end - 0.05 if after else line["end"] <= start + 0.05)]
+    if isinstance(found, ToolError):
+        return f"{NOT_FOUND}: nothing comes {'after' if after else 'before'} that moment ({found.error})."
+    lines = [line for line in found.lines if (line.start >= end - 0.05 if after else line.end <= start + 0.05)]
     lines = lines[:2] if after else lines[-2:]
     if not lines:
         return f"{NOT_FOUND}: no speech {'follows' if after else 'precedes'} that moment in {video}."
-    said = " ".join(f"\u201c{unwrap(line['text']).rstrip('.')}.\u201d {line['cite_as']}" for line in lines)
+    said = " ".join(f"\u201c{defuse(line.text).rstrip('.')}.\u201d {line.cite_as}" for line in lines)
     return f"{'After' if after else 'Before'} that, {video} says: {said}"
 
 

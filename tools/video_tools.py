@@ -2,12 +2,14 @@
 
 `VideoTools` wraps a `Library` and exposes search_clips, find_videos, inspect_clip, get_transcript,
 list_videos, cut_clip (and generate_talking_head when `vidrag.tools.talking_head` is installed). Every tool
-returns JSON-serialisable data; anything citable carries video, video_id, start and end and a
-ready-made `cite_as` tag. Each call records the spans it returned in an `EvidenceLedger`, so the agent
-can check afterwards that every cited moment really came from a tool in this run. Text that comes
-from the videos (speech, on-screen text, captions, summaries) is untrusted: it is wrapped between
-`DATA_OPEN` and `DATA_CLOSE` markers so an LLM treats it as data, never as instructions. Errors are
-caught and returned as `{"error": "..."}` text an LLM can act on.
+returns JSON data: a dict, or a typed result that is also the dict of its JSON (`vidrag.tools.evidence`:
+the clips a search found, a transcript's sentences, an error); anything citable carries video,
+video_id, start and end and a ready-made `cite_as` tag. Each call records the spans it returned in an
+`EvidenceLedger`, so the agent can check afterwards that every cited moment really came from a tool in
+this run. Text that comes from the videos (speech, on-screen text, captions, summaries) is untrusted:
+it is wrapped between `DATA_OPEN` and `DATA_CLOSE` markers so an LLM treats it as data, never as
+instructions. Errors are caught and returned as a `ToolError` (`{"error": "..."}`), text an LLM can
+act on.
 """
 
 from __future__ import annotations
@@ -15,34 +17,40 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
 from vidrag.tools.absence import never_mentioned
+from vidrag.tools.evidence import (
+    DATA_CLOSE,
+    DATA_OPEN,
+    ClipEvidence,
+    ClipSearch,
+    SpokenLine,
+    ToolError,
+    ToolResult,
+    ToolStep,
+    Transcript,
+    as_data,
+    running_lines,
+)
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
-DATA_OPEN = "<<video-data>>"
-DATA_CLOSE = "<</video-data>>"
-_MARKERS = re.compile(r"<</?\s*video-data\s*>>", re.IGNORECASE)
 _SENTENCE_END = (".", "?", "!")
 SENTENCE_PAD = 15.0
 """Seconds of speech read on each side of a span, so the sentences at its edges come back whole."""
-
-
-def as_data(text: str) -> str:
-    """Wrap untrusted text from a video between data markers (markers inside it are defused)."""
-    return f"{DATA_OPEN}{_MARKERS.sub('[marker removed]', text or '')}{DATA_CLOSE}"
 
 
 def unwrap(text: str) -> str:
@@ -59,7 +67,8 @@ def cite_tag(video: str, start: float, end: float) -> str:
 
 @dataclass
 class Evidence:
-    """One span a tool returned in this run, with the raw (unwrapped) text it showed."""
+    """One span a tool returned in this run, with the raw (unwrapped) text it showed; for a clip a
+    search returned, the clip's evidence as data (`clip`)."""
 
     video: str
     video_id: str
@@ -68,6 +77,7 @@ class Evidence:
     text: str
     tool: str
     kind: str = "clip"
+    clip: ClipEvidence | None = None
 
 
 @dataclass
@@ -77,9 +87,17 @@ class EvidenceLedger:
     entries: list[Evidence] = field(default_factory=list)
 
     def record(
-        self, video: str, video_id: str, start: float, end: float, text: str, tool: str, kind: str = "clip"
+        self,
+        video: str,
+        video_id: str,
+        start: float,
+        end: float,
+        text: str,
+        tool: str,
+        kind: str = "clip",
+        clip: ClipEvidence | None = None,
     ) -> None:
-        self.entries.append(Evidence(video, video_id, float(start), float(end), text, tool, kind))
+        self.entries.append(Evidence(video, video_id, float(start), float(end), text, tool, kind, clip))
 
     def videos(self) -> dict[str, str]:
         """Video name -> id for every video seen in this run."""
@@ -97,8 +115,8 @@ class EvidenceLedger:
         self.entries.clear()
 
 
-def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn vidrag and unexpected errors into `{"error": ...}` an LLM can act on; record the step.
+def _llm_errors(method: Callable[Concatenate[VideoTools, P], R]) -> Callable[Concatenate[VideoTools, P], R | ToolError]:
+    """Turn vidrag and unexpected errors into a `ToolError` (`{"error": ...}`) an LLM can act on; record the step.
 
     A backend failure (the store, a model server) or a native panic is also kept in `failure`: the
     request that made the call fails with it (`answer_question` raises it), so a broken library is
@@ -106,26 +124,27 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     @functools.wraps(method)
-    def wrapper(self: VideoTools, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: VideoTools, *args: P.args, **kwargs: P.kwargs) -> R | ToolError:
         began = time.perf_counter()
+        result: R | ToolError
         try:
             result = method(self, *args, **kwargs)
         except BackendUnavailable as error:
             self.failure = self.failure or error
-            result = {"error": str(error)}
+            result = ToolError(str(error))
         except VidragError as error:
-            result = {"error": str(error)}
+            result = ToolError(str(error))
         except Exception as error:
             log.exception("tool %s failed", method.__name__)
-            result = {
-                "error": f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
+            result = ToolError(
+                f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
                 "try other arguments or another tool."
-            }
+            )
         except BaseException as error:  # a native panic (pyo3 PanicException); contain() re-raises exits
             contained = contain(error, method.__name__)
             log.error("tool %s failed", method.__name__, exc_info=error)
             self.failure = self.failure or contained
-            result = {"error": str(contained)}
+            result = ToolError(str(contained))
         self._note_step(method.__name__, args, kwargs, result, time.perf_counter() - began)
         return result
 
@@ -138,7 +157,7 @@ class VideoTools:
     Attributes:
         library: the Library the tools read.
         ledger: spans returned in the current run.
-        steps: the tool calls made in the current run (tool, args, short result).
+        steps: the tool calls made in the current run (`ToolStep`: tool, args, short result).
         on_step: called with each step as it happens (for streaming), or None.
     """
 
@@ -148,11 +167,11 @@ class VideoTools:
         *,
         out_dir: str | Path | None = None,
         inspect_fps: float = 2.0,
-        on_step: Callable[[dict[str, Any]], None] | None = None,
+        on_step: Callable[[ToolStep], None] | None = None,
     ) -> None:
         self.library = library
         self.ledger = EvidenceLedger()
-        self.steps: list[dict[str, Any]] = []
+        self.steps: list[ToolStep] = []
         self.on_step = on_step
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
@@ -167,10 +186,12 @@ class VideoTools:
         self.steps.clear()
         self.failure = None
 
-    def _note_step(self, name: str, args: tuple, kwargs: dict, result: Any, seconds: float) -> None:
+    def _note_step(
+        self, name: str, args: tuple[object, ...], kwargs: dict[str, object], result: object, seconds: float
+    ) -> None:
         names = _PARAMS.get(name, ())
         call = {**dict(zip(names, args)), **kwargs}
-        step = {"tool": name, "args": call, "result": summarise_result(result), "seconds": round(seconds, 3)}
+        step = ToolStep(name, call, summarise_result(result), round(seconds, 3))
         self.steps.append(step)
         if self.on_step is not None:
             self.on_step(step)
@@ -182,20 +203,18 @@ class VideoTools:
             raise NotFound(f"Unknown video {key!r}; call list_videos to see the library.") from err
 
     def _entry(self, record: VideoRecord, start: float, end: float) -> dict[str, Any]:
+        return dict(zip(("video", "video_id", "start", "end", "cite_as"), self._cited(record, start, end)))
+
+    def _cited(self, record: VideoRecord, start: float, end: float) -> tuple[str, str, float, float, str]:
+        """A span as the tools report it: video name, id, start and end (0.01 s) and its citation tag."""
         name = Path(record.path).name
-        return {
-            "video": name,
-            "video_id": record.id,
-            "start": round(float(start), 2),
-            "end": round(float(end), 2),
-            "cite_as": cite_tag(name, start, end),
-        }
+        return name, record.id, round(float(start), 2), round(float(end), 2), cite_tag(name, start, end)
 
     # the tools --------------------------------------------------------------------------------
 
     def functions(self) -> list[Callable[..., Any]]:
         """The tool methods to offer an agent (generate_talking_head only when installed)."""
-        tools = [
+        tools: list[Callable[..., Any]] = [
             self.search_clips,
             self.find_videos,
             self.inspect_clip,
@@ -210,7 +229,7 @@ class VideoTools:
     @_llm_errors
     def search_clips(
         self, query: str, video: str | None = None, start: float | None = None, end: float | None = None, k: int = 5
-    ) -> dict[str, Any]:
+    ) -> ClipSearch:
         """Search the video library for the moments (clips) that match a query, by meaning and words.
 
         Use this first for any question about what is said or shown in the videos. Each result is a
@@ -233,29 +252,25 @@ class VideoTools:
         if video:
             keys = self._video(video).id
         hits = self.library.search(query, k=k, video=keys, start=start, end=end)
-        results = []
+        clips = []
         for hit in hits:
             name = Path(hit.video).name
-            self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "search_clips")
-            entry = {
-                "video": name,
-                "video_id": hit.video_id,
-                "start": round(hit.start, 2),
-                "end": round(hit.end, 2),
-                "cite_as": cite_tag(name, hit.start, hit.end),
-            }
-            results.append({**entry, "score": round(float(hit.score), 4), "text": as_data(hit.text)})
-        out: dict[str, Any] = {"query": query, "results": results}
-        if not results:
-            out["note"] = "No clips matched; try other words, drop the filters, or call list_videos."
-        missing = never_mentioned(self.library, query, [f"{hit.transcript} {hit.ocr}" for hit in hits])
-        if missing:
-            out["never_mentioned"] = missing
-            out["note"] = (
-                f"The library never says {', '.join(repr(w) for w in missing)} (in any form): these clips are "
-                "the nearest moments, not an answer about it."
+            clip = ClipEvidence(
+                video=name,
+                video_id=hit.video_id,
+                start=round(hit.start, 2),
+                end=round(hit.end, 2),
+                cite_as=cite_tag(name, hit.start, hit.end),
+                score=round(float(hit.score), 4),
+                transcript=hit.transcript,
+                ocr=hit.ocr,
+                caption=hit.caption,
+                rendered=hit.text,
             )
-        return out
+            self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "search_clips", clip=clip)
+            clips.append(clip)
+        missing = never_mentioned(self.library, query, [f"{hit.transcript} {hit.ocr}" for hit in hits])
+        return ClipSearch(query, clips, list(missing))
 
     @_llm_errors
     def find_videos(self, query: str, k: int = 5) -> dict[str, Any]:
@@ -340,7 +355,7 @@ class VideoTools:
         return out
 
     @_llm_errors
-    def get_transcript(self, video: str, start: float = 0.0, end: float | None = None) -> dict[str, Any]:
+    def get_transcript(self, video: str, start: float = 0.0, end: float | None = None) -> Transcript:
         """The timed speech lines of a video between two times (the whole video when end is empty).
 
         Args:
@@ -358,15 +373,13 @@ class VideoTools:
                 f"The span {start}-{end}s is empty; give start < end (the video lasts {record.duration:.1f}s)."
             )
         name = Path(record.path).name
-        out = {**self._entry(record, start, end), "lines": []}
+        lines = []
         for line in self._transcript_lines(record, float(start), end):
             self.ledger.record(
                 name, record.id, line["start"], line["end"], line["text"], "get_transcript", "transcript"
             )
-            out["lines"].append({**self._entry(record, line["start"], line["end"]), "text": as_data(line["text"])})
-        if not out["lines"]:
-            out["note"] = "No speech in this span; try inspect_clip for what is on screen."
-        return out
+            lines.append(SpokenLine(*self._cited(record, line["start"], line["end"]), text=line["text"]))
+        return Transcript(*self._cited(record, start, end), lines=lines)
 
     @_llm_errors
     def list_videos(self) -> dict[str, Any]:
@@ -486,6 +499,7 @@ class VideoTools:
     def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
         """On-screen lines of a span, each timed by its clip; `repeated` marks running headers."""
         every = self.library.clips(record.id)
+        running = running_lines(every)
         seen: set[str] = set()
         out = []
         for clip in (c for c in every if c.end > start and c.start < end):
@@ -493,14 +507,13 @@ class VideoTools:
                 line = line.strip()
                 if len(line) > 2 and line not in seen:
                     seen.add(line)
-                    share = sum(line in c.ocr.split("\n") for c in every) / max(len(every), 1)
                     out.append(
                         {
                             "start": max(clip.start, start),
                             "end": min(clip.end, end),
                             "text": line,
                             "kind": "ocr",
-                            "repeated": len(every) >= 3 and share >= 0.5,
+                            "repeated": line in running,
                         }
                     )
         return out
@@ -530,8 +543,10 @@ def _sentences(words: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def summarise_result(result: Any, width: int = 160) -> str:
+def summarise_result(result: object, width: int = 160) -> str:
     """A one-line summary of a tool result for the steps log."""
+    if isinstance(result, ToolResult):
+        result = result.to_dict()
     if isinstance(result, dict):
         if "error" in result:
             return f"error: {result['error']}"[:width]
