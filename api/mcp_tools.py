@@ -11,10 +11,13 @@ import copy
 import inspect
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import mcp_types as types
+
+from vidrag.agent.answer import Answer
 
 ASK = "ask"
 VIDEO_URI = "vidrag://videos/{video_id}"
@@ -238,17 +241,18 @@ def ask_tool() -> types.Tool:
     )
 
 
-def ask_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The agent's answer as the `ask` tool returns it."""
-    keep = ("video", "video_id", "start", "end", "quote")
+def ask_result(result: Answer | Mapping[str, object]) -> dict[str, Any]:
+    """The agent's answer (an `Answer`, or a stand-in answerer's dict of one) as the `ask` tool returns it."""
+    answer = result if isinstance(result, Answer) else Answer.from_dict(result)
     citations = [
-        {k: c.get(k) for k in keep} for c in (x.to_dict() if hasattr(x, "to_dict") else x for x in result["citations"])
+        {"video": c.video, "video_id": c.video_id, "start": c.start, "end": c.end, "quote": c.quote}
+        for c in answer.citations
     ]
-    out = {"answer": result["answer"], "citations": citations, "mode": result.get("mode", "")}
-    if result.get("outcome"):
-        out["outcome"] = result["outcome"]
-    if result.get("seconds") is not None:
-        out["seconds"] = float(result["seconds"])
+    out: dict[str, Any] = {"answer": answer.text, "citations": citations, "mode": answer.mode}
+    if answer.outcome:
+        out["outcome"] = answer.outcome
+    if answer.seconds is not None:
+        out["seconds"] = float(answer.seconds)
     return out
 
 

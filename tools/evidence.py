@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vidrag.storage.types import Clip
@@ -36,9 +37,10 @@ def as_data(text: str) -> str:
     return f"{DATA_OPEN}{defuse(text)}{DATA_CLOSE}"
 
 
-class ToolResult(dict[str, JSON]):
-    """A tool's result: typed fields, and, as the dict itself, the JSON an LLM or MCP client reads
-    (built once from the fields by `to_dict`), so it serialises, compares and reads by key as before."""
+class JsonView(dict[str, JSON]):
+    """A result with typed fields that is also, as the dict itself, its JSON (built once from the fields
+    by `to_dict`, never changed after): what an LLM, an MCP client or a caller reading by key receives,
+    so it serialises, compares and reads by key as a plain dict did. Subclasses are frozen dataclasses."""
 
     def __post_init__(self) -> None:
         self.update(self.to_dict())
@@ -57,7 +59,7 @@ class Line:
 
 
 @dataclass(frozen=True, eq=False)
-class ClipEvidence(ToolResult):
+class ClipEvidence(JsonView):
     """A clip a search returned: its span (seconds, rounded to 0.01 as the tools report it), citation
     tag, score, and what it says, shows and looks like, as stored.
 
@@ -105,7 +107,7 @@ class ClipEvidence(ToolResult):
 
 
 @dataclass(frozen=True, eq=False)
-class ClipSearch(ToolResult):
+class ClipSearch(JsonView):
     """What `search_clips` found: the clips, best first, and the query's key words no clip says."""
 
     query: str
@@ -126,7 +128,7 @@ class ClipSearch(ToolResult):
 
 
 @dataclass(frozen=True, eq=False)
-class SpokenLine(ToolResult):
+class SpokenLine(JsonView):
     """One sentence of a transcript with its span and citation tag; `text` as spoken (not data-marked)."""
 
     video: str
@@ -141,7 +143,7 @@ class SpokenLine(ToolResult):
 
 
 @dataclass(frozen=True, eq=False)
-class Transcript(ToolResult):
+class Transcript(JsonView):
     """What `get_transcript` read: the span asked for and its sentences, whole."""
 
     video: str
@@ -159,7 +161,7 @@ class Transcript(ToolResult):
 
 
 @dataclass(frozen=True, eq=False)
-class ToolError(ToolResult):
+class ToolError(JsonView):
     """A tool call that failed, worded for an LLM to act on."""
 
     error: str
@@ -179,6 +181,18 @@ class ToolStep:
 
     def to_dict(self) -> dict[str, JSON]:
         return {"tool": self.tool, "args": dict(self.args), "result": self.result, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ToolStep:
+        """A step from its JSON (what a stand-in answerer or a server sent); missing fields are empty."""
+        args = data.get("args")
+        seconds = data.get("seconds")
+        return cls(
+            tool=str(data.get("tool", "")),
+            args=dict(args) if isinstance(args, Mapping) else {},
+            result=str(data.get("result", "")),
+            seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
+        )
 
 
 def running_lines(clips: list[Clip]) -> set[str]:
@@ -209,7 +223,7 @@ __all__ = [
     "Line",
     "SpokenLine",
     "ToolError",
-    "ToolResult",
+    "JsonView",
     "ToolStep",
     "Transcript",
     "as_data",

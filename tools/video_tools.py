@@ -33,7 +33,6 @@ from vidrag.tools.evidence import (
     ClipSearch,
     SpokenLine,
     ToolError,
-    ToolResult,
     ToolStep,
     Transcript,
     as_data,
@@ -545,8 +544,6 @@ def _sentences(words: list[Any]) -> list[dict[str, Any]]:
 
 def summarise_result(result: object, width: int = 160) -> str:
     """A one-line summary of a tool result for the steps log."""
-    if isinstance(result, ToolResult):
-        result = result.to_dict()
     if isinstance(result, dict):
         if "error" in result:
             return f"error: {result['error']}"[:width]
