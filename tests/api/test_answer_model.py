@@ -48,13 +48,17 @@ def test_rest_and_mcp_render_the_answer_and_its_json_alike():
     assert out.citations[0].media_url == "/videos/abc/media#t=1.00,2.50"
     assert out.steps == [ANSWER.steps[0].to_dict()] and out.seconds == 0.2
     assert answer_out(dict(ANSWER), "s1") == out  # the dict an answerer may return instead
-    assert ask_result(ANSWER) == ask_result(dict(ANSWER)) == {
-        "answer": ANSWER.text,
-        "citations": [CITATION.to_dict()],
-        "mode": "extractive",
-        "outcome": "answered",
-        "seconds": 0.2,
-    }
+    assert (
+        ask_result(ANSWER)
+        == ask_result(dict(ANSWER))
+        == {
+            "answer": ANSWER.text,
+            "citations": [CITATION.to_dict()],
+            "mode": "extractive",
+            "outcome": "answered",
+            "seconds": 0.2,
+        }
+    )
 
 
 def test_an_answer_is_the_dict_of_its_json():
