@@ -245,11 +245,11 @@ def ask_tool() -> types.Tool:
     )
 
 
-def ask_result(result: Answer | Mapping[str, object]) -> dict[str, Any]:
+def ask_result(result: Answer | Mapping[str, object]) -> dict[str, object]:
     """The agent's answer (an `Answer`, or a stand-in answerer's dict of one) as the `ask` tool returns it."""
     answer = result if isinstance(result, Answer) else Answer.from_dict(result)
     citations = [citation.to_dict() for citation in answer.citations]
-    out: dict[str, Any] = {"answer": answer.text, "citations": citations, "mode": answer.mode}
+    out: dict[str, object] = {"answer": answer.text, "citations": citations, "mode": answer.mode}
     if answer.outcome:
         out["outcome"] = answer.outcome
     if answer.seconds is not None:
