@@ -274,16 +274,15 @@ def shown_together(tools: VideoTools, lines: list[Quotable]) -> list[list[Quotab
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
     found = tools.find_videos(question, k=min(top_k, 5))
-    results = found.get("results")  # none when the tool failed (a `ToolError`)
-    if not isinstance(results, list) or not results:
+    if isinstance(found, ToolError) or not found.videos:
         return f"{NOT_FOUND}: the library has no matching videos."
-    summaries = [unwrap(r["summary"]) for r in results]
+    summaries = [defuse(video.summary) for video in found.videos]
     scores = tools.library.similarity(question, summaries)
     floor = max(MIN_VIDEO_SIMILARITY, max(scores) - VIDEO_MARGIN)
     lines = []
-    for result, summary, score in zip(results, summaries, scores):
+    for video, summary, score in zip(found.videos, summaries, scores):
         if score >= floor:
-            lines.append(f"- {result['video']}: {summary[:240]} {result['cite_as']}")
+            lines.append(f"- {video.video}: {summary[:240]} {video.cite_as}")
     if not lines:
         return f"{NOT_FOUND}: no video's summary is close to the question."
     return "These videos match:\n" + "\n".join(lines)

@@ -25,6 +25,7 @@ _MARKERS = re.compile(r"<</?\s*video-data\s*>>", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 NO_CLIPS = "No clips matched; try other words, drop the filters, or call list_videos."
 NO_SPEECH = "No speech in this span; try inspect_clip for what is on screen."
+EMPTY_LIBRARY = "The library is empty; nothing can be answered from it."
 
 
 def defuse(text: str) -> str:
@@ -128,8 +129,9 @@ class ClipSearch(JsonView):
 
 
 @dataclass(frozen=True, eq=False)
-class SpokenLine(JsonView):
-    """One sentence of a transcript with its span and citation tag; `text` as spoken (not data-marked)."""
+class TimedLine(JsonView):
+    """One speech sentence or on-screen line with its span and citation tag; `text` as said or shown
+    (not data-marked), `score` its similarity to a question (when asked one), `repeated` a running header."""
 
     video: str
     video_id: str
@@ -137,9 +139,17 @@ class SpokenLine(JsonView):
     end: float
     cite_as: str
     text: str
+    score: float | None = None
+    repeated: bool = False
 
     def to_dict(self) -> dict[str, JSON]:
-        return {**_span(self), "text": as_data(self.text)}
+        out = _span(self)
+        if self.score is not None:
+            out["score"] = self.score
+        out["text"] = as_data(self.text)
+        if self.repeated:
+            out["repeated"] = True
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,13 +161,115 @@ class Transcript(JsonView):
     start: float
     end: float
     cite_as: str
-    lines: list[SpokenLine] = field(default_factory=list)
+    lines: list[TimedLine] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {**_span(self), "lines": [line.to_dict() for line in self.lines]}
         if not self.lines:
             out["note"] = NO_SPEECH
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class ClipInspection(JsonView):
+    """What `inspect_clip` saw in a span: the captioner's answer to the question, and the span's speech
+    sentences and on-screen lines, each with its span, most relevant to the question first."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    cite_as: str
+    caption: str
+    speech: list[TimedLine] = field(default_factory=list)
+    screen: list[TimedLine] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            **_span(self),
+            "caption": as_data(self.caption),
+            "transcript_lines": [line.to_dict() for line in self.speech],
+            "ocr_lines": [line.to_dict() for line in self.screen],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class VideoHit(JsonView):
+    """A whole video `find_videos` found, by its summary."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    cite_as: str
+    score: float
+    summary: str
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {**_span(self), "score": self.score, "summary": as_data(self.summary)}
+
+
+@dataclass(frozen=True, eq=False)
+class VideoSearch(JsonView):
+    """What `find_videos` found: the videos whose summary matches the query, best first."""
+
+    query: str
+    videos: list[VideoHit] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"query": self.query, "results": [video.to_dict() for video in self.videos]}
+
+
+@dataclass(frozen=True, eq=False)
+class VideoEntry(JsonView):
+    """A video of the library as `list_videos` shows it (`summary` cut to 400 characters)."""
+
+    video: str
+    video_id: str
+    duration: float
+    clips: int
+    language: str | None
+    status: str
+    summary: str
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "video": self.video,
+            "video_id": self.video_id,
+            "duration": self.duration,
+            "clips": self.clips,
+            "language": self.language,
+            "status": self.status,
+            "summary": as_data(self.summary),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class VideoList(JsonView):
+    """Every video of the library (`list_videos`)."""
+
+    videos: list[VideoEntry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"videos": [video.to_dict() for video in self.videos]}
+        if not self.videos:
+            out["note"] = EMPTY_LIBRARY
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ClipFile(JsonView):
+    """A span `cut_clip` wrote to its own mp4 (`path`), the span as actually cut."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    cite_as: str
+    path: str
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {**_span(self), "path": self.path}
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +317,7 @@ def running_lines(clips: list[Clip]) -> set[str]:
     return {line for line, count in shown.items() if count >= len(clips) / 2}
 
 
-def _span(item: ClipEvidence | SpokenLine | Transcript) -> dict[str, JSON]:
+def _span(item: ClipEvidence | TimedLine | Transcript | ClipInspection | VideoHit | ClipFile) -> dict[str, JSON]:
     return {
         "video": item.video,
         "video_id": item.video_id,
@@ -219,13 +331,19 @@ __all__ = [
     "DATA_CLOSE",
     "DATA_OPEN",
     "ClipEvidence",
+    "ClipFile",
+    "ClipInspection",
     "ClipSearch",
     "Line",
-    "SpokenLine",
+    "TimedLine",
     "ToolError",
     "JsonView",
     "ToolStep",
     "Transcript",
+    "VideoEntry",
+    "VideoHit",
+    "VideoList",
+    "VideoSearch",
     "as_data",
     "defuse",
     "running_lines",

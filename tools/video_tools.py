@@ -30,11 +30,17 @@ from vidrag.tools.evidence import (
     DATA_CLOSE,
     DATA_OPEN,
     ClipEvidence,
+    ClipFile,
+    ClipInspection,
     ClipSearch,
-    SpokenLine,
+    TimedLine,
     ToolError,
     ToolStep,
     Transcript,
+    VideoEntry,
+    VideoHit,
+    VideoList,
+    VideoSearch,
     as_data,
     running_lines,
 )
@@ -201,9 +207,6 @@ class VideoTools:
         except NotFound as err:
             raise NotFound(f"Unknown video {key!r}; call list_videos to see the library.") from err
 
-    def _entry(self, record: VideoRecord, start: float, end: float) -> dict[str, Any]:
-        return dict(zip(("video", "video_id", "start", "end", "cite_as"), self._cited(record, start, end)))
-
     def _cited(self, record: VideoRecord, start: float, end: float) -> tuple[str, str, float, float, str]:
         """A span as the tools report it: video name, id, start and end (0.01 s) and its citation tag."""
         name = Path(record.path).name
@@ -272,7 +275,7 @@ class VideoTools:
         return ClipSearch(query, clips, list(missing))
 
     @_llm_errors
-    def find_videos(self, query: str, k: int = 5) -> dict[str, Any]:
+    def find_videos(self, query: str, k: int = 5) -> VideoSearch:
         """Find whole videos whose topic matches a query, from each video's summary.
 
         Use this for library-wide questions: "which videos cover X?", "what is this video about?".
@@ -285,25 +288,16 @@ class VideoTools:
             {"query", "results": [{"video", "video_id", "start", "end", "cite_as", "score", "summary"}]}.
         """
         hits = self.library.search(query, k=max(1, min(int(k), 20)), kind="video")
-        results = []
+        videos = []
         for hit in hits:
             name = Path(hit.video).name
             self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "find_videos", "summary")
-            results.append(
-                {
-                    "video": name,
-                    "video_id": hit.video_id,
-                    "start": round(hit.start, 2),
-                    "end": round(hit.end, 2),
-                    "cite_as": cite_tag(name, hit.start, hit.end),
-                    "score": round(float(hit.score), 4),
-                    "summary": as_data(hit.text),
-                }
-            )
-        return {"query": query, "results": results}
+            span = (round(hit.start, 2), round(hit.end, 2), cite_tag(name, hit.start, hit.end))
+            videos.append(VideoHit(name, hit.video_id, *span, score=round(float(hit.score), 4), summary=hit.text))
+        return VideoSearch(query, videos)
 
     @_llm_errors
-    def inspect_clip(self, video: str, start: float, end: float, question: str) -> dict[str, Any]:
+    def inspect_clip(self, video: str, start: float, end: float, question: str) -> ClipInspection:
         """Look again, more closely, at one span of a video to answer a specific question about it.
 
         Re-reads the frames of the span at a higher frame rate and asks the captioner the question;
@@ -334,24 +328,18 @@ class VideoTools:
         ocr = self._ocr_lines(record, frames.start, frames.end)
         ranked = self._rank(question, lines + ocr)
         self.ledger.record(name, record.id, frames.start, frames.end, caption, "inspect_clip", "caption")
-        out = {
-            **self._entry(record, frames.start, frames.end),
-            "caption": as_data(caption),
-            "transcript_lines": [],
-            "ocr_lines": [],
-        }
+        speech: list[TimedLine] = []
+        screen: list[TimedLine] = []
         for item, score in ranked:
             self.ledger.record(name, record.id, item["start"], item["end"], item["text"], "inspect_clip", item["kind"])
-            key = "transcript_lines" if item["kind"] == "transcript" else "ocr_lines"
-            row = {
-                **self._entry(record, item["start"], item["end"]),
-                "score": round(score, 4),
-                "text": as_data(item["text"]),
-            }
-            if item.get("repeated"):
-                row["repeated"] = True
-            out[key].append(row)
-        return out
+            line = TimedLine(
+                *self._cited(record, item["start"], item["end"]),
+                text=item["text"],
+                score=round(score, 4),
+                repeated=bool(item.get("repeated")),
+            )
+            (speech if item["kind"] == "transcript" else screen).append(line)
+        return ClipInspection(*self._cited(record, frames.start, frames.end), caption, speech, screen)
 
     @_llm_errors
     def get_transcript(self, video: str, start: float = 0.0, end: float | None = None) -> Transcript:
@@ -377,11 +365,11 @@ class VideoTools:
             self.ledger.record(
                 name, record.id, line["start"], line["end"], line["text"], "get_transcript", "transcript"
             )
-            lines.append(SpokenLine(*self._cited(record, line["start"], line["end"]), text=line["text"]))
+            lines.append(TimedLine(*self._cited(record, line["start"], line["end"]), text=line["text"]))
         return Transcript(*self._cited(record, start, end), lines=lines)
 
     @_llm_errors
-    def list_videos(self) -> dict[str, Any]:
+    def list_videos(self) -> VideoList:
         """List every video in the library with its id, length in seconds, clip count and summary.
 
         Returns:
@@ -390,24 +378,14 @@ class VideoTools:
         videos = []
         for record in self.library.videos():
             summary = record.summary if len(record.summary) <= 400 else record.summary[:399] + "…"
+            name, duration = Path(record.path).name, round(record.duration, 2)
             videos.append(
-                {
-                    "video": Path(record.path).name,
-                    "video_id": record.id,
-                    "duration": round(record.duration, 2),
-                    "clips": record.clip_count,
-                    "language": record.language,
-                    "status": record.status,
-                    "summary": as_data(summary),
-                }
+                VideoEntry(name, record.id, duration, record.clip_count, record.language, record.status, summary)
             )
-        out: dict[str, Any] = {"videos": videos}
-        if not videos:
-            out["note"] = "The library is empty; nothing can be answered from it."
-        return out
+        return VideoList(videos)
 
     @_llm_errors
-    def cut_clip(self, video: str, start: float, end: float) -> dict[str, Any]:
+    def cut_clip(self, video: str, start: float, end: float) -> ClipFile:
         """Cut a span of a video out into its own mp4 file and return the file's path.
 
         Args:
@@ -424,7 +402,7 @@ class VideoTools:
         target = self.out_dir / f"{Path(name).stem}_{start:07.2f}-{end:07.2f}.mp4"
         path = self.library.cut(record.id, start, end, target)
         self.ledger.record(name, record.id, start, end, f"clip written to {path}", "cut_clip", "cut")
-        return {**self._entry(record, start, end), "path": str(path)}
+        return ClipFile(*self._cited(record, start, end), path=str(path))
 
     @_llm_errors
     def generate_talking_head(
