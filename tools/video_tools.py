@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
@@ -47,6 +47,8 @@ from vidrag.tools.evidence import (
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
+    from vidrag.indexing.asr import Word
+    from vidrag.indexing.captioners.base import Captioner
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
@@ -180,7 +182,7 @@ class VideoTools:
         self.on_step = on_step
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
-        self._describer: Any = None
+        self._describer: Captioner | None = None
         self.failure: VidragError | None = None  # the first backend failure of this run (see _llm_errors)
 
     # bookkeeping ------------------------------------------------------------------------------
@@ -449,20 +451,21 @@ class VideoTools:
         self._out_dir.mkdir(parents=True, exist_ok=True)
         return self._out_dir
 
-    def _offline_describer(self) -> Any:
+    def _offline_describer(self) -> Captioner:
         if self._describer is None:
             from vidrag.indexing.describe import Describer
 
             self._describer = Describer()
         return self._describer
 
-    def _transcript_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
+    def _transcript_lines(self, record: VideoRecord, start: float, end: float) -> list[_Line]:
         """Speech of a span as whole sentences, timed by their words when word times are known.
 
         A sentence that begins or ends outside the span is returned whole: the transcript is read
         `SENTENCE_PAD` seconds wider, since a speech segment can end mid-sentence.
         """
         segments = self.library.transcript(record.id, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
+        sentences: list[_Line]
         if segments and all(getattr(s, "words", None) for s in segments):
             sentences = _sentences([w for s in segments for w in s.words])
         else:
@@ -473,12 +476,12 @@ class VideoTools:
             ]
         return [s for s in sentences if s["end"] > start and s["start"] < end and s["text"]]
 
-    def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
+    def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[_Line]:
         """On-screen lines of a span, each timed by its clip; `repeated` marks running headers."""
         every = self.library.clips(record.id)
         running = running_lines(every)
         seen: set[str] = set()
-        out = []
+        out: list[_Line] = []
         for clip in (c for c in every if c.end > start and c.start < end):
             for line in clip.ocr.split("\n"):
                 line = line.strip()
@@ -495,15 +498,26 @@ class VideoTools:
                     )
         return out
 
-    def _rank(self, question: str, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
+    def _rank(self, question: str, items: list[_Line]) -> list[tuple[_Line, float]]:
         """Items most similar to the question first (cosine of unit embeddings)."""
         scores = self.library.similarity(question, [i["text"] for i in items])
         return sorted(zip(items, scores), key=lambda pair: -pair[1])
 
 
-def _sentences(words: list[Any]) -> list[dict[str, Any]]:
+class _Line(TypedDict, total=False):
+    """A speech sentence (`kind` "transcript") or on-screen line ("ocr") of a span, before it is cited;
+    `repeated` marks a running header."""
+
+    start: float
+    end: float
+    text: str
+    kind: str
+    repeated: bool
+
+
+def _sentences(words: list[Word]) -> list[_Line]:
     """Join timed words into sentences, each spanning its first word's start to its last word's end."""
-    groups: list[list[Any]] = [[]]
+    groups: list[list[Word]] = [[]]
     for word in sorted(words, key=lambda w: w.start):
         groups[-1].append(word)
         if word.text.strip().endswith(_SENTENCE_END):
