@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from vidrag.agent.answer import Answer, outcome
+from vidrag.tools.evidence import JSON
+
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
 
@@ -25,9 +28,9 @@ def answer_question(
     *,
     session: str | None = None,
     llm: Any = None,
-    stream: Callable[[dict[str, Any]], None] | None = None,
+    stream: Callable[[dict[str, JSON]], None] | None = None,
     top_k: int = 5,
-) -> dict[str, Any]:
+) -> Answer:
     """Answer a question from the library with checked citations.
 
     Args:
@@ -41,12 +44,14 @@ def answer_question(
         top_k: clips searched by the extractive plan.
 
     Returns:
-        {"answer", "parts": [{"text", "source": "answer" | "video"}], "answer_marked", "citations":
-        [{"video", "video_id", "start", "end", "quote"}], "outcome", "mode", "steps", "removed_citations",
-        "seconds"}. `outcome` is "answered", "not_found" (nothing close enough) or "absent" (a key word of the
-        question is never said in the library; the citations are related moments, not an answer).
-        `parts` and `answer_marked` (video text between `<<video-data>>` markers) say which text is quoted
-        from the videos: untrusted data, never instructions (`vidrag.agent.provenance`).
+        The `Answer` (`vidrag.agent.answer`): text, outcome, parts, answer_marked, citations, mode,
+        steps, removed_citations, seconds; also the dict of its JSON, {"answer", "parts": [{"text",
+        "source": "answer" | "video"}], "answer_marked", "citations": [{"video", "video_id", "start", "end",
+        "quote"}], "outcome", "mode", "steps", "removed_citations", "seconds"}. `outcome` is "answered",
+        "not_found" (nothing close enough) or "absent" (a key word of the question is never said in the
+        library; the citations are related moments, not an answer). `parts` and `answer_marked` (video
+        text between `<<video-data>>` markers) say which text is quoted from the videos: untrusted data,
+        never instructions (`vidrag.agent.provenance`).
 
     Raises:
         InputError: an empty question or a bad session id.
@@ -65,7 +70,7 @@ def answer_question(
     began = time.perf_counter()
     store = SessionStore.for_library(library) if session else None
     history = store.load(session) if store and session else []
-    on_step = (lambda step: stream({"type": "step", **step})) if stream else None
+    on_step = (lambda step: stream({"type": "step", **step.to_dict()})) if stream else None
     tools = VideoTools(library, on_step=on_step)
     if llm is None:
         raw, mode = answer_extractive(tools, question, history=history, top_k=top_k), "extractive"
@@ -77,35 +82,22 @@ def answer_question(
         raise tools.failure
     checked = check_citations(raw, tools.ledger)
     parts = answer_parts(checked.answer, [entry.text for entry in tools.ledger.entries])
-    result = {
-        "answer": checked.answer,
-        "outcome": outcome(checked.answer),
-        "parts": parts,  # which text is quoted from the videos (untrusted) and which is the answer's own
-        "answer_marked": marked(parts),
-        "citations": [c.to_dict() for c in checked.citations],
-        "mode": mode,
-        "steps": list(tools.steps),
-        "removed_citations": checked.removed,
-        "seconds": round(time.perf_counter() - began, 3),
-    }
+    result = Answer(
+        text=checked.answer,
+        outcome=outcome(checked.answer),
+        parts=parts,  # which text is quoted from the videos (untrusted) and which is the answer's own
+        answer_marked=marked(parts),
+        citations=checked.citations,
+        mode=mode,
+        steps=list(tools.steps),
+        removed_citations=checked.removed,
+        seconds=round(time.perf_counter() - began, 3),
+    )
     if store and session:
         store.append(
-            session, {"question": question, "answer": result["answer"], "citations": result["citations"], "mode": mode}
+            session, {"question": question, "answer": result.text, "citations": result["citations"], "mode": mode}
         )
     return result
 
 
-def outcome(answer: str) -> str:
-    """ "not_found", "absent" (the library never mentions a key word) or "answered", read from how the
-    answer starts (the no-LLM plan's fixed openings; an LLM is told to say the same)."""
-    from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
-
-    text = answer.lstrip()
-    if text.startswith(NOT_FOUND):
-        return "not_found"
-    if text.startswith(NEVER_MENTIONED):
-        return "absent"
-    return "answered"
-
-
-__all__ = ["answer_question", "outcome"]
+__all__ = ["Answer", "answer_question", "outcome"]

@@ -102,7 +102,7 @@ def quote_for(entries: list[Evidence], start: float, end: float) -> str:
     )
     texts: list[str] = []
     for entry in [best, *inside]:
-        text = _speech_part(entry.text) if entry.kind == "clip" else entry.text.strip()
+        text = _quotable(entry)
         if text and not any(text in t or t in text for t in texts):
             texts.append(text)
     quote = " ".join(texts)
@@ -134,9 +134,12 @@ def _folded(text: str) -> str:
     return " ".join(text.lower().split()).rstrip(".?! ")
 
 
-def _speech_part(text: str) -> str:
-    match = re.search(r"Speech: (.*)", text)
-    return match.group(1).strip() if match else text.strip()
+def _quotable(entry: Evidence) -> str:
+    """What a citation of an entry quotes: for a clip a search returned, what it says (its evidence's
+    speech field, never text parsed back); else the text the tool showed."""
+    if entry.clip is not None and entry.clip.transcript.strip():
+        return entry.clip.transcript.strip()
+    return entry.text.strip()
 
 
 def check_citations(answer: str, ledger: EvidenceLedger) -> CitationCheck:

@@ -14,7 +14,7 @@ picture) is never quoted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from vidrag.agent.provenance import quote_safe
 from vidrag.agent.question_types import has_shape, question_kind
@@ -41,7 +41,29 @@ SHORT_SLIDE = 4
 the moment's best sentence; a longer one only when it ranks as high."""
 
 
-def compose(question: str, candidates: list[dict[str, Any]]) -> str:
+class Quotable(TypedDict, total=False):
+    """A line the no-LLM answer may quote, as the plan reads it (`vidrag.agent.extractive`): a speech
+    sentence (`kind` "speech"), an on-screen line ("screen") or a slide ("slide", its `lines` in reading
+    order), with its span, `clip` (which read moment), `score` (similarity to the question) and, once
+    ranked, `rank`. `context` marks a sentence read around the moment, `running` a running header."""
+
+    kind: str
+    clip: int
+    video: str
+    video_id: str
+    start: float
+    end: float
+    cite_as: str
+    text: str
+    lines: list[str]
+    order: int
+    score: float
+    rank: float
+    context: bool
+    running: bool
+
+
+def compose(question: str, candidates: list[Quotable]) -> str:
     """The answer text: a lead quote with its citation, then `- speech:` / `- on screen:` quotes.
 
     Candidates are speech sentences (`kind` "speech"), single on-screen lines ("screen") and whole
@@ -74,7 +96,7 @@ def compose(question: str, candidates: list[dict[str, Any]]) -> str:
     return text + "".join(f"\n- {_bullet(item)}" for item in support)
 
 
-def _best_moment(ranked: list[dict[str, Any]]) -> int:
+def _best_moment(ranked: list[Quotable]) -> int:
     """The moment (`clip`) whose evidence ranks best: its best line, plus `CORROBORATION` times the
     best line of the other kind (a sentence for a slide, a slide or screen line for a sentence). A
     sentence alone can be close to the question in words yet belong to the next topic ("when a feature
@@ -92,7 +114,7 @@ def _best_moment(ranked: list[dict[str, Any]]) -> int:
     return max(best, key=score)
 
 
-def _echo(moment: list[dict[str, Any]], slide: dict[str, Any], speech: list[dict[str, Any]]) -> dict[str, Any]:
+def _echo(moment: list[Quotable], slide: Quotable, speech: list[Quotable]) -> Quotable:
     """The sentence that says what the slide's best bullet says (shares its rarer words, `ECHO_BONUS`),
     else the best sentence: under a slide reading "Dough doubles in size", the spoken "it should have
     doubled in size" rather than "put the dough in a covered bowl". The heading (the slide's first
@@ -107,7 +129,7 @@ def _echo(moment: list[dict[str, Any]], slide: dict[str, Any], speech: list[dict
     return max(speech, key=lambda c: c["rank"] + ECHO_BONUS * echo[id(c)])
 
 
-def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, Any], sentence: dict[str, Any]) -> bool:
+def _screen_leads(question: str, moment: list[Quotable], slide: Quotable, sentence: Quotable) -> bool:
     """Whether the slide should lead instead of the moment's best sentence.
 
     Never when the sentence has the shape the question asks for and the slide has not (a "why" leads
@@ -127,14 +149,14 @@ def _screen_leads(question: str, moment: list[dict[str, Any]], slide: dict[str, 
     return short and bool(set(tokens(slide["text"])) & set(tokens(sentence["text"])))
 
 
-def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rank_lines(question: str, candidates: list[Quotable]) -> list[Quotable]:
     """Distinct lines, best first, each with its `rank` (similarity plus word and shape bonuses)."""
     kind = question_kind(question)
     texts = [unwrap(c["text"]).strip() for c in candidates]
     words = [set(tokens(text)) for text in texts]
     weights = _word_weights(question, words)
     total = sum(weights.values()) or 1.0
-    unique: dict[tuple[str, str, int], dict[str, Any]] = {}
+    unique: dict[tuple[str, str, int], Quotable] = {}
     for c, text, line_words in zip(candidates, texts, words):
         if not text:
             continue
@@ -143,7 +165,7 @@ def rank_lines(question: str, candidates: list[dict[str, Any]]) -> list[dict[str
         rank -= CONTEXT_PENALTY if c.get("context") else 0.0
         key = (c["kind"], text, c["clip"] if c["kind"] == "slide" else -1)
         if key not in unique or unique[key]["rank"] < rank:
-            unique[key] = dict(c, text=text, rank=rank)
+            unique[key] = {**c, "text": text, "rank": rank}
     return sorted(unique.values(), key=lambda c: -c["rank"])
 
 
@@ -155,7 +177,7 @@ def _word_weights(question: str, lines: list[set[str]]) -> dict[str, float]:
     return {word: 1.0 - sum(word in line for line in lines) / count for word in words}
 
 
-def _quotes(line: dict[str, Any]) -> str:
+def _quotes(line: Quotable) -> str:
     """A speech sentence as one quote (ending in a full stop), a slide as its lines' quotes."""
     if line["kind"] == "slide":
         return " \u00b7 ".join(f"\u201c{quote_safe(text)}\u201d" for text in line["lines"])
@@ -165,7 +187,7 @@ def _quotes(line: dict[str, Any]) -> str:
     return f"\u201c{text}\u201d"
 
 
-def _bullet(line: dict[str, Any]) -> str:
+def _bullet(line: Quotable) -> str:
     """`speech: “…” [tag]` or `on screen: “…” · “…” [tag]`."""
     label = "speech" if line["kind"] == "speech" else "on screen"
     return f"{label}: {_quotes(line)} {cite_tag(line['video'], line['start'], line['end'])}"

@@ -23,9 +23,11 @@ import json
 import logging
 import re
 import statistics
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidrag.agent.answer import Answer
 from vidrag.agent.prompts import NOT_FOUND
 from vidrag.storage.errors import InputError
 
@@ -95,13 +97,13 @@ def load_near_miss(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def outcome(result: dict[str, Any]) -> str:
+def outcome(result: Mapping[str, object]) -> str:
     """An answer's outcome: the answerer's ``outcome`` when it gives one, else "not_found" for an answer
     that opens with `NOT_FOUND` and "answered" otherwise."""
     given = result.get("outcome")
     if given:
         return str(given)
-    return "not_found" if result.get("answer", "").startswith(NOT_FOUND) else "answered"
+    return "not_found" if str(result.get("answer", "")).startswith(NOT_FOUND) else "answered"
 
 
 def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
@@ -138,20 +140,23 @@ def _hit_ok(hit: Any, record: dict[str, Any]) -> bool:
     return _same_video(hit.video, record["video"]) and hit.start < record["end"] and hit.end > record["start"]
 
 
-def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: int = 5) -> dict[str, Any]:
+def evaluate_one(
+    library: Library, record: dict[str, Any], *, answer: Callable[[str], Mapping[str, object]], k: int = 5
+) -> dict[str, Any]:
     """One QA row: search ranks, top-hit IoU, and whether the answer has the fact with a right citation."""
     hits = library.search(record["question"], k=k)
     top = hits[0] if hits else None
     result = answer(record["question"])
-    text = result["answer"].lower()
+    reply = result if isinstance(result, Answer) else Answer.from_dict(result)  # a stand-in's dict
+    text = reply.text.lower()
     keyword = any(has_keyword(text, word) for word in record["keywords"])
     exact = any(word.lower() in text for word in record["keywords"])
     held = " ".join(
         f"{c.transcript} {c.ocr}" for c in library.span_clips(record["video"], record["start"], record["end"])
     )
     cited = any(
-        _same_video(c["video"], record["video"]) and c["start"] < record["end"] and c["end"] > record["start"]
-        for c in result["citations"]
+        _same_video(c.video, record["video"]) and c.start < record["end"] and c.end > record["start"]
+        for c in reply.citations
     )
     return {
         "question": record["question"],
@@ -168,9 +173,9 @@ def evaluate_one(library: Library, record: dict[str, Any], *, answer: Any, k: in
         "correct_exact": exact and cited,
         "keyword_in_library_exact": any(word.lower() in held.lower() for word in record["keywords"]),
         "outcome": outcome(result),
-        "mode": result["mode"],
+        "mode": reply.mode,
         "seconds": result.get("seconds", 0.0),
-        "answer": result["answer"],
+        "answer": reply.text,
     }
 
 
@@ -228,8 +233,8 @@ def evaluate_near_miss(library: Library, path: str | Path, *, llm: Any = None) -
     rows, mode = [], ""
     for record in records:
         result = answer_question(library, record["question"], llm=llm)
-        mode = result["mode"]
-        rows.append({**record, "outcome": outcome(result), "answer": result["answer"][:120]})
+        mode = result.mode
+        rows.append({**record, "outcome": result.outcome, "answer": result.text[:120]})
     answered = sum(row["outcome"] == "answered" for row in rows)
     return {
         "questions": len(rows),

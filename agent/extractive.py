@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from typing import Any
 
-from vidrag.agent.compose import compose, rank_lines
+from vidrag.agent.compose import Quotable, compose, rank_lines
 from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
 from vidrag.agent.provenance import quote_safe
 from vidrag.indexing.embed import tokens
+from vidrag.tools.evidence import ClipEvidence, ToolError, defuse, running_lines
 from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ _LIBRARY_WIDE = re.compile(
 _AFTER = re.compile(r"\b(after that|afterwards|what next|then what|and then|next\??$|what comes next)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", re.I)
 _SHORT = 5
-_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 
 
 def answer_extractive(
@@ -71,7 +70,7 @@ def answer_extractive(
     return _from_clips(tools, question, query, top_k)
 
 
-def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, list[dict[str, Any]]]:
+def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, list[Quotable]]:
     """How close the library's best moment is to `query`, with the lines read to answer it.
 
     Relevance is the similarity of the best of the search's first clips (speech and screen text), and 0
@@ -88,7 +87,7 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
     return score, quotable
 
 
-def _read(tools: VideoTools, query: str, top_k: int) -> tuple[float, list[dict[str, Any]], list[str]]:
+def _read(tools: VideoTools, query: str, top_k: int) -> tuple[float, list[Quotable], list[str]]:
     """`relevance`, with the query's key words that the library never says (`tools.absence`)."""
     candidates, clip_score, missing = gather(tools, query, top_k)
     evidence = {token for c in candidates for token in tokens(c["text"])}
@@ -112,7 +111,7 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
     return compose(question, candidates + _context(tools, question, top))
 
 
-def _never_mentioned(question: str, missing: list[str], candidates: list[dict[str, Any]]) -> str:
+def _never_mentioned(question: str, missing: list[str], candidates: list[Quotable]) -> str:
     """The answer when a key word of the question is said nowhere: which word, then the nearest
     moments, each marked as related (its best line and citation), never as the answer."""
     shown = [next((m.group(0) for m in re.finditer(rf"\b{re.escape(w)}\b", question, re.I)), w) for w in missing]
@@ -125,7 +124,7 @@ def _never_mentioned(question: str, missing: list[str], candidates: list[dict[st
     return f"{NEVER_MENTIONED} {names}: no speech, on-screen text or caption says it.{nearest}" + "\n".join(lines)
 
 
-def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _same_slide_same_moment(candidates: list[Quotable]) -> list[Quotable]:
     """Inspected clips of one video that show the same slide become one moment (the first clip's
     number): the sentence that answers may be spoken while the slide is up, in the next clip."""
     first: dict[tuple[str, tuple[str, ...]], int] = {}
@@ -133,21 +132,21 @@ def _same_slide_same_moment(candidates: list[dict[str, Any]]) -> list[dict[str, 
     for slide in sorted((c for c in candidates if c["kind"] == "slide"), key=lambda c: c["clip"]):
         key = (slide["video"], tuple(sorted(slide["lines"])))
         moment[slide["clip"]] = first.setdefault(key, slide["clip"])
-    return [dict(c, clip=moment.get(c["clip"], c["clip"])) for c in candidates]
+    return [{**c, "clip": moment.get(c["clip"], c["clip"])} for c in candidates]
 
 
-def _context(tools: VideoTools, question: str, top: dict[str, Any]) -> list[dict[str, Any]]:
+def _context(tools: VideoTools, question: str, top: Quotable) -> list[Quotable]:
     """The sentences spoken within `CONTEXT_S` of the best line, scored against the question, as part
     of its moment: the sentence that answers is often next to the one most like the question, and
     may lie in a clip that was not read."""
     around = _whole_sentences(tools, top["video"], max(0.0, top["start"] - CONTEXT_S), top["end"] + CONTEXT_S)
-    lines = [dict(line, kind="speech", clip=top["clip"], context=True) for line in around]
+    lines: list[Quotable] = [{**line, "kind": "speech", "clip": top["clip"], "context": True} for line in around]
     for line, score in zip(lines, tools.library.similarity(question, [line["text"] for line in lines])):
         line["score"] = score
     return lines
 
 
-def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, Any]], float, list[str]]:
+def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[Quotable], float, list[str]]:
     """Search, then read the best clips' sentences and on-screen lines, scored against the query;
     with the best similarity of the search's first `READ` clips (whole-clip relevance, as calibrated)
     and the query's key words that the library never says (the search's `never_mentioned`).
@@ -159,20 +158,19 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     answer never quotes a caption, so re-reading frames would cost a second a clip for nothing.
     """
     found = tools.search_clips(query, k=max(top_k, SEARCH_K))
-    results = found.get("results", [])
-    missing = list(found.get("never_mentioned", []))
-    if not results:
-        return [], 0.0, missing
-    texts = [_spoken_and_shown(unwrap(hit["text"])) for hit in results]
+    if isinstance(found, ToolError) or not found.clips:
+        return [], 0.0, [] if isinstance(found, ToolError) else list(found.never_mentioned)
+    clips, missing = found.clips, list(found.never_mentioned)
+    texts = [defuse(clip.spoken_and_shown()) for clip in clips]
     clip_scores = tools.library.similarity(query, texts)
-    scored = zip(results, clip_scores, _best_sentences(tools, query, texts))
+    scored = zip(clips, clip_scores, _best_sentences(tools, query, clips))
     ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:READ]
-    candidates: list[dict[str, Any]] = []
+    candidates: list[Quotable] = []
     for number, (hit, _, _) in enumerate(ranked):
-        sentences = [
-            dict(line, kind="speech", clip=number)
-            for line in _whole_sentences(tools, hit["video"], hit["start"], hit["end"])
-            if hit["start"] <= (line["start"] + line["end"]) / 2 <= hit["end"]  # mostly spoken in this clip
+        sentences: list[Quotable] = [
+            {**line, "kind": "speech", "clip": number}
+            for line in _whole_sentences(tools, hit.video, hit.start, hit.end)
+            if hit.start <= (line["start"] + line["end"]) / 2 <= hit.end  # mostly spoken in this clip
         ]
         candidates += sentences + _screen_lines(tools, hit, number)
     for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
@@ -180,60 +178,60 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[dict[str, An
     return candidates, max(clip_scores[:READ]), missing
 
 
-def _screen_lines(tools: VideoTools, hit: dict[str, Any], number: int) -> list[dict[str, Any]]:
-    """The hit clip's on-screen lines in reading order, then its running headers (a line on at least
-    half of the video's clips: the lecture title names the video, not the moment), marked `running`:
-    they count as evidence that the video is about the question's subject (see `relevance`), but are
-    never quoted."""
-    clips = tools.library.clips(hit["video"])
-    shown = "\n".join(c.ocr for c in clips if c.start < hit["end"] and c.end > hit["start"])
+def _screen_lines(tools: VideoTools, hit: ClipEvidence, number: int) -> list[Quotable]:
+    """The hit clip's on-screen lines in reading order, then its running headers (`running_lines`: the
+    lecture title names the video, not the moment), marked `running`: they count as evidence that the
+    video is about the question's subject (see `relevance`), but are never quoted."""
+    clips = tools.library.clips(hit.video)
+    shown = "\n".join(c.ocr for c in clips if c.start < hit.end and c.end > hit.start)
     lines = [line.strip() for line in dict.fromkeys(shown.split("\n")) if len(line.strip()) > 2]
-    on_clips = Counter(line for c in clips for line in set(c.ocr.split("\n")))
-    running = {line for line in lines if len(clips) >= 3 and on_clips[line] >= len(clips) / 2}
+    headers = running_lines(clips)
+    running = {line for line in lines if line in headers}
     moment = [line for line in lines if line not in running]
-    return [
-        {
-            "kind": "screen",
-            "clip": number,
-            "order": order,
-            "text": line,
-            **({"running": True} if line in running else {}),
-            **{k: hit[k] for k in ("video", "start", "end")},
-        }
-        for order, line in enumerate(moment + sorted(running))
-    ]
+    shown_lines: list[Quotable] = []
+    for order, line in enumerate(moment + sorted(running)):
+        item: Quotable = {"kind": "screen", "clip": number, "order": order, "text": line}
+        if line in running:
+            item["running"] = True
+        shown_lines.append({**item, "video": hit.video, "start": hit.start, "end": hit.end})
+    return shown_lines
 
 
-def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[dict[str, Any]]:
+def _whole_sentences(tools: VideoTools, video: str, start: float, end: float) -> list[Quotable]:
     """The sentences spoken in [start, end], whole (`get_transcript` reads past the span's edges), as
     plain text."""
     around = tools.get_transcript(video, start, end)
-    return [dict(line, text=unwrap(line["text"]).strip()) for line in around.get("lines", [])]
+    if isinstance(around, ToolError):
+        return []
+    return [
+        {
+            "video": line.video,
+            "video_id": line.video_id,
+            "start": line.start,
+            "end": line.end,
+            "cite_as": line.cite_as,
+            "text": defuse(line.text).strip(),
+        }
+        for line in around.lines
+    ]
 
 
-def _best_sentences(tools: VideoTools, query: str, texts: list[str]) -> list[float]:
-    """Each clip text's best speech sentence's similarity to the query (0 for a clip without speech)."""
-    sentences = [_SENTENCE.findall(text.partition("Speech: ")[2].split("\nOn screen:")[0]) for text in texts]
-    flat = [sentence.strip() for group in sentences for sentence in group if sentence.strip()]
-    scores = iter(tools.library.similarity(query, flat))
-    return [max((next(scores) for s in group if s.strip()), default=0.0) for group in sentences]
+def _best_sentences(tools: VideoTools, query: str, clips: list[ClipEvidence]) -> list[float]:
+    """Each clip's best speech sentence's similarity to the query (0 for a clip without speech)."""
+    sentences = [[defuse(line.text) for line in clip.speech] for clip in clips]
+    scores = iter(tools.library.similarity(query, [sentence for group in sentences for sentence in group]))
+    return [max((next(scores) for _ in group), default=0.0) for group in sentences]
 
 
-def _spoken_and_shown(text: str) -> str:
-    """A clip's speech and on-screen text without the caption (which says little about topics)."""
-    match = re.search(r"Speech:|On screen:", text)
-    return text[match.start() :] if match else text
-
-
-def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _slides(tools: VideoTools, question: str, candidates: list[Quotable]) -> list[Quotable]:
     """Each read clip's on-screen lines as slides, in reading order, scored as a whole: a slide's
     heading and bullets together state a fact that no single short line is close to. A clip that
     spans a slide change gives two slides (`shown_together`), never one quote of both."""
-    by_clip: dict[int, list[dict[str, Any]]] = {}
+    by_clip: dict[int, list[Quotable]] = {}
     for c in candidates:
         if c["kind"] == "screen":
-            by_clip.setdefault(c["clip"], []).append(dict(c, text=unwrap(c["text"]).strip()))
-    slides = []
+            by_clip.setdefault(c["clip"], []).append({**c, "text": unwrap(c["text"]).strip()})
+    slides: list[Quotable] = []
     for clip, lines in by_clip.items():
         unique = list({c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}.values())
         for shown in shown_together(tools, unique):
@@ -255,7 +253,7 @@ def _slides(tools: VideoTools, question: str, candidates: list[dict[str, Any]]) 
     return slides
 
 
-def shown_together(tools: VideoTools, lines: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def shown_together(tools: VideoTools, lines: list[Quotable]) -> list[list[Quotable]]:
     """One clip's on-screen lines (reading order, each distinct line where first seen) as the slides
     shown one after the other: split where the lines before are all off screen in the next clip and
     the lines after were not on screen in the previous one. A clip's text is stored per clip, not per
@@ -276,15 +274,15 @@ def shown_together(tools: VideoTools, lines: list[dict[str, Any]]) -> list[list[
 
 def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
     found = tools.find_videos(question, k=min(top_k, 5))
-    if "error" in found or not found["results"]:
+    if isinstance(found, ToolError) or not found.videos:
         return f"{NOT_FOUND}: the library has no matching videos."
-    summaries = [unwrap(r["summary"]) for r in found["results"]]
+    summaries = [defuse(video.summary) for video in found.videos]
     scores = tools.library.similarity(question, summaries)
     floor = max(MIN_VIDEO_SIMILARITY, max(scores) - VIDEO_MARGIN)
     lines = []
-    for result, summary, score in zip(found["results"], summaries, scores):
+    for video, summary, score in zip(found.videos, summaries, scores):
         if score >= floor:
-            lines.append(f"- {result['video']}: {summary[:240]} {result['cite_as']}")
+            lines.append(f"- {video.video}: {summary[:240]} {video.cite_as}")
     if not lines:
         return f"{NOT_FOUND}: no video's summary is close to the question."
     return "These videos match:\n" + "\n".join(lines)
@@ -297,13 +295,13 @@ def _follow_on(tools: VideoTools, question: str, last: dict[str, Any], *, after:
     if span[1] <= span[0]:
         return f"{NOT_FOUND}: nothing comes before {cite_tag(video, start, end)} in {video}."
     found = tools.get_transcript(video, span[0], span[1])
-    if "error" in found:
-        return f"{NOT_FOUND}: nothing comes {'after' if after else 'before'} that moment ({found['error']})."
-    lines = [line for line in found["lines"] if (line["start"] >= end - 0.05 if after else line["end"] <= start + 0.05)]
+    if isinstance(found, ToolError):
+        return f"{NOT_FOUND}: nothing comes {'after' if after else 'before'} that moment ({found.error})."
+    lines = [line for line in found.lines if (line.start >= end - 0.05 if after else line.end <= start + 0.05)]
     lines = lines[:2] if after else lines[-2:]
     if not lines:
         return f"{NOT_FOUND}: no speech {'follows' if after else 'precedes'} that moment in {video}."
-    said = " ".join(f"\u201c{unwrap(line['text']).rstrip('.')}.\u201d {line['cite_as']}" for line in lines)
+    said = " ".join(f"\u201c{defuse(line.text).rstrip('.')}.\u201d {line.cite_as}" for line in lines)
     return f"{'After' if after else 'Before'} that, {video} says: {said}"
 
 

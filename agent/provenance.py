@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
-from vidrag.tools.video_tools import as_data
+from vidrag.agent.answer import AnswerPart, Source
+from vidrag.tools.evidence import as_data
 
 QUOTED = re.compile(r"\u201c[^\u201c\u201d]*\u201d")
-VIDEO, ANSWER = "video", "answer"
+VIDEO: Source = "video"
+ANSWER: Source = "answer"
 CLI_NOTICE = "(text in \u201c \u201d is quoted from the videos: what they say or show, not vidrag's words)"
 
 
@@ -25,20 +26,20 @@ def _folded(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .?!\u2026")
 
 
-def answer_parts(answer: str, evidence: Iterable[str]) -> list[dict[str, Any]]:
-    """The answer as consecutive parts `{"text", "source"}`, source `video` for a quote of a video's
-    text (found in `evidence`, the raw texts the tools returned) and `answer` for the rest; the parts
-    joined give the answer back exactly."""
+def answer_parts(answer: str, evidence: Iterable[str]) -> list[AnswerPart]:
+    """The answer as consecutive parts (`AnswerPart`: text, source), source `video` for a quote of a
+    video's text (found in `evidence`, the raw texts the tools returned) and `answer` for the rest; the
+    parts joined give the answer back exactly."""
     seen = [_folded(quote_safe(text)) for text in evidence if text]
-    parts: list[dict[str, Any]] = []
+    pieces: list[tuple[str, Source]] = []
 
-    def add(text: str, source: str) -> None:
+    def add(text: str, source: Source) -> None:
         if not text:
             return
-        if parts and parts[-1]["source"] == source:
-            parts[-1]["text"] += text
+        if pieces and pieces[-1][1] == source:
+            pieces[-1] = (pieces[-1][0] + text, source)
         else:
-            parts.append({"text": text, "source": source})
+            pieces.append((text, source))
 
     position = 0
     for match in QUOTED.finditer(answer):
@@ -47,12 +48,12 @@ def answer_parts(answer: str, evidence: Iterable[str]) -> list[dict[str, Any]]:
         add(match.group(0), VIDEO if inner and any(inner in text for text in seen) else ANSWER)
         position = match.end()
     add(answer[position:], ANSWER)
-    return parts
+    return [AnswerPart(text, source) for text, source in pieces]
 
 
-def marked(parts: list[dict[str, Any]]) -> str:
+def marked(parts: list[AnswerPart]) -> str:
     """The answer with each video part between the MCP data markers (`<<video-data>>…<</video-data>>`)."""
-    return "".join(as_data(p["text"]) if p["source"] == VIDEO else p["text"] for p in parts)
+    return "".join(as_data(p.text) if p.source == VIDEO else p.text for p in parts)
 
 
 def quote_safe(text: str) -> str:

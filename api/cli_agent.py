@@ -44,7 +44,7 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20, help="Clips searched for the answer.")] = 5,
 ) -> None:
     """Answer a question from the library, citing the moments used (video @ mm:ss–mm:ss)."""
-    from vidrag.agent import answer_question
+    from vidrag.agent import Answer, answer_question
     from vidrag.api.client import is_remote
     from vidrag.api.wiring import make_llm
 
@@ -59,20 +59,19 @@ def ask(
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
         return
-    typer.echo(result["answer"])
-    if any(part["source"] == "video" for part in result.get("parts", [])):
+    answer = result if isinstance(result, Answer) else Answer.from_dict(result)  # a server's answer
+    typer.echo(answer.text)
+    if any(part["source"] == "video" for part in result.get("parts", [])):  # as given: an old server sends none
         from vidrag.agent.provenance import CLI_NOTICE
 
         typer.echo(CLI_NOTICE, err=True)  # video text is untrusted: say which text is quoted from the videos
-    if result["citations"]:
+    if answer.citations:
         typer.echo("")
-    for c in result["citations"]:
-        quote = " ".join(c["quote"].split())
+    for c in answer.citations:
+        quote = " ".join(c.quote.split())
         quote = quote if len(quote) <= 120 else quote[:119] + "…"
-        typer.echo(
-            f"  {Path(c['video']).name} @ {clock(c['start'], tenths=False)}–{clock(c['end'], tenths=False)}  {quote}"
-        )
-    typer.echo(f"({result['mode']}, {result['seconds']:.1f} s)", err=True)
+        typer.echo(f"  {Path(c.video).name} @ {clock(c.start, tenths=False)}–{clock(c.end, tenths=False)}  {quote}")
+    typer.echo(f"({answer.mode}, {answer.seconds or 0.0:.1f} s)", err=True)
 
 
 @app.command("eval")

@@ -9,15 +9,19 @@ bounds their schemas state. `vidrag.api.mcp_server` serves them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import mcp_types as types
 from pydantic import BaseModel, Field
 
+from vidrag.agent.answer import OUTCOMES, Answer
+from vidrag.storage.types import Citation
 from vidrag.tools.arguments import Count, Question
 
 ASK = "ask"
@@ -32,6 +36,14 @@ _SPAN_REQUIRED = ["video", "video_id", "start", "end", "cite_as"]
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
+
+
+def _record(cls: type) -> dict[str, Any]:
+    """The schema of a dataclass of text and number fields (`Citation`): generated, so it cannot drift."""
+    kinds = {"str": _STR, "float": _NUM, "int": {"type": "integer"}}
+    fields = dataclasses.fields(cls)
+    required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    return _object({f.name: kinds[str(f.type)] for f in fields}, required)
 
 
 def _lines(extra: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +98,11 @@ OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     ASK: _object(
         {
             "answer": _STR,
-            "citations": {
-                "type": "array",
-                "items": _object(
-                    {"video": _STR, "video_id": _STR, "start": _NUM, "end": _NUM, "quote": _STR},
-                    ["video", "video_id", "start", "end"],
-                ),
-            },
+            "citations": {"type": "array", "items": _record(Citation)},
             "mode": {**_STR, "description": "extractive (no LLM configured) or the agent that answered."},
             "outcome": {
                 "type": "string",
-                "enum": ["answered", "not_found", "absent"],
+                "enum": list(OUTCOMES),
                 "description": "answered; not_found (nothing close enough); absent (a key word of the question "
                 "is never said in the library: the citations are related moments, not an answer).",
             },
@@ -212,17 +218,15 @@ def ask_tool() -> types.Tool:
     )
 
 
-def ask_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The agent's answer as the `ask` tool returns it."""
-    keep = ("video", "video_id", "start", "end", "quote")
-    citations = [
-        {k: c.get(k) for k in keep} for c in (x.to_dict() if hasattr(x, "to_dict") else x for x in result["citations"])
-    ]
-    out = {"answer": result["answer"], "citations": citations, "mode": result.get("mode", "")}
-    if result.get("outcome"):
-        out["outcome"] = result["outcome"]
-    if result.get("seconds") is not None:
-        out["seconds"] = float(result["seconds"])
+def ask_result(result: Answer | Mapping[str, object]) -> dict[str, object]:
+    """The agent's answer (an `Answer`, or a stand-in answerer's dict of one) as the `ask` tool returns it."""
+    answer = result if isinstance(result, Answer) else Answer.from_dict(result)
+    citations = [citation.to_dict() for citation in answer.citations]
+    out: dict[str, object] = {"answer": answer.text, "citations": citations, "mode": answer.mode}
+    if answer.outcome:
+        out["outcome"] = answer.outcome
+    if answer.seconds is not None:
+        out["seconds"] = float(answer.seconds)
     return out
 
 

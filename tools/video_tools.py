@@ -2,12 +2,14 @@
 
 `VideoTools` wraps a `Library` and exposes search_clips, find_videos, inspect_clip, get_transcript,
 list_videos, cut_clip (and generate_talking_head when `vidrag.tools.talking_head` is installed). Every tool
-returns JSON-serialisable data; anything citable carries video, video_id, start and end and a
-ready-made `cite_as` tag. Each call records the spans it returned in an `EvidenceLedger`, so the agent
-can check afterwards that every cited moment really came from a tool in this run. Text that comes
-from the videos (speech, on-screen text, captions, summaries) is untrusted: it is wrapped between
-`DATA_OPEN` and `DATA_CLOSE` markers so an LLM treats it as data, never as instructions. Errors are
-caught and returned as `{"error": "..."}` text an LLM can act on.
+returns JSON data: a dict, or a typed result that is also the dict of its JSON (`vidrag.tools.evidence`:
+the clips a search found, a transcript's sentences, an error); anything citable carries video,
+video_id, start and end and a ready-made `cite_as` tag. Each call records the spans it returned in an
+`EvidenceLedger`, so the agent can check afterwards that every cited moment really came from a tool in
+this run. Text that comes from the videos (speech, on-screen text, captions, summaries) is untrusted:
+it is wrapped between `DATA_OPEN` and `DATA_CLOSE` markers so an LLM treats it as data, never as
+instructions. Errors are caught and returned as a `ToolError` (`{"error": "..."}`), text an LLM can
+act on.
 """
 
 from __future__ import annotations
@@ -16,35 +18,48 @@ import functools
 import importlib.util
 import inspect
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
 from vidrag.tools.absence import never_mentioned
 from vidrag.tools.arguments import Count, Query, Question, Script, Seconds, VideoKey
+from vidrag.tools.evidence import (
+    DATA_CLOSE,
+    DATA_OPEN,
+    ClipEvidence,
+    ClipFile,
+    ClipInspection,
+    ClipSearch,
+    TimedLine,
+    ToolError,
+    ToolStep,
+    Transcript,
+    VideoEntry,
+    VideoHit,
+    VideoList,
+    VideoSearch,
+    as_data,
+    running_lines,
+)
 from vidrag.tools.library import clamp_span, finite
 
 if TYPE_CHECKING:
+    from vidrag.indexing.asr import Word
+    from vidrag.indexing.captioners.base import Captioner
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
-DATA_OPEN = "<<video-data>>"
-DATA_CLOSE = "<</video-data>>"
-_MARKERS = re.compile(r"<</?\s*video-data\s*>>", re.IGNORECASE)
 _SENTENCE_END = (".", "?", "!")
 SENTENCE_PAD = 15.0
 """Seconds of speech read on each side of a span, so the sentences at its edges come back whole."""
-
-
-def as_data(text: str) -> str:
-    """Wrap untrusted text from a video between data markers (markers inside it are defused)."""
-    return f"{DATA_OPEN}{_MARKERS.sub('[marker removed]', text or '')}{DATA_CLOSE}"
 
 
 def unwrap(text: str) -> str:
@@ -61,7 +76,8 @@ def cite_tag(video: str, start: float, end: float) -> str:
 
 @dataclass
 class Evidence:
-    """One span a tool returned in this run, with the raw (unwrapped) text it showed."""
+    """One span a tool returned in this run, with the raw (unwrapped) text it showed; for a clip a
+    search returned, the clip's evidence as data (`clip`)."""
 
     video: str
     video_id: str
@@ -70,6 +86,7 @@ class Evidence:
     text: str
     tool: str
     kind: str = "clip"
+    clip: ClipEvidence | None = None
 
 
 @dataclass
@@ -79,9 +96,17 @@ class EvidenceLedger:
     entries: list[Evidence] = field(default_factory=list)
 
     def record(
-        self, video: str, video_id: str, start: float, end: float, text: str, tool: str, kind: str = "clip"
+        self,
+        video: str,
+        video_id: str,
+        start: float,
+        end: float,
+        text: str,
+        tool: str,
+        kind: str = "clip",
+        clip: ClipEvidence | None = None,
     ) -> None:
-        self.entries.append(Evidence(video, video_id, float(start), float(end), text, tool, kind))
+        self.entries.append(Evidence(video, video_id, float(start), float(end), text, tool, kind, clip))
 
     def videos(self) -> dict[str, str]:
         """Video name -> id for every video seen in this run."""
@@ -99,8 +124,8 @@ class EvidenceLedger:
         self.entries.clear()
 
 
-def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn vidrag and unexpected errors into `{"error": ...}` an LLM can act on; record the step.
+def _llm_errors(method: Callable[Concatenate[VideoTools, P], R]) -> Callable[Concatenate[VideoTools, P], R | ToolError]:
+    """Turn vidrag and unexpected errors into a `ToolError` (`{"error": ...}`) an LLM can act on; record the step.
 
     A backend failure (the store, a model server) or a native panic is also kept in `failure`: the
     request that made the call fails with it (`answer_question` raises it), so a broken library is
@@ -110,26 +135,27 @@ def _llm_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     names = list(inspect.signature(method).parameters)[1:]  # without self
 
     @functools.wraps(method)
-    def wrapper(self: VideoTools, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: VideoTools, *args: P.args, **kwargs: P.kwargs) -> R | ToolError:
         began = time.perf_counter()
+        result: R | ToolError
         try:
             result = method(self, *args, **kwargs)
         except BackendUnavailable as error:
             self.failure = self.failure or error
-            result = {"error": str(error)}
+            result = ToolError(str(error))
         except VidragError as error:
-            result = {"error": str(error)}
+            result = ToolError(str(error))
         except Exception as error:
             log.exception("tool %s failed", method.__name__)
-            result = {
-                "error": f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
+            result = ToolError(
+                f"{method.__name__} failed unexpectedly ({type(error).__name__}: {error}); "
                 "try other arguments or another tool."
-            }
+            )
         except BaseException as error:  # a native panic (pyo3 PanicException); contain() re-raises exits
             contained = contain(error, method.__name__)
             log.error("tool %s failed", method.__name__, exc_info=error)
             self.failure = self.failure or contained
-            result = {"error": str(contained)}
+            result = ToolError(str(contained))
         self._note_step(method.__name__, {**dict(zip(names, args)), **kwargs}, result, time.perf_counter() - began)
         return result
 
@@ -142,7 +168,7 @@ class VideoTools:
     Attributes:
         library: the Library the tools read.
         ledger: spans returned in the current run.
-        steps: the tool calls made in the current run (tool, args, short result).
+        steps: the tool calls made in the current run (`ToolStep`: tool, args, short result).
         on_step: called with each step as it happens (for streaming), or None.
     """
 
@@ -152,15 +178,15 @@ class VideoTools:
         *,
         out_dir: str | Path | None = None,
         inspect_fps: float = 2.0,
-        on_step: Callable[[dict[str, Any]], None] | None = None,
+        on_step: Callable[[ToolStep], None] | None = None,
     ) -> None:
         self.library = library
         self.ledger = EvidenceLedger()
-        self.steps: list[dict[str, Any]] = []
+        self.steps: list[ToolStep] = []
         self.on_step = on_step
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
-        self._describer: Any = None
+        self._describer: Captioner | None = None
         self.failure: VidragError | None = None  # the first backend failure of this run (see _llm_errors)
 
     # bookkeeping ------------------------------------------------------------------------------
@@ -171,8 +197,8 @@ class VideoTools:
         self.steps.clear()
         self.failure = None
 
-    def _note_step(self, name: str, call: dict[str, Any], result: Any, seconds: float) -> None:
-        step = {"tool": name, "args": call, "result": summarise_result(result), "seconds": round(seconds, 3)}
+    def _note_step(self, name: str, call: dict[str, Any], result: object, seconds: float) -> None:
+        step = ToolStep(name, call, summarise_result(result), round(seconds, 3))
         self.steps.append(step)
         if self.on_step is not None:
             self.on_step(step)
@@ -183,21 +209,16 @@ class VideoTools:
         except NotFound as err:
             raise NotFound(f"Unknown video {key!r}; call list_videos to see the library.") from err
 
-    def _entry(self, record: VideoRecord, start: float, end: float) -> dict[str, Any]:
+    def _cited(self, record: VideoRecord, start: float, end: float) -> tuple[str, str, float, float, str]:
+        """A span as the tools report it: video name, id, start and end (0.01 s) and its citation tag."""
         name = Path(record.path).name
-        return {
-            "video": name,
-            "video_id": record.id,
-            "start": round(float(start), 2),
-            "end": round(float(end), 2),
-            "cite_as": cite_tag(name, start, end),
-        }
+        return name, record.id, round(float(start), 2), round(float(end), 2), cite_tag(name, start, end)
 
     # the tools --------------------------------------------------------------------------------
 
     def functions(self) -> list[Callable[..., Any]]:
         """The tool methods to offer an agent (generate_talking_head only when installed)."""
-        tools = [
+        tools: list[Callable[..., Any]] = [
             self.search_clips,
             self.find_videos,
             self.inspect_clip,
@@ -217,7 +238,7 @@ class VideoTools:
         start: Seconds | None = None,
         end: Seconds | None = None,
         k: Count = 5,
-    ) -> dict[str, Any]:
+    ) -> ClipSearch:
         """Search the video library for the moments (clips) that match a query, by meaning and words.
 
         Use this first for any question about what is said or shown in the videos. Each result is a
@@ -240,32 +261,28 @@ class VideoTools:
         if video:
             keys = self._video(video).id
         hits = self.library.search(query, k=k, video=keys, start=start, end=end)
-        results = []
+        clips = []
         for hit in hits:
             name = Path(hit.video).name
-            self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "search_clips")
-            entry = {
-                "video": name,
-                "video_id": hit.video_id,
-                "start": round(hit.start, 2),
-                "end": round(hit.end, 2),
-                "cite_as": cite_tag(name, hit.start, hit.end),
-            }
-            results.append({**entry, "score": round(float(hit.score), 4), "text": as_data(hit.text)})
-        out: dict[str, Any] = {"query": query, "results": results}
-        if not results:
-            out["note"] = "No clips matched; try other words, drop the filters, or call list_videos."
-        missing = never_mentioned(self.library, query, [f"{hit.transcript} {hit.ocr}" for hit in hits])
-        if missing:
-            out["never_mentioned"] = missing
-            out["note"] = (
-                f"The library never says {', '.join(repr(w) for w in missing)} (in any form): these clips are "
-                "the nearest moments, not an answer about it."
+            clip = ClipEvidence(
+                video=name,
+                video_id=hit.video_id,
+                start=round(hit.start, 2),
+                end=round(hit.end, 2),
+                cite_as=cite_tag(name, hit.start, hit.end),
+                score=round(float(hit.score), 4),
+                transcript=hit.transcript,
+                ocr=hit.ocr,
+                caption=hit.caption,
+                rendered=hit.text,
             )
-        return out
+            self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "search_clips", clip=clip)
+            clips.append(clip)
+        missing = never_mentioned(self.library, query, [f"{hit.transcript} {hit.ocr}" for hit in hits])
+        return ClipSearch(query, clips, list(missing))
 
     @_llm_errors
-    def find_videos(self, query: Query, k: Count = 5) -> dict[str, Any]:
+    def find_videos(self, query: Query, k: Count = 5) -> VideoSearch:
         """Find whole videos whose topic matches a query, from each video's summary.
 
         Use this for library-wide questions: "which videos cover X?", "what is this video about?".
@@ -278,25 +295,16 @@ class VideoTools:
             {"query", "results": [{"video", "video_id", "start", "end", "cite_as", "score", "summary"}]}.
         """
         hits = self.library.search(query, k=max(1, min(int(k), 20)), kind="video")
-        results = []
+        videos = []
         for hit in hits:
             name = Path(hit.video).name
             self.ledger.record(name, hit.video_id, hit.start, hit.end, hit.text, "find_videos", "summary")
-            results.append(
-                {
-                    "video": name,
-                    "video_id": hit.video_id,
-                    "start": round(hit.start, 2),
-                    "end": round(hit.end, 2),
-                    "cite_as": cite_tag(name, hit.start, hit.end),
-                    "score": round(float(hit.score), 4),
-                    "summary": as_data(hit.text),
-                }
-            )
-        return {"query": query, "results": results}
+            span = (round(hit.start, 2), round(hit.end, 2), cite_tag(name, hit.start, hit.end))
+            videos.append(VideoHit(name, hit.video_id, *span, score=round(float(hit.score), 4), summary=hit.text))
+        return VideoSearch(query, videos)
 
     @_llm_errors
-    def inspect_clip(self, video: VideoKey, start: Seconds, end: Seconds, question: Question) -> dict[str, Any]:
+    def inspect_clip(self, video: VideoKey, start: Seconds, end: Seconds, question: Question) -> ClipInspection:
         """Look again, more closely, at one span of a video to answer a specific question about it.
 
         Re-reads the frames of the span at a higher frame rate and asks the captioner the question;
@@ -327,27 +335,21 @@ class VideoTools:
         ocr = self._ocr_lines(record, frames.start, frames.end)
         ranked = self._rank(question, lines + ocr)
         self.ledger.record(name, record.id, frames.start, frames.end, caption, "inspect_clip", "caption")
-        out = {
-            **self._entry(record, frames.start, frames.end),
-            "caption": as_data(caption),
-            "transcript_lines": [],
-            "ocr_lines": [],
-        }
+        speech: list[TimedLine] = []
+        screen: list[TimedLine] = []
         for item, score in ranked:
             self.ledger.record(name, record.id, item["start"], item["end"], item["text"], "inspect_clip", item["kind"])
-            key = "transcript_lines" if item["kind"] == "transcript" else "ocr_lines"
-            row = {
-                **self._entry(record, item["start"], item["end"]),
-                "score": round(score, 4),
-                "text": as_data(item["text"]),
-            }
-            if item.get("repeated"):
-                row["repeated"] = True
-            out[key].append(row)
-        return out
+            line = TimedLine(
+                *self._cited(record, item["start"], item["end"]),
+                text=item["text"],
+                score=round(score, 4),
+                repeated=bool(item.get("repeated")),
+            )
+            (speech if item["kind"] == "transcript" else screen).append(line)
+        return ClipInspection(*self._cited(record, frames.start, frames.end), caption, speech, screen)
 
     @_llm_errors
-    def get_transcript(self, video: VideoKey, start: Seconds = 0.0, end: Seconds | None = None) -> dict[str, Any]:
+    def get_transcript(self, video: VideoKey, start: Seconds = 0.0, end: Seconds | None = None) -> Transcript:
         """The timed speech lines of a video between two times (the whole video when end is empty).
 
         Args:
@@ -365,18 +367,16 @@ class VideoTools:
                 f"The span {start}-{end}s is empty; give start < end (the video lasts {record.duration:.1f}s)."
             )
         name = Path(record.path).name
-        out = {**self._entry(record, start, end), "lines": []}
+        lines = []
         for line in self._transcript_lines(record, float(start), end):
             self.ledger.record(
                 name, record.id, line["start"], line["end"], line["text"], "get_transcript", "transcript"
             )
-            out["lines"].append({**self._entry(record, line["start"], line["end"]), "text": as_data(line["text"])})
-        if not out["lines"]:
-            out["note"] = "No speech in this span; try inspect_clip for what is on screen."
-        return out
+            lines.append(TimedLine(*self._cited(record, line["start"], line["end"]), text=line["text"]))
+        return Transcript(*self._cited(record, start, end), lines=lines)
 
     @_llm_errors
-    def list_videos(self) -> dict[str, Any]:
+    def list_videos(self) -> VideoList:
         """List every video in the library with its id, length in seconds, clip count and summary.
 
         Returns:
@@ -385,24 +385,14 @@ class VideoTools:
         videos = []
         for record in self.library.videos():
             summary = record.summary if len(record.summary) <= 400 else record.summary[:399] + "…"
+            name, duration = Path(record.path).name, round(record.duration, 2)
             videos.append(
-                {
-                    "video": Path(record.path).name,
-                    "video_id": record.id,
-                    "duration": round(record.duration, 2),
-                    "clips": record.clip_count,
-                    "language": record.language,
-                    "status": record.status,
-                    "summary": as_data(summary),
-                }
+                VideoEntry(name, record.id, duration, record.clip_count, record.language, record.status, summary)
             )
-        out: dict[str, Any] = {"videos": videos}
-        if not videos:
-            out["note"] = "The library is empty; nothing can be answered from it."
-        return out
+        return VideoList(videos)
 
     @_llm_errors
-    def cut_clip(self, video: VideoKey, start: Seconds, end: Seconds) -> dict[str, Any]:
+    def cut_clip(self, video: VideoKey, start: Seconds, end: Seconds) -> ClipFile:
         """Cut a span of a video out into its own mp4 file and return the file's path.
 
         Args:
@@ -419,7 +409,7 @@ class VideoTools:
         target = self.out_dir / f"{Path(name).stem}_{start:07.2f}-{end:07.2f}.mp4"
         path = self.library.cut(record.id, start, end, target)
         self.ledger.record(name, record.id, start, end, f"clip written to {path}", "cut_clip", "cut")
-        return {**self._entry(record, start, end), "path": str(path)}
+        return ClipFile(*self._cited(record, start, end), path=str(path))
 
     @_llm_errors
     def generate_talking_head(
@@ -466,20 +456,21 @@ class VideoTools:
         self._out_dir.mkdir(parents=True, exist_ok=True)
         return self._out_dir
 
-    def _offline_describer(self) -> Any:
+    def _offline_describer(self) -> Captioner:
         if self._describer is None:
             from vidrag.indexing.describe import Describer
 
             self._describer = Describer()
         return self._describer
 
-    def _transcript_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
+    def _transcript_lines(self, record: VideoRecord, start: float, end: float) -> list[_Line]:
         """Speech of a span as whole sentences, timed by their words when word times are known.
 
         A sentence that begins or ends outside the span is returned whole: the transcript is read
         `SENTENCE_PAD` seconds wider, since a speech segment can end mid-sentence.
         """
         segments = self.library.transcript(record.id, max(0.0, start - SENTENCE_PAD), end + SENTENCE_PAD)
+        sentences: list[_Line]
         if segments and all(getattr(s, "words", None) for s in segments):
             sentences = _sentences([w for s in segments for w in s.words])
         else:
@@ -490,37 +481,48 @@ class VideoTools:
             ]
         return [s for s in sentences if s["end"] > start and s["start"] < end and s["text"]]
 
-    def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[dict[str, Any]]:
+    def _ocr_lines(self, record: VideoRecord, start: float, end: float) -> list[_Line]:
         """On-screen lines of a span, each timed by its clip; `repeated` marks running headers."""
         every = self.library.clips(record.id)
+        running = running_lines(every)
         seen: set[str] = set()
-        out = []
+        out: list[_Line] = []
         for clip in (c for c in every if c.end > start and c.start < end):
             for line in clip.ocr.split("\n"):
                 line = line.strip()
                 if len(line) > 2 and line not in seen:
                     seen.add(line)
-                    share = sum(line in c.ocr.split("\n") for c in every) / max(len(every), 1)
                     out.append(
                         {
                             "start": max(clip.start, start),
                             "end": min(clip.end, end),
                             "text": line,
                             "kind": "ocr",
-                            "repeated": len(every) >= 3 and share >= 0.5,
+                            "repeated": line in running,
                         }
                     )
         return out
 
-    def _rank(self, question: str, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
+    def _rank(self, question: str, items: list[_Line]) -> list[tuple[_Line, float]]:
         """Items most similar to the question first (cosine of unit embeddings)."""
         scores = self.library.similarity(question, [i["text"] for i in items])
         return sorted(zip(items, scores), key=lambda pair: -pair[1])
 
 
-def _sentences(words: list[Any]) -> list[dict[str, Any]]:
+class _Line(TypedDict, total=False):
+    """A speech sentence (`kind` "transcript") or on-screen line ("ocr") of a span, before it is cited;
+    `repeated` marks a running header."""
+
+    start: float
+    end: float
+    text: str
+    kind: str
+    repeated: bool
+
+
+def _sentences(words: list[Word]) -> list[_Line]:
     """Join timed words into sentences, each spanning its first word's start to its last word's end."""
-    groups: list[list[Any]] = [[]]
+    groups: list[list[Word]] = [[]]
     for word in sorted(words, key=lambda w: w.start):
         groups[-1].append(word)
         if word.text.strip().endswith(_SENTENCE_END):
@@ -537,7 +539,7 @@ def _sentences(words: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def summarise_result(result: Any, width: int = 160) -> str:
+def summarise_result(result: object, width: int = 160) -> str:
     """A one-line summary of a tool result for the steps log."""
     if isinstance(result, dict):
         if "error" in result:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from vidrag.agent import outcome
-from vidrag.agent.provenance import answer_parts, marked
+from vidrag.agent.answer import Answer
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
 from vidrag.api.schemas import AnswerPartOut, AskIn, AskOut, CitationOut, ErrorOut
 from vidrag.api.wiring import make_llm
@@ -108,37 +107,31 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-def answer_out(result: dict[str, Any], session_id: str | None) -> AskOut:
-    """The public form of the agent's result, each citation with a link that plays its span."""
-    citations = []
-    for item in result.get("citations", []) or []:
-        cite = item.to_dict() if hasattr(item, "to_dict") else dict(item)
-        start, end = float(cite.get("start", 0.0)), float(cite.get("end", 0.0))
-        video_id, video = str(cite.get("video_id", "")), str(cite.get("video", ""))
-        citations.append(
-            CitationOut(
-                video=video,
-                video_id=video_id,
-                name=Path(video).name,
-                start=start,
-                end=end,
-                quote=str(cite.get("quote", "")),
-                media_url=f"/videos/{video_id}/media#t={start:.2f},{end:.2f}",
-            )
+def answer_out(result: Answer | Mapping[str, object], session_id: str | None) -> AskOut:
+    """The public form of the agent's answer (an `Answer`, or a stand-in answerer's dict of one), each
+    citation with a link that plays its span."""
+    answer = result if isinstance(result, Answer) else Answer.from_dict(result)
+    citations = [
+        CitationOut(
+            video=c.video,
+            video_id=c.video_id,
+            name=Path(c.video).name,
+            start=float(c.start),
+            end=float(c.end),
+            quote=c.quote,
+            media_url=f"/videos/{c.video_id}/media#t={float(c.start):.2f},{float(c.end):.2f}",
         )
-    steps = json.loads(json.dumps(result.get("steps", []) or [], default=str))
-    seconds = result.get("seconds")
-    text = str(result.get("answer", ""))
-    parts = result.get("parts") or answer_parts(text, [c.quote for c in citations])
+        for c in answer.citations
+    ]
     return AskOut(
-        answer=text,
-        parts=[AnswerPartOut(**part) for part in parts],
-        answer_marked=str(result.get("answer_marked") or marked(parts)),
+        answer=answer.text,
+        parts=[AnswerPartOut(text=part.text, source=part.source) for part in answer.parts],
+        answer_marked=answer.answer_marked,
         citations=citations,
-        outcome=result.get("outcome") or outcome(text),
-        mode=str(result.get("mode", "")),
-        steps=steps,
+        outcome=answer.outcome,
+        mode=answer.mode,
+        steps=json.loads(json.dumps([step.to_dict() for step in answer.steps], default=str)),
         session_id=session_id,
-        seconds=float(seconds) if seconds is not None else None,
-        removed_citations=[str(tag) for tag in result.get("removed_citations", []) or []],
+        seconds=answer.seconds,
+        removed_citations=answer.removed_citations,
     )

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+
+if TYPE_CHECKING:
+    from vidrag.storage.types import Hit
 
 SEARCH_MODES = ("hybrid", "dense", "sparse")
 _VIDEO_KEYS = ("video", "video_id")
@@ -135,7 +138,7 @@ class VidragRetriever(BaseRetriever):
         """The same search in a worker thread, so the event loop keeps running while it embeds and queries."""
         return await asyncio.to_thread(self._retrieve, query_bundle)
 
-    def _node(self, hit: Any) -> TextNode:
+    def _node(self, hit: Hit) -> TextNode:
         path = Path(hit.video)
         metadata = {
             "video": path.name,
@@ -153,7 +156,7 @@ class VidragRetriever(BaseRetriever):
             excluded_embed_metadata_keys=list(metadata),
         )
 
-    def _media_url(self, hit: Any) -> str:
+    def _media_url(self, hit: Hit) -> str:
         """Where the moment plays: a media-fragment URL (`#t=start,end`) of the server or the file."""
         fragment = f"#t={hit.start:.2f},{hit.end:.2f}"
         if self.media_base_url:
@@ -161,7 +164,7 @@ class VidragRetriever(BaseRetriever):
         return Path(hit.video).absolute().as_uri() + fragment
 
 
-def node_text(hit: Any) -> str:
+def node_text(hit: Hit) -> str:
     """What a clip says and shows, in that order, then the description of its picture; a hit without
     those fields (a whole-video summary) keeps its text."""
     parts = []

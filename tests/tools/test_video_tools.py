@@ -27,7 +27,7 @@ def test_search_clips_returns_citable_delimited_hits_and_records_them(tools):
     assert top["text"].startswith(DATA_OPEN) and top["text"].endswith(DATA_CLOSE)
     assert "handshake" in unwrap(top["text"]).lower()
     assert len(tools.ledger.overlapping(top["video_id"], top["start"], top["end"])) >= 1
-    assert tools.steps[-1]["tool"] == "search_clips" and tools.steps[-1]["args"]["k"] == 3
+    assert tools.steps[-1].tool == "search_clips" and tools.steps[-1].args["k"] == 3
 
 
 def test_search_clips_filters_by_video_and_time(tools):
