@@ -91,7 +91,7 @@ def test_a_step_records_the_arguments_by_name(tmp_path):
         tools.get_transcript(video="tcp_networking.mp4", start=0.0)
     finally:
         library.close()
-    assert [step["args"] for step in tools.steps] == [
+    assert [step.args for step in tools.steps] == [
         {"query": "three-way handshake", "video": None, "k": 1},
         {"video": "tcp_networking.mp4", "start": 0.0},
     ]
