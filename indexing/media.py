@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -199,29 +200,57 @@ def _decord_frames(
         stamps = first.get_frame_timestamp(list(range(count)))[:, 0] if count else np.zeros(0)
     except Exception as err:  # decord's own error types
         raise _DecordUnavailable(str(err)) from err
-    if decoders == 1:  # in this thread, a frame when asked (decord surfaces a damaged tail's error as it reads ahead)
-        for index in range(count):
-            try:
-                frame = first.next().asnumpy()
-            except StopIteration:
-                return
-            except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
-                log.warning("%s: decoding stopped at frame %d (%s)", path, index, err)
-                return
-            yield round(float(stamps[index]), 4), _upright(frame, info)
-        return
-    per = max(1, round(segment_s * (info.fps or 25.0)))
-    segments = [(start, min(count, start + per)) for start in range(0, count, per)]
-    reading = _SegmentReader(path, first, decoders, queue_frames)
+    last = -1.0  # the time of the last frame handed out
     try:
-        for index, frame in reading.frames(segments):
-            yield round(float(stamps[index]), 4), _upright(frame, info)
-    finally:
-        reading.close()
+        if decoders == 1:  # in this thread, a frame when asked
+            for index in range(count):
+                try:
+                    frame = first.next().asnumpy()
+                except StopIteration:
+                    raise _DecodeStopped(index, "the stream ended early") from None
+                except Exception as err:  # decord's own error types
+                    raise _DecodeStopped(index, str(err)) from err
+                last = round(float(stamps[index]), 4)
+                yield last, _upright(frame, info)
+            return
+        per = max(1, round(segment_s * (info.fps or 25.0)))
+        segments = [(start, min(count, start + per)) for start in range(0, count, per)]
+        reading = _SegmentReader(path, first, decoders, queue_frames)
+        try:
+            for index, frame in reading.frames(segments):
+                last = round(float(stamps[index]), 4)
+                yield last, _upright(frame, info)
+        finally:
+            reading.close()
+    except _DecodeStopped as stopped:
+        # Where decord stops in a damaged file depends on how far its decoder thread had read ahead
+        # (frame 14 on one machine, 51 on another, for the same file), so the rest is read with PyAV,
+        # which decodes packet by packet and stops at the same frame on every run.
+        log.warning("%s: decord stopped at frame %d (%s); reading the rest with PyAV", path, stopped.index, stopped)
+        rest, end = 0, max(last, 0.0)
+        for t, frame in _pyav_frames(path, info, start=end):
+            if t > last + 0.5 / (info.fps or 25.0):
+                rest, end = rest + 1, t
+                yield t, frame
+        log.warning("%s: the frames end at frame %d (%.2f s)", path, stopped.index + rest, end)
+
+
+class _DecodeStopped(Exception):
+    """decord could not go on at frame `index` (a damaged tail, or a stream that ended early)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
 
 
 _END = object()  # a segment is done
-_EXHAUSTED = object()  # the stream ended early, quietly: no frame after this one
+
+
+class _Stopped(NamedTuple):
+    """A segment's decoder could not go on at frame `index`: nothing after it is handed out."""
+
+    index: int
+    reason: str
 
 
 class _SegmentReader:
@@ -253,11 +282,8 @@ class _SegmentReader:
                 ahead.append(self._start(segment))
                 break
             while (item := current.get()) is not _END:
-                if item is _EXHAUSTED:
-                    return
-                if isinstance(item, BaseException):
-                    log.warning("%s: decoding stopped (%s)", self.path, item)
-                    return
+                if isinstance(item, _Stopped):
+                    raise _DecodeStopped(item.index, item.reason)
                 yield item
 
     def _start(self, segment: tuple[int, int]) -> queue.Queue:
@@ -275,6 +301,7 @@ class _SegmentReader:
 
     def _decode(self, segment: tuple[int, int], out: queue.Queue) -> None:
         start, end = segment
+        index = start
         try:
             reader = self._reader()
             if self.local.position != start:
@@ -286,10 +313,10 @@ class _SegmentReader:
                     return
         except StopIteration:
             self.local.position = -1
-            self._put(out, _EXHAUSTED)
+            self._put(out, _Stopped(index, "the stream ended early"))
         except Exception as err:  # noqa: BLE001 - a damaged tail ends the stream, not the ingest
             self.local.position = -1
-            self._put(out, err)
+            self._put(out, _Stopped(index, str(err)))
         self._put(out, _END)
 
     def _put(self, out: queue.Queue, item: object) -> bool:
