@@ -247,9 +247,9 @@ _END = object()  # a segment is done
 
 
 class _Stopped(NamedTuple):
-    """A segment's decoder could not go on at frame `index`: nothing after it is handed out."""
+    """A segment's decoder could not go on at frame `frame`: nothing after it is handed out."""
 
-    index: int
+    frame: int
     reason: str
 
 
@@ -283,7 +283,7 @@ class _SegmentReader:
                 break
             while (item := current.get()) is not _END:
                 if isinstance(item, _Stopped):
-                    raise _DecodeStopped(item.index, item.reason)
+                    raise _DecodeStopped(item.frame, item.reason)
                 yield item
 
     def _start(self, segment: tuple[int, int]) -> queue.Queue:
