@@ -15,14 +15,19 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import mcp_types as types
 from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonSchemaValue
 
 from vidrag.agent.answer import OUTCOMES, Answer
 from vidrag.storage.types import Citation
 from vidrag.tools.arguments import Count, Question
+from vidrag.tools.evidence import JSON
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 ASK = "ask"
 VIDEO_URI = "vidrag://videos/{video_id}"
@@ -34,11 +39,11 @@ _SPAN = {"video": _STR, "video_id": _STR, "start": _NUM, "end": _NUM, "cite_as":
 _SPAN_REQUIRED = ["video", "video_id", "start", "end", "cite_as"]
 
 
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _object(properties: JsonSchemaValue, required: list[str]) -> JsonSchemaValue:
     return {"type": "object", "properties": properties, "required": required}
 
 
-def _record(cls: type) -> dict[str, Any]:
+def _record(cls: type) -> JsonSchemaValue:
     """The schema of a dataclass of text and number fields (`Citation`): generated, so it cannot drift."""
     kinds = {"str": _STR, "float": _NUM, "int": {"type": "integer"}}
     fields = dataclasses.fields(cls)
@@ -46,11 +51,11 @@ def _record(cls: type) -> dict[str, Any]:
     return _object({f.name: kinds[str(f.type)] for f in fields}, required)
 
 
-def _lines(extra: dict[str, Any]) -> dict[str, Any]:
+def _lines(extra: JsonSchemaValue) -> JsonSchemaValue:
     return {"type": "array", "items": _object({**_SPAN, **extra}, [*_SPAN_REQUIRED, *extra])}
 
 
-OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+OUTPUT_SCHEMAS: dict[str, JsonSchemaValue] = {
     "search_clips": _object(
         {"query": _STR, "results": _lines({"score": _NUM, "text": _STR}), "note": _STR}, ["query", "results"]
     ),
@@ -155,7 +160,7 @@ def description(doc: str) -> str:
     return re.split(r"\n\s*(?:Args|Returns|Raises):", text)[0].strip()
 
 
-def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def input_schema(schema: JsonSchemaValue) -> JsonSchemaValue:
     """A tool's parameter schema as MCP lists it: the model's type, properties and required ones,
     without pydantic's titles (or the model's docstring)."""
     schema = {key: copy.deepcopy(schema[key]) for key in ("type", "properties", "required") if key in schema}
@@ -164,7 +169,7 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def stated_bounds(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def stated_bounds(schema: JsonSchemaValue) -> dict[str, dict[str, float]]:
     """Each parameter's bounds as its schema states them (an optional one's in its `anyOf` option)."""
     keys = ("minimum", "maximum", "minLength", "maxLength")
     return {
@@ -173,7 +178,7 @@ def stated_bounds(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def check_bounds(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+def check_bounds(schema: JsonSchemaValue, arguments: Mapping[str, object]) -> list[str]:
     """The bounds stated in a tool's parameter `schema` that `arguments` break, in words."""
     stated = stated_bounds(schema)
     problems = []
@@ -194,7 +199,7 @@ def check_bounds(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]
     return problems
 
 
-def tool(name: str, doc: str, schema: dict[str, Any]) -> types.Tool:
+def tool(name: str, doc: str, schema: JsonSchemaValue) -> types.Tool:
     """The MCP listing of one of the agent's tools."""
     annotations = ANNOTATIONS.get(name)
     return types.Tool(
@@ -233,7 +238,7 @@ def ask_result(result: Answer | Mapping[str, object]) -> dict[str, object]:
 # resources --------------------------------------------------------------------------------------
 
 
-def video_resources(library: Any) -> list[types.Resource]:
+def video_resources(library: Library) -> list[types.Resource]:
     """One resource per indexed video: its record, summary and clips."""
     return [
         types.Resource(
@@ -259,7 +264,7 @@ def resource_templates() -> list[types.ResourceTemplate]:
     ]
 
 
-def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str, Any]:
+def read_video(library: Library, uri: str, base_url: str | None = None) -> dict[str, JSON]:
     """The JSON of a video resource.
 
     Raises:
@@ -281,7 +286,7 @@ def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str,
         }
         for c in library.clips(record.id)
     ]
-    out = {
+    out: dict[str, JSON] = {
         "video": Path(record.path).name,
         "video_id": record.id,
         "duration": record.duration,
@@ -295,5 +300,5 @@ def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str,
     return out
 
 
-def to_json(data: Any) -> str:
+def to_json(data: object) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
