@@ -19,7 +19,7 @@ import importlib.util
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar
@@ -415,7 +415,7 @@ class VideoTools:
     @_llm_errors
     def generate_talking_head(
         self, script: Script, video: VideoKey | None = None, frame_time: Seconds = 0.0, image: str | None = None
-    ) -> dict[str, JSON]:
+    ) -> Mapping[str, JSON]:
         """Make a short video of a person saying a script, from a portrait image or a video frame.
 
         Slow (minutes on a GPU); only use it when the user asks for a talking-head or presenter clip.

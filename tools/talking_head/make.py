@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, cast
 
-from vidrag.tools.evidence import JSON
 from vidrag.tools.talking_head.framepack import (
     Fit,
     apply_memory_mode,
@@ -20,10 +20,24 @@ from vidrag.tools.talking_head.framepack import (
     resolve_device,
 )
 from vidrag.tools.talking_head.media import MotionPipe
-from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, TalkingHeadPipeline
+from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, TalkingHeadPipeline, Timings
 from vidrag.tools.talking_head.request import TalkingHeadRequest
 from vidrag.tools.talking_head.sections import SectionPlan
 from vidrag.tools.talking_head.tts import make_voice
+
+
+class TalkingHeadOutput(TypedDict):
+    """What `generate_talking_head` reports: the mp4, its JSON sidecar, and what the sidecar says of it."""
+
+    video: str
+    metadata: str
+    seconds: float
+    frames: int
+    width: int
+    height: int
+    seed: int
+    model_ids: dict[str, str]
+    timings: Timings
 
 
 def tiny_pipeline(seed: int = 0) -> MotionPipe:
@@ -98,7 +112,7 @@ def generate_talking_head(
     *,
     progress: StepProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> dict[str, JSON]:
+) -> TalkingHeadOutput:
     """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
 
     The video lasts as long as the spoken script (about 2.5 words per second). On a GPU with the
@@ -126,18 +140,18 @@ def generate_talking_head(
     result = build_talking_head(request).generate(
         request.portrait, request.script, out, settings, progress=progress, should_stop=should_stop
     )
-    meta = result.metadata
-    return {
-        "video": str(result.video),
-        "metadata": str(result.metadata_path),
-        "seconds": meta["video_seconds"],
-        "frames": meta["frames"],
-        "width": meta["width"],
-        "height": meta["height"],
-        "seed": request.seed,
-        "model_ids": meta["model_ids"],
-        "timings": meta["timings"],
-    }
+    meta = result.metadata  # the sidecar's JSON, as `TalkingHeadPipeline` wrote it
+    return TalkingHeadOutput(
+        video=str(result.video),
+        metadata=str(result.metadata_path),
+        seconds=cast(float, meta["video_seconds"]),
+        frames=cast(int, meta["frames"]),
+        width=cast(int, meta["width"]),
+        height=cast(int, meta["height"]),
+        seed=request.seed,
+        model_ids=cast("dict[str, str]", meta["model_ids"]),
+        timings=cast(Timings, meta["timings"]),
+    )
 
 
 def _tiny_on(device: str) -> MotionPipe:
