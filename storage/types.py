@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+JSON = object
+"""A JSON value (what a `to_dict` holds, a job's params): typed as `object`, so a reader checks what it reads."""
+
 
 def clock(seconds: float, *, tenths: bool = True) -> str:
     """A time for people and citation tags: mm:ss.s, or mm:ss without tenths; h:mm:ss.s past an hour."""

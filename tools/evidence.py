@@ -14,10 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vidrag.storage.types import Clip
-
-JSON = object
-"""A JSON value (what `to_dict` returns hold): typed as `object`, read by key only in tests."""
+from vidrag.storage.types import JSON, Clip
 
 DATA_OPEN = "<<video-data>>"
 DATA_CLOSE = "<</video-data>>"
@@ -328,6 +325,7 @@ def _span(item: ClipEvidence | TimedLine | Transcript | ClipInspection | VideoHi
 
 
 __all__ = [
+    "JSON",
     "DATA_CLOSE",
     "DATA_OPEN",
     "ClipEvidence",
