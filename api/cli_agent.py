@@ -63,7 +63,8 @@ def ask(
         return
     answer = result if isinstance(result, Answer) else Answer.from_dict(result)  # a server's answer
     typer.echo(answer.text)
-    if any(part["source"] == "video" for part in result.get("parts", [])):  # as given: an old server sends none
+    parts = result.get("parts")  # as given: an old server sends none
+    if isinstance(parts, list) and any(isinstance(part, dict) and part.get("source") == "video" for part in parts):
         from vidrag.agent.provenance import CLI_NOTICE
 
         typer.echo(CLI_NOTICE, err=True)  # video text is untrusted: say which text is quoted from the videos
