@@ -81,7 +81,9 @@ def _llm_class() -> type[LLM]:
         def get_tool_calls_from_response(
             self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: object
         ) -> list[ToolSelection]:
-            selections = super().get_tool_calls_from_response(response, error_on_no_tool_call, **kwargs)
+            selections: list[ToolSelection] = super().get_tool_calls_from_response(
+                response, error_on_no_tool_call, **kwargs
+            )
             blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
             if len(blocks) == len(selections):
                 for block, selection in zip(blocks, selections):

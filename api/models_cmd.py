@@ -57,7 +57,7 @@ def _check_hub_reachable(repo_id: str) -> str:
         )
     import httpx
 
-    endpoint = hub.constants.ENDPOINT.rstrip("/")
+    endpoint: str = hub.constants.ENDPOINT.rstrip("/")
     try:
         response = httpx.get(f"{endpoint}/api/models/{repo_id}", timeout=10.0, follow_redirects=True)
     except httpx.HTTPError as err:

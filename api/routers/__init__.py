@@ -24,17 +24,20 @@ _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Requi
 
 def get_library(request: Request) -> Library:
     """The app's Library."""
-    return request.app.state.library
+    library: Library = request.app.state.library
+    return library
 
 
 def get_jobs(request: Request) -> JobManager:
     """The app's ingestion job manager."""
-    return request.app.state.jobs
+    jobs: JobManager = request.app.state.jobs
+    return jobs
 
 
 def get_settings(request: Request) -> Settings:
     """The app's settings."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def require_api_key(request: Request, key: Annotated[str | None, Depends(_header)] = None) -> None:

@@ -38,7 +38,7 @@ _Posted = (
 
 
 def _answerer(request: Request) -> Answerer:
-    answer = request.app.state.answer
+    answer: Answerer | None = request.app.state.answer
     if answer is not None:
         return answer
     try:

@@ -188,7 +188,8 @@ def estimate_seconds(
     figures = MEASURED[mode]
     area = width * height / MEASURED_AREA
     slower = H200_BF16_TFLOPS / max(tflops, 1e-6)
-    step = figures["step_s"] * area**STEP_AREA_EXPONENT * slower
+    scale: float = area**STEP_AREA_EXPONENT  # a positive base, so a float (typeshed leaves float ** float open)
+    step = figures["step_s"] * scale * slower
     extra = figures["section_extra_s"] * area * slower
     return sections * (steps * step + extra) + MEASURED_FINAL_S * area * slower
 
