@@ -63,7 +63,7 @@ def answer_question(
     from vidrag.agent.citations import check_citations
     from vidrag.agent.extractive import answer_extractive
     from vidrag.agent.provenance import answer_parts, marked
-    from vidrag.agent.sessions import CitedSpan, SessionStore, Turn
+    from vidrag.agent.sessions import SessionStore, Turn
     from vidrag.storage.errors import InputError
     from vidrag.tools.video_tools import VideoTools
 
@@ -96,10 +96,7 @@ def answer_question(
         seconds=round(time.perf_counter() - began, 3),
     )
     if store and session:
-        cited = [
-            CitedSpan(video=c.video, video_id=c.video_id, start=c.start, end=c.end, quote=c.quote)
-            for c in result.citations
-        ]
+        cited = [citation.to_dict() for citation in result.citations]
         store.append(session, Turn(question=question, answer=result.text, citations=cited, mode=mode))
     return result
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from vidrag.storage.errors import InputError
+from vidrag.storage.types import CitationJson
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
@@ -24,22 +25,12 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_TURNS = 20
 
 
-class CitedSpan(TypedDict):
-    """A citation of a turn, as its JSON (`Citation.to_dict`)."""
-
-    video: str
-    video_id: str
-    start: float
-    end: float
-    quote: str
-
-
 class Turn(TypedDict):
     """One question and its answer as a session file keeps it."""
 
     question: str
     answer: str
-    citations: list[CitedSpan]
+    citations: list[CitationJson]
     mode: str
 
 

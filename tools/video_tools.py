@@ -19,7 +19,7 @@ import importlib.util
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar
@@ -36,6 +36,7 @@ from vidrag.tools.evidence import (
     ClipFile,
     ClipInspection,
     ClipSearch,
+    TalkingHeadOutput,
     TimedLine,
     ToolError,
     ToolStep,
@@ -415,7 +416,7 @@ class VideoTools:
     @_llm_errors
     def generate_talking_head(
         self, script: Script, video: VideoKey | None = None, frame_time: Seconds = 0.0, image: str | None = None
-    ) -> Mapping[str, JSON]:
+    ) -> TalkingHeadOutput:
         """Make a short video of a person saying a script, from a portrait image or a video frame.
 
         Slow (minutes on a GPU); only use it when the user asks for a talking-head or presenter clip.

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import cast
 
+from vidrag.tools.evidence import TalkingHeadOutput
 from vidrag.tools.talking_head.framepack import (
     Fit,
     apply_memory_mode,
@@ -24,20 +25,6 @@ from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, Tal
 from vidrag.tools.talking_head.request import TalkingHeadRequest
 from vidrag.tools.talking_head.sections import SectionPlan
 from vidrag.tools.talking_head.tts import make_voice
-
-
-class TalkingHeadOutput(TypedDict):
-    """What `generate_talking_head` reports: the mp4, its JSON sidecar, and what the sidecar says of it."""
-
-    video: str
-    metadata: str
-    seconds: float
-    frames: int
-    width: int
-    height: int
-    seed: int
-    model_ids: dict[str, str]
-    timings: Timings
 
 
 def tiny_pipeline(seed: int = 0) -> MotionPipe:
