@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vidrag.agent.answer import Answer, outcome
 from vidrag.tools.evidence import JSON
 
 if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ def answer_question(
     question: str,
     *,
     session: str | None = None,
-    llm: Any = None,
+    llm: LLM | None = None,
     stream: Callable[[dict[str, JSON]], None] | None = None,
     top_k: int = 5,
 ) -> Answer:
@@ -61,7 +63,7 @@ def answer_question(
     from vidrag.agent.citations import check_citations
     from vidrag.agent.extractive import answer_extractive
     from vidrag.agent.provenance import answer_parts, marked
-    from vidrag.agent.sessions import SessionStore
+    from vidrag.agent.sessions import SessionStore, Turn
     from vidrag.storage.errors import InputError
     from vidrag.tools.video_tools import VideoTools
 
@@ -94,9 +96,8 @@ def answer_question(
         seconds=round(time.perf_counter() - began, 3),
     )
     if store and session:
-        store.append(
-            session, {"question": question, "answer": result.text, "citations": result["citations"], "mode": mode}
-        )
+        cited = [citation.to_dict() for citation in result.citations]
+        store.append(session, Turn(question=question, answer=result.text, citations=cited, mode=mode))
     return result
 
 

@@ -9,7 +9,7 @@ reads it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +19,9 @@ from vidrag.tools.evidence import JSON, JsonView, ToolStep
 Outcome = Literal["answered", "not_found", "absent"]
 OUTCOMES: tuple[Outcome, ...] = ("answered", "not_found", "absent")
 Source = Literal["answer", "video"]
+Answerer = Callable[..., "Answer | Mapping[str, object]"]
+"""`answer_question` or a stand-in for it (tests), called as `(library, question, **options)`; a stand-in
+may return the dict of an answer's JSON (`Answer.from_dict` reads it)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,4 +140,4 @@ def _citation(item: object) -> Citation:
     )
 
 
-__all__ = ["Answer", "AnswerPart", "Outcome", "outcome"]
+__all__ = ["Answer", "AnswerPart", "Answerer", "Outcome", "outcome"]

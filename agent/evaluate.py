@@ -25,19 +25,99 @@ import re
 import statistics
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict, cast
 
 from vidrag.agent.answer import Answer
 from vidrag.agent.prompts import NOT_FOUND
 from vidrag.storage.errors import InputError
 
 if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
+    from vidrag.storage.types import Hit
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
 
-def load_qa(path: str | Path) -> list[dict[str, Any]]:
+class QARecord(TypedDict):
+    """A QA question with the span that answers it and the key words a right answer says."""
+
+    question: str
+    video: str
+    start: float
+    end: float
+    keywords: list[str]
+
+
+class NearMiss(TypedDict):
+    """A question the library cannot answer: the video it comes near and the terms it never says."""
+
+    question: str
+    near: str
+    absent: list[str]
+
+
+class EvalRow(TypedDict):
+    """One QA question scored (`evaluate_one`)."""
+
+    question: str
+    video: str
+    hit_at_1: bool
+    hit_at_5: bool
+    top_iou: float
+    keyword: bool
+    all_keywords: bool
+    cited: bool
+    correct: bool
+    correct_exact: bool
+    keyword_in_library_exact: bool
+    outcome: str
+    mode: str
+    seconds: float
+    answer: str
+
+
+class EvalReport(TypedDict):
+    """A QA file scored (`evaluate`)."""
+
+    questions: int
+    recall_at_1: float
+    recall_at_5: float
+    mean_iou: float
+    answer_with_citation: float
+    answer_with_citation_exact: float
+    keyword_in_library_exact: float
+    answer_keyword: float
+    answer_all_keywords: float
+    answered: float
+    latency_p50: float
+    mode: str
+    rows: list[EvalRow]
+
+
+class NearMissRow(NearMiss):
+    """A near-miss question asked: its outcome and the answer's first 120 characters."""
+
+    outcome: str
+    answer: str
+
+
+class NearMissReport(TypedDict):
+    """A near-miss file asked (`evaluate_near_miss`)."""
+
+    questions: int
+    refused: float
+    answered: int
+    mode: str
+    rows: list[NearMissRow]
+
+
+class _Stemmer(Protocol):
+    def stemWords(self, words: list[str]) -> list[str]: ...
+
+
+def load_qa(path: str | Path) -> list[QARecord]:
     """The QA records of a JSON-lines file.
 
     Raises:
@@ -46,20 +126,20 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"QA file {path} not found; give a .jsonl file (e.g. samples/data/sample_qa.jsonl).")
-    records = []
+    records: list[QARecord] = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             records.append(
-                {
-                    "question": record["question"],
-                    "video": record["video"],
-                    "start": float(record["start"]),
-                    "end": float(record["end"]),
-                    "keywords": list(record.get("keywords", [])),
-                }
+                QARecord(
+                    question=record["question"],
+                    video=record["video"],
+                    start=float(record["start"]),
+                    end=float(record["end"]),
+                    keywords=list(record.get("keywords", [])),
+                )
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise InputError(
@@ -68,7 +148,7 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def load_near_miss(path: str | Path) -> list[dict[str, Any]]:
+def load_near_miss(path: str | Path) -> list[NearMiss]:
     """The near-miss questions of a JSON-lines file: ``question``, ``near`` (a video), ``absent`` (terms).
 
     Raises:
@@ -77,7 +157,7 @@ def load_near_miss(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"near-miss file {path} not found; give a .jsonl file (e.g. samples/data/near_miss.jsonl).")
-    records = []
+    records: list[NearMiss] = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -87,7 +167,7 @@ def load_near_miss(path: str | Path) -> list[dict[str, Any]]:
             if not isinstance(question, str) or not question.strip():
                 raise ValueError("the question is empty")
             records.append(
-                {"question": question, "near": record.get("near", ""), "absent": list(record.get("absent", []))}
+                NearMiss(question=question, near=record.get("near", ""), absent=list(record.get("absent", [])))
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise InputError(
@@ -114,10 +194,11 @@ def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
 
 
 @functools.cache
-def _stemmer():
+def _stemmer() -> _Stemmer:
     import snowballstemmer
 
-    return snowballstemmer.stemmer("english")
+    stemmer: _Stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def _stems(text: str) -> list[str]:
@@ -136,13 +217,13 @@ def _same_video(name: str, gold: str) -> bool:
     return Path(name).name == Path(gold).name
 
 
-def _hit_ok(hit: Any, record: dict[str, Any]) -> bool:
+def _hit_ok(hit: Hit, record: QARecord) -> bool:
     return _same_video(hit.video, record["video"]) and hit.start < record["end"] and hit.end > record["start"]
 
 
 def evaluate_one(
-    library: Library, record: dict[str, Any], *, answer: Callable[[str], Mapping[str, object]], k: int = 5
-) -> dict[str, Any]:
+    library: Library, record: QARecord, *, answer: Callable[[str], Mapping[str, object]], k: int = 5
+) -> EvalRow:
     """One QA row: search ranks, top-hit IoU, and whether the answer has the fact with a right citation."""
     hits = library.search(record["question"], k=k)
     top = hits[0] if hits else None
@@ -158,28 +239,28 @@ def evaluate_one(
         _same_video(c.video, record["video"]) and c.start < record["end"] and c.end > record["start"]
         for c in reply.citations
     )
-    return {
-        "question": record["question"],
-        "video": record["video"],
-        "hit_at_1": bool(top and _hit_ok(top, record)),
-        "hit_at_5": any(_hit_ok(h, record) for h in hits[:5]),
-        "top_iou": iou(top.start, top.end, record["start"], record["end"])
+    return EvalRow(
+        question=record["question"],
+        video=record["video"],
+        hit_at_1=bool(top and _hit_ok(top, record)),
+        hit_at_5=any(_hit_ok(h, record) for h in hits[:5]),
+        top_iou=iou(top.start, top.end, record["start"], record["end"])
         if top and _same_video(top.video, record["video"])
         else 0.0,
-        "keyword": keyword,
-        "all_keywords": all(has_keyword(text, w) for w in record["keywords"]),
-        "cited": cited,
-        "correct": keyword and cited,
-        "correct_exact": exact and cited,
-        "keyword_in_library_exact": any(word.lower() in held.lower() for word in record["keywords"]),
-        "outcome": outcome(result),
-        "mode": reply.mode,
-        "seconds": result.get("seconds", 0.0),
-        "answer": reply.text,
-    }
+        keyword=keyword,
+        all_keywords=all(has_keyword(text, w) for w in record["keywords"]),
+        cited=cited,
+        correct=keyword and cited,
+        correct_exact=exact and cited,
+        keyword_in_library_exact=any(word.lower() in held.lower() for word in record["keywords"]),
+        outcome=outcome(result),
+        mode=reply.mode,
+        seconds=cast(float, result.get("seconds", 0.0)),  # an answerer's seconds, as it gave them
+        answer=reply.text,
+    )
 
 
-def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[str, Any]:
+def evaluate(library: Library, qa_path: str | Path, *, llm: LLM | None = None) -> EvalReport:
     """Score search and answers on a QA file.
 
     Returns:
@@ -197,25 +278,32 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: Any = None) -> dict[
     if not records:
         raise InputError(f"QA file {qa_path} has no questions.")
     rows = [evaluate_one(library, r, answer=lambda q: answer_question(library, q, llm=llm)) for r in records]
-    share = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
-    return {
-        "questions": len(rows),
-        "recall_at_1": share("hit_at_1"),
-        "recall_at_5": share("hit_at_5"),
-        "mean_iou": round(statistics.fmean(r["top_iou"] for r in rows), 4),
-        "answer_with_citation": share("correct"),
-        "answer_with_citation_exact": share("correct_exact"),
-        "keyword_in_library_exact": share("keyword_in_library_exact"),
-        "answer_keyword": share("keyword"),
-        "answer_all_keywords": share("all_keywords"),
-        "answered": round(sum(r["outcome"] == "answered" for r in rows) / len(rows), 4),
-        "latency_p50": round(statistics.median(r["seconds"] for r in rows), 3),
-        "mode": rows[0]["mode"],
-        "rows": rows,
-    }
+
+    def share(
+        key: Literal[
+            "hit_at_1", "hit_at_5", "correct", "correct_exact", "keyword_in_library_exact", "keyword", "all_keywords"
+        ],
+    ) -> float:
+        return round(sum(r[key] for r in rows) / len(rows), 4)
+
+    return EvalReport(
+        questions=len(rows),
+        recall_at_1=share("hit_at_1"),
+        recall_at_5=share("hit_at_5"),
+        mean_iou=round(statistics.fmean(r["top_iou"] for r in rows), 4),
+        answer_with_citation=share("correct"),
+        answer_with_citation_exact=share("correct_exact"),
+        keyword_in_library_exact=share("keyword_in_library_exact"),
+        answer_keyword=share("keyword"),
+        answer_all_keywords=share("all_keywords"),
+        answered=round(sum(r["outcome"] == "answered" for r in rows) / len(rows), 4),
+        latency_p50=round(statistics.median(r["seconds"] for r in rows), 3),
+        mode=rows[0]["mode"],
+        rows=rows,
+    )
 
 
-def evaluate_near_miss(library: Library, path: str | Path, *, llm: Any = None) -> dict[str, Any]:
+def evaluate_near_miss(library: Library, path: str | Path, *, llm: LLM | None = None) -> NearMissReport:
     """Ask every near-miss question and count those the answer refuses or flags (outcome not "answered").
 
     Returns:
@@ -230,16 +318,17 @@ def evaluate_near_miss(library: Library, path: str | Path, *, llm: Any = None) -
     records = load_near_miss(path)
     if not records:
         raise InputError(f"near-miss file {path} has no questions.")
-    rows, mode = [], ""
+    rows: list[NearMissRow] = []
+    mode = ""
     for record in records:
         result = answer_question(library, record["question"], llm=llm)
         mode = result.mode
-        rows.append({**record, "outcome": result.outcome, "answer": result.text[:120]})
+        rows.append(NearMissRow(**record, outcome=result.outcome, answer=result.text[:120]))
     answered = sum(row["outcome"] == "answered" for row in rows)
-    return {
-        "questions": len(rows),
-        "refused": round(1 - answered / len(rows), 4),
-        "answered": answered,
-        "mode": mode,
-        "rows": rows,
-    }
+    return NearMissReport(
+        questions=len(rows),
+        refused=round(1 - answered / len(rows), 4),
+        answered=answered,
+        mode=mode,
+        rows=rows,
+    )

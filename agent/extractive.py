@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from vidrag.agent.compose import Quotable, compose, rank_lines
 from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
 from vidrag.agent.provenance import quote_safe
+from vidrag.agent.sessions import Turn
 from vidrag.indexing.embed import tokens
+from vidrag.storage.types import CitationJson
 from vidrag.tools.evidence import ClipEvidence, ToolError, defuse, running_lines
 from vidrag.tools.video_tools import VideoTools, cite_tag, unwrap
 
@@ -54,9 +55,7 @@ _BEFORE = re.compile(r"\b(before that|earlier|previously|what came before)\b", r
 _SHORT = 5
 
 
-def answer_extractive(
-    tools: VideoTools, question: str, *, history: list[dict[str, Any]] | None = None, top_k: int = 5
-) -> str:
+def answer_extractive(tools: VideoTools, question: str, *, history: list[Turn] | None = None, top_k: int = 5) -> str:
     """An answer built only from tool results, with citation tags (checked later by the caller)."""
     history = history or []
     last = _last_citation(history)
@@ -288,7 +287,7 @@ def _which_videos(tools: VideoTools, question: str, top_k: int) -> str:
     return "These videos match:\n" + "\n".join(lines)
 
 
-def _follow_on(tools: VideoTools, question: str, last: dict[str, Any], *, after: bool) -> str:
+def _follow_on(tools: VideoTools, question: str, last: CitationJson, *, after: bool) -> str:
     """Continue from the last cited span: the next (or previous) sentences of the same video."""
     video, start, end = last["video"], float(last["start"]), float(last["end"])
     span = (end, end + FOLLOW_WINDOW) if after else (max(0.0, start - FOLLOW_WINDOW), start)
@@ -305,7 +304,7 @@ def _follow_on(tools: VideoTools, question: str, last: dict[str, Any], *, after:
     return f"{'After' if after else 'Before'} that, {video} says: {said}"
 
 
-def _last_citation(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _last_citation(history: list[Turn]) -> CitationJson | None:
     """The latest-ending citation in the video of the last answer's lead (its first citation)."""
     for turn in reversed(history):
         citations = turn.get("citations") or []

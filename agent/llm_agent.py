@@ -13,23 +13,32 @@ import functools
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from vidrag.agent.llm_server import BAD_ARGUMENTS, ThinkingFilter, aclose_llm, describe_llm_error, visible_text
 from vidrag.agent.prompts import SYSTEM_PROMPT
 from vidrag.storage.errors import BackendUnavailable, VidragError
 from vidrag.tools.arguments import arguments_model
+from vidrag.tools.evidence import JSON
 from vidrag.tools.video_tools import VideoTools
+
+if TYPE_CHECKING:
+    from llama_index.core.agent.workflow import FunctionAgent, ReActAgent
+    from llama_index.core.llms import LLM
+    from llama_index.core.tools import FunctionTool
+
+    from vidrag.agent.sessions import Turn
 
 log = logging.getLogger(__name__)
 
 MAX_ITERATIONS = 12
-Stream = Callable[[dict[str, Any]], None]
+Stream = Callable[[dict[str, JSON]], None]
+T = TypeVar("T")
 
 
-def llama_tools(tools: VideoTools) -> list[Any]:
+def llama_tools(tools: VideoTools) -> list[FunctionTool]:
     """The VideoTools methods as llama-index FunctionTools returning JSON text, each with the schema
     `arguments_model` builds from the method (the one the MCP tool list shows too)."""
     from llama_index.core.tools import FunctionTool
@@ -37,7 +46,7 @@ def llama_tools(tools: VideoTools) -> list[Any]:
     return [FunctionTool.from_defaults(fn=json_tool(fn), fn_schema=arguments_model(fn)) for fn in tools.functions()]
 
 
-def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:
+def json_tool(fn: Callable[..., object]) -> Callable[..., str]:
     """A tool method as a function returning its result as JSON text (what the LLM and MCP clients read).
 
     Arguments that do not fit the method's signature come back as an `{"error": ...}` naming its
@@ -46,7 +55,7 @@ def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> str:
+    def call(*args: object, **kwargs: object) -> str:
         if BAD_ARGUMENTS in kwargs:
             return json.dumps(
                 {
@@ -68,7 +77,7 @@ def json_tool(fn: Callable[..., Any]) -> Callable[..., str]:
     return call
 
 
-def build_agent(tools: VideoTools, llm: Any, *, streaming: bool = False) -> tuple[Any, str]:
+def build_agent(tools: VideoTools, llm: LLM, *, streaming: bool = False) -> tuple[FunctionAgent | ReActAgent, str]:
     """The agent for this LLM and its mode name ("llm:function" or "llm:react")."""
     from llama_index.core.agent.workflow import FunctionAgent, ReActAgent
 
@@ -88,9 +97,9 @@ def build_agent(tools: VideoTools, llm: Any, *, streaming: bool = False) -> tupl
 def run_llm_agent(
     tools: VideoTools,
     question: str,
-    llm: Any,
+    llm: LLM,
     *,
-    history: list[dict[str, Any]] | None = None,
+    history: list[Turn] | None = None,
     stream: Stream | None = None,
 ) -> tuple[str, str]:
     """Run the agent on a question; returns (raw answer text, mode).
@@ -98,14 +107,14 @@ def run_llm_agent(
     Raises:
         BackendUnavailable: the LLM failed or could not be reached.
     """
-    from llama_index.core.agent.workflow import AgentInput, AgentStream
+    from llama_index.core.agent.workflow import AgentInput, AgentOutput, AgentStream
     from llama_index.core.llms import ChatMessage
 
     agent, mode = build_agent(tools, llm, streaming=stream is not None)
     chat = [
-        ChatMessage(role=role, content=turn[key])
+        ChatMessage(role=role, content=text)
         for turn in history or []
-        for role, key in (("user", "question"), ("assistant", "answer"))
+        for role, text in (("user", turn["question"]), ("assistant", turn["answer"]))
     ]
 
     async def go() -> str:
@@ -119,7 +128,7 @@ def run_llm_agent(
                     delta = visible.delta(event.response or event.delta)
                     if delta:
                         stream({"type": "token", "delta": delta})
-            result = await handler
+            result = cast(AgentOutput, await handler)  # the workflow's result type is left open
         finally:
             await aclose_llm(llm)
         return visible_text(str(result.response.content or "")).strip()
@@ -136,7 +145,7 @@ def run_llm_agent(
         raise BackendUnavailable(message) from err
 
 
-def _run_sync(make: Callable[[], Any]) -> Any:
+def _run_sync(make: Callable[[], Coroutine[object, object, T]]) -> T:
     """Run a coroutine factory to completion, also from inside a running event loop."""
     try:
         asyncio.get_running_loop()

@@ -25,7 +25,15 @@ import functools
 import json
 import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index.core.base.llms.types import ChatResponse
+    from llama_index.core.llms import LLM
+    from llama_index.core.llms.llm import ToolSelection
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletionChunk
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +42,7 @@ BAD_ARGUMENTS = "__vidrag_bad_arguments__"
 
 def server_llm(
     *, url: str, model: str, api_key: str | None, function_calling: bool, timeout: float = 120.0, retries: int = 2
-) -> Any:
+) -> LLM:
     """An OpenAILike chat LLM at `url` (ending in /v1) serving `model`, with vidrag's workarounds."""
     return _llm_class()(
         model=model,
@@ -50,7 +58,7 @@ def server_llm(
 
 
 @functools.cache
-def _llm_class() -> type:
+def _llm_class() -> type[LLM]:
     from llama_index.core.base.llms.types import ToolCallBlock
     from llama_index.core.bridge.pydantic import Field
     from llama_index.llms.openai_like import OpenAILike
@@ -64,16 +72,18 @@ def _llm_class() -> type:
         def class_name(cls) -> str:
             return "VidragServerLLM"
 
-        def _get_credential_kwargs(self, is_async: bool = False) -> dict[str, Any]:
+        def _get_credential_kwargs(self, is_async: bool = False) -> dict[str, object]:
             return {**super()._get_credential_kwargs(is_async), "max_retries": self.client_retries}
 
-        def _get_aclient(self) -> Any:
+        def _get_aclient(self) -> _OneToolCallPerChunk:
             return _OneToolCallPerChunk(super()._get_aclient())
 
         def get_tool_calls_from_response(
-            self, response: Any, error_on_no_tool_call: bool = True, **kwargs: Any
-        ) -> list[Any]:
-            selections = super().get_tool_calls_from_response(response, error_on_no_tool_call, **kwargs)
+            self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: object
+        ) -> list[ToolSelection]:
+            selections: list[ToolSelection] = super().get_tool_calls_from_response(
+                response, error_on_no_tool_call, **kwargs
+            )
             blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
             if len(blocks) == len(selections):
                 for block, selection in zip(blocks, selections):
@@ -84,7 +94,7 @@ def _llm_class() -> type:
 
         async def aclose(self) -> None:
             """Close the async client of this run (its connections belong to this run's loop)."""
-            client: Any = self._aclient  # type: ignore[has-type]  # a pydantic PrivateAttr of the parent class
+            client: _OneToolCallPerChunk | None = self._aclient  # type: ignore[has-type]  # a pydantic PrivateAttr of the parent class
             self._aclient = None
             if client is not None:
                 await client.close()
@@ -92,7 +102,7 @@ def _llm_class() -> type:
     return ServerLLM
 
 
-async def aclose_llm(llm: Any) -> None:
+async def aclose_llm(llm: object) -> None:
     """Close an LLM's per-run async client, if it has one (scripted test LLMs do not)."""
     close = getattr(llm, "aclose", None)
     if close is not None:
@@ -112,20 +122,23 @@ def _is_json_object(text: str) -> bool:
 class _OneToolCallPerChunk:
     """An AsyncOpenAI stand-in whose streamed chat chunks carry at most one tool call each."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
         self.chat = self
         self.completions = self
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._client, name)
 
-    async def create(self, **kwargs: Any) -> Any:
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def create(self, **kwargs: Any) -> object:  # Any: openai's create() is typed per keyword (overloads)
         result = await self._client.chat.completions.create(**kwargs)
         return _split_tool_calls(result) if kwargs.get("stream") else result
 
 
-async def _split_tool_calls(stream: Any) -> Any:
+async def _split_tool_calls(stream: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
     async for chunk in stream:
         delta = chunk.choices[0].delta if chunk.choices else None
         calls = (delta.tool_calls or []) if delta is not None else []

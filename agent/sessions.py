@@ -11,9 +11,10 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from vidrag.storage.errors import InputError
+from vidrag.storage.types import CitationJson
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
@@ -22,6 +23,15 @@ log = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_TURNS = 20
+
+
+class Turn(TypedDict):
+    """One question and its answer as a session file keeps it."""
+
+    question: str
+    answer: str
+    citations: list[CitationJson]
+    mode: str
 
 
 class SessionStore:
@@ -42,7 +52,7 @@ class SessionStore:
             )
         return self.folder / f"{session_id}.json"
 
-    def load(self, session_id: str) -> list[dict[str, Any]]:
+    def load(self, session_id: str) -> list[Turn]:
         """The turns of a session (empty for a new one).
 
         Raises:
@@ -57,7 +67,7 @@ class SessionStore:
             raise InputError(f"Session file {path} is corrupt ({err}); delete it to start over.") from err
         return list(data.get("turns", []))
 
-    def append(self, session_id: str, turn: dict[str, Any]) -> None:
+    def append(self, session_id: str, turn: Turn) -> None:
         """Add a turn, keeping the last `MAX_TURNS`.
 
         Raises:

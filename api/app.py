@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +35,10 @@ from vidrag.api.settings import Settings
 from vidrag.storage.errors import InputError, VidragError
 
 if TYPE_CHECKING:
+    from starlette.datastructures import State
+
+    from vidrag.agent.answer import Answerer
+    from vidrag.tools.evidence import JSON
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
@@ -67,7 +71,7 @@ def create_app(
     settings: Settings | None = None,
     library: Library | None = None,
     *,
-    answer: Callable[..., dict[str, Any]] | None = None,
+    answer: Answerer | None = None,
 ) -> FastAPI:
     """Build the app.
 
@@ -177,7 +181,7 @@ def mcp_installed() -> bool:
 
 
 @asynccontextmanager
-async def _mcp_session(state: Any) -> AsyncIterator[None]:
+async def _mcp_session(state: State) -> AsyncIterator[None]:
     """Run the MCP server's HTTP sessions for `/mcp` while the app runs (nothing without the SDK)."""
     if not mcp_installed():
         yield
@@ -211,12 +215,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def validation_errors(err: Exception) -> list[dict[str, Any]]:
+def validation_errors(err: Exception) -> list[dict[str, JSON]]:
     """FastAPI's validation errors made safe to send: where, what and why, with the offending value as a
     short escaped repr (never raw: NaN, an infinity or a lone surrogate cannot be written as JSON text)."""
     out = []
     for item in getattr(err, "errors", lambda: [])():
-        entry: dict[str, Any] = {
+        entry: dict[str, JSON] = {
             "loc": [part if isinstance(part, int) else _safe_text(str(part)) for part in item.get("loc", ())],
             "msg": _safe_text(str(item.get("msg", ""))),
             "type": str(item.get("type", "")),

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +23,11 @@ from vidrag.storage.errors import InputError, NotFound, VidragError
 from vidrag.storage.types import Hit, clock
 
 if TYPE_CHECKING:
+    from vidrag.agent.answer import Answer
+    from vidrag.api.client import RemoteLibrary
     from vidrag.indexing.pipeline import IngestResult
+    from vidrag.storage.types import JSON
+    from vidrag.tools.library import Library
 
 # Plain help (rich_markup_mode=None): flags read as flags (`--json`), and rich is not imported at start.
 app = typer.Typer(
@@ -77,7 +82,7 @@ def ingest(
     bars = RunBars(show) if ray else FileBars(show)
     started = time.perf_counter()
     try:
-        if ray:
+        if isinstance(bars, RunBars):  # with --ray
             results = ingest_on_ray(
                 library, cli_common.settings(), paths, address=ray_address, workers=workers, progress=bars
             )
@@ -223,7 +228,7 @@ def demo(
         _print_answer(answer)
 
 
-def _answer(library, question: str):
+def _answer(library: Library | RemoteLibrary, question: str) -> Answer | dict[str, JSON] | None:
     from vidrag.api.client import is_remote
 
     if is_remote(library):
@@ -237,9 +242,11 @@ def _answer(library, question: str):
     return answer_question(library, question, llm=make_llm(cli_common.settings()))
 
 
-def _print_answer(result) -> None:
+def _print_answer(result: Mapping[str, object]) -> None:
+    """An answer as `answer_question` or a server's `/ask` gives it: its mode, text and citations."""
     typer.echo(f"\nAnswer ({result['mode']}):\n{result['answer']}")
-    for c in result.get("citations", []):
+    citations = result.get("citations", [])
+    for c in citations if isinstance(citations, list) else []:
         typer.echo(
             f"  [{Path(c['video']).name} @ {clock(c['start'])}–{clock(c['end'])}] {_snippet(c.get('quote', ''), 100)}"
         )

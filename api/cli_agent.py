@@ -12,12 +12,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from vidrag.api import cli_common
 from vidrag.storage.types import clock
+from vidrag.tools.evidence import JSON, ToolStep
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,13 @@ app = typer.Typer()
 """`vidrag ask` and `vidrag eval`, mounted on the main CLI by `vidrag.api.cli`."""
 
 
-def _stderr_stream(event: dict[str, Any]) -> None:
+def _stderr_stream(event: dict[str, JSON]) -> None:
     if event.get("type") == "token":
-        sys.stderr.write(event["delta"])
+        sys.stderr.write(str(event["delta"]))
     elif event.get("type") == "step":
-        args = ", ".join(f"{k}={v!r}" for k, v in event["args"].items())
-        sys.stderr.write(f"→ {event['tool']}({args}) · {event['result']}\n")
+        step = ToolStep.from_dict(event)
+        args = ", ".join(f"{k}={v!r}" for k, v in step.args.items())
+        sys.stderr.write(f"→ {step.tool}({args}) · {step.result}\n")
     sys.stderr.flush()
 
 
@@ -61,7 +63,8 @@ def ask(
         return
     answer = result if isinstance(result, Answer) else Answer.from_dict(result)  # a server's answer
     typer.echo(answer.text)
-    if any(part["source"] == "video" for part in result.get("parts", [])):  # as given: an old server sends none
+    parts = result.get("parts")  # as given: an old server sends none
+    if isinstance(parts, list) and any(isinstance(part, dict) and part.get("source") == "video" for part in parts):
         from vidrag.agent.provenance import CLI_NOTICE
 
         typer.echo(CLI_NOTICE, err=True)  # video text is untrusted: say which text is quoted from the videos
@@ -104,13 +107,15 @@ def eval_command(
     library, llm = cli_common.open_library(), make_llm(cli_common.settings())
     if is_remote(library):
         raise library.needs_local("vidrag eval")
-    reports = [{"qa_file": str(path), **evaluate(library, path, llm=llm)} for path in files]
-    misses = [{"near_miss_file": str(path), **evaluate_near_miss(library, path, llm=llm)} for path in near_miss or []]
+    reports = [(str(path), evaluate(library, path, llm=llm)) for path in files]
+    misses = [(str(path), evaluate_near_miss(library, path, llm=llm)) for path in near_miss or []]
     if json_out:
-        typer.echo(json.dumps({"sets": reports, "near_miss": misses}, indent=2, default=str))
+        sets = [{"qa_file": name, **report} for name, report in reports]
+        near = [{"near_miss_file": name, **miss} for name, miss in misses]
+        typer.echo(json.dumps({"sets": sets, "near_miss": near}, indent=2, default=str))
         return
-    for report in reports:
-        typer.echo(f"== {report['qa_file']}")
+    for name, report in reports:
+        typer.echo(f"== {name}")
         for row in report["rows"]:
             mark = "ok " if row["correct"] else "-- "
             typer.echo(f"{mark} r@1={int(row['hit_at_1'])} iou={row['top_iou']:.2f}  {row['question']}")
@@ -122,12 +127,12 @@ def eval_command(
             f"questions whose keyword the library's text holds), answered (not refused) {report['answered']:.2f}, "
             f"ask p50 {report['latency_p50']:.2f} s\n"
         )
-    for miss in misses:
-        typer.echo(f"== near misses: {miss['near_miss_file']}")
-        for row in miss["rows"]:
-            if row["outcome"] == "answered":
-                answer = " ".join(row["answer"].split())
-                typer.echo(f"answered  {row['question']}  → {answer}")
+    for name, miss in misses:
+        typer.echo(f"== near misses: {name}")
+        for asked in miss["rows"]:
+            if asked["outcome"] == "answered":
+                answer = " ".join(asked["answer"].split())
+                typer.echo(f"answered  {asked['question']}  → {answer}")
         typer.echo(
             f"{miss['questions']} near-miss questions ({miss['mode']}): refused or flagged {miss['refused']:.2f}, "
             f"answered {miss['answered']}\n"

@@ -4,10 +4,12 @@ their own."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from vidrag.api.client import RemoteLibrary
     from vidrag.api.settings import Settings
+    from vidrag.tools.library import Library
 
 
 def settings() -> Settings:
@@ -17,11 +19,11 @@ def settings() -> Settings:
     return Settings()
 
 
-def open_library(for_ingest: bool = False) -> Any:
+def open_library(for_ingest: bool = False) -> Library | RemoteLibrary:
     """The library: the running server's (`vidrag serve` on this home), else opened in this process.
 
-    Typed Any as `vidrag.api.client.open_library` is: a `Library` or a `RemoteLibrary`, which has the
-    same methods (the commands tell them apart with `is_remote`).
+    A `RemoteLibrary` has the methods the commands use on both (the commands tell them apart with
+    `is_remote` where they differ).
     """
     from vidrag.api.client import open_library as open_local_or_remote
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidrag.api import cli_common
+
+if TYPE_CHECKING:
+    from vidrag.indexing.pipeline import IngestResult
 
 app = typer.Typer()
 """`vidrag doctor`, mounted on the main CLI by `vidrag.api.cli`."""
@@ -30,7 +33,7 @@ def doctor(
     library = cli_common.open_library(for_ingest=repair)
     try:
         before = library.integrity()
-        repaired: list = []
+        repaired: list[IngestResult] = []
         if repair and not before.ok:
             from vidrag.api.cli_ingest import FileBars
 

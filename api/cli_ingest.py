@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +15,22 @@ import typer
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+    from vidrag.api.client import RemoteLibrary
     from vidrag.api.settings import Settings
+    from vidrag.indexing.distributed import RunProgress
     from vidrag.indexing.pipeline import IngestResult
+    from vidrag.tools.library import Library
 
 
-def ingest_on_ray(library: Any, settings: Settings, paths: list[Path], **options: Any) -> list[IngestResult]:
+def ingest_on_ray(
+    library: Library | RemoteLibrary,
+    settings: Settings,
+    paths: list[Path],
+    *,
+    address: str | None = None,
+    workers: int = 0,
+    progress: RunProgress | None = None,
+) -> list[IngestResult]:
     """`vidrag ingest --ray`: Ray's console chatter kept off stdout (which carries the data) and its
     per-dataset INFO lines turned down (vidrag shows its own bars)."""
     from vidrag.api.wiring import ingest_on_ray as run
@@ -29,7 +41,7 @@ def ingest_on_ray(library: Any, settings: Settings, paths: list[Path], **options
         pass  # the run itself says how to install Ray
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     with contextlib.redirect_stdout(sys.stderr):  # Ray prints workers' retries to stdout
-        return run(library, settings, paths, **options)
+        return run(library, settings, paths, address=address, workers=workers, progress=progress)
 
 
 class FileBars:
@@ -101,7 +113,7 @@ class RunBars:
                 bar.close()
 
 
-def speed_line(summary: dict) -> str:
+def speed_line(summary: Mapping[str, Any]) -> str:  # Any: indexing's `throughput`, a dict of counts and rates
     """The run's media seconds per wall second, and each stage's media seconds per busy second."""
     stages = ", ".join(
         f"{name} {row['media_s_per_s']:.1f}"
@@ -114,6 +126,6 @@ def speed_line(summary: dict) -> str:
     )
 
 
-def echo_speed(summary: dict) -> None:
+def echo_speed(summary: Mapping[str, object]) -> None:
     if summary["indexed"]:
         typer.echo(speed_line(summary))

@@ -14,25 +14,36 @@ ask. What needs the models in this process (reading frames, cutting clips, evalu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+
+from typing_extensions import TypeIs
 
 from vidrag.api import discovery
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError
-from vidrag.storage.types import Hit, VideoRecord
+from vidrag.storage.jobs import Job
+from vidrag.storage.types import JSON, Hit, VideoRecord
 
 if TYPE_CHECKING:
     import httpx
+    from _typeshed import DataclassInstance
+    from llama_index.core.llms import LLM
 
+    from vidrag.agent.answer import Answer
     from vidrag.api.settings import Settings
     from vidrag.indexing.pipeline import IngestResult
+    from vidrag.tools.library import Library
 
 JOB_POLL_S = 0.25
+D = TypeVar("D", bound="DataclassInstance")
+Stream = Callable[[dict[str, JSON]], None]
 
 
-def open_library(settings: Settings | None = None, *, for_ingest: bool = False, server: bool | None = None) -> Any:
+def open_library(
+    settings: Settings | None = None, *, for_ingest: bool = False, server: bool | None = None
+) -> Library | RemoteLibrary:
     """The library at `settings.home`: a client of the server that owns it, else opened in this process.
 
     Args:
@@ -55,22 +66,31 @@ def open_library(settings: Settings | None = None, *, for_ingest: bool = False, 
     return open_here(settings, for_ingest=for_ingest)
 
 
-def answer_question(library: Any, question: str, **options: Any) -> dict[str, Any]:
+def answer_question(
+    library: Library | RemoteLibrary,
+    question: str,
+    *,
+    session: str | None = None,
+    llm: LLM | None = None,
+    stream: Stream | None = None,
+    top_k: int | None = None,
+) -> Answer | dict[str, JSON]:
     """`vidrag.agent.answer_question`, or the server's `/ask` for a `RemoteLibrary` (which answers with
-    the server's LLM settings: `llm` is not sent)."""
+    the server's LLM settings: `llm` is not sent; `top_k` None is the answerer's default, 5)."""
     if is_remote(library):
-        options.pop("llm", None)
-        return library.ask(question, **options)
+        return library.ask(question, session=session, stream=stream, top_k=top_k)
     from vidrag.agent import answer_question as answer_here
 
-    return answer_here(library, question, **options)
+    if top_k is None:
+        return answer_here(library, question, session=session, llm=llm, stream=stream)
+    return answer_here(library, question, session=session, llm=llm, stream=stream, top_k=top_k)
 
 
-def is_remote(library: Any) -> bool:
+def is_remote(library: object) -> TypeIs[RemoteLibrary]:
     return isinstance(library, RemoteLibrary)
 
 
-def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+def _from_dict(cls: type[D], data: Mapping[str, object]) -> D:
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -101,7 +121,7 @@ class RemoteLibrary:
 
     # transport ---------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+    def _request(self, method: str, path: str, **options: Any) -> httpx.Response:  # Any: httpx's keywords
         import httpx
 
         try:
@@ -169,7 +189,7 @@ class RemoteLibrary:
         if start is not None and end is not None and start >= end:
             raise InputError(f"The time range is empty: start {start} >= end {end}.")
         keys = [video] if isinstance(video, str) else list(video or [])
-        body: dict[str, Any] = {"query": query, "top_k": k, "kind": kind, "start": start, "end": end, "mode": mode}
+        body: dict[str, JSON] = {"query": query, "top_k": k, "kind": kind, "start": start, "end": end, "mode": mode}
         if keys:
             body["videos"] = [self.video(key).id for key in keys]
         data = self._request("POST", "/search", json={k: v for k, v in body.items() if v is not None}).json()
@@ -195,25 +215,27 @@ class RemoteLibrary:
                     continue
                 raise
             job = self.wait(job["id"], progress)
-            results.extend(_from_dict(IngestResult, row) for row in (job.get("result") or {}).get("files", []))
+            files = cast("list[dict[str, object]]", (job.get("result") or {}).get("files", []))  # IngestResult rows
+            results.extend(_from_dict(IngestResult, row) for row in files)
             if job["status"] == "failed" and not (job.get("result") or {}).get("files"):
                 raise VidragError(f"The server's ingest of {path} failed: {job.get('error')}")
         return results
 
-    def wait(self, job_id: str, progress: Callable[..., None] | None = None) -> dict[str, Any]:
+    def wait(self, job_id: str, progress: Callable[..., None] | None = None) -> Job:
         """Poll a job until it ends; its last state."""
         import time
 
         while True:
-            job = self._request("GET", f"/jobs/{job_id}").json()
+            job: Job = self._request("GET", f"/jobs/{job_id}").json()
             state = job.get("progress") or {}
             if progress is not None and state.get("file") and state.get("stage") not in ("queued", "done", "failed"):
-                progress(state["file"], state["stage"], float(state.get("done", 0)), float(state.get("total", 0)))
+                done, total = cast(float, state.get("done", 0)), cast(float, state.get("total", 0))  # numbers, as sent
+                progress(state["file"], state["stage"], float(done), float(total))
             if job["status"] in ("done", "failed"):
                 return job
             time.sleep(JOB_POLL_S)
 
-    def ingest_on_ray(self, *args: Any, **kwargs: Any) -> Any:
+    def ingest_on_ray(self, *args: object, **kwargs: object) -> NoReturn:
         raise self.needs_local("ingest --ray")
 
     # answers -----------------------------------------------------------------------------------
@@ -223,21 +245,21 @@ class RemoteLibrary:
         question: str,
         *,
         session: str | None = None,
-        stream: Callable[[dict[str, Any]], None] | None = None,
+        stream: Stream | None = None,
         top_k: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, JSON]:
         """The server's answer, in the shape `vidrag.agent.answer_question` returns; `stream` gets the
         same step and token events."""
         if not question or not question.strip():
             raise InputError("The question is empty; ask something about the videos.")
-        body: dict[str, Any] = {"question": question, "session_id": session, "stream": stream is not None}
+        body: dict[str, JSON] = {"question": question, "session_id": session, "stream": stream is not None}
         if top_k is not None:
             body["top_k"] = top_k
         if stream is None:
             return agent_result(self._request("POST", "/ask", json=body, timeout=None).json())
         return self._ask_streaming(body, stream)
 
-    def _ask_streaming(self, body: dict[str, Any], stream: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def _ask_streaming(self, body: dict[str, JSON], stream: Stream) -> dict[str, JSON]:
         import httpx
 
         try:
@@ -271,16 +293,16 @@ class RemoteLibrary:
             f"({discovery.describe_process(self.server.pid)}) owns it; stop the server and run it again."
         )
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> NoReturn:
         if name.startswith("_"):
             raise AttributeError(name)
         raise self.needs_local(f"Library.{name}")
 
 
-def agent_result(data: dict[str, Any]) -> dict[str, Any]:
+def agent_result(data: dict[str, Any]) -> dict[str, JSON]:  # Any: the server's JSON as httpx's .json() reads it
     """An `/ask` answer in the shape `answer_question` returns (citations without the API's links)."""
     keep = ("video", "video_id", "start", "end", "quote")
-    result = {
+    result: dict[str, JSON] = {
         "answer": data.get("answer", ""),
         "citations": [{k: c.get(k) for k in keep} for c in data.get("citations", [])],
         "outcome": data.get("outcome", "answered"),
@@ -297,7 +319,7 @@ def agent_result(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def error_for(status: int, body: dict[str, Any]) -> VidragError:
+def error_for(status: int, body: Mapping[str, object]) -> VidragError:
     """The vidrag error for an HTTP error status and its JSON body."""
     message = str(body.get("message") or body.get("detail") or f"HTTP {status}")
     if status == 404:

@@ -133,7 +133,8 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a serv
 def _answers(url: str) -> bool:
     try:
         with _DIRECT.open(f"{url}/health", timeout=2.0) as response:
-            return response.status == 200
+            ok: bool = response.status == 200
+            return ok
     except (OSError, urllib.error.URLError, ValueError):
         return False
 

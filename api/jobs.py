@@ -14,18 +14,20 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from vidrag.storage.errors import FATAL, VidragError
-from vidrag.storage.jobs import UNFINISHED
+from vidrag.storage.jobs import UNFINISHED, Job
+from vidrag.storage.types import JSON
 
 if TYPE_CHECKING:
     from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Library, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -38,16 +40,32 @@ def write_lock(library: Library) -> threading.Lock:
         return lock
 
 
+class IngestProgress(TypedDict, total=False):
+    """An ingest job's progress: the stage and file at hand, files done of all, the stage's units done of
+    its total, clips captioned of all (in the caption stage), and the percent of the whole job."""
+
+    stage: str
+    files_done: int
+    files_total: int
+    percent: float
+    file: str
+    done: float
+    total: float
+    clips_done: int
+    clips_total: int
+
+
 class _Reporter:
     """A progress callback that writes into the job row, at most a few times a second."""
 
     def __init__(self, manager: JobManager, job_id: str, files_total: int) -> None:
         self.manager, self.job_id = manager, job_id
-        self.state: dict[str, Any] = {"stage": "queued", "files_done": 0, "files_total": files_total, "percent": 0.0}
+        self.state = IngestProgress(stage="queued", files_done=0, files_total=files_total, percent=0.0)
         self._last = 0.0
 
     def file_done(self, count: int) -> None:
-        self.state.update(files_done=count, percent=round(100.0 * count / max(1, self.state["files_total"]), 1))
+        self.state["files_done"] = count
+        self.state["percent"] = round(100.0 * count / max(1, self.state["files_total"]), 1)
         self.flush()
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
@@ -56,9 +74,10 @@ class _Reporter:
         files_total = max(1, self.state["files_total"])
         percent = 100.0 * (self.state["files_done"] + progress_fraction(stage, done, total)) / files_total
         changed = stage != self.state.get("stage")
-        self.state.update(stage=stage, file=Path(path).name, done=done, total=total, percent=round(percent, 1))
+        self.state["stage"], self.state["file"] = stage, Path(path).name
+        self.state["done"], self.state["total"], self.state["percent"] = done, total, round(percent, 1)
         if stage == "caption":
-            self.state.update(clips_done=int(done), clips_total=int(total))
+            self.state["clips_done"], self.state["clips_total"] = int(done), int(total)
         if changed or time.monotonic() - self._last > 0.5:
             self.flush()
 
@@ -79,14 +98,14 @@ class JobManager:
 
     # rows -------------------------------------------------------------------------------------
 
-    def submit(self, kind: str, params: dict[str, Any], *, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    def submit(self, kind: str, params: Mapping[str, JSON], *, result: Mapping[str, JSON] | None = None) -> Job:
         """Store a job and queue it; with `result`, store it as already done (nothing to run)."""
         job = self.jobs.add(kind, params, status="done" if result is not None else "queued", result=result)
         if result is None:
             self._queue.put(job["id"])
         return job
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str) -> Job:
         """One job as a dict.
 
         Raises:
@@ -94,11 +113,11 @@ class JobManager:
         """
         return self.jobs.get(job_id)
 
-    def latest(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 100, status: str | None = None) -> list[Job]:
         """The latest jobs, newest first, optionally only those with one status."""
         return self.jobs.latest(limit, status)
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str) -> Job:
         """Cancel a job: a queued one at once, a running talking-head job after its current denoising step.
 
         Returns:
@@ -120,7 +139,7 @@ class JobManager:
             self.update(job_id, status="cancelled", progress={**(job.get("progress") or {}), "stage": "cancelled"})
         return self.get(job_id)
 
-    def update(self, job_id: str, **fields: Any) -> None:
+    def update(self, job_id: str, **fields: JSON) -> None:
         """Set some columns of a job row (dicts are stored as JSON) and its `updated` time."""
         self.jobs.update(job_id, **fields)
 
@@ -175,10 +194,10 @@ class JobManager:
         if job["kind"] == "talking_head":
             self._run_talking_head(job)
             return
-        paths = list(job["params"].get("paths", []))
+        paths = list(cast("list[str]", job["params"].get("paths", [])))  # as `POST /videos` stored them
         reporter = _Reporter(self, job_id, len(paths))
         self.update(job_id, status="running", progress=reporter.state)
-        results: list[dict[str, Any]] = []
+        results: list[dict[str, JSON]] = []
         try:
             for number, path in enumerate(paths, start=1):
                 with write_lock(self.library):
@@ -195,12 +214,12 @@ class JobManager:
         error = "; ".join(str(r["error"]) for r in failed)[:2000] or None
         self._finish(job_id, results, reporter, error=error, all_failed=bool(results) and len(failed) == len(results))
 
-    def _run_talking_head(self, job: dict[str, Any]) -> None:
+    def _run_talking_head(self, job: Job) -> None:
         """Generate a talking-head mp4 (FramePack + voice) into the job's output path."""
         from vidrag.tools.talking_head import Cancelled, TalkingHeadRequest, generate_talking_head
 
         job_id = job["id"]
-        state: dict[str, Any] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}
+        state: dict[str, JSON] = {"stage": "generating", "done": 0, "total": 0, "percent": 0.0}
         self.update(job_id, status="running", progress=state)
 
         def progress(done: float, total: float) -> None:
@@ -236,14 +255,15 @@ class JobManager:
     def _finish(
         self,
         job_id: str,
-        results: list[dict[str, Any]],
+        results: list[dict[str, JSON]],
         reporter: _Reporter,
         *,
         error: str | None,
         all_failed: bool = True,
     ) -> None:
         status = "failed" if error and all_failed else "done"
-        reporter.state.update(stage=status, percent=100.0 if status == "done" else reporter.state["percent"])
+        reporter.state["stage"] = status
+        reporter.state["percent"] = 100.0 if status == "done" else reporter.state["percent"]
         summary = {s: sum(r["status"] == s for r in results) for s in ("indexed", "unchanged", "failed")}
         self.update(
             job_id,

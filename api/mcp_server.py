@@ -20,28 +20,37 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import anyio
 import mcp_types as types
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidrag import __version__
+from vidrag.agent.answer import Answer, Answerer
 from vidrag.agent.llm_agent import json_tool, llama_tools
 from vidrag.api import mcp_tools
 from vidrag.api.routers import API_KEY_HEADER, bearer_token, key_opens
 from vidrag.api.security import argument_problems, is_loopback
 from vidrag.storage.errors import contain
 from vidrag.tools.video_tools import DATA_CLOSE, DATA_OPEN, VideoTools
+
+if TYPE_CHECKING:
+    from llama_index.core.tools import ToolMetadata
+
+    from vidrag.api.discovery import ServerInfo
+    from vidrag.tools.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +63,22 @@ INSTRUCTIONS = (
 )
 
 
+Context: TypeAlias = "ServerRequestContext[object]"
+Paging: TypeAlias = "types.PaginatedRequestParams | None"
+ListTools = Callable[[Context, Paging], Awaitable[types.ListToolsResult]]
+CallTool = Callable[[Context, types.CallToolRequestParams], Awaitable[types.CallToolResult]]
+ListResources = Callable[[Context, Paging], Awaitable[types.ListResourcesResult]]
+ListTemplates = Callable[[Context, Paging], Awaitable[types.ListResourceTemplatesResult]]
+ReadResource = Callable[[Context, types.ReadResourceRequestParams], Awaitable[types.ReadResourceResult]]
+
+
 class VidragTools:
     """The agent's tools as MCP sees them (plus `ask`): listing, argument checks, and calls on a library."""
 
-    def __init__(self, library: Any, answer: Callable[..., dict[str, Any]] | None = None) -> None:
+    def __init__(self, library: Library, answer: Answerer | None = None) -> None:
         self.library = library
-        self.answer = answer or default_answer
-        self.specs = {tool.metadata.name: tool.metadata for tool in llama_tools(VideoTools(library))}
+        self.answer: Answerer = answer or default_answer
+        self.specs = {tool.metadata.get_name(): tool.metadata for tool in llama_tools(VideoTools(library))}
 
     def listing(self) -> list[types.Tool]:
         tools = [
@@ -68,7 +86,7 @@ class VidragTools:
         ]
         return [*tools, mcp_tools.ask_tool()]
 
-    def spec(self, name: str) -> Any:
+    def spec(self, name: str) -> ToolMetadata | None:
         """A tool's llama-index metadata (name, description, schema); None for `ask`.
 
         Raises:
@@ -81,7 +99,7 @@ class VidragTools:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool {name!r}; the tools are {known}.")
         return self.specs[name]
 
-    def check(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def check(self, name: str, arguments: Mapping[str, object]) -> dict[str, object]:
         """The arguments, converted to the tool's parameter types and checked against its bounds.
 
         Raises:
@@ -94,7 +112,7 @@ class VidragTools:
         known = schema.get("properties", {})
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         try:
-            checked = meta.fn_schema.model_validate(arguments).model_dump(exclude_unset=True)
+            checked = _arguments_model(meta).model_validate(arguments).model_dump(exclude_unset=True)
         except ValidationError as err:
             problems += [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in err.errors()]
             checked = {}
@@ -105,7 +123,7 @@ class VidragTools:
             raise ValueError(f"Bad arguments for {name}: {'; '.join(problems)}. Its parameters are {list(known)}.")
         return checked
 
-    def _check_ask(self, arguments: dict[str, Any]) -> dict[str, Any]:
+    def _check_ask(self, arguments: Mapping[str, object]) -> dict[str, object]:
         known = list(mcp_tools.AskArguments.model_fields)
         problems = [f"{key}: no such parameter" for key in sorted(set(arguments) - set(known))]
         question, top_k = arguments.get("question"), arguments.get("top_k", 5)
@@ -121,7 +139,7 @@ class VidragTools:
             raise ValueError(f"Bad arguments for ask: {'; '.join(problems)}. Its parameters are {known}.")
         return {"question": question, "top_k": top_k}
 
-    def call(self, name: str, arguments: dict[str, Any], base_url: str | None = None) -> types.CallToolResult:
+    def call(self, name: str, arguments: Mapping[str, object], base_url: str | None = None) -> types.CallToolResult:
         """Run one tool (blocking) and wrap its JSON result; tool errors come back with isError set.
 
         Over HTTP (`base_url` given) a file the tool wrote comes back as a URL under `/files/`, fetched
@@ -131,7 +149,7 @@ class VidragTools:
             checked = self.check(name, arguments)
         except ValueError as err:
             return _error_result(str(err))
-        data: Any
+        data: object
         try:
             if name == mcp_tools.ASK:
                 data = mcp_tools.ask_result(self.answer(self.library, checked["question"], top_k=checked["top_k"]))
@@ -149,7 +167,7 @@ class VidragTools:
             structured_content=data if isinstance(data, dict) else None,
         )
 
-    def _files_as_urls(self, data: dict[str, Any], base_url: str) -> dict[str, Any]:
+    def _files_as_urls(self, data: Mapping[str, object], base_url: str) -> dict[str, object]:
         out = dict(data)
         for key in ("path", "video"):
             value = out.get(key)
@@ -163,7 +181,14 @@ class VidragTools:
         return out
 
 
-def default_answer(library: Any, question: str, *, top_k: int = 5) -> dict[str, Any]:
+def _arguments_model(meta: ToolMetadata) -> type[BaseModel]:
+    """A tool's arguments model (`vidrag.tools.arguments.arguments_model`, which every tool is built with)."""
+    if meta.fn_schema is None:
+        raise ValueError(f"{meta.name} has no arguments model")
+    return meta.fn_schema
+
+
+def default_answer(library: Library, question: str, *, top_k: int = 5) -> Answer:
     """The `ask` tool's answerer: vidrag's agent with the LLM the environment configures (or none)."""
     from vidrag.agent import answer_question
     from vidrag.api.settings import Settings
@@ -172,7 +197,7 @@ def default_answer(library: Any, question: str, *, top_k: int = 5) -> dict[str, 
     return answer_question(library, question, llm=make_llm(Settings()), top_k=top_k)
 
 
-def file_url(library: Any, path: str, base_url: str) -> str | None:
+def file_url(library: Library, path: str, base_url: str) -> str | None:
     """The `/files/...` URL of a file the tools wrote under the library's folder, if it is one."""
     from vidrag.api.routers.files import FOLDERS
 
@@ -191,27 +216,25 @@ def _error_result(message: str) -> types.CallToolResult:
     )
 
 
-def build_server(library: Any, answer: Callable[..., dict[str, Any]] | None = None) -> Server:
+def build_server(library: Library, answer: Answerer | None = None) -> Server:
     """An MCP server offering the agent's tools, `ask`, and the library's videos as resources."""
     tools = VidragTools(library, answer)
 
-    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def list_tools(ctx: Context, params: Paging) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools.listing())
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         tools.spec(params.name)  # an unknown tool is answered here, as a protocol error
         base = _base_url(ctx)
         return await anyio.to_thread.run_sync(functools.partial(tools.call, params.name, params.arguments or {}, base))
 
-    async def list_resources(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+    async def list_resources(ctx: Context, params: Paging) -> types.ListResourcesResult:
         return types.ListResourcesResult(resources=await anyio.to_thread.run_sync(mcp_tools.video_resources, library))
 
-    async def list_templates(
-        ctx: Any, params: types.PaginatedRequestParams | None
-    ) -> types.ListResourceTemplatesResult:
+    async def list_templates(ctx: Context, params: Paging) -> types.ListResourceTemplatesResult:
         return types.ListResourceTemplatesResult(resource_templates=mcp_tools.resource_templates())
 
-    async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def read_resource(ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
         try:
             data = await anyio.to_thread.run_sync(mcp_tools.read_video, library, uri, _base_url(ctx))
@@ -225,7 +248,13 @@ def build_server(library: Any, answer: Callable[..., dict[str, Any]] | None = No
     return _server(list_tools, call_tool, list_resources, list_templates, read_resource)
 
 
-def _server(list_tools: Any, call_tool: Any, list_resources: Any, list_templates: Any, read_resource: Any) -> Server:
+def _server(
+    list_tools: ListTools,
+    call_tool: CallTool,
+    list_resources: ListResources,
+    list_templates: ListTemplates,
+    read_resource: ReadResource,
+) -> Server:
     """vidrag's MCP server over these handlers (the library's own, or a relay to a running server's)."""
     return Server(
         "vidrag",
@@ -239,7 +268,7 @@ def _server(list_tools: Any, call_tool: Any, list_resources: Any, list_templates
     )
 
 
-def _base_url(ctx: Any) -> str | None:
+def _base_url(ctx: Context) -> str | None:
     """The server's URL as the client reached it (HTTP transport), else None (stdio)."""
     request = getattr(ctx, "request", None)
     if request is None or not hasattr(request, "url"):
@@ -247,7 +276,7 @@ def _base_url(ctx: Any) -> str | None:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def run_stdio(library: Any) -> None:
+def run_stdio(library: Library) -> None:
     """Serve the tools on stdin/stdout until the client closes them (stdout carries only MCP messages);
     a malformed line is answered with a JSON-RPC error (`vidrag.api.mcp_stdio`)."""
     from vidrag.api.mcp_stdio import checked_stdio_server as stdio_server
@@ -261,7 +290,7 @@ def run_stdio(library: Any) -> None:
     anyio.run(serve)
 
 
-def relay_stdio(server: Any) -> None:
+def relay_stdio(server: ServerInfo) -> None:
     """`vidrag mcp` beside a running `vidrag serve`: serve on stdin/stdout the tools and resources of the
     server's `/mcp` endpoint (the server owns the library), authenticated with its owner key. A file a
     tool wrote comes back with its path on this machine beside its URL."""
@@ -275,20 +304,22 @@ def relay_stdio(server: Any) -> None:
         async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(600.0), trust_env=False) as http:
             async with Client(streamable_http_client(f"{server.url}{MCP_PATH}", http_client=http)) as remote:
 
-                async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+                async def list_tools(ctx: Context, params: Paging) -> types.ListToolsResult:
                     return await remote.list_tools()
 
-                async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+                async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
                     result = await remote.call_tool(params.name, params.arguments or {})
                     return _with_local_path(result, server)
 
-                async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+                async def list_resources(ctx: Context, params: Paging) -> types.ListResourcesResult:
                     return await remote.list_resources()
 
-                async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+                async def list_templates(ctx: Context, params: Paging) -> types.ListResourceTemplatesResult:
                     return await remote.list_resource_templates()
 
-                async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+                async def read_resource(
+                    ctx: Context, params: types.ReadResourceRequestParams
+                ) -> types.ReadResourceResult:
                     return await remote.read_resource(str(params.uri))
 
                 relay = _server(list_tools, call_tool, list_resources, list_templates, read_resource)
@@ -298,7 +329,7 @@ def relay_stdio(server: Any) -> None:
     anyio.run(serve)
 
 
-def _with_local_path(result: Any, server: Any) -> Any:
+def _with_local_path(result: types.CallToolResult, server: ServerInfo) -> types.CallToolResult:
     """A relayed tool result whose file URL (`.../files/FOLDER/NAME`) also gets its path under the home."""
     data = getattr(result, "structured_content", None)
     prefix = f"{server.url}/files/"
@@ -311,7 +342,7 @@ def _with_local_path(result: Any, server: Any) -> Any:
 
 
 @asynccontextmanager
-async def http_transport(library: Any, host: str) -> AsyncIterator[Any]:
+async def http_transport(library: Library, host: str) -> AsyncIterator[ASGIApp]:
     """The Streamable HTTP handler (an ASGI app) for the tools, live while this context is open.
 
     On a loopback host the Host and Origin headers must name loopback too (DNS-rebinding guard);
@@ -332,7 +363,7 @@ async def http_transport(library: Any, host: str) -> AsyncIterator[Any]:
 class McpEndpoint:
     """The ASGI endpoint at `/mcp`: the REST API's key check, then the app's live MCP handler."""
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
         request = Request(scope)
         if not key_opens(state, request.headers.get(API_KEY_HEADER) or bearer_token(request)):

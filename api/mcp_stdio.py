@@ -14,12 +14,17 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from io import TextIOWrapper
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 import mcp_types as types
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable
+
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
 
 
 def line_problem(line: str) -> types.JSONRPCError | None:
@@ -48,16 +53,16 @@ def line_problem(line: str) -> types.JSONRPCError | None:
     return None
 
 
-def _error(request_id: Any, code: int, message: str) -> types.JSONRPCError:
+def _error(request_id: str | int | None, code: int, message: str) -> types.JSONRPCError:
     return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message[:500]))
 
 
 class _CheckedLines:
     """The lines of a text stream that are well-formed messages; the others are answered on `answer`."""
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: AsyncIterable[str]) -> None:
         self.source = source
-        self.answer: Any = None
+        self.answer: WriteStream[SessionMessage] | None = None
         self.ready = anyio.Event()
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -72,11 +77,14 @@ class _CheckedLines:
                 yield line
                 continue
             await self.ready.wait()
-            await self.answer.send(SessionMessage(problem))
+            if self.answer is not None:  # set before `ready`
+                await self.answer.send(SessionMessage(problem))
 
 
 @asynccontextmanager
-async def checked_stdio_server(stdin: Any = None, stdout: Any = None) -> AsyncIterator[tuple[Any, Any]]:
+async def checked_stdio_server(
+    stdin: anyio.AsyncFile[str] | None = None, stdout: anyio.AsyncFile[str] | None = None
+) -> AsyncIterator[tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]]:
     """`mcp.server.stdio.stdio_server` with malformed lines answered (see the module's docstring)."""
     if stdin is None:  # bytes that are not UTF-8 arrive as surrogates, which `line_problem` answers
         stdin = anyio.wrap_file(TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape"))

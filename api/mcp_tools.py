@@ -3,7 +3,9 @@ bounds, output schemas, annotations, the `ask` tool, and the library's videos as
 
 The tools are the agent's (`VideoTools`), with the parameter schemas the agent has (built by
 `vidrag.tools.arguments` from each method's signature); this module lists them for MCP and checks the
-bounds their schemas state. `vidrag.api.mcp_server` serves them.
+bounds their schemas state. Their output schemas are generated from the type that the `to_dict` of each
+method's result class returns (`vidrag.tools.evidence`), so they cannot drift from what a call sends.
+`vidrag.api.mcp_server` serves them.
 """
 
 from __future__ import annotations
@@ -13,104 +15,126 @@ import dataclasses
 import inspect
 import json
 import re
+import types as types_
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, NotRequired, TypedDict
 
 import mcp_types as types
 from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonSchemaValue
 
-from vidrag.agent.answer import OUTCOMES, Answer
-from vidrag.storage.types import Citation
+from vidrag.agent.answer import Answer, Outcome
+from vidrag.storage.types import CitationJson
 from vidrag.tools.arguments import Count, Question
+from vidrag.tools.evidence import JSON, JsonView
+
+if TYPE_CHECKING:
+    from vidrag.tools.library import Library
 
 ASK = "ask"
 VIDEO_URI = "vidrag://videos/{video_id}"
 LIBRARY_URI = "vidrag://videos"
 
-_STR = {"type": "string"}
-_NUM = {"type": "number"}
-_SPAN = {"video": _STR, "video_id": _STR, "start": _NUM, "end": _NUM, "cite_as": _STR}
-_SPAN_REQUIRED = ["video", "video_id", "start", "end", "cite_as"]
+_SCALARS: dict[object, JsonSchemaValue] = {
+    str: {"type": "string"},
+    float: {"type": "number"},
+    int: {"type": "integer"},
+    bool: {"type": "boolean"},
+    type(None): {"type": "null"},
+}
 
 
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def json_schema(kind: object) -> JsonSchemaValue:
+    """The JSON schema of a type a tool's JSON is declared with, inline and in the MCP tool list's style:
+    a TypedDict or dataclass is an object (its keys in order; the `NotRequired` ones, or a dataclass's
+    fields with defaults, optional), and str, float, int, bool, None, a Literal of strings, list[X],
+    dict[str, X], X | Y and `Annotated[X, "description"]` are what they say.
+
+    Raises:
+        TypeError: a type JSON cannot hold.
+    """
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        described = [note for note in args[1:] if isinstance(note, str)]
+        return {**json_schema(args[0]), **({"description": described[0]} if described else {})}
+    if kind in _SCALARS:
+        return dict(_SCALARS[kind])
+    if typing.is_typeddict(kind) or (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+        hints = typing.get_type_hints(kind, include_extras=True)
+        optional = {name for name, hint in hints.items() if typing.get_origin(hint) is typing.NotRequired}
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            fields = dataclasses.fields(kind)
+            optional = {f.name for f in fields if dataclasses.MISSING not in (f.default, f.default_factory)}
+        properties = {name: json_schema(_required(hint)) for name, hint in hints.items()}
+        return _object(properties, [name for name in hints if name not in optional])
+    if origin is list:
+        return {"type": "array", "items": json_schema(args[0])}
+    if origin is dict and args[0] is str:
+        return {"type": "object", "additionalProperties": json_schema(args[1])}
+    if origin is typing.Literal and all(isinstance(arg, str) for arg in args):
+        return {"type": "string", "enum": list(args)}
+    if origin in (typing.Union, types_.UnionType):
+        options = [json_schema(arg) for arg in args]
+        if all(set(option) == {"type"} and isinstance(option["type"], str) for option in options):
+            return {"type": [option["type"] for option in options]}
+        return {"anyOf": options}
+    raise TypeError(f"{kind!r} has no JSON schema here")
+
+
+def _required(hint: object) -> object:
+    """A TypedDict key's type without its `NotRequired` marker."""
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.NotRequired else hint
+
+
+def _object(properties: JsonSchemaValue, required: list[str]) -> JsonSchemaValue:
     return {"type": "object", "properties": properties, "required": required}
 
 
-def _record(cls: type) -> dict[str, Any]:
-    """The schema of a dataclass of text and number fields (`Citation`): generated, so it cannot drift."""
-    kinds = {"str": _STR, "float": _NUM, "int": {"type": "integer"}}
-    fields = dataclasses.fields(cls)
-    required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    return _object({f.name: kinds[str(f.type)] for f in fields}, required)
+class AskJson(TypedDict):
+    """What the `ask` tool returns (`ask_result`)."""
+
+    answer: str
+    citations: list[CitationJson]
+    mode: Annotated[str, "extractive (no LLM configured) or the agent that answered."]
+    outcome: NotRequired[
+        Annotated[
+            Outcome,
+            "answered; not_found (nothing close enough); absent (a key word of the question is never said in "
+            "the library: the citations are related moments, not an answer).",
+        ]
+    ]
+    seconds: NotRequired[float]
 
 
-def _lines(extra: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "array", "items": _object({**_SPAN, **extra}, [*_SPAN_REQUIRED, *extra])}
-
-
-OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
-    "search_clips": _object(
-        {"query": _STR, "results": _lines({"score": _NUM, "text": _STR}), "note": _STR}, ["query", "results"]
-    ),
-    "find_videos": _object({"query": _STR, "results": _lines({"score": _NUM, "summary": _STR})}, ["query", "results"]),
-    "inspect_clip": _object(
-        {
-            **_SPAN,
-            "caption": _STR,
-            "transcript_lines": _lines({"score": _NUM, "text": _STR}),
-            "ocr_lines": _lines({"score": _NUM, "text": _STR}),
-        },
-        [*_SPAN_REQUIRED, "caption", "transcript_lines", "ocr_lines"],
-    ),
-    "get_transcript": _object({**_SPAN, "lines": _lines({"text": _STR}), "note": _STR}, [*_SPAN_REQUIRED, "lines"]),
-    "list_videos": _object(
-        {
-            "videos": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "video": _STR,
-                        "video_id": _STR,
-                        "duration": _NUM,
-                        "clips": {"type": "integer"},
-                        "language": {"type": ["string", "null"]},
-                        "status": _STR,
-                        "summary": _STR,
-                    },
-                    ["video", "video_id", "duration", "clips", "status"],
-                ),
-            },
-            "note": _STR,
-        },
-        ["videos"],
-    ),
-    "cut_clip": _object(
-        {
-            **_SPAN,
-            "path": {**_STR, "description": "The mp4 on this machine (stdio)."},
-            "url": {**_STR, "description": "Where to download the mp4 with your API key (HTTP)."},
-        },
-        _SPAN_REQUIRED,
-    ),
-    "generate_talking_head": {"type": "object"},
-    ASK: _object(
-        {
-            "answer": _STR,
-            "citations": {"type": "array", "items": _record(Citation)},
-            "mode": {**_STR, "description": "extractive (no LLM configured) or the agent that answered."},
-            "outcome": {
-                "type": "string",
-                "enum": list(OUTCOMES),
-                "description": "answered; not_found (nothing close enough); absent (a key word of the question "
-                "is never said in the library: the citations are related moments, not an answer).",
-            },
-            "seconds": _NUM,
-        },
-        ["answer", "citations", "mode"],
-    ),
+_FILE_PROPERTIES: JsonSchemaValue = {
+    "path": {"type": "string", "description": "The mp4 on this machine (stdio)."},
+    "url": {"type": "string", "description": "Where to download the mp4 with your API key (HTTP)."},
 }
+
+
+def output_schema(name: str) -> JsonSchemaValue:
+    """A tool's output schema, generated from what it returns: the `to_dict` type of the result class its
+    `VideoTools` method returns (or `ask_result`'s). A tool that writes a file (not read-only) answers
+    over HTTP with the file's `url` instead of its `path` (`VidragTools._files_as_urls`)."""
+    if name == ASK:
+        return json_schema(AskJson)
+    from vidrag.tools.video_tools import VideoTools
+
+    result = typing.get_type_hints(getattr(VideoTools, name))["return"]
+    if isinstance(result, type) and issubclass(result, JsonView):
+        result = typing.get_type_hints(result.to_dict)["return"]
+    schema = json_schema(result)
+    annotations = ANNOTATIONS.get(name)
+    if annotations is not None and annotations.read_only_hint is False:
+        properties = schema["properties"]
+        if "path" in properties:
+            properties["path"] = _FILE_PROPERTIES["path"]
+        properties["url"] = _FILE_PROPERTIES["url"]
+        schema["required"] = [key for key in schema["required"] if key != "path"]
+    return schema
+
 
 _READ = types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
 ANNOTATIONS: dict[str, types.ToolAnnotations] = {
@@ -155,7 +179,7 @@ def description(doc: str) -> str:
     return re.split(r"\n\s*(?:Args|Returns|Raises):", text)[0].strip()
 
 
-def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def input_schema(schema: JsonSchemaValue) -> JsonSchemaValue:
     """A tool's parameter schema as MCP lists it: the model's type, properties and required ones,
     without pydantic's titles (or the model's docstring)."""
     schema = {key: copy.deepcopy(schema[key]) for key in ("type", "properties", "required") if key in schema}
@@ -164,7 +188,7 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def stated_bounds(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def stated_bounds(schema: JsonSchemaValue) -> dict[str, dict[str, float]]:
     """Each parameter's bounds as its schema states them (an optional one's in its `anyOf` option)."""
     keys = ("minimum", "maximum", "minLength", "maxLength")
     return {
@@ -173,7 +197,7 @@ def stated_bounds(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def check_bounds(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+def check_bounds(schema: JsonSchemaValue, arguments: Mapping[str, object]) -> list[str]:
     """The bounds stated in a tool's parameter `schema` that `arguments` break, in words."""
     stated = stated_bounds(schema)
     problems = []
@@ -194,7 +218,7 @@ def check_bounds(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]
     return problems
 
 
-def tool(name: str, doc: str, schema: dict[str, Any]) -> types.Tool:
+def tool(name: str, doc: str, schema: JsonSchemaValue) -> types.Tool:
     """The MCP listing of one of the agent's tools."""
     annotations = ANNOTATIONS.get(name)
     return types.Tool(
@@ -202,7 +226,7 @@ def tool(name: str, doc: str, schema: dict[str, Any]) -> types.Tool:
         title=annotations.title if annotations else None,
         description=description(doc),
         input_schema=input_schema(schema),
-        output_schema=OUTPUT_SCHEMAS.get(name),
+        output_schema=output_schema(name),
         annotations=annotations,
     )
 
@@ -213,16 +237,16 @@ def ask_tool() -> types.Tool:
         title=ANNOTATIONS[ASK].title,
         description=ASK_DESCRIPTION,
         input_schema=input_schema(AskArguments.model_json_schema()),
-        output_schema=OUTPUT_SCHEMAS[ASK],
+        output_schema=output_schema(ASK),
         annotations=ANNOTATIONS[ASK],
     )
 
 
-def ask_result(result: Answer | Mapping[str, object]) -> dict[str, object]:
+def ask_result(result: Answer | Mapping[str, object]) -> AskJson:
     """The agent's answer (an `Answer`, or a stand-in answerer's dict of one) as the `ask` tool returns it."""
     answer = result if isinstance(result, Answer) else Answer.from_dict(result)
     citations = [citation.to_dict() for citation in answer.citations]
-    out: dict[str, object] = {"answer": answer.text, "citations": citations, "mode": answer.mode}
+    out: AskJson = {"answer": answer.text, "citations": citations, "mode": answer.mode}
     if answer.outcome:
         out["outcome"] = answer.outcome
     if answer.seconds is not None:
@@ -233,7 +257,7 @@ def ask_result(result: Answer | Mapping[str, object]) -> dict[str, object]:
 # resources --------------------------------------------------------------------------------------
 
 
-def video_resources(library: Any) -> list[types.Resource]:
+def video_resources(library: Library) -> list[types.Resource]:
     """One resource per indexed video: its record, summary and clips."""
     return [
         types.Resource(
@@ -259,7 +283,7 @@ def resource_templates() -> list[types.ResourceTemplate]:
     ]
 
 
-def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str, Any]:
+def read_video(library: Library, uri: str, base_url: str | None = None) -> dict[str, JSON]:
     """The JSON of a video resource.
 
     Raises:
@@ -281,7 +305,7 @@ def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str,
         }
         for c in library.clips(record.id)
     ]
-    out = {
+    out: dict[str, JSON] = {
         "video": Path(record.path).name,
         "video_id": record.id,
         "duration": record.duration,
@@ -295,5 +319,5 @@ def read_video(library: Any, uri: str, base_url: str | None = None) -> dict[str,
     return out
 
 
-def to_json(data: Any) -> str:
+def to_json(data: object) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)

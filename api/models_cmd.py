@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
 
@@ -26,7 +26,7 @@ models_app = typer.Typer(
 )
 
 
-def _hub() -> Any:
+def _hub() -> Any:  # Any: the huggingface_hub module, imported on first use
     try:
         import huggingface_hub
         import huggingface_hub.constants
@@ -57,7 +57,7 @@ def _check_hub_reachable(repo_id: str) -> str:
         )
     import httpx
 
-    endpoint = hub.constants.ENDPOINT.rstrip("/")
+    endpoint: str = hub.constants.ENDPOINT.rstrip("/")
     try:
         response = httpx.get(f"{endpoint}/api/models/{repo_id}", timeout=10.0, follow_redirects=True)
     except httpx.HTTPError as err:
@@ -125,7 +125,7 @@ def download(
     typer.echo(f"Done. Use it with VIDRAG_CAPTIONER_MODEL={specs[0].repo_id if not dest else path}.", err=True)
 
 
-def _cached_rows(cache_dir: Path | None) -> list[dict[str, Any]]:
+def _cached_rows(cache_dir: Path | None) -> list[ModelRow]:
     hub = _hub()
     try:
         info = hub.scan_cache_dir(cache_dir)
@@ -141,21 +141,34 @@ def _cached_rows(cache_dir: Path | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(repo_id: str, path: Path, size: int, source: str) -> dict[str, Any]:
+class ModelRow(TypedDict):
+    """A model found on this machine, as `vidrag models list` shows it."""
+
+    repo_id: str
+    name: str | None
+    variant: str | None
+    size_bytes: int
+    size_gb: float
+    complete: bool
+    path: str
+    source: str
+
+
+def _row(repo_id: str, path: Path, size: int, source: str) -> ModelRow:
     known = entry_for_repo(repo_id)
-    return {
-        "repo_id": repo_id,
-        "name": known[0].name if known else None,
-        "variant": known[1] if known else None,
-        "size_bytes": int(size),
-        "size_gb": round(size / GB, 2),
-        "complete": weights_present(path),
-        "path": str(path),
-        "source": source,
-    }
+    return ModelRow(
+        repo_id=repo_id,
+        name=known[0].name if known else None,
+        variant=known[1] if known else None,
+        size_bytes=int(size),
+        size_gb=round(size / GB, 2),
+        complete=weights_present(path),
+        path=str(path),
+        source=source,
+    )
 
 
-def _folder_rows(folder: Path) -> list[dict[str, Any]]:
+def _folder_rows(folder: Path) -> list[ModelRow]:
     rows = []
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if (child / "config.json").is_file() or (child / "model_index.json").is_file():

@@ -25,12 +25,15 @@ import ipaddress
 import json
 import logging
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vidrag.api.routers import API_KEY_COOKIE, API_KEY_HEADER, key_matches
 from vidrag.storage.errors import FATAL
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ class Guard:
 
     def __init__(
         self,
-        app: Any,
+        app: ASGIApp,
         *,
         api_key: str | None,
         allowed_hosts: Iterable[str] = (),
@@ -87,7 +90,7 @@ class Guard:
         self.hosts = {host_name(h) for h in hosts} or set(LOOPBACK_NAMES)
         self.origins = {o.strip().rstrip("/").lower() for o in cors_origins}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -98,7 +101,7 @@ class Guard:
             return
         started = False
 
-        async def tracked(message: dict[str, Any]) -> None:
+        async def tracked(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -112,7 +115,7 @@ class Guard:
             if not started:
                 await _send_json(send, 500, {"detail": "internal error"})
 
-    def refusal(self, scope: dict[str, Any]) -> tuple[int, dict[str, str], list[tuple[bytes, bytes]]] | None:
+    def refusal(self, scope: Scope) -> tuple[int, dict[str, str], list[tuple[bytes, bytes]]] | None:
         """Why a request is refused (status, body, headers), or None to serve it."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         client = scope.get("client")
@@ -166,7 +169,7 @@ class Guard:
         return None
 
     @staticmethod
-    def _local(scope: dict[str, Any]) -> bool:
+    def _local(scope: Scope) -> bool:
         """Whether the peer and the local address it reached are both loopback (or not network sockets)."""
         client, server = scope.get("client"), scope.get("server")
         if client is not None and _ip_loopback(str(client[0])) is not True:
@@ -184,7 +187,7 @@ class Guard:
         return bool(host) and parts.scheme in ("http", "https") and parts.netloc == str(host).strip().lower()
 
 
-def argument_problems(arguments: dict[str, Any]) -> list[str]:
+def argument_problems(arguments: Mapping[str, object]) -> list[str]:
     """What no tool may be given, whatever its schema says: numbers that are not finite (NaN, infinities,
     1e309) and strings with lone surrogates; one line per bad argument."""
     problems = []
@@ -208,7 +211,7 @@ def _cookie(header: str, name: str) -> str | None:
 
 
 async def _send_json(
-    send: Any, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]] | None = None
+    send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     data = json.dumps(body).encode()
     await send(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidrag.storage.errors import InputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 app = typer.Typer()
 """`vidrag talking-head`, mounted on the main CLI by `vidrag.api.cli`."""
@@ -41,7 +44,7 @@ class _Bar:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar: Any = None
+        self.bar: tqdm[int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from llama_index.core.llms import LLM
     from qdrant_client import QdrantClient
 
+    from vidrag.api.client import RemoteLibrary
     from vidrag.indexing.asr import Transcriber
     from vidrag.indexing.captioners.base import Captioner
     from vidrag.indexing.distributed import RunProgress
@@ -258,7 +259,7 @@ def worker_part(settings: Settings, part: str, *, dim: int = 0) -> WorkerPart:
 
 
 def ingest_on_ray(
-    library: Library,
+    library: Library | RemoteLibrary,
     settings: Settings,
     paths: Iterable[str | Path],
     *,

@@ -9,13 +9,33 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from vidrag.storage.catalog import Catalog
 from vidrag.storage.errors import NotFound
+from vidrag.storage.types import JSON
+
+if TYPE_CHECKING:
+    import sqlite3
 
 UNFINISHED = ("queued", "running")
 _JSON_COLUMNS = ("params", "progress", "result")
+
+
+class Job(TypedDict):
+    """A job row: its kind and status, the params it was given, its progress and result (JSON columns),
+    the error it ended with, and when it was created and last updated (epoch seconds)."""
+
+    id: str
+    kind: str
+    status: str
+    params: dict[str, JSON]
+    progress: dict[str, JSON]
+    result: dict[str, JSON]
+    error: str | None
+    created: float
+    updated: float
 
 
 class JobStore:
@@ -25,8 +45,8 @@ class JobStore:
         self.catalog = catalog
 
     def add(
-        self, kind: str, params: dict[str, Any], *, status: str = "queued", result: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+        self, kind: str, params: Mapping[str, JSON], *, status: str = "queued", result: Mapping[str, JSON] | None = None
+    ) -> Job:
         """Store a new job and return it."""
         job_id, now = uuid.uuid4().hex, time.time()
         self.catalog.execute(
@@ -45,7 +65,7 @@ class JobStore:
         )
         return self.get(job_id)
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str) -> Job:
         """One job as a dict.
 
         Raises:
@@ -56,7 +76,7 @@ class JobStore:
             raise NotFound(f"Unknown job id {job_id!r}; GET /jobs lists the jobs.")
         return _job(rows[0])
 
-    def latest(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 100, status: str | None = None) -> list[Job]:
         """The latest jobs, newest first, optionally only those with one status."""
         if status:
             rows = self.catalog.execute(
@@ -71,7 +91,7 @@ class JobStore:
         rows = self.catalog.execute("SELECT id FROM jobs WHERE status IN (?, ?) ORDER BY created", UNFINISHED)
         return [row["id"] for row in rows]
 
-    def update(self, job_id: str, **fields: Any) -> None:
+    def update(self, job_id: str, **fields: JSON) -> None:
         """Set some columns of a job row and its `updated` time."""
         unknown = set(fields) - {"status", "error", *_JSON_COLUMNS}
         if unknown:
@@ -84,8 +104,8 @@ class JobStore:
         self.catalog.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
 
 
-def _job(row: Any) -> dict[str, Any]:
+def _job(row: sqlite3.Row) -> Job:
     data = dict(row)
     for name in _JSON_COLUMNS:
         data[name] = json.loads(data[name] or "{}")
-    return data
+    return cast(Job, data)

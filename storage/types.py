@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+JSON = object
+"""A JSON value (what a `to_dict` holds, a job's params): typed as `object`, so a reader checks what it reads."""
 
 
 def clock(seconds: float, *, tenths: bool = True) -> str:
@@ -76,6 +79,16 @@ class Hit:
         return asdict(self)
 
 
+class CitationJson(TypedDict):
+    """A citation as JSON (`Citation.to_dict`): what the answers, the MCP `ask` tool and session files hold."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    quote: str
+
+
 @dataclass
 class Citation:
     """A cited moment: a span of a video that a tool returned, with the evidence quoted."""
@@ -86,8 +99,8 @@ class Citation:
     end: float
     quote: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> CitationJson:
+        return CitationJson(video=self.video, video_id=self.video_id, start=self.start, end=self.end, quote=self.quote)
 
 
 @dataclass

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from typing import Annotated, Any, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonDict
 
 
-def stated(**bounds: float) -> Any:
+def stated(**bounds: float) -> FieldInfo:
     """JSON-schema bounds (minimum, maximum, minLength, maxLength) a parameter states to its callers."""
     extra: JsonDict = dict(bounds)
-    return Field(json_schema_extra=extra)
+    info: FieldInfo = Field(json_schema_extra=extra)
+    return info
 
 
 Query = Annotated[str, stated(minLength=1, maxLength=1000)]
@@ -50,11 +52,12 @@ def param_docs(doc: str) -> dict[str, str]:
     return {k: v[0].upper() + v[1:] for k, v in docs.items()}
 
 
-def arguments_model(fn: Callable[..., Any]) -> type[BaseModel]:
+def arguments_model(fn: Callable[..., object]) -> type[BaseModel]:
     """A tool's arguments as a pydantic model: the parameters of its signature (a method's `self`
     left out) with their types, defaults and stated bounds, each described by its docstring entry."""
     hints = get_type_hints(fn, include_extras=True)
     docs = param_docs(fn.__doc__ or "")
+    # Any: create_model's keywords also take its options (`__config__`, ...), typed one by one
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(fn).parameters.items():
         default = ... if param.default is inspect.Parameter.empty else param.default

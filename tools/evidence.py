@@ -13,11 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
-from vidrag.storage.types import Clip
-
-JSON = object
-"""A JSON value (what `to_dict` returns hold): typed as `object`, read by key only in tests."""
+from vidrag.storage.types import JSON, Clip
 
 DATA_OPEN = "<<video-data>>"
 DATA_CLOSE = "<</video-data>>"
@@ -38,6 +36,120 @@ def as_data(text: str) -> str:
     return f"{DATA_OPEN}{defuse(text)}{DATA_CLOSE}"
 
 
+# The JSON of each result, as its `to_dict` builds it: the types a type checker holds `to_dict` to and the
+# MCP tool list's output schemas are generated from (`vidrag.api.mcp_tools.json_schema`).
+
+
+class SpanJson(TypedDict):
+    """A span as every tool reports it: the video's file name and id, start and end (seconds), citation tag."""
+
+    video: str
+    video_id: str
+    start: float
+    end: float
+    cite_as: str
+
+
+class ClipJson(SpanJson):
+    """A clip `search_clips` found: its span, score and stored text (data-marked)."""
+
+    score: float
+    text: str
+
+
+class ClipSearchJson(TypedDict):
+    """What `search_clips` returns."""
+
+    query: str
+    results: list[ClipJson]
+    note: NotRequired[str]
+    never_mentioned: NotRequired[list[str]]
+
+
+class TimedLineJson(SpanJson):
+    """A speech sentence or on-screen line (data-marked), its score when a question ranked it, and
+    whether it is a running header."""
+
+    score: NotRequired[float]
+    text: str
+    repeated: NotRequired[bool]
+
+
+class TranscriptJson(SpanJson):
+    """What `get_transcript` returns."""
+
+    lines: list[TimedLineJson]
+    note: NotRequired[str]
+
+
+class ClipInspectionJson(SpanJson):
+    """What `inspect_clip` returns."""
+
+    caption: str
+    transcript_lines: list[TimedLineJson]
+    ocr_lines: list[TimedLineJson]
+
+
+class VideoHitJson(SpanJson):
+    """A video `find_videos` found: its span (the whole video), score and summary (data-marked)."""
+
+    score: float
+    summary: str
+
+
+class VideoSearchJson(TypedDict):
+    """What `find_videos` returns."""
+
+    query: str
+    results: list[VideoHitJson]
+
+
+class VideoEntryJson(TypedDict):
+    """A video as `list_videos` shows it."""
+
+    video: str
+    video_id: str
+    duration: float
+    clips: int
+    language: str | None
+    status: str
+    summary: str
+
+
+class VideoListJson(TypedDict):
+    """What `list_videos` returns."""
+
+    videos: list[VideoEntryJson]
+    note: NotRequired[str]
+
+
+class ClipFileJson(SpanJson):
+    """What `cut_clip` returns: the span as cut and the mp4 it wrote."""
+
+    path: str
+
+
+class ToolErrorJson(TypedDict):
+    """A failed tool call."""
+
+    error: str
+
+
+class TalkingHeadOutput(TypedDict):
+    """What `generate_talking_head` reports: the mp4 (`video`), its JSON sidecar (`metadata`), and what the
+    sidecar says of it (seconds, frames, size, seed, model ids, stage timings in seconds)."""
+
+    video: str
+    metadata: str
+    seconds: float
+    frames: int
+    width: int
+    height: int
+    seed: int
+    model_ids: dict[str, str]
+    timings: dict[str, float | list[float]]
+
+
 class JsonView(dict[str, JSON]):
     """A result with typed fields that is also, as the dict itself, its JSON (built once from the fields
     by `to_dict`, never changed after): what an LLM, an MCP client or a caller reading by key receives,
@@ -46,7 +158,7 @@ class JsonView(dict[str, JSON]):
     def __post_init__(self) -> None:
         self.update(self.to_dict())
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> Mapping[str, JSON]:
         raise NotImplementedError
 
 
@@ -103,7 +215,7 @@ class ClipEvidence(JsonView):
             parts.append(f"On screen: {self.ocr}")
         return "\n".join(parts) or self.rendered
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> ClipJson:
         return {**_span(self), "score": self.score, "text": as_data(self.rendered)}
 
 
@@ -115,8 +227,8 @@ class ClipSearch(JsonView):
     clips: list[ClipEvidence] = field(default_factory=list)
     never_mentioned: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {"query": self.query, "results": [clip.to_dict() for clip in self.clips]}
+    def to_dict(self) -> ClipSearchJson:
+        out: ClipSearchJson = {"query": self.query, "results": [clip.to_dict() for clip in self.clips]}
         if not self.clips:
             out["note"] = NO_CLIPS
         if self.never_mentioned:
@@ -142,11 +254,11 @@ class TimedLine(JsonView):
     score: float | None = None
     repeated: bool = False
 
-    def to_dict(self) -> dict[str, JSON]:
-        out = _span(self)
-        if self.score is not None:
-            out["score"] = self.score
-        out["text"] = as_data(self.text)
+    def to_dict(self) -> TimedLineJson:
+        if self.score is None:
+            out: TimedLineJson = {**_span(self), "text": as_data(self.text)}
+        else:
+            out = {**_span(self), "score": self.score, "text": as_data(self.text)}
         if self.repeated:
             out["repeated"] = True
         return out
@@ -163,8 +275,8 @@ class Transcript(JsonView):
     cite_as: str
     lines: list[TimedLine] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {**_span(self), "lines": [line.to_dict() for line in self.lines]}
+    def to_dict(self) -> TranscriptJson:
+        out: TranscriptJson = {**_span(self), "lines": [line.to_dict() for line in self.lines]}
         if not self.lines:
             out["note"] = NO_SPEECH
         return out
@@ -184,7 +296,7 @@ class ClipInspection(JsonView):
     speech: list[TimedLine] = field(default_factory=list)
     screen: list[TimedLine] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> ClipInspectionJson:
         return {
             **_span(self),
             "caption": as_data(self.caption),
@@ -205,7 +317,7 @@ class VideoHit(JsonView):
     score: float
     summary: str
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> VideoHitJson:
         return {**_span(self), "score": self.score, "summary": as_data(self.summary)}
 
 
@@ -216,7 +328,7 @@ class VideoSearch(JsonView):
     query: str
     videos: list[VideoHit] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> VideoSearchJson:
         return {"query": self.query, "results": [video.to_dict() for video in self.videos]}
 
 
@@ -232,7 +344,7 @@ class VideoEntry(JsonView):
     status: str
     summary: str
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> VideoEntryJson:
         return {
             "video": self.video,
             "video_id": self.video_id,
@@ -250,8 +362,8 @@ class VideoList(JsonView):
 
     videos: list[VideoEntry] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {"videos": [video.to_dict() for video in self.videos]}
+    def to_dict(self) -> VideoListJson:
+        out: VideoListJson = {"videos": [video.to_dict() for video in self.videos]}
         if not self.videos:
             out["note"] = EMPTY_LIBRARY
         return out
@@ -268,7 +380,7 @@ class ClipFile(JsonView):
     cite_as: str
     path: str
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> ClipFileJson:
         return {**_span(self), "path": self.path}
 
 
@@ -278,7 +390,7 @@ class ToolError(JsonView):
 
     error: str
 
-    def to_dict(self) -> dict[str, JSON]:
+    def to_dict(self) -> ToolErrorJson:
         return {"error": self.error}
 
 
@@ -317,7 +429,7 @@ def running_lines(clips: list[Clip]) -> set[str]:
     return {line for line, count in shown.items() if count >= len(clips) / 2}
 
 
-def _span(item: ClipEvidence | TimedLine | Transcript | ClipInspection | VideoHit | ClipFile) -> dict[str, JSON]:
+def _span(item: ClipEvidence | TimedLine | Transcript | ClipInspection | VideoHit | ClipFile) -> SpanJson:
     return {
         "video": item.video,
         "video_id": item.video_id,
@@ -328,6 +440,7 @@ def _span(item: ClipEvidence | TimedLine | Transcript | ClipInspection | VideoHi
 
 
 __all__ = [
+    "JSON",
     "DATA_CLOSE",
     "DATA_OPEN",
     "ClipEvidence",

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar
 
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
@@ -31,10 +31,12 @@ from vidrag.tools.arguments import Count, Query, Question, Script, Seconds, Vide
 from vidrag.tools.evidence import (
     DATA_CLOSE,
     DATA_OPEN,
+    JSON,
     ClipEvidence,
     ClipFile,
     ClipInspection,
     ClipSearch,
+    TalkingHeadOutput,
     TimedLine,
     ToolError,
     ToolStep,
@@ -197,7 +199,7 @@ class VideoTools:
         self.steps.clear()
         self.failure = None
 
-    def _note_step(self, name: str, call: dict[str, Any], result: object, seconds: float) -> None:
+    def _note_step(self, name: str, call: dict[str, JSON], result: object, seconds: float) -> None:
         step = ToolStep(name, call, summarise_result(result), round(seconds, 3))
         self.steps.append(step)
         if self.on_step is not None:
@@ -216,9 +218,9 @@ class VideoTools:
 
     # the tools --------------------------------------------------------------------------------
 
-    def functions(self) -> list[Callable[..., Any]]:
+    def functions(self) -> list[Callable[..., object]]:
         """The tool methods to offer an agent (generate_talking_head only when installed)."""
-        tools: list[Callable[..., Any]] = [
+        tools: list[Callable[..., object]] = [
             self.search_clips,
             self.find_videos,
             self.inspect_clip,
@@ -414,7 +416,7 @@ class VideoTools:
     @_llm_errors
     def generate_talking_head(
         self, script: Script, video: VideoKey | None = None, frame_time: Seconds = 0.0, image: str | None = None
-    ) -> dict[str, Any]:
+    ) -> TalkingHeadOutput:
         """Make a short video of a person saying a script, from a portrait image or a video frame.
 
         Slow (minutes on a GPU); only use it when the user asks for a talking-head or presenter clip.

@@ -7,10 +7,11 @@ built at import time, and tests hand the app a library they already hold.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
+from starlette.datastructures import State
 
 from vidrag.api.jobs import JobManager
 from vidrag.api.settings import Settings
@@ -23,17 +24,20 @@ _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Requi
 
 def get_library(request: Request) -> Library:
     """The app's Library."""
-    return request.app.state.library
+    library: Library = request.app.state.library
+    return library
 
 
 def get_jobs(request: Request) -> JobManager:
     """The app's ingestion job manager."""
-    return request.app.state.jobs
+    jobs: JobManager = request.app.state.jobs
+    return jobs
 
 
 def get_settings(request: Request) -> Settings:
     """The app's settings."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def require_api_key(request: Request, key: Annotated[str | None, Depends(_header)] = None) -> None:
@@ -59,13 +63,13 @@ def require_api_key(request: Request, key: Annotated[str | None, Depends(_header
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER})
 
 
-def is_owner_key(state: Any, key: str | None) -> bool:
+def is_owner_key(state: State, key: str | None) -> bool:
     """Whether `key` is the owner key of the running `vidrag serve` (set in the app's state)."""
     owner = getattr(state, "owner_key", None)
     return bool(owner and key and hmac.compare_digest(key.encode(), owner.encode()))
 
 
-def key_opens(state: Any, key: str | None) -> bool:
+def key_opens(state: State, key: str | None) -> bool:
     """Whether a request with `key` may use the app: the owner key, or the API key (any key when none)."""
     return is_owner_key(state, key) or key_matches(state.api_key, key)
 

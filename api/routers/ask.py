@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from vidrag.agent.answer import Answer
+from vidrag.agent.answer import Answer, Answerer
 from vidrag.api.routers import LibraryDep, SettingsDep, describe_error
 from vidrag.api.schemas import AnswerPartOut, AskIn, AskOut, CitationOut, ErrorOut
 from vidrag.api.wiring import make_llm
@@ -29,10 +29,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 _EVENT_TYPES = ("step", "token")
+_Posted = (
+    tuple[Literal["event"], object]
+    | tuple[Literal["done"], "Answer | Mapping[str, object]"]
+    | tuple[Literal["error"], Exception]
+)
+"""What the answering thread hands the event stream: an agent event, the answer, or the error it raised."""
 
 
-def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
-    answer = request.app.state.answer
+def _answerer(request: Request) -> Answerer:
+    answer: Answerer | None = request.app.state.answer
     if answer is not None:
         return answer
     try:
@@ -48,10 +54,10 @@ def _answerer(request: Request) -> Callable[..., dict[str, Any]]:
     responses={200: {"content": {"text/event-stream": {}}}, **{c: {"model": ErrorOut} for c in (404, 422, 503)}},
     summary="Answer a question with cited moments (JSON, or server-sent events with stream: true)",
 )
-async def ask(body: AskIn, request: Request, library: LibraryDep, settings: SettingsDep) -> Any:
+async def ask(body: AskIn, request: Request, library: LibraryDep, settings: SettingsDep) -> AskOut | StreamingResponse:
     """Run the agent on a question; `session_id` keeps a conversation going."""
     answer = _answerer(request)
-    call: dict[str, Any] = {"llm": make_llm(settings), "session": body.session_id}
+    call: dict[str, object] = {"llm": make_llm(settings), "session": body.session_id}
     if body.top_k is not None:
         call["top_k"] = body.top_k
     if not body.stream:
@@ -64,45 +70,46 @@ async def ask(body: AskIn, request: Request, library: LibraryDep, settings: Sett
 
 
 async def _stream(
-    answer: Callable[..., dict[str, Any]], library: Library, question: str, call: dict[str, Any], session_id: str | None
+    answer: Answerer, library: Library, question: str, call: dict[str, object], session_id: str | None
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
-    inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    inbox: asyncio.Queue[_Posted] = asyncio.Queue()
 
-    def post(kind: str, value: Any) -> None:
+    def post(item: _Posted) -> None:
         try:
-            loop.call_soon_threadsafe(inbox.put_nowait, (kind, value))
+            loop.call_soon_threadsafe(inbox.put_nowait, item)
         except RuntimeError:  # the client went away and the loop closed
             pass
 
     def run() -> None:
         try:
-            post("done", answer(library, question, stream=lambda event: post("event", event), **call))
+            post(("done", answer(library, question, stream=lambda event: post(("event", event)), **call)))
         except Exception as err:  # noqa: BLE001 - reported to the client as an error event
-            post("error", err)
+            post(("error", err))
 
     worker = loop.run_in_executor(None, run)
     while True:
-        kind, value = await inbox.get()
-        if kind == "event":
+        item = await inbox.get()
+        if item[0] == "event":
+            value = item[1]
             event = value if isinstance(value, dict) else {"type": "step", "text": str(value)}
             if event.get("type") == "token":  # the agent sends "delta"; "text" is the API's field
                 event = {**event, "text": str(event.get("text", event.get("delta", "")))}
             if event.get("type") in _EVENT_TYPES:
                 yield sse(event["type"], event)
-        elif kind == "done":
-            yield sse("answer", answer_out(value, session_id).model_dump())
+        elif item[0] == "done":
+            yield sse("answer", answer_out(item[1], session_id).model_dump())
             break
         else:
-            status, body = describe_error(value)
+            status, body = describe_error(item[1])
             if status == 500:
-                log.error("the agent failed", exc_info=value)
+                log.error("the agent failed", exc_info=item[1])
             yield sse("error", {**body, "status": status})
             break
     await worker
 
 
-def sse(event: str, data: Any) -> str:
+def sse(event: str, data: object) -> str:
     """One server-sent event with a JSON data line."""
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 

@@ -7,7 +7,6 @@ the mp4 is written under the data folder and served by `GET /jobs/{id}/output`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
@@ -16,6 +15,7 @@ from pydantic import Field
 from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, refusal
 from vidrag.api.schemas import Body, ErrorOut, JobOut
 from vidrag.storage.errors import VidragError
+from vidrag.storage.jobs import Job
 from vidrag.tools.intake import image_under
 
 router = APIRouter(tags=["generate"])
@@ -42,7 +42,7 @@ class TalkingHeadIn(Body):
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     summary="Generate a talking-head clip from a portrait and a script (a background job)",
 )
-def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settings: SettingsDep) -> dict[str, Any]:
+def talking_head(body: TalkingHeadIn, library: LibraryDep, jobs: JobsDep, settings: SettingsDep) -> Job:
     """Queue a FramePack talking-head generation; progress and the result appear in `/jobs/{id}`."""
     if not body.script.strip():
         raise HTTPException(422, "script is empty")
@@ -82,6 +82,6 @@ def job_output(job_id: str, jobs: JobsDep) -> FileResponse:
     """Download a finished talking-head job's mp4."""
     job = jobs.get(job_id)
     video = (job.get("result") or {}).get("video")
-    if job["status"] != "done" or not video or not Path(video).is_file():
+    if job["status"] != "done" or not isinstance(video, str) or not video or not Path(video).is_file():
         raise HTTPException(404, "this job has no output (yet)")
     return FileResponse(video, media_type="video/mp4", filename=Path(video).name)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.datastructures import State
 
 from vidrag.api.routers import LibraryDep, SettingsDep
 from vidrag.api.schemas import CheckOut, ReadyOut
@@ -34,7 +35,7 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def broken_parts(state: Any) -> list[str]:
+def broken_parts(state: State) -> list[str]:
     """What of the app's running state is gone: the library, the ingest worker, the MCP sessions."""
     problems = []
     library = getattr(state, "library", None)
@@ -93,7 +94,7 @@ def _captioner(library: Library, settings: Settings) -> str:
     return f"{captioner.name} (in process)"
 
 
-def _llm(settings: Any) -> str:
+def _llm(settings: Settings) -> str:
     if not settings.llm_url:
         return "not configured: answers are composed without an LLM"
     _reach(settings.llm_url.rstrip("/"), settings.llm_api_key)

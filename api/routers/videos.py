@@ -11,7 +11,7 @@ import logging
 import mimetypes
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +22,12 @@ from vidrag.api.jobs import write_lock
 from vidrag.api.routers import JobsDep, LibraryDep, SettingsDep, is_owner, refusal
 from vidrag.api.schemas import ErrorOut, JobOut, PathIn, VideoOut
 from vidrag.storage.errors import MediaMissing, VidragError
+from vidrag.storage.jobs import Job
+from vidrag.storage.types import JSON
 from vidrag.tools.intake import video_files_under
+
+if TYPE_CHECKING:
+    from starlette.types import Message, Receive
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
@@ -30,7 +35,7 @@ router = APIRouter(prefix="/videos", tags=["videos"])
 _MIB = 1 << 20
 _CHUNK = 1 << 20
 _FRAMING = 256 * 1024  # multipart boundaries and headers around the file
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 404, 422)}
+_ERRORS: dict[int | str, dict[str, JSON]] = {code: {"model": ErrorOut} for code in (401, 404, 422)}
 _UPLOAD_BODY = {
     "required": True,
     "content": {
@@ -57,7 +62,7 @@ _UPLOAD_BODY = {
     responses={**_ERRORS, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
     summary="Add a video: upload a file, or name a file or folder under an allowed root",
 )
-async def add_video(request: Request, jobs: JobsDep, settings: SettingsDep, library: LibraryDep) -> dict[str, Any]:
+async def add_video(request: Request, jobs: JobsDep, settings: SettingsDep, library: LibraryDep) -> Job:
     """Start an ingestion job; poll `GET /jobs/{id}` for its progress."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
@@ -76,7 +81,7 @@ async def add_video(request: Request, jobs: JobsDep, settings: SettingsDep, libr
     raise HTTPException(415, 'send multipart/form-data with a file, or JSON {"path": ...}')
 
 
-async def _add_upload(request: Request, jobs: JobsDep, settings: SettingsDep, library: LibraryDep) -> dict[str, Any]:
+async def _add_upload(request: Request, jobs: JobsDep, settings: SettingsDep, library: LibraryDep) -> Job:
     limit = settings.max_upload_mb * _MIB
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + _FRAMING:
@@ -104,11 +109,11 @@ async def _add_upload(request: Request, jobs: JobsDep, settings: SettingsDep, li
     return jobs.submit("ingest", params)
 
 
-def _limited_receive(receive: Any, limit: int) -> Any:
+def _limited_receive(receive: Receive, limit: int) -> Receive:
     """Wrap an ASGI receive so that a body over `limit` bytes fails while it is being read."""
     seen = 0
 
-    async def inner() -> dict[str, Any]:
+    async def inner() -> Message:
         nonlocal seen
         message = await receive()
         if message.get("type") == "http.request":

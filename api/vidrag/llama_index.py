@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 
 if TYPE_CHECKING:
+    from vidrag.api.client import RemoteLibrary
     from vidrag.storage.types import Hit
+    from vidrag.tools.library import Library
 
 SEARCH_MODES = ("hybrid", "dense", "sparse")
+SearchFilter = str | list[str] | float
+"""A search argument's value: a video (`video`: one or several) or a time bound (`start`, `end`)."""
 _VIDEO_KEYS = ("video", "video_id")
 _FILTER_HELP = (
     "vidrag filters by video (`video` or `video_id` with == or in) and by time overlap (`end` > T: clips "
@@ -37,14 +41,14 @@ _FILTER_HELP = (
 )
 
 
-def search_filters(filters: MetadataFilters | None) -> dict[str, Any]:
+def search_filters(filters: MetadataFilters | None) -> dict[str, SearchFilter]:
     """vidrag's search filters (`video`, `start`, `end`) for llama-index metadata filters.
 
     Raises:
         ValueError: a filter vidrag cannot apply exactly (another key or operator, OR/NOT, nesting),
             or the same bound given twice.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, SearchFilter] = {}
     if filters is None:
         return out
     if filters.condition not in (None, FilterCondition.AND):
@@ -59,7 +63,7 @@ def search_filters(filters: MetadataFilters | None) -> dict[str, Any]:
     return out
 
 
-def _one_filter(item: MetadataFilter) -> tuple[str, Any]:
+def _one_filter(item: MetadataFilter) -> tuple[str, SearchFilter]:
     """(vidrag search argument, value) for one metadata filter."""
     key, op, value = item.key, item.operator, item.value
     if key in _VIDEO_KEYS and op == FilterOperator.EQ and isinstance(value, str):
@@ -94,7 +98,7 @@ class VidragRetriever(BaseRetriever):
 
     def __init__(
         self,
-        library: Any,
+        library: Library | RemoteLibrary,
         *,
         similarity_top_k: int | None = None,
         top_k: int | None = None,
@@ -104,7 +108,7 @@ class VidragRetriever(BaseRetriever):
         end: float | None = None,
         filters: MetadataFilters | None = None,
         media_base_url: str | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> None:
         if similarity_top_k is not None and top_k is not None and similarity_top_k != top_k:
             raise ValueError(f"similarity_top_k={similarity_top_k} and top_k={top_k} disagree; give one of them.")

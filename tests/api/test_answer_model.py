@@ -7,7 +7,7 @@ import dataclasses
 import typing
 
 from vidrag.agent.answer import OUTCOMES, Answer, AnswerPart
-from vidrag.api.mcp_tools import OUTPUT_SCHEMAS, ask_result
+from vidrag.api.mcp_tools import ASK, ask_result, output_schema
 from vidrag.api.routers.ask import answer_out
 from vidrag.api.schemas import AnswerPartOut, AskOut, CitationOut
 from vidrag.storage.types import Citation
@@ -35,7 +35,7 @@ def test_the_rest_models_hold_every_field_of_the_answer_and_citation():
 
 
 def test_the_mcp_ask_schema_is_the_answer_and_citation_models():
-    schema = OUTPUT_SCHEMAS["ask"]
+    schema = output_schema(ASK)
     assert set(schema["properties"]) <= set(ANSWER.to_dict())
     assert list(schema["properties"]["citations"]["items"]["properties"]) == list(CITATION.to_dict())
     assert schema["properties"]["outcome"]["enum"] == list(OUTCOMES)

@@ -13,11 +13,14 @@ is picked from the free GPU memory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.tools.evidence import JSON
+from vidrag.tools.talking_head.media import MotionPipe
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +188,8 @@ def estimate_seconds(
     figures = MEASURED[mode]
     area = width * height / MEASURED_AREA
     slower = H200_BF16_TFLOPS / max(tflops, 1e-6)
-    step = figures["step_s"] * area**STEP_AREA_EXPONENT * slower
+    scale: float = area**STEP_AREA_EXPONENT  # a positive base, so a float (typeshed leaves float ** float open)
+    step = figures["step_s"] * scale * slower
     extra = figures["section_extra_s"] * area * slower
     return sections * (steps * step + extra) + MEASURED_FINAL_S * area * slower
 
@@ -249,7 +253,16 @@ def default_memory_mode(device: str, free_gib: float | None = None) -> str:
     return mode
 
 
-def check_fits(device: str, mode: str | None, sections: int, steps: int, width: int, height: int) -> dict[str, Any]:
+class Fit(TypedDict):
+    """The memory mode a job runs in on a device, its time estimate there, the free memory and the GPU's speed."""
+
+    memory_mode: str
+    estimate_s: float | None
+    free_gib: float | None
+    tflops: int | None
+
+
+def check_fits(device: str, mode: str | None, sections: int, steps: int, width: int, height: int) -> Fit:
     """Choose or check the memory mode for a job on `device`, and estimate its time there.
 
     Returns:
@@ -309,14 +322,14 @@ class SpeedLevers:
     compile: bool = False
     first_block_cache: float | None = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         """The levers that are on, for metadata and benchmark rows."""
         return {k: v for k, v in asdict(self).items() if v}
 
 
 def apply_memory_mode(
-    pipe: Any, mode: str, device: str, vae_tiling: bool = True, levers: SpeedLevers | None = None
-) -> Any:
+    pipe: MotionPipe, mode: str, device: str, vae_tiling: bool = True, levers: SpeedLevers | None = None
+) -> MotionPipe:
     """Place `pipe` on `device` in a memory mode, with optional speed levers; returns `pipe`.
 
     Args:
@@ -385,7 +398,7 @@ def load_framepack(
     vae_tiling: bool = True,
     levers: SpeedLevers | None = None,
     random_weights: bool = False,
-) -> Any:
+) -> MotionPipe:
     """Load the real FramePack pipeline from the local cache and place it on the device.
 
     The transformer loads in bfloat16 and the rest in float16, as FramePack's authors run it. With
@@ -424,14 +437,15 @@ def load_framepack(
     from diffusers import HunyuanVideoFramepackPipeline, HunyuanVideoFramepackTransformer3DModel
     from transformers import SiglipImageProcessor, SiglipVisionModel
 
-    common: dict[str, Any] = {"cache_dir": cache_dir, "local_files_only": True}
     try:
         transformer = HunyuanVideoFramepackTransformer3DModel.from_pretrained(
-            spec.transformer_repo, torch_dtype=torch.bfloat16, **common
+            spec.transformer_repo, torch_dtype=torch.bfloat16, cache_dir=cache_dir, local_files_only=True
         )
-        extractor = SiglipImageProcessor.from_pretrained(REDUX_REPO, subfolder="feature_extractor", **common)
+        extractor = SiglipImageProcessor.from_pretrained(
+            REDUX_REPO, subfolder="feature_extractor", cache_dir=cache_dir, local_files_only=True
+        )
         encoder = SiglipVisionModel.from_pretrained(
-            REDUX_REPO, subfolder="image_encoder", torch_dtype=torch.float16, **common
+            REDUX_REPO, subfolder="image_encoder", torch_dtype=torch.float16, cache_dir=cache_dir, local_files_only=True
         )
         pipe = HunyuanVideoFramepackPipeline.from_pretrained(
             BASE_REPO,
@@ -439,7 +453,8 @@ def load_framepack(
             feature_extractor=extractor,
             image_encoder=encoder,
             torch_dtype=torch.float16,
-            **common,
+            cache_dir=cache_dir,
+            local_files_only=True,
         )
     except OSError as err:
         raise ModelMissing(
@@ -450,10 +465,10 @@ def load_framepack(
     return apply_memory_mode(pipe, memory_mode or default_memory_mode(device), device, vae_tiling, levers)
 
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[str, MotionPipe] = {}
 
 
-def cached_pipeline(key: str, factory: Any) -> Any:
+def cached_pipeline(key: str, factory: Callable[[], MotionPipe]) -> MotionPipe:
     """Keep one loaded pipeline: reuse it for the same key, free the old one for a new key."""
     if key not in _CACHE:
         release_pipelines()

@@ -34,11 +34,20 @@ with the real tokenizers.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+from vidrag.tools.evidence import JSON
+from vidrag.tools.talking_head.media import MotionPipe
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
-FRAMEPACK_TRANSFORMER_CONFIG: dict[str, Any] = {
+Config = dict[str, JSON]
+"""A module's constructor arguments (the published config of its weights)."""
+
+FRAMEPACK_TRANSFORMER_CONFIG: Config = {
     "in_channels": 16,
     "out_channels": 16,
     "num_attention_heads": 24,
@@ -62,7 +71,7 @@ FRAMEPACK_TRANSFORMER_CONFIG: dict[str, Any] = {
 }
 """lllyasviel/FramePackI2V_HY's transformer (diffusers `HunyuanVideoFramepackTransformer3DModel` keys)."""
 
-LLAMA_TEXT_ENCODER_CONFIG: dict[str, Any] = {
+LLAMA_TEXT_ENCODER_CONFIG: Config = {
     "vocab_size": 128320,
     "hidden_size": 4096,
     "intermediate_size": 14336,
@@ -82,7 +91,7 @@ LLAMA_TEXT_ENCODER_CONFIG: dict[str, Any] = {
 }
 """HunyuanVideo's text_encoder: the Llama-3-8B language model of llava-llama-3-8b (LlamaModel)."""
 
-CLIP_TEXT_ENCODER_CONFIG: dict[str, Any] = {
+CLIP_TEXT_ENCODER_CONFIG: Config = {
     "vocab_size": 49408,
     "hidden_size": 768,
     "intermediate_size": 3072,
@@ -98,7 +107,7 @@ CLIP_TEXT_ENCODER_CONFIG: dict[str, Any] = {
 }
 """HunyuanVideo's text_encoder_2: the CLIP ViT-L/14 text tower (CLIPTextModel)."""
 
-SIGLIP_IMAGE_ENCODER_CONFIG: dict[str, Any] = {
+SIGLIP_IMAGE_ENCODER_CONFIG: Config = {
     "hidden_size": 1152,
     "intermediate_size": 4304,
     "num_hidden_layers": 27,
@@ -112,7 +121,7 @@ SIGLIP_IMAGE_ENCODER_CONFIG: dict[str, Any] = {
 }
 """lllyasviel/flux_redux_bfl's image_encoder: SigLIP so400m/14 at 384 px (729 image tokens)."""
 
-SIGLIP_PROCESSOR_CONFIG: dict[str, Any] = {
+SIGLIP_PROCESSOR_CONFIG: Config = {
     "do_resize": True,
     "size": {"height": 384, "width": 384},
     "resample": 3,
@@ -124,7 +133,7 @@ SIGLIP_PROCESSOR_CONFIG: dict[str, Any] = {
 }
 """lllyasviel/flux_redux_bfl's feature_extractor (SiglipImageProcessor)."""
 
-HUNYUAN_VAE_CONFIG: dict[str, Any] = {
+HUNYUAN_VAE_CONFIG: Config = {
     "in_channels": 3,
     "out_channels": 3,
     "latent_channels": 16,
@@ -141,7 +150,7 @@ HUNYUAN_VAE_CONFIG: dict[str, Any] = {
 }
 """HunyuanVideo's VAE (AutoencoderKLHunyuanVideo)."""
 
-FULL_SIZE_CONFIGS: dict[str, dict[str, Any]] = {
+FULL_SIZE_CONFIGS: dict[str, Config] = {
     "transformer": FRAMEPACK_TRANSFORMER_CONFIG,
     "text_encoder": LLAMA_TEXT_ENCODER_CONFIG,
     "text_encoder_2": CLIP_TEXT_ENCODER_CONFIG,
@@ -159,7 +168,7 @@ INIT_STD = 0.02
 """Standard deviation of the random matrices (the configs' `initializer_range`)."""
 
 
-def build_modules(configs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_modules(configs: dict[str, Config] | None = None) -> dict[str, torch.nn.Module]:
     """The five neural modules with their parameters on the meta device (no memory for them).
 
     Buffers (position ids, rotary frequencies) are real and on the CPU: they are small, and the
@@ -185,15 +194,22 @@ def build_modules(configs: dict[str, dict[str, Any]] | None = None) -> dict[str,
     configs = configs or FULL_SIZE_CONFIGS
     with init_empty_weights(include_buffers=False):
         return {
-            "transformer": HunyuanVideoFramepackTransformer3DModel(**configs["transformer"]),
+            "transformer": _module(HunyuanVideoFramepackTransformer3DModel(**configs["transformer"])),
             "text_encoder": LlamaModel(LlamaConfig(**configs["text_encoder"])),
             "text_encoder_2": CLIPTextModel(CLIPTextConfig(**configs["text_encoder_2"])),
             "image_encoder": SiglipVisionModel(SiglipVisionConfig(**configs["image_encoder"])),
-            "vae": AutoencoderKLHunyuanVideo(**configs["vae"]),
+            "vae": _module(AutoencoderKLHunyuanVideo(**configs["vae"])),
         }
 
 
-def materialize(module: Any, device: str, dtype: Any, generator: Any) -> Any:
+def _module(model: object) -> torch.nn.Module:
+    """A diffusers model as the `nn.Module` it is (its mixins hide that from a type checker)."""
+    return cast("torch.nn.Module", model)
+
+
+def materialize(
+    module: torch.nn.Module, device: str, dtype: torch.dtype, generator: torch.Generator
+) -> torch.nn.Module:
     """Give a module's meta parameters random values on `device` (in `dtype`), move its buffers there.
 
     Matrices and kernels are drawn from N(0, INIT_STD); one-dimensional weights (norm scales) are
@@ -216,14 +232,14 @@ def materialize(module: Any, device: str, dtype: Any, generator: Any) -> Any:
     return module.to(device).eval().requires_grad_(False)
 
 
-def parameter_count(module: Any) -> int:
+def parameter_count(module: torch.nn.Module) -> int:
     """Parameters of a module (works on the meta device)."""
     return sum(p.numel() for p in module.parameters())
 
 
 def full_size_components(
-    device: str = "cuda", dtype: Any = None, seed: int = 0, configs: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
+    device: str = "cuda", dtype: torch.dtype | None = None, seed: int = 0, configs: dict[str, Config] | None = None
+) -> dict[str, object]:
     """Every component of HunyuanVideoFramepackPipeline at its published size, random, on `device`.
 
     Args:
@@ -252,13 +268,14 @@ def full_size_components(
         "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
         "tokenizer": char_tokenizer(),
         "tokenizer_2": clip_tokenizer(),
-        "feature_extractor": SiglipImageProcessor(**SIGLIP_PROCESSOR_CONFIG),
+        # Any: transformers types each keyword of the processor (`resample` as an enum); the config is JSON
+        "feature_extractor": SiglipImageProcessor(**cast("dict[str, Any]", SIGLIP_PROCESSOR_CONFIG)),
     }
 
 
 def full_size_pipeline(
-    device: str = "cuda", dtype: Any = None, seed: int = 0, configs: dict[str, dict[str, Any]] | None = None
-) -> Any:
+    device: str = "cuda", dtype: torch.dtype | None = None, seed: int = 0, configs: dict[str, Config] | None = None
+) -> MotionPipe:
     """A HunyuanVideoFramepackPipeline at FramePack's published size with random weights, on `device`.
 
     Place it with `framepack.apply_memory_mode` (the offload modes move the weights to the host) and
@@ -266,6 +283,6 @@ def full_size_pipeline(
     """
     from diffusers import HunyuanVideoFramepackPipeline
 
-    pipe: Any = HunyuanVideoFramepackPipeline(**full_size_components(device, dtype, seed, configs))
+    pipe: MotionPipe = HunyuanVideoFramepackPipeline(**full_size_components(device, dtype, seed, configs))
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import cast
 
+from vidrag.tools.evidence import TalkingHeadOutput
 from vidrag.tools.talking_head.framepack import (
+    Fit,
     apply_memory_mode,
     cached_pipeline,
     check_fits,
@@ -18,12 +20,14 @@ from vidrag.tools.talking_head.framepack import (
     load_framepack,
     resolve_device,
 )
-from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, TalkingHeadPipeline
+from vidrag.tools.talking_head.media import MotionPipe
+from vidrag.tools.talking_head.pipeline import CommandLipSync, StepProgress, TalkingHeadPipeline, Timings
 from vidrag.tools.talking_head.request import TalkingHeadRequest
+from vidrag.tools.talking_head.sections import SectionPlan
 from vidrag.tools.talking_head.tts import make_voice
 
 
-def tiny_pipeline(seed: int = 0) -> Any:
+def tiny_pipeline(seed: int = 0) -> MotionPipe:
     """A FramePack pipeline over tiny random components (see `vidrag.tools.talking_head.tiny`)."""
     from vidrag.tools.talking_head.tiny import tiny_pipeline as build
 
@@ -53,15 +57,15 @@ def build_talking_head(request: TalkingHeadRequest) -> TalkingHeadPipeline:
             info={"device": device, "memory_mode": "none", "tiny": True},
         )
     device = resolve_device(request.device, request.allow_cpu)
-    chosen: dict[str, Any] = {}
+    chosen: dict[str, str] = {}
 
-    def preflight(plan: Any, width: int, height: int, steps: int) -> dict[str, Any]:
+    def preflight(plan: SectionPlan, width: int, height: int, steps: int) -> Fit:
         # Refuses a GPU too small for the job, saying how long it would take there; picks the mode.
         facts = check_fits(device, request.memory_mode, plan.sections, steps, width, height)
         chosen["mode"] = facts["memory_mode"]
         return facts
 
-    def load() -> Any:
+    def load() -> MotionPipe:
         mode = chosen.get("mode") or request.memory_mode
         return cached_pipeline(
             f"{request.variant}:{device}:{mode}:{request.cache_dir}",
@@ -95,7 +99,7 @@ def generate_talking_head(
     *,
     progress: StepProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
+) -> TalkingHeadOutput:
     """Make a video of the person in the request's portrait saying its script, with a synthetic voice.
 
     The video lasts as long as the spoken script (about 2.5 words per second). On a GPU with the
@@ -123,21 +127,21 @@ def generate_talking_head(
     result = build_talking_head(request).generate(
         request.portrait, request.script, out, settings, progress=progress, should_stop=should_stop
     )
-    meta = result.metadata
-    return {
-        "video": str(result.video),
-        "metadata": str(result.metadata_path),
-        "seconds": meta["video_seconds"],
-        "frames": meta["frames"],
-        "width": meta["width"],
-        "height": meta["height"],
-        "seed": request.seed,
-        "model_ids": meta["model_ids"],
-        "timings": meta["timings"],
-    }
+    meta = result.metadata  # the sidecar's JSON, as `TalkingHeadPipeline` wrote it
+    return TalkingHeadOutput(
+        video=str(result.video),
+        metadata=str(result.metadata_path),
+        seconds=cast(float, meta["video_seconds"]),
+        frames=cast(int, meta["frames"]),
+        width=cast(int, meta["width"]),
+        height=cast(int, meta["height"]),
+        seed=request.seed,
+        model_ids=cast("dict[str, str]", meta["model_ids"]),
+        timings=cast(Timings, meta["timings"]),
+    )
 
 
-def _tiny_on(device: str) -> Any:
+def _tiny_on(device: str) -> MotionPipe:
     import torch
 
     pipe = tiny_pipeline(0)

@@ -9,13 +9,26 @@ from __future__ import annotations
 import subprocess
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from vidrag.indexing.media import ffmpeg_exe, frame_at
 from vidrag.storage.errors import BackendUnavailable, InputError
+from vidrag.tools.evidence import JSON
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from PIL.Image import Image
+
+MotionPipe: TypeAlias = Any  # Any: diffusers registers a pipeline's modules (`.transformer`) at run time
+"""A FramePack pipeline (diffusers' `HunyuanVideoFramepackPipeline`): real, full-size random or tiny."""
+Frames: TypeAlias = "NDArray[np.uint8]"
+"""RGB frames, (F, H, W, 3) uint8."""
+Portrait: TypeAlias = "str | Path | Image | NDArray[np.uint8] | tuple[str | Path, float]"
+"""A portrait as a request gives it: an image file, a PIL image, an (H, W, 3) array or `(video, seconds)`."""
 
 
-def grab_frame(video: Path | str, seconds: float) -> Any:
+def grab_frame(video: Path | str, seconds: float) -> Image:
     """The frame of `video` shown at `seconds`, upright, as an RGB PIL image.
 
     Raises:
@@ -32,7 +45,7 @@ def grab_frame(video: Path | str, seconds: float) -> Any:
     return Image.fromarray(frame)
 
 
-def load_portrait(image: Any) -> Any:
+def load_portrait(image: Portrait) -> Image:
     """An RGB PIL image from a path, a PIL image, an (H, W, 3) array or a `(video, seconds)` pair.
 
     Raises:
@@ -45,7 +58,7 @@ def load_portrait(image: Any) -> Any:
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     if hasattr(image, "shape"):
-        return Image.fromarray(image).convert("RGB")
+        return Image.fromarray(cast("NDArray[np.uint8]", image)).convert("RGB")
     try:
         with Image.open(Path(image)) as handle:
             return handle.convert("RGB")
@@ -87,7 +100,7 @@ class FrameEncoder:
         except OSError as err:
             raise BackendUnavailable(f"ffmpeg could not start: {err}; install ffmpeg or imageio-ffmpeg.") from err
 
-    def write(self, frames: Any) -> None:
+    def write(self, frames: Frames) -> None:
         """Append (F, H, W, 3) uint8 RGB frames."""
         if frames.shape[0] == 0:
             return
@@ -161,11 +174,11 @@ def mux(video: Path, audio: Path, out: Path, duration: float, fps: float, reenco
     return out
 
 
-def probe(path: Path | str) -> dict[str, Any]:
+def probe(path: Path | str) -> dict[str, JSON]:
     """Codecs, durations (seconds) and frame count of an mp4's first video and audio streams (PyAV)."""
     import av
 
-    info: dict[str, Any] = {}
+    info: dict[str, JSON] = {}
     with av.open(str(path)) as container:
         for kind in ("video", "audio"):
             streams = getattr(container.streams, kind)

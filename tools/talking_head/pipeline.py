@@ -17,20 +17,26 @@ import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vidrag.storage.errors import BackendUnavailable, InputError, VidragError
-from vidrag.tools.talking_head.media import FrameEncoder, load_portrait, mux
+from vidrag.tools.evidence import JSON
+from vidrag.tools.talking_head.media import FrameEncoder, Frames, MotionPipe, Portrait, load_portrait, mux
 from vidrag.tools.talking_head.sections import SectionPlan, bucket_size, check_size, plan_sections
 from vidrag.tools.talking_head.tts import EspeakVoice, Voice, wav_duration
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 logger = logging.getLogger(__name__)
 
 StepProgress = Callable[[int, int], None]
+Timings = dict[str, float | list[float]]
+"""Stage seconds by name; a list for per-section or per-step times (`parts` counts sections)."""
 
 DEFAULT_PROMPT = (
     "The person looks into the camera and speaks naturally, mouth moving with the words, "
@@ -76,7 +82,7 @@ class TalkingHeadResult:
 
     video: Path
     metadata_path: Path
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, JSON] = field(default_factory=dict)
 
 
 class LipSync(ABC):
@@ -86,7 +92,7 @@ class LipSync(ABC):
     def sync(self, video: Path, audio: Path, out: Path) -> Path:
         """Write a lip-synced version of `video` for `audio` to `out` and return `out`."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         """What is configured, for the sidecar metadata."""
         return {"name": type(self).__name__}
 
@@ -123,7 +129,7 @@ class CommandLipSync(LipSync):
             )
         return Path(out)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         return {"name": "command", "template": self.template}
 
 
@@ -145,29 +151,32 @@ class TalkingHeadPipeline:
 
     def __init__(
         self,
-        load_motion: Callable[[], Any],
+        load_motion: Callable[[], MotionPipe],
         *,
         voice: Voice | None = None,
         lipsync: LipSync | None = None,
         model_ids: dict[str, str] | None = None,
-        prompt_template: dict | None = None,
-        info: dict[str, Any] | None = None,
-        preflight: Callable[[SectionPlan, int, int, int], dict[str, Any]] | None = None,
+        prompt_template: dict[str, JSON] | None = None,
+        info: dict[str, JSON] | None = None,
+        preflight: Callable[[SectionPlan, int, int, int], Mapping[str, JSON]] | None = None,
     ):
-        self._load_motion, self._pipe = load_motion, None
+        self._load_motion = load_motion
+        self._pipe: MotionPipe | None = None
         self.preflight = preflight
         self.voice = voice or EspeakVoice()
         self.lipsync, self.model_ids = lipsync, dict(model_ids or {})
         self.prompt_template, self.info = prompt_template, dict(info or {})
 
     @property
-    def motion_pipe(self) -> Any:
+    def motion_pipe(self) -> MotionPipe:
         """The FramePack pipeline, loaded on first use."""
         if self._pipe is None:
             self._pipe = self._load_motion()
         return self._pipe
 
-    def validate(self, image: Any, script: str, out: Path | str, settings: MotionSettings) -> tuple[Any, int, int]:
+    def validate(
+        self, image: Portrait, script: str, out: Path | str, settings: MotionSettings
+    ) -> tuple[Image, int, int]:
         """Check inputs before any work; returns (portrait, width, height).
 
         Raises:
@@ -196,7 +205,7 @@ class TalkingHeadPipeline:
 
     def generate(
         self,
-        image: Any,
+        image: Portrait,
         script: str,
         out: Path | str,
         settings: MotionSettings | None = None,
@@ -251,7 +260,7 @@ class TalkingHeadPipeline:
 
     def _animate(
         self,
-        portrait: Any,
+        portrait: Image,
         width: int,
         height: int,
         plan: SectionPlan,
@@ -267,7 +276,7 @@ class TalkingHeadPipeline:
         encoder = FrameEncoder(width, height, settings.fps, work / "silent.mp4")
         encode = [0.0]
 
-        def write(chunk: Any) -> None:
+        def write(chunk: Frames) -> None:
             began = time.perf_counter()
             encoder.write(chunk)
             encode[0] += time.perf_counter() - began
@@ -327,9 +336,9 @@ class TalkingHeadPipeline:
         height: int,
         audio_seconds: float,
         video_seconds: float,
-        timings: dict,
+        timings: Mapping[str, float | list[float]],
         out: Path,
-    ) -> dict[str, Any]:
+    ) -> dict[str, JSON]:
         return {
             "video": str(out),
             "script": script,
@@ -369,19 +378,19 @@ low-memory mode under 6.1 GiB and the host's frames to one part, whatever the sc
 
 
 def run_motion(
-    pipe: Any,
-    portrait: Any,
+    pipe: MotionPipe,
+    portrait: Image,
     width: int,
     height: int,
-    plan: Any,
+    plan: SectionPlan,
     settings: MotionSettings,
     *,
-    prompt_template: dict | None = None,
+    prompt_template: dict[str, JSON] | None = None,
     on_step: Callable[[], None] | None = None,
-    on_frames: Callable[[Any], None] | None = None,
+    on_frames: Callable[[Frames], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_part_sections: int = MAX_PART_SECTIONS,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Frames | None, Timings]:
     """Run FramePack for a section plan; returns uint8 frames (F, H, W, 3) trimmed to the plan, and timings.
 
     A plan longer than `max_part_sections` runs as several pipeline calls ("parts", `sections.split_parts`),
@@ -413,21 +422,26 @@ def run_motion(
         else (settings.sampling == "inverted_anti_drifting")
     )
     cuda = torch.cuda.is_available() and getattr(pipe, "_execution_device", torch.device("cpu")).type == "cuda"
-    times: dict[str, Any] = {"sections": [], "steps": [], "final_decode": [], "parts": []}
+    sections_s: list[float] = []
+    steps_s: list[float] = []
+    decodes_s: list[float] = []
+    parts: list[float] = []
     marks: list[float] = []
 
     def stop_if_asked() -> None:
         if should_stop is not None and should_stop():
             raise Cancelled("The talking-head job was cancelled; nothing was written.")
 
-    def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict) -> dict:
+    def on_step_end(
+        _pipe: MotionPipe, step: int, _t: torch.Tensor, kwargs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         if cuda:
             torch.cuda.synchronize()
         now = time.perf_counter()
-        times["steps"].append(now - marks[-1])
+        steps_s.append(now - marks[-1])
         marks.append(now)
         if step == settings.steps - 1:
-            times["sections"].append(now - section_start[0])
+            sections_s.append(now - section_start[0])
             section_start[0] = now
         if on_step is not None:
             on_step()
@@ -435,10 +449,10 @@ def run_motion(
         return kwargs
 
     extra = {"prompt_template": prompt_template} if prompt_template else {}
-    transformer: Any = pipe.transformer
+    transformer = pipe.transformer
     cached = bool(getattr(transformer, "is_cache_enabled", False))
     window = (settings.latent_window_size - 1) * 4 + 1
-    kept: list[Any] = []
+    kept: list[Frames] = []
     remaining = plan.target_frames
     started = time.perf_counter()
     section_start = [started]
@@ -476,14 +490,20 @@ def run_motion(
         del frames
         if cuda:
             torch.cuda.synchronize()
-        times["final_decode"].append(time.perf_counter() - section_start[0])
-        times["parts"].append(sections)
+        decodes_s.append(time.perf_counter() - section_start[0])
+        parts.append(sections)
         if on_frames is not None:
             on_frames(chunk)
         else:
             kept.append(chunk)
-    times["motion"] = time.perf_counter() - started
-    times["final_decode"] = sum(times["final_decode"])
+    motion = time.perf_counter() - started
+    times: Timings = {
+        "sections": sections_s,
+        "steps": steps_s,
+        "final_decode": sum(decodes_s),
+        "parts": parts,
+        "motion": motion,
+    }
     return (np.concatenate(kept) if kept else None), times
 
 
@@ -497,7 +517,7 @@ class _Stopwatch:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
-        self.times: dict[str, Any] = {}
+        self.times: Timings = {}
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
@@ -507,7 +527,7 @@ class _Stopwatch:
         finally:
             self.times[stage] = time.perf_counter() - began
 
-    def done(self) -> dict[str, Any]:
+    def done(self) -> Timings:
         return {**self.times, "total": time.perf_counter() - self.started}
 
 
@@ -523,5 +543,5 @@ class _StepCounter:
             self.progress(self.done, self.total)
 
 
-def _rounded(timings: dict[str, Any]) -> dict[str, Any]:
+def _rounded(timings: Mapping[str, float | list[float]]) -> Timings:
     return {k: ([round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)) for k, v in timings.items()}

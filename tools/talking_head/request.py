@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidrag.storage.errors import InputError
+from vidrag.tools.evidence import JSON
 from vidrag.tools.talking_head.framepack import get_variant
 from vidrag.tools.talking_head.pipeline import DEFAULT_PROMPT, MotionSettings
 
@@ -90,12 +91,12 @@ class TalkingHeadRequest:
             prompt=self.prompt,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSON]:
         """JSON-ready fields (a job stores its request this way)."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TalkingHeadRequest:
+    def from_dict(cls, data: dict[str, Any]) -> TalkingHeadRequest:  # Any: stored JSON, handed to the fields as is
         """Rebuild a request from `to_dict()` output.
 
         Raises:

@@ -79,7 +79,7 @@ class SectionPlan:
     latent_window_size: int
     fps: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int | float]:
         """The plan as plain JSON-ready values."""
         return asdict(self)
 

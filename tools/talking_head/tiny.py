@@ -16,7 +16,20 @@ import logging
 import string
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from vidrag.tools.talking_head.media import MotionPipe
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKLHunyuanVideo, HunyuanVideoFramepackTransformer3DModel
+    from transformers import (
+        CLIPTextModel,
+        CLIPTokenizer,
+        LlamaModel,
+        PreTrainedTokenizerFast,
+        SiglipImageProcessor,
+        SiglipVisionModel,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +50,7 @@ TINY_MODEL_IDS = {
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 
 
-def tiny_transformer() -> Any:
+def tiny_transformer() -> HunyuanVideoFramepackTransformer3DModel:
     """A one-block HunyuanVideoFramepackTransformer3DModel with FramePack's image and history inputs."""
     from diffusers import HunyuanVideoFramepackTransformer3DModel
 
@@ -62,7 +75,7 @@ def tiny_transformer() -> Any:
     )
 
 
-def tiny_vae() -> Any:
+def tiny_vae() -> AutoencoderKLHunyuanVideo:
     """An AutoencoderKLHunyuanVideo with 4 latent channels and the real 8x spatial / 4x temporal factors."""
     from diffusers import AutoencoderKLHunyuanVideo
 
@@ -83,7 +96,7 @@ def tiny_vae() -> Any:
     )
 
 
-def tiny_text_encoders() -> tuple[Any, Any]:
+def tiny_text_encoders() -> tuple[LlamaModel, CLIPTextModel]:
     """A 2-layer LlamaModel (hidden 16) and CLIPTextModel (hidden 8), ids bos 0 / pad 1 / eos 2."""
     from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
 
@@ -119,7 +132,7 @@ def tiny_text_encoders() -> tuple[Any, Any]:
     return llama, clip
 
 
-def char_tokenizer() -> Any:
+def char_tokenizer() -> PreTrainedTokenizerFast:
     """A character-level WordLevel tokenizer in PreTrainedTokenizerFast (ids 0/1/2 = bos/pad/eos)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -135,7 +148,7 @@ def char_tokenizer() -> Any:
     )
 
 
-def clip_tokenizer(folder: Path | None = None) -> Any:
+def clip_tokenizer(folder: Path | None = None) -> CLIPTokenizer:
     """A real CLIPTokenizer over a byte-level vocabulary without merges, written to `folder`."""
     from transformers import CLIPTokenizer
     from transformers.models.clip.tokenization_clip import bytes_to_unicode
@@ -154,7 +167,7 @@ def clip_tokenizer(folder: Path | None = None) -> Any:
     )
 
 
-def tiny_image_encoder() -> tuple[Any, Any]:
+def tiny_image_encoder() -> tuple[SiglipVisionModel, SiglipImageProcessor]:
     """A SiglipVisionModel with hidden size 32 and a SiglipImageProcessor resizing to 32x32."""
     from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
@@ -172,7 +185,7 @@ def tiny_image_encoder() -> tuple[Any, Any]:
     return encoder, processor
 
 
-def tiny_components(seed: int = 0) -> dict[str, Any]:
+def tiny_components(seed: int = 0) -> dict[str, object]:
     """Every component of HunyuanVideoFramepackPipeline, tiny and random, seeded by `seed`."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
@@ -198,7 +211,7 @@ def tiny_components(seed: int = 0) -> dict[str, Any]:
     }
 
 
-def tiny_pipeline(seed: int = 0) -> Any:
+def tiny_pipeline(seed: int = 0) -> MotionPipe:
     """A HunyuanVideoFramepackPipeline over tiny random components, on the CPU in float32.
 
     Args:
@@ -210,7 +223,7 @@ def tiny_pipeline(seed: int = 0) -> Any:
     """
     from diffusers import HunyuanVideoFramepackPipeline
 
-    pipe: Any = HunyuanVideoFramepackPipeline(**tiny_components(seed))
+    pipe: MotionPipe = HunyuanVideoFramepackPipeline(**tiny_components(seed))
     pipe.set_progress_bar_config(disable=True)
     logger.debug("built tiny FramePack pipeline (seed %d)", seed)
     return pipe

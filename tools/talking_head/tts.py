@@ -15,9 +15,14 @@ import tempfile
 import wave
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vidrag.storage.errors import BackendUnavailable, InputError, ModelMissing
+from vidrag.tools.evidence import JSON
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from transformers import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +40,7 @@ def wav_duration(path: Path | str) -> float:
         raise InputError(f"Cannot read WAV file {path}: {err}; give a PCM .wav file.") from err
 
 
-def write_wav(path: Path | str, samples: Any, rate: int) -> Path:
+def write_wav(path: Path | str, samples: ArrayLike, rate: int) -> Path:
     """Write mono float samples in [-1, 1] as 16-bit PCM WAV."""
     import numpy as np
 
@@ -61,7 +66,7 @@ class Voice(ABC):
     def synthesize(self, text: str, out: Path) -> Path:
         """Write `text` spoken as a WAV file at `out` and return `out`."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         """What is configured, for the sidecar metadata."""
         return {"name": self.name}
 
@@ -115,7 +120,7 @@ class EspeakVoice(Voice):
             )
         return out
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         return {"name": self.name, "voice": self.voice, "speed": self.speed, "pitch": self.pitch}
 
 
@@ -132,9 +137,9 @@ class TransformersVoice(Voice):
 
     def __init__(self, model: str = "facebook/mms-tts-eng", device: str = "cpu", cache_dir: str | None = None):
         self.model, self.device, self.cache_dir = model, device, cache_dir
-        self._pipe: Any = None
+        self._pipe: Pipeline | None = None
 
-    def _load(self) -> Any:
+    def _load(self) -> Pipeline:
         if self._pipe is None:
             if not Path(self.model).is_dir() and not _hub_cached(self.model, self.cache_dir):
                 raise ModelMissing(_tts_missing(self.model))
@@ -160,7 +165,7 @@ class TransformersVoice(Voice):
         result = self._load()(text)
         return write_wav(out, result["audio"], result["sampling_rate"])
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JSON]:
         return {"name": self.name, "model": self.model, "device": self.device}
 
 
@@ -180,7 +185,7 @@ def _tts_missing(model: str) -> str:
 VOICES: dict[str, type[Voice]] = {"espeak": EspeakVoice, "transformers": TransformersVoice}
 
 
-def make_voice(spec: str = "espeak", **options: Any) -> Voice:
+def make_voice(spec: str = "espeak", **options: str | int | None) -> Voice:
     """Build a voice from a name: `espeak`, `espeak:<voice>`, `transformers:<model id>`.
 
     Args:
