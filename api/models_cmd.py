@@ -26,7 +26,7 @@ models_app = typer.Typer(
 )
 
 
-def _hub() -> Any:  # Any: the huggingface_hub module, imported on first use
+def _hub() -> Any:  # Any: the huggingface_hub module (loaded on first use), used by attribute
     try:
         import huggingface_hub
         import huggingface_hub.constants

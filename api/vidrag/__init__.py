@@ -19,7 +19,7 @@ apps, `vidrag.llama_index.VidragRetriever` turns a library into a retriever whos
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from vidrag.tools.library import Library
 
 
-def __getattr__(name: str) -> Any:  # PEP 562: import a public name on first use
+def __getattr__(name: str) -> object:  # PEP 562: import a public name on first use
     if name not in _EXPORTS:
         raise AttributeError(f"module 'vidrag' has no attribute {name!r}")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
