@@ -385,6 +385,44 @@ UNRELATED_QUESTIONS: list[str] = [
     "How do airplanes stay in the air?",
 ]
 
+# A check set written after tools.absence started to accept a thing said in other words (2026-12-06),
+# and never tuned on: paraphrased questions on all seven lectures (`UNSEEN_QA`, same form as `QA_ITEMS`)
+# and near misses in `UNSEEN_NEAR_MISS_FILE` (samples/data/unseen_near_miss.jsonl), including kinds no
+# key-word check can catch (a question whose words the lecture all says, about a fact it never states).
+UNSEEN_QA: list[tuple[str, str, int, list[str]]] = [
+    ("What does the client put in its very first packet?", "tcp_networking.mp4", 0, ["initial sequence number"]),
+    ("What happens if no confirmation comes back before the clock runs out?", "tcp_networking.mp4", 1, ["retransmits"]),
+    ("What does the window a receiver announces measure?", "tcp_networking.mp4", 2, ["buffer space"]),
+    ("How does a fresh connection grow its sending rate at first?", "tcp_networking.mp4", 3, ["doubles"]),
+    ("Why does one side linger for a while after closing?", "tcp_networking.mp4", 4, ["wandering"]),
+    ("Why should ingredients be weighed instead of measured by volume?", "baking_bread.mp4", 0, ["accuracy"]),
+    ("What does overly hot water do to the yeast?", "baking_bread.mp4", 0, ["kill"]),
+    ("How can holding a thin piece up to the light show that kneading is finished?", "baking_bread.mp4", 1, ["shines"]),
+    ("What gas makes the dough puff up?", "baking_bread.mp4", 2, ["carbon dioxide"]),
+    ("How long should the shaped loaf be left to proof?", "baking_bread.mp4", 3, ["forty", "45"]),
+    ("How do you know a loaf has finished baking?", "baking_bread.mp4", 4, ["hollow"]),
+    ("Which is the hottest of the rocky worlds?", "solar_system.mp4", 0, ["Venus"]),
+    ("What are the bright rings around the sixth planet made of?", "solar_system.mp4", 1, ["ice"]),
+    ("Which planet has the fiercest winds?", "solar_system.mp4", 2, ["Neptune"]),
+    ("What is odd about how Uranus moves around the Sun?", "solar_system.mp4", 2, ["side"]),
+    ("In which year did astronomers change Pluto's status?", "solar_system.mp4", 3, ["2006", "two thousand six"]),
+    ("Where on the body do you put your hands for compressions?", "first_aid_cpr.mp4", 1, ["center of the chest"]),
+    ("How many breaths follow each set of chest pushes?", "first_aid_cpr.mp4", 2, ["two rescue breaths"]),
+    ("What do you check before approaching someone who has collapsed?", "first_aid_cpr.mp4", 0, ["safe"]),
+    ("Where do the sticky pads of the heart-shock device go?", "first_aid_cpr.mp4", 3, ["bare chest"]),
+    ("What identifies each saved snapshot in Git?", "git_branching.mp4", 0, ["hash"]),
+    ("What should a commit message explain?", "git_branching.mp4", 0, ["why you made the change"]),
+    ("Why are merge conflicts better resolved on your own computer?", "git_branching.mp4", 3, ["own machine"]),
+    ("What was still missing from the website?", "team_meeting.mp4", 0, ["search"]),
+    ("Why was the launch pushed back?", "team_meeting.mp4", 1, ["payment provider"]),
+    ("By when will the search feature be finished?", "team_meeting.mp4", 2, ["May 20", "May twentieth"]),
+    ("When did the homepage design get the go-ahead?", "team_meeting.mp4", 0, ["Friday"]),
+    ("What is it called when leaves give off water vapour?", "water_cycle.mp4", 0, ["transpiration"]),
+    ("What do tiny droplets gather around in the air?", "water_cycle.mp4", 1, ["dust"]),
+    ("Where do rivers take the rainwater?", "water_cycle.mp4", 3, ["sea"]),
+]
+UNSEEN_NEAR_MISS_FILE = Path(__file__).parent / "data" / "unseen_near_miss.jsonl"
+
 # Unanswerable questions near a lecture's words and topic live in `NEAR_MISS_FILE` (samples/data/
 # near_miss.jsonl), one JSON object a line: the question, the video it is near and the key terms
 # (`absent`) that no narration, slide or title of either set says. `NEAR_MISS_QUESTIONS` (read from it

@@ -31,6 +31,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     LECTURES,
     QA_ITEMS,
     RETRIEVAL_QUESTIONS,
+    UNSEEN_QA,
     Lecture,
     Segment,
     Style,
@@ -620,7 +621,11 @@ def _write_text(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-QA_SETS: dict[str, Sequence[QaItem]] = {"sample_qa.jsonl": QA_ITEMS, "heldout_qa.jsonl": HELD_OUT_QA}
+QA_SETS: dict[str, Sequence[QaItem]] = {
+    "sample_qa.jsonl": QA_ITEMS,
+    "heldout_qa.jsonl": HELD_OUT_QA,
+    "unseen_qa.jsonl": UNSEEN_QA,
+}
 """The QA files a sample build writes (and the package ships), each with its items."""
 
 THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {"third_qa.jsonl": THIRD_QA}

@@ -194,6 +194,6 @@ def test_two_ingests_at_once_on_an_empty_home_one_indexes_and_one_says_the_store
     assert busy_err.strip().count("\n") == 0, busy_err
     # Which refusal comes depends on timing: once the first has noted itself as the holder the second names
     # it ("open in another process: pid …"); before that, the store's own lock error is quoted ("(pid …").
-    assert (
-        "is open in another process: pid " in busy_err or "is in use by another vidrag process (pid " in busy_err
-    ), busy_err
+    assert "is open in another process: pid " in busy_err or "is in use by another vidrag process (pid " in busy_err, (
+        busy_err
+    )

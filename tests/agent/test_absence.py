@@ -19,6 +19,9 @@ from vidrag.tools.video_tools import VideoTools
         ("Why is the sky blue?", [], ["sky"]),
         ("How do I get there in time?", [], []),  # common words name nothing in particular
         ("What to do if someone collapses?", [], []),  # a verb here, though also a noun
+        ("What does the window measure?", [], ["window"]),  # the verb of a question asked with "do"
+        ("What makes the dough puff up?", [], ["dough"]),  # "puff" before a particle
+        ("How does a router behave with a firewall?", [], ["router", "firewall"]),  # a noun after "a"
     ],
 )
 def test_key_words_are_names_and_things(question, names, things):
