@@ -150,32 +150,92 @@ def iter_frames(
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Every frame of the video once, in order, as (source time in seconds, RGB uint8 array).
 
-    With decord and `decoders` > 1 the video is read in segments of `segment_s` seconds by that many
+    With one decoder ("auto" or "pyav") PyAV reads in a thread of its own, at most `queue_frames`
+    frames ahead of the caller: decoding overlaps the caller's work and memory does not follow the
+    video. decord is not used for this: its reader decodes ahead of a slower caller without bound (the
+    sample library's ingest peaked at 2.76 GB through it, 1.13 GB through the bounded reader). With
+    decord and `decoders` > 1 the video is read in segments of `segment_s` seconds by that many
     threads, each seeking to its segment's first frame, ahead of the caller by at most `queue_frames`
-    frames a segment: the frames are those of one sequential read (a damaged file may give more of
-    its frames than a read in the caller's thread, where decord's read-ahead meets the damage
-    sooner), and memory does not grow with the video. With one decoder the caller's thread reads.
+    frames a segment: the frames are those of one sequential read.
 
     Args:
         path: the video file.
         info: its probe (for rotation).
-        backend: "decord", "pyav" or "auto" (decord, falling back to PyAV if it cannot open the file).
+        backend: "decord", "pyav" or "auto" (PyAV with one decoder, decord with more; the other one
+            when the first cannot open the file).
         decoders: decoder threads (decord; PyAV reads in one pass with its own threads).
         segment_s: seconds of video per segment.
-        queue_frames: decoded frames each segment may hold ready ahead of the caller.
+        queue_frames: decoded frames ready ahead of the caller (a segment's, with decord).
 
     Raises:
         InputError: neither backend can decode the file.
     """
-    if backend in ("auto", "decord"):
+    if backend == "pyav" or (backend == "auto" and decoders <= 1):
+        handed = False
         try:
-            yield from _decord_frames(path, info, max(1, decoders), segment_s, max(1, queue_frames))
+            for item in _read_ahead(_pyav_frames(path, info), max(1, queue_frames)):
+                handed = True
+                yield item
             return
-        except _DecordUnavailable as err:
-            if backend == "decord":
-                raise InputError(f"{path}: decord cannot read it ({err}); use backend 'pyav'.") from err
-            log.info("decord cannot read %s (%s); decoding with PyAV", path, err)
+        except InputError as err:
+            if handed or backend == "pyav":
+                raise
+            log.info("PyAV cannot read %s (%s); decoding with decord", path, err)
+    try:
+        yield from _decord_frames(path, info, max(1, decoders), segment_s, max(1, queue_frames))
+        return
+    except _DecordUnavailable as err:
+        if backend == "decord":
+            raise InputError(f"{path}: decord cannot read it ({err}); use backend 'pyav'.") from err
+        log.info("decord cannot read %s (%s); decoding with PyAV", path, err)
     yield from _pyav_frames(path, info)
+
+
+class _Failed(NamedTuple):
+    error: BaseException
+
+
+def _read_ahead(items: Iterator, ahead: int) -> Iterator:
+    """`items` produced in a thread of their own, at most `ahead` ready before the caller takes them.
+
+    The producer's error is raised in the caller, after the items before it; when the caller stops
+    early, the producer stops at its next item and closes `items` in its own thread.
+    """
+    ready: queue.Queue = queue.Queue(ahead)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, which raises it
+            put(_Failed(err))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 class _DecordUnavailable(Exception):

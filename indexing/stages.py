@@ -455,12 +455,12 @@ def write(work: VideoWork, store: ClipStore) -> None:
 
 
 def decoder_threads() -> int:
-    """Decoder threads per video by default: 1, the analyse thread reads.
+    """Decoder threads per video by default: 1, PyAV reading a bounded number of frames ahead of the
+    analyse thread (`media.iter_frames`).
 
-    More (`StageConfig.decoders`) read decord in segments (`media.iter_frames`), but each of decord's
-    readers decodes ahead of its caller without bound, so memory would follow the video again: give
-    more only with the memory to hold it (the in-process executor already overlaps decode with
-    speech and captions).
+    More (`StageConfig.decoders`) read decord in segments, each bounded, but on a machine whose cores
+    the speech, OCR and caption stages already keep busy they only add memory (the in-process
+    executor overlaps decode with speech and captions).
     """
     return 1
 

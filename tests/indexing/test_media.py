@@ -119,3 +119,41 @@ def test_audio_comes_in_bounded_windows_that_add_up_to_the_whole_track(tmp_path)
     [(start, alone)] = list(iter_audio(path, info))
     assert start == 0.0
     np.testing.assert_array_equal(alone, whole)
+
+
+def test_the_frame_reader_stays_a_bounded_number_of_frames_ahead_and_stops_with_its_caller():
+    import time
+
+    from vidrag.indexing.media import _read_ahead
+
+    made, closed = [], []
+
+    def frames():
+        try:
+            for i in range(1000):
+                made.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    reading = _read_ahead(frames(), 4)
+    assert next(reading) == 0
+    time.sleep(0.3)  # the reader thread has had time to run as far ahead as it may
+    assert len(made) <= 1 + 4 + 1, made  # the one taken, the queue, the one waiting to be put
+    assert [next(reading) for _ in range(3)] == [1, 2, 3]
+    reading.close()  # the caller stops early: the reader stops and closes its source in its own thread
+    assert closed and len(made) < 1000
+
+
+def test_the_frame_readers_error_comes_after_the_frames_before_it():
+    from vidrag.indexing.media import _read_ahead
+
+    def frames():
+        yield from (1, 2)
+        raise InputError("broken at frame 3")
+
+    got = []
+    with pytest.raises(InputError, match="frame 3"):
+        for item in _read_ahead(frames(), 8):
+            got.append(item)
+    assert got == [1, 2]
