@@ -469,11 +469,13 @@ def measure_existing(
     build: bool = False,
     int8: bool = False,
     int8_only: bool = False,
+    rebuild: bool = True,
 ) -> dict:
     """An Edge store folder filled (and indexed) earlier, e.g. by `--prepare` or a run stopped after its
     build: exact latency, then (after a timed build with `build`) indexed latency and recall as it stands;
     recall against `truth` (the exact rankings `--prepare` saved) or exact rankings made here; with
-    `int8`, the same again after a rebuild with int8 quantisation (`int8_only`: that alone)."""
+    `int8`, the same again after a rebuild with int8 quantisation (`int8_only`: that alone; without
+    `rebuild`, the store as an earlier int8 run built it, e.g. to time it warm)."""
     from vidrag.storage.index_policy import DEFAULT_POLICY
 
     if not (folder / "vidrag.json").is_file():
@@ -511,7 +513,8 @@ def measure_existing(
     if int8 or int8_only:
         _partial(report)
         store = _open("edge", folder, dataclasses.replace(DEFAULT_POLICY, quantization="int8"))
-        report["int8"] = _measure_index(store, queries, recall_queries, exact, list(efs), "int8")
+        label = "int8" if rebuild else "int8 as built"
+        report["int8"] = _measure_index(store, queries, recall_queries, exact, list(efs), label, build=rebuild)
         report["int8"]["disk_mib"] = _disk_mib(folder)
         report["int8"]["disk_parts_mib"] = _disk_parts(folder)
         store.close()
@@ -531,6 +534,9 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, help="with --existing: exact rankings saved by --prepare")
     parser.add_argument("--build", action="store_true", help="with --existing: build the index first (timed)")
     parser.add_argument("--int8-only", action="store_true", help="with --existing: only the int8 rebuild and search")
+    parser.add_argument(
+        "--no-rebuild", action="store_true", help="with --int8-only: measure the store as an int8 run built it"
+    )
     parser.add_argument(
         "--prepare", type=Path, help="fill a store at this folder (one size), save exact rankings, build; no timing"
     )
@@ -579,6 +585,7 @@ def main() -> None:
                 build=args.build,
                 int8=args.int8,
                 int8_only=args.int8_only,
+                rebuild=not args.no_rebuild,
             )
         )
         _print(rows[-1])
