@@ -74,7 +74,7 @@ def untied(fetch: Callable[[int], list[tuple[float, Candidate]]], depth: int) ->
 
 def dense_relevance(cosine: float) -> float:
     """The cosine mapped onto [0, 1] (`COSINE_FLOOR` → 0, `COSINE_CEILING` → 1)."""
-    return float(np.clip((cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0))
+    return min(1.0, max(0.0, (float(cosine) - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)))
 
 
 def word_coverage(query: Mapping[int, float], terms: Mapping[int, float]) -> float:
@@ -118,11 +118,14 @@ def rank(
     """
     query = np.asarray(dense, dtype=np.float64)
     norm = float(np.linalg.norm(query)) or 1.0
-    unique = {c.point_id: c for c in candidates}  # the same point from two engine stages counts once
+    unique = list({c.point_id: c for c in candidates}.values())  # a point from two engine stages counts once
+    if not unique:
+        return []
+    vectors = np.stack([c.dense for c in unique]).astype(np.float64)
+    lengths = np.linalg.norm(vectors, axis=1)
+    cosines = (vectors @ query) / (np.where(lengths > 0, lengths, 1.0) * norm)
     scored = []
-    for candidate in unique.values():
-        vector = candidate.dense.astype(np.float64)
-        cosine = float(vector @ query) / ((float(np.linalg.norm(vector)) or 1.0) * norm)
+    for candidate, cosine in zip(unique, cosines.tolist()):
         coverage = word_coverage(query_terms or {}, candidate.terms)
         if mode == "dense":
             score, second = dense_relevance(cosine), 0.0
