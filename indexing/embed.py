@@ -37,10 +37,6 @@ _STOP = frozenset(
 )
 
 
-STOP_WORDS = _STOP
-"""Words that carry no content: never query terms, never key words."""
-
-
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens without stop words, with a light plural/-ing/-ed folding."""
     return [_fold(word) for word in _words(text)]

@@ -170,6 +170,7 @@ def iter_frames(
     Raises:
         InputError: neither backend can decode the file.
     """
+    pyav_failed: InputError | None = None
     if backend == "pyav" or (backend == "auto" and decoders <= 1):
         handed = False
         try:
@@ -180,6 +181,7 @@ def iter_frames(
         except InputError as err:
             if handed or backend == "pyav":
                 raise
+            pyav_failed = err
             log.info("PyAV cannot read %s (%s); decoding with decord", path, err)
     try:
         yield from _decord_frames(path, info, max(1, decoders), segment_s, max(1, queue_frames))
@@ -187,6 +189,8 @@ def iter_frames(
     except _DecordUnavailable as err:
         if backend == "decord":
             raise InputError(f"{path}: decord cannot read it ({err}); use backend 'pyav'.") from err
+        if pyav_failed is not None:  # both backends refused the file
+            raise pyav_failed from err
         log.info("decord cannot read %s (%s); decoding with PyAV", path, err)
     yield from _pyav_frames(path, info)
 

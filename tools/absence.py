@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
-from vidrag.indexing.embed import STOP_WORDS as _STOP
 from vidrag.indexing.embed import content_words, word_weight
 
 if TYPE_CHECKING:
@@ -132,8 +131,9 @@ def never_mentioned(library: Library, question: str, found_texts: Iterable[str] 
         return []
     forms = {word: [word, *_noun_lemmas(word)] for word, _ in keys}
     said = library.mentions(sorted({form for group in forms.values() for form in group}))
-    seen = sorted({token for text in found_texts for token in re.findall(r"[a-z0-9]+", text.lower())})
-    vocabulary = [token for token in seen if len(token) >= 3 and token not in _STOP and not token.isdigit()]
+    texts = list(found_texts)
+    seen = {token for text in texts for token in re.findall(r"[a-z0-9]+", text.lower())}
+    vocabulary = sorted({w for text in texts for w in content_words(text) if len(w) >= 3 and not w.isdigit()})
     missing = []
     for word, name in keys:
         if any(said[form] for form in forms[word]):
