@@ -41,13 +41,21 @@ class Settings(BaseSettings):
     )
     index_hnsw_ef: int | None = Field(None, ge=1, description="HNSW candidates per search (recall against speed).")
     index_quantization: str | None = Field(
-        None, pattern="^int8$", description="int8: scalar-quantised vectors for the HNSW search (unset: float32)."
+        None,
+        pattern="^(int8|none)$",
+        description="int8 (default): scalar-quantised vectors for the HNSW search; none: float32 only.",
     )
     ray_address: str | None = Field(None, description="Ray cluster for `ingest --ray`: auto | ray://host:10001.")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or path.")
     asr_model: str = Field("base", description="faster-whisper model: base or tiny.en (both bundled), size or path.")
     asr_language: str | None = Field(None, description="Force a spoken language; unset = detect.")
+    asr_batch: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Speech chunks decoded together (faster-whisper's batched pipeline; 0: one after another).",
+    )
     ocr: str = Field(
         "tesseract", description="On-screen text reader: tesseract | rapidocr | off (true/false also accepted)."
     )

@@ -64,7 +64,7 @@ def index_policy(settings: Settings) -> IndexPolicy:
     if settings.index_hnsw_ef is not None:
         policy = replace(policy, hnsw_ef=settings.index_hnsw_ef)
     if settings.index_quantization is not None:
-        policy = replace(policy, quantization=settings.index_quantization)
+        policy = replace(policy, quantization=None if settings.index_quantization == "none" else "int8")
     return policy
 
 
@@ -226,10 +226,11 @@ def build_indexer(
 
 
 def make_transcriber(settings: Settings) -> Transcriber:
-    """The speech model VIDRAG_ASR_MODEL names, in VIDRAG_ASR_LANGUAGE (else detected)."""
+    """The speech model VIDRAG_ASR_MODEL names, in VIDRAG_ASR_LANGUAGE (else detected), decoding
+    VIDRAG_ASR_BATCH speech chunks at a time (0: one after another)."""
     from vidrag.indexing.asr import Transcriber
 
-    return Transcriber(settings.asr_model, language=settings.asr_language)
+    return Transcriber(settings.asr_model, language=settings.asr_language, batch=settings.asr_batch)
 
 
 def worker_part(settings: Settings, part: str, *, dim: int = 0) -> WorkerPart:

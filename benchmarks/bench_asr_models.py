@@ -8,8 +8,10 @@ sides, and digits in the transcript are spelled out (Whisper writes "2006" where
 "two thousand six"), so a number written the other way is not counted as an error. Speed is
 media seconds transcribed per wall-clock second (model already loaded, CPU int8, the threads vidrag
 uses). With `--ingest` it also ingests the lectures once per model and reports whole-ingest speed.
+`--batches 0 4` measures each model decoding one speech chunk after another (0, ingest's default) and
+four at a time through faster-whisper's batched pipeline (`VIDRAG_ASR_BATCH`).
 
-    python benchmarks/bench_asr_models.py [--models tiny.en base] [--ingest] [--json]
+    python benchmarks/bench_asr_models.py [--models tiny.en base] [--batches 0 4] [--ingest] [--json]
 """
 
 from __future__ import annotations
@@ -62,14 +64,14 @@ def _lectures(work: Path) -> list[tuple[Path, str, float]]:
     return [(work / "videos" / v["file"], texts[v["file"]], v["duration"]) for v in manifest["videos"]]
 
 
-def measure_model(model: str, lectures: list[tuple[Path, str, float]]) -> dict:
-    """WER over all lectures (and per lecture) and transcription speed for one model."""
+def measure_model(model: str, lectures: list[tuple[Path, str, float]], batch: int = 0) -> dict:
+    """WER over all lectures (and per lecture) and transcription speed for one model and batch size."""
     import jiwer
 
     from vidrag.indexing.asr import Transcriber
     from vidrag.indexing.media import load_audio
 
-    transcriber = Transcriber(model)
+    transcriber = Transcriber(model, batch=batch)
     began = time.perf_counter()
     transcriber._load()
     load_s = time.perf_counter() - began
@@ -87,6 +89,7 @@ def measure_model(model: str, lectures: list[tuple[Path, str, float]]) -> dict:
     transcriber.close()
     return {
         "model": model,
+        "batch": batch,
         "wer": round(jiwer.wer(refs, hyps), 4),
         "per_video": per_video,
         "media_s": round(media, 1),
@@ -97,12 +100,13 @@ def measure_model(model: str, lectures: list[tuple[Path, str, float]]) -> dict:
     }
 
 
-def measure_ingest(model: str, videos: Path, work: Path) -> dict:
+def measure_ingest(model: str, videos: Path, work: Path, batch: int = 0) -> dict:
     """Whole ingest of the lectures with this model: media seconds per second and the ASR stage's share."""
     from vidrag.api.settings import Settings
     from vidrag.api.wiring import open_library
 
-    library = open_library(Settings(home=work / f"home-{model.replace('/', '_')}", asr_model=model), for_ingest=True)
+    home = work / f"home-{model.replace('/', '_')}-{batch}"
+    library = open_library(Settings(home=home, asr_model=model, asr_batch=batch), for_ingest=True)
     began = time.perf_counter()
     try:
         results = library.ingest([videos])
@@ -126,6 +130,9 @@ def main() -> None:
         default=["tiny.en", "base"],
         help="VIDRAG_ASR_MODEL values to compare (default: tiny.en base).",
     )
+    parser.add_argument(
+        "--batches", nargs="+", type=int, default=[0], help="VIDRAG_ASR_BATCH values to measure per model."
+    )
     parser.add_argument("--ingest", action="store_true", help="Also time a whole ingest per model.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -134,10 +141,11 @@ def main() -> None:
         lectures = _lectures(work)
         rows = []
         for model in args.models:
-            row = measure_model(model, lectures)
-            if args.ingest:
-                row.update(measure_ingest(model, work / "videos", work))
-            rows.append(row)
+            for batch in args.batches:
+                row = measure_model(model, lectures, batch)
+                if args.ingest:
+                    row.update(measure_ingest(model, work / "videos", work, batch))
+                rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -145,13 +153,19 @@ def main() -> None:
         f"{len(lectures)} lectures, {rows[0]['media_s']:.0f} s of narration, {os.cpu_count()} CPUs, "
         f"{rows[0]['threads']} ASR threads"
     )
-    print("| model | WER | media s per s (ASR) | load s |" + (" ingest media s per s |" if args.ingest else ""))
-    print("|---|---|---|---|" + ("---|" if args.ingest else ""))
+    print("| model | batch | WER | media s per s (ASR) | load s |" + (" ingest media s per s |" if args.ingest else ""))
+    print("|---|---|---|---|---|" + ("---|" if args.ingest else ""))
     for row in rows:
         tail = f" {row['ingest_media_s_per_s']:.1f} |" if args.ingest else ""
-        print(f"| {row['model']} | {row['wer']:.3f} | {row['media_s_per_s']:.1f} | {row['load_s']:.1f} |{tail}")
+        print(
+            f"| {row['model']} | {row['batch']} | {row['wer']:.3f} | {row['media_s_per_s']:.1f} | "
+            f"{row['load_s']:.1f} |{tail}"
+        )
     for row in rows:
-        print(f"{row['model']}: " + ", ".join(f"{name} {wer:.3f}" for name, wer in row["per_video"].items()))
+        print(
+            f"{row['model']} batch {row['batch']}: "
+            + ", ".join(f"{name} {wer:.3f}" for name, wer in row["per_video"].items())
+        )
 
 
 if __name__ == "__main__":

@@ -203,13 +203,21 @@ class Transcriber:
         device: str = "cpu",
         compute_type: str = "int8",
         threads: int = 0,
+        batch: int = 0,
     ) -> None:
         self.model_name = model
         self.language = language
         self.device = device
         self.compute_type = compute_type
         self.threads = asr_threads(threads)
+        self.batch = max(0, int(batch))
         self._model = None
+        self._batched = None
+
+    @property
+    def variant(self) -> str:
+        """The model and the way it decodes, which together make a transcript (its cache's name)."""
+        return f"{self.model_name}-batch{self.batch}" if self.batch else self.model_name
 
     def _load(self):
         if self._model is None:
@@ -257,25 +265,55 @@ class Transcriber:
         language = "en" if self.english_only else (self.language or language)
         # temperature 0 only: faster-whisper's fallback samples at up to 1.0, which makes the
         # transcript (and so the clip plan and point ids) differ from run to run.
-        pieces, info = model.transcribe(
-            audio,
-            language=language,
-            word_timestamps=True,
-            vad_filter=True,
-            beam_size=1,
-            condition_on_previous_text=False,
-            temperature=0.0,
-        )
+        settings = {
+            "language": language,
+            "word_timestamps": True,
+            "vad_filter": True,
+            "beam_size": 1,
+            "condition_on_previous_text": False,
+            "temperature": 0.0,
+        }
+        if self.batch:
+            batched = self._batched
+            if batched is None:
+                from faster_whisper import BatchedInferencePipeline
+
+                batched = self._batched = BatchedInferencePipeline(model)
+            pieces, info = batched.transcribe(audio, batch_size=self.batch, **settings)
+        else:
+            pieces, info = model.transcribe(audio, **settings)
         segments = []
         for piece in pieces:
             words = [Word(float(w.start), float(w.end), w.word) for w in (piece.words or [])]
             segments.append(Segment(float(piece.start), float(piece.end), piece.text.strip(), words))
+        if self.batch:
+            # batched decoding gives one segment per speech chunk (up to 30 s): lines of a sentence each
+            segments = [line for segment in segments for line in sentences(segment)]
         detected = language or info.language
         speech = info.duration_after_vad if info.duration_after_vad is not None else info.duration
         return Transcript(language=detected if segments else None, segments=segments, speech_seconds=float(speech))
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._batched = None
+
+
+_SENTENCE_END = (".", "?", "!", "。", "？", "！")
+
+
+def sentences(segment: Segment) -> list[Segment]:
+    """A segment cut into its sentences by the punctuation its words end with (a segment without
+    word times stays whole)."""
+    if not segment.words:
+        return [segment]
+    out, words = [], []
+    for word in segment.words:
+        words.append(word)
+        if word.text.strip().rstrip("\"')]\u201d").endswith(_SENTENCE_END):
+            out.append(words)
+            words = []
+    if words:
+        out.append(words)
+    return [Segment(ws[0].start, ws[-1].end, "".join(w.text for w in ws).strip(), ws) for ws in out]
 
 
 def join_windows(pieces: list[tuple[float, Transcript]]) -> Transcript:

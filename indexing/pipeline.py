@@ -143,12 +143,12 @@ class Indexer:
         self.config = StageConfig.of(self.options, self.cache_dir, captioner, self.caption_batch, transcriber)
         self.settings_key = self.options.key(
             embedder.model_name,
-            transcriber.model_name,
+            transcriber.variant,
             captioner.name,
             json.dumps(captioner.describe(), sort_keys=True, default=str),
             ocr_key(ocr),
         )
-        save = partial(_save_transcript, cache_dir=self.cache_dir, model_name=transcriber.model_name)
+        save = partial(_save_transcript, cache_dir=self.cache_dir, model_name=transcriber.variant)
         self.rules = Rules(store, catalog, self.settings_key, save)
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IngestResult]:

@@ -237,7 +237,7 @@ def transcribe(work: VideoWork, transcriber: Transcriber, cache_dir: Path | None
     The audio is read and heard a window at a time (`media.iter_audio`), so memory does not grow with
     the track; a track of one window is heard whole, as before windows existed.
     """
-    cached = transcript_cache(cache_dir, work.video_id, transcriber.model_name)
+    cached = transcript_cache(cache_dir, work.video_id, transcriber.variant)
     if cached is not None and cached.is_file():
         work.transcript, work.transcript_cached = Transcript.from_dict(json.loads(cached.read_text())), True
         return
@@ -548,7 +548,7 @@ class StageConfig:
             captioner.max_side,
             max(1, caption_batch),
             captioner.embed_caption,
-            transcriber.model_name,
+            transcriber.variant,
             decoder_threads(),
         )
 

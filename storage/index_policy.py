@@ -29,8 +29,12 @@ class IndexPolicy:
         m: HNSW links per node.
         ef_construct: candidates considered while building the graph.
         hnsw_ef: candidates considered per search (recall against speed).
-        quantization: None (float32 vectors only) or "int8" (scalar quantisation in RAM; the
-            original vectors re-score the candidates).
+        quantization: "int8" (the default: scalar-quantised copies of the vectors in RAM for the graph
+            search, the original vectors re-score the candidates) or None (float32 vectors only). At
+            1M clips on 2 cores int8 halves dense search (5.4-6.3 against 11.6 ms p50), takes hybrid
+            search from 22.2 to 13.2-15.1 ms and the build from 1,655 to 557 s, with the same recall@10
+            (0.9915 against 0.9905 hybrid); segments under `exact_below` are never quantised, so
+            small libraries rank exactly as before (docs/scale.md).
         oversampling: with quantisation, candidates fetched per result before re-scoring.
     """
 
@@ -38,7 +42,7 @@ class IndexPolicy:
     m: int = 16
     ef_construct: int = 128
     hnsw_ef: int = 512
-    quantization: str | None = None
+    quantization: str | None = "int8"
     oversampling: float = 2.0
 
     def __post_init__(self) -> None:
@@ -128,11 +132,14 @@ class IndexStatus:
 
     def summary(self) -> str:
         threshold = self.policy["exact_below"]
+        quantization = self.policy.get("quantization")
         if self.search == "exact":
-            how = f"exact search (HNSW above {threshold:,} clips a segment)"
+            then = f" and {quantization} quantised" if quantization else ""
+            how = f"exact search (HNSW{then} above {threshold:,} clips a segment)"
+            quant = ""
         else:
             how = f"{self.search} search: {self.indexed_vectors:,} vectors in HNSW (m={self.policy['m']})"
-        quant = f", {self.policy['quantization']} quantised" if self.policy.get("quantization") else ""
+            quant = f", {quantization} quantised" if quantization else ""
         return f"{self.points:,} points; {how}{quant}; {self.segments} segments; optimizer {self.optimizer}"
 
     def to_dict(self) -> dict[str, Any]:

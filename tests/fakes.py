@@ -54,7 +54,7 @@ class ScriptedTranscriber:
 
     def __init__(self, script: str) -> None:
         self.script = script
-        self.model_name = "scripted"
+        self.model_name = self.variant = "scripted"
 
     def close(self) -> None:
         """Nothing to free."""

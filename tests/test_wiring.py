@@ -8,7 +8,7 @@ import time
 import pytest
 
 from vidrag.api.settings import Settings
-from vidrag.api.wiring import make_captioner, open_library, qdrant_client
+from vidrag.api.wiring import make_captioner, make_transcriber, open_library, qdrant_client
 from vidrag.indexing.asr import Transcriber
 from vidrag.indexing.captioners import CAPTIONERS
 from vidrag.indexing.captioners.openai_server import OpenAICaptioner
@@ -75,3 +75,12 @@ def test_the_captioner_settings_reach_the_captioner_they_name():
     assert isinstance(make_captioner(Settings(captioner_fps=1.0)), Describer)  # takes no fps
     with pytest.raises(InputError, match="known captioners: describer, minicpm, openai, vllm"):
         make_captioner(Settings(captioner="gpt-vision"))
+
+
+def test_the_asr_batch_setting_reaches_the_transcriber_and_names_its_transcripts(monkeypatch):
+    monkeypatch.setenv("VIDRAG_ASR_BATCH", "4")
+    transcriber = make_transcriber(Settings())
+    assert (transcriber.batch, transcriber.variant) == (4, "base-batch4")
+    monkeypatch.setenv("VIDRAG_ASR_BATCH", "-1")
+    with pytest.raises(ValueError, match="asr_batch"):
+        Settings()

@@ -5,7 +5,7 @@ import pytest
 
 from tests import media
 from vidrag.indexing.analysis import analyse
-from vidrag.indexing.asr import Transcriber
+from vidrag.indexing.asr import Segment, Transcriber, Word, sentences
 from vidrag.indexing.captioners import make_captioner
 from vidrag.indexing.captioners.base import ClipFrames
 from vidrag.indexing.describe import Describer, dominant_colours
@@ -48,6 +48,35 @@ def test_speech_and_screen_text_are_read(tmp_path):
     assert spoken[0].start < 1.0 and spoken[-1].end <= info.duration + 0.1
     _, frame = next(iter_frames(path, info))
     assert any("Quarterly Budget Review" in line for line in OcrReader().read(frame))
+
+
+def test_batched_speech_is_read_into_one_line_a_sentence(tmp_path):
+    path = media.speech_video(
+        tmp_path,
+        sentence="Welcome to the budget meeting. Today we discuss the marketing plan for next year.",
+        text="Quarterly Budget Review",
+    )
+    audio = load_audio(path, probe(path))
+    batched = Transcriber(batch=4)
+    first, again = batched.transcribe(audio), batched.transcribe(audio)
+    assert first.to_dict() == again.to_dict() and batched.variant == "base-batch4"
+    # faster-whisper's batched pipeline gives one segment per speech chunk; lines are sentences
+    assert [s.text.split()[0] for s in first.segments] == ["Welcome", "Today"], first.segments
+    assert all(s.text.endswith(".") and s.start < s.end for s in first.segments)
+    words = first.text_between(0, 60).lower()
+    assert all(word in words for word in ("budget", "marketing", "next year")), words
+    assert Transcriber().variant == "base"
+
+
+def test_sentences_cut_at_the_punctuation_words_end_with():
+    words = [Word(0, 1, " Is"), Word(1, 2, " it?"), Word(2, 3, ' "Yes."'), Word(3, 4, " Then"), Word(4, 5, " more")]
+    lines = sentences(Segment(0, 5, 'Is it? "Yes." Then more', words))
+    assert [(line.start, line.end, line.text) for line in lines] == [
+        (0, 2, "Is it?"),
+        (2, 3, '"Yes."'),
+        (3, 5, "Then more"),
+    ]
+    assert sentences(Segment(0, 5, "no word times")) == [Segment(0, 5, "no word times")]
 
 
 def test_transcripts_are_reproducible(sample_dir):

@@ -66,9 +66,12 @@ def test_a_library_under_the_threshold_stays_exact_through_a_build(tmp_path):
         assert (status.search, status.indexed_vectors, status.points) == ("exact", 0, 2000)
         assert status.policy["exact_below"] == DEFAULT_POLICY.exact_below > 2000
         assert _rankings(store) == _exact(store)
-        assert "exact search" in status.summary()
+        assert "exact search (HNSW and int8 quantised above 20,000 clips" in status.summary()
     finally:
         store.close()
+    # the default policy quantises (int8) only segments it indexes: none here
+    assert DEFAULT_POLICY.quantization == "int8"
+    assert not list((tmp_path / "edge" / "segments").rglob("quantized.data"))
 
 
 def test_past_the_threshold_one_bulk_write_ends_in_an_hnsw_index_with_the_policys_parameters(tmp_path):

@@ -128,7 +128,7 @@ def test_a_new_server_collection_takes_the_index_policy_and_a_bulk_write_pauses_
     assert {k: v for k, v in create["optimizers_config"].items() if v is not None} == {
         "indexing_threshold": threshold_kb
     }
-    assert create.get("quantization_config") is None
+    assert create["quantization_config"]["scalar"] == {"type": "int8", "quantile": 0.99, "always_ram": True}
     with store.bulk():
         pass  # the points a bulk ingest writes go here
     store.close()
@@ -141,12 +141,12 @@ def test_a_new_server_collection_takes_the_index_policy_and_a_bulk_write_pauses_
 
 def test_index_settings_reach_a_new_server_collection(server, tmp_path):
     settings = Settings(
-        home=tmp_path, qdrant_url=server, collection="clips", index_exact_below=1000, index_quantization="int8"
+        home=tmp_path, qdrant_url=server, collection="clips", index_exact_below=1000, index_quantization="none"
     )
     open_store(settings, dim=384).close()
     (create,) = _created("clips")
     assert create["optimizers_config"]["indexing_threshold"] == create["hnsw_config"]["full_scan_threshold"] == 1500
-    assert create["quantization_config"]["scalar"]["type"] == "int8"
+    assert create.get("quantization_config") is None
 
 
 def test_the_servers_index_state_is_reported(server, tmp_path):
