@@ -316,6 +316,7 @@ class QdrantClientStore(ClipStore):
 
         info = self.client.get_collection(self.collection)
         optimizer = info.optimizer_status
+        policy = self.policy.describe()
         state = getattr(optimizer, "error", None) or str(getattr(optimizer, "value", optimizer))
         points = info.points_count or 0
         indexed = info.indexed_vectors_count or 0
@@ -331,7 +332,8 @@ class QdrantClientStore(ClipStore):
             indexed = max(0, indexed - with_sparse)
             threshold = info.config.optimizer_config.indexing_threshold
             state = f"{state}, collection {info.status}" + (", indexing paused" if threshold == 0 else "")
-        return IndexStatus(points, indexed, info.segments_count, state, self.policy.describe())
+            policy.update(_collection_index(info.config))
+        return IndexStatus(points, indexed, info.segments_count, state, policy)
 
     def _write_points(self, points: list[StoredPoint]) -> None:
         from qdrant_client import models
@@ -446,3 +448,12 @@ def _hit(payload: dict[str, Any], score: float) -> Hit:
         caption=payload.get("caption", ""),
         kind=payload.get("kind", "clip"),
     )
+
+
+def _collection_index(config: Any) -> dict[str, Any]:
+    """The index settings a server collection has: it keeps those it was created with, whatever the
+    policy (or its defaults) says now, so the status reports these."""
+    scalar = getattr(config.quantization_config, "scalar", None)
+    kind = getattr(getattr(scalar, "type", None), "value", None)
+    quantization = None if config.quantization_config is None else (kind or type(config.quantization_config).__name__)
+    return {"m": config.hnsw_config.m, "ef_construct": config.hnsw_config.ef_construct, "quantization": quantization}

@@ -71,10 +71,18 @@ _SAMPLE_FIXTURES = {"sample_dir", "sample_home", "sample_library", "sample_setti
 
 def pytest_collection_modifyitems(config, items):
     """Tests on the generated sample library (built and ingested with the real models) are `slow`:
-    `pytest -m "not slow"` is the fast tier, the whole suite is what CI runs."""
+    `pytest -m "not slow"` is the fast tier, the whole suite is what CI runs.
+
+    Under pytest-xdist (`-n 2 --dist loadgroup`, as CI runs) the sample library's tests share one
+    worker, which builds and ingests it once, and every other slow module stays whole on one worker
+    (one Ray cluster, one notebook kernel at a time); the fast tests go wherever a worker is free.
+    """
     for item in items:
         if _SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("sample-library"))
+        elif item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
 
 
 @pytest.fixture(scope="session")

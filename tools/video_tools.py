@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -138,7 +139,7 @@ def _llm_errors(method: Callable[Concatenate[VideoTools, P], R]) -> Callable[Con
 
     @functools.wraps(method)
     def wrapper(self: VideoTools, *args: P.args, **kwargs: P.kwargs) -> R | ToolError:
-        began = time.perf_counter()
+        began, order = time.perf_counter(), next(self._calls)
         result: R | ToolError
         try:
             result = method(self, *args, **kwargs)
@@ -158,7 +159,8 @@ def _llm_errors(method: Callable[Concatenate[VideoTools, P], R]) -> Callable[Con
             log.error("tool %s failed", method.__name__, exc_info=error)
             self.failure = self.failure or contained
             result = ToolError(str(contained))
-        self._note_step(method.__name__, {**dict(zip(names, args)), **kwargs}, result, time.perf_counter() - began)
+        call = {**dict(zip(names, args)), **kwargs}
+        self._note_step(order, method.__name__, call, result, time.perf_counter() - began)
         return result
 
     return wrapper
@@ -184,7 +186,8 @@ class VideoTools:
     ) -> None:
         self.library = library
         self.ledger = EvidenceLedger()
-        self.steps: list[ToolStep] = []
+        self._steps: list[tuple[int, ToolStep]] = []
+        self._calls = itertools.count()
         self.on_step = on_step
         self.inspect_fps = inspect_fps
         self._out_dir = Path(out_dir) if out_dir else None
@@ -196,12 +199,18 @@ class VideoTools:
     def new_run(self) -> None:
         """Forget the evidence, steps and failure of the previous run."""
         self.ledger.clear()
-        self.steps.clear()
+        self._steps.clear()
         self.failure = None
 
-    def _note_step(self, name: str, call: dict[str, JSON], result: object, seconds: float) -> None:
+    @property
+    def steps(self) -> list[ToolStep]:
+        """The tool calls of the current run in the order they were made: an agent's calls of one turn
+        run in parallel threads and finish in any order."""
+        return [step for _, step in sorted(self._steps, key=lambda item: item[0])]
+
+    def _note_step(self, order: int, name: str, call: dict[str, JSON], result: object, seconds: float) -> None:
         step = ToolStep(name, call, summarise_result(result), round(seconds, 3))
-        self.steps.append(step)
+        self._steps.append((order, step))
         if self.on_step is not None:
             self.on_step(step)
 

@@ -123,11 +123,23 @@ def test_one_tool_call_then_a_cited_answer(server, library, streamed):
         assert kinds.index("step") < kinds.index("token")
 
 
+def cite_transcript(body: dict[str, Any]) -> str:
+    """The `cite_as` of the first line of the transcript the agent sent back (results of parallel
+    calls come in any order, so not simply the latest)."""
+    for message in body["messages"]:
+        if message["role"] == "tool":
+            data = json.loads(message["content"])
+            rows = data.get("lines") or data.get("transcript_lines") or []
+            if rows:
+                return rows[0]["cite_as"]
+    raise AssertionError("no transcript was sent")
+
+
 def test_two_tool_calls_in_one_turn(server, library, streamed):
     transcript = ("get_transcript", json.dumps({"video": "baking_bread.mp4", "start": 16, "end": 24}))
     server.script = [
         Turn(calls=[SEARCH, transcript]),
-        lambda body: Turn(content=f"A tray of water makes steam {cite_latest(body)}."),
+        lambda body: Turn(content=f"A tray of water makes steam {cite_transcript(body)}."),
     ]
     result, _ = ask(server, server.base, library, streamed)
     assert [s["tool"] for s in result["steps"]] == ["search_clips", "get_transcript"]
@@ -136,7 +148,8 @@ def test_two_tool_calls_in_one_turn(server, library, streamed):
     assert [c["function"]["name"] for c in calls] == ["search_clips", "get_transcript"]
     assert len({c["id"] for c in calls}) == 2
     tools = [m for m in second["messages"] if m["role"] == "tool"]
-    assert [m["tool_call_id"] for m in tools] == [c["id"] for c in calls]
+    # one result per call, matched by id: the calls run in parallel, so results come in any order
+    assert sorted(m["tool_call_id"] for m in tools) == sorted(c["id"] for c in calls)
     assert result["citations"][0]["start"] == 16.0 and result["removed_citations"] == []
 
 
@@ -349,3 +362,32 @@ def test_inspect_clip_re_asks_a_minicpm_server_in_the_same_run(llm_flavor, tmp_p
     tool = json.loads(llm.bodies()[1]["messages"][-1]["content"])
     assert tool["caption"] == f"{DATA_OPEN}A metal tray of water sits under the loaf.{DATA_CLOSE}"
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in llm.requests)
+
+
+def test_steps_keep_the_order_of_the_calls_when_parallel_calls_finish_out_of_order(tmp_path, monkeypatch):
+    """An agent's calls of one turn run in threads: a slow first call that finishes last is still the
+    first step (the trace a user reads follows the model's calls, whatever the load)."""
+    import threading
+
+    from vidrag.tools.video_tools import VideoTools
+
+    library = TinyLibrary(tmp_path)
+    tools = VideoTools(library)
+    release, started = threading.Event(), threading.Event()
+    videos = library.videos
+
+    def slow_videos():
+        started.set()
+        assert release.wait(10)
+        return videos()
+
+    monkeypatch.setattr(library, "videos", slow_videos)
+    first = threading.Thread(target=tools.list_videos)
+    first.start()
+    assert started.wait(10)
+    tools.get_transcript("baking_bread.mp4", 16, 24)  # begins second, ends first
+    release.set()
+    first.join(10)
+    assert [step.tool for step in tools.steps] == ["list_videos", "get_transcript"]
+    tools.new_run()
+    assert tools.steps == []

@@ -183,3 +183,16 @@ def test_the_servers_index_state_is_reported(server, tmp_path):
     assert status.optimizer == "ok, collection grey, indexing paused"
     (count,) = [body for method, path, body in _Recorder.requests if method == "POST" and "/points/count" in path]
     assert count["filter"]["must"] == [{"has_vector": "sparse"}]
+    # the collection was made without quantisation (before int8 became the default): the status says
+    # what the collection has, not what the policy would create today
+    assert store.policy.quantization == "int8" and status.policy["quantization"] is None
+    assert "quantised" not in status.summary()
+    config.quantization_config = m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8))
+    config.hnsw_config = m.HnswConfig(m=32, ef_construct=256, full_scan_threshold=30000)
+    _Recorder.info = info.model_dump(mode="json", exclude_none=True)
+    settings = Settings(home=tmp_path, qdrant_url=server, collection="clips", index_quantization="none")
+    store = open_store(settings, dim=384)
+    status = store.index_status()
+    store.close()
+    assert (status.policy["quantization"], status.policy["m"], status.policy["ef_construct"]) == ("int8", 32, 256)
+    assert "HNSW (m=32), int8 quantised" in status.summary()
