@@ -68,8 +68,12 @@ _NUMBER = re.compile(r"^\d{3,}$")
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
-    "million billion first second third fourth fifth half dozen".split()
+    "million billion first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth "
+    "millionth half dozen".split()
 )
+# ordinals from thirteenth to nineteenth, and written as digits ("6th", "21st")
+_ORDINAL = re.compile(r"^(?:\w+teenth|\d+(?:st|nd|rd|th))$")
 
 
 @functools.cache
@@ -98,7 +102,7 @@ def key_words(question: str) -> list[KeyWord]:
     as_verb = _used_as_verbs(re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower()))
     keys = []
     for word in content_words(question):
-        if word in _NUMBER_WORDS:
+        if word in _NUMBER_WORDS or _ORDINAL.match(word):
             continue
         kinds = _parts_of_speech(word)
         if _NUMBER.match(word) or (not kinds and word_weight(word) >= UNKNOWN_WEIGHT):

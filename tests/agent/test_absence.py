@@ -22,6 +22,9 @@ from vidrag.tools.video_tools import VideoTools
         ("What does the window measure?", [], ["window"]),  # the verb of a question asked with "do"
         ("What makes the dough puff up?", [], ["dough"]),  # "puff" before a particle
         ("How does a router behave with a firewall?", [], ["router", "firewall"]),  # a noun after "a"
+        # spelled or written, ordinals are numbers (speech recognition writes "6th" for "sixth")
+        ("What are the rings of the sixth planet made of?", [], ["rings", "planet"]),
+        ("Who finished seventeenth in the 21st marathon?", [], ["marathon"]),
     ],
 )
 def test_key_words_are_names_and_things(question, names, things):
