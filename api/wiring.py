@@ -64,7 +64,9 @@ def index_policy(settings: Settings) -> IndexPolicy:
     if settings.index_hnsw_ef is not None:
         policy = replace(policy, hnsw_ef=settings.index_hnsw_ef)
     if settings.index_quantization is not None:
-        policy = replace(policy, quantization=None if settings.index_quantization == "none" else "int8")
+        policy = replace(
+            policy, quantization=None if settings.index_quantization == "none" else settings.index_quantization
+        )
     return policy
 
 

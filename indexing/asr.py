@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -297,23 +298,33 @@ class Transcriber:
         self._model = self._batched = None
 
 
-_SENTENCE_END = (".", "?", "!", "。", "？", "！")
+SENTENCE_END = (".", "?", "!")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a word (or line) of a transcript ends a sentence: its last mark, before any closing
+    quote or bracket ('"Yes."'), is one of `SENTENCE_END`."""
+    return text.strip().rstrip("\"')]\u201d\u2019").endswith(SENTENCE_END)
+
+
+def sentence_words(words: Iterable[Word]) -> list[list[Word]]:
+    """Timed words, in the order given, grouped into sentences by the punctuation they end with."""
+    groups: list[list[Word]] = [[]]
+    for word in words:
+        groups[-1].append(word)
+        if ends_sentence(word.text):
+            groups.append([])
+    return [group for group in groups if group]
 
 
 def sentences(segment: Segment) -> list[Segment]:
-    """A segment cut into its sentences by the punctuation its words end with (a segment without
-    word times stays whole)."""
+    """A segment cut into its sentences (a segment without word times stays whole)."""
     if not segment.words:
         return [segment]
-    out, words = [], []
-    for word in segment.words:
-        words.append(word)
-        if word.text.strip().rstrip("\"')]\u201d").endswith(_SENTENCE_END):
-            out.append(words)
-            words = []
-    if words:
-        out.append(words)
-    return [Segment(ws[0].start, ws[-1].end, "".join(w.text for w in ws).strip(), ws) for ws in out]
+    return [
+        Segment(ws[0].start, ws[-1].end, "".join(w.text for w in ws).strip(), ws)
+        for ws in sentence_words(segment.words)
+    ]
 
 
 def join_windows(pieces: list[tuple[float, Transcript]]) -> Transcript:
@@ -340,7 +351,7 @@ def cut_candidates(transcript: Transcript, min_gap: float = 0.15) -> list[tuple[
     out = []
     for left, right in zip(words, words[1:]):
         gap = right.start - left.end
-        sentence_end = left.text.strip().endswith((".", "?", "!"))
+        sentence_end = ends_sentence(left.text)
         if gap >= min_gap or sentence_end:
             out.append(((left.end + right.start) / 2, min(gap, 2.0) + (1.0 if sentence_end else 0.0)))
     return out

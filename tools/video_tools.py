@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar
 
+from vidrag.indexing.asr import sentence_words
 from vidrag.storage.errors import BackendUnavailable, InputError, NotFound, VidragError, contain
 from vidrag.storage.types import VideoRecord, clock
 from vidrag.tools.absence import never_mentioned
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SENTENCE_END = (".", "?", "!")
 SENTENCE_PAD = 15.0
 """Seconds of speech read on each side of a span, so the sentences at its edges come back whole."""
 
@@ -533,11 +533,6 @@ class _Line(TypedDict, total=False):
 
 def _sentences(words: list[Word]) -> list[_Line]:
     """Join timed words into sentences, each spanning its first word's start to its last word's end."""
-    groups: list[list[Word]] = [[]]
-    for word in sorted(words, key=lambda w: w.start):
-        groups[-1].append(word)
-        if word.text.strip().endswith(_SENTENCE_END):
-            groups.append([])
     return [
         {
             "start": float(ws[0].start),
@@ -545,8 +540,7 @@ def _sentences(words: list[Word]) -> list[_Line]:
             "kind": "transcript",
             "text": " ".join(w.text.strip() for w in ws).strip(),
         }
-        for ws in groups
-        if ws
+        for ws in sentence_words(sorted(words, key=lambda w: w.start))
     ]
 
 
