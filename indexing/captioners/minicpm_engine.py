@@ -7,10 +7,14 @@ the same work is split so that the stages can overlap and each can be made fast:
 1. `encode` (CPU, run by the caller's worker threads, one clip per task): the chat template and the
    remote processor exactly as `chat` calls them; `merge` then pads the clips together the way the
    processor pads a batch (left, id 0).
-2. `embed` (GPU): the remote code's `get_vllm_embedding` on chunks of clips, so the vision pass
-   (SigLIP + resampler) never holds more than `chunk_frames` frames; packed batches go through
-   `packed_batch_fix`. `sdpa_vision` swaps the SigLIP attention the remote code forces to eager
-   for PyTorch's fused SDPA (same function; checked against eager in float32).
+2. `embed` (GPU): the vision pass (the remote code's SigLIP and resampler modules) on chunks of
+   clips, so that it never holds more than `chunk_frames` frames, then the remote code's
+   `get_vllm_embedding` with those vision rows. `vision_rows` calls SigLIP on frames of one size at
+   a time and computes their position ids once per size, where the remote code's own vision loop
+   copies a GPU mask to the host once per frame (a sync that drains the GPU queue); packed
+   conversations get their own rows (`spread_group_rows`). `sdpa_vision` swaps the SigLIP attention
+   the remote code forces to eager for PyTorch's fused SDPA (same function; checked against eager
+   in float32).
 3. `generate`: greedy decoding with the logits processing `chat` asks transformers for
    (repetition penalty 1.03, `min_new_tokens`, stop at `<|im_end|>` / `<|endoftext|>`, pad 0).
    `cache="dynamic"` is transformers' `generate` itself; `cache="static"` keeps the KV cache in one
@@ -23,6 +27,7 @@ Nothing here changes the model's weights or files; patches are undone when each 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -194,45 +199,119 @@ def embed(model: Any, batch: Batch, chunk_frames: int = 256, vision_batch: int |
 
     `vision_batch` frames go through SigLIP at once (the remote code's `vision_batch_size`, 16).
     """
-
-    config, before = model.config, getattr(model.config, "vision_batch_size", 16)
-    config.vision_batch_size = vision_batch or before
-    try:
-        return _embed_chunks(model, batch, chunk_frames)
-    finally:
-        config.vision_batch_size = before
-
-
-def _embed_chunks(model: Any, batch: Batch, chunk_frames: int) -> Any:
     import torch
 
+    vision_batch = vision_batch or getattr(model.config, "vision_batch_size", 16)
     device = model.llm.model.embed_tokens.weight.device
-    outs, rows = [], list(range(len(batch.layout)))
-    start = 0
-    while start < len(rows):
+    outs, start = [], 0
+    while start < len(batch.layout):
         end, frames = start, 0
-        while end < len(rows) and (end == start or frames + batch.layout[end][0] <= chunk_frames):
+        while end < len(batch.layout) and (end == start or frames + batch.layout[end][0] <= chunk_frames):
             frames += batch.layout[end][0]
             end += 1
-        pick = rows[start:end]
-        data = {
-            "input_ids": batch.input_ids[start:end].to(device),
-            "image_bound": [batch.image_bound[i] for i in pick],
-            "pixel_values": _to([batch.pixel_values[i] for i in pick], device),
-            # frame sizes stay on the CPU: the remote code indexes and slices with them once per frame
-            # (SigLIP's position ids, the resampler's position embeddings and padding masks), and each
-            # such index of a GPU tensor is a host sync — 14,223 in one 32-clip call on an H200,
-            # leaving the GPU idle ~45 % of it (docs/backends.md). The values, and so the outputs, are the same.
-            "tgt_sizes": [batch.tgt_sizes[i] for i in pick],
-            "temporal_ids": [batch.temporal_ids[i] for i in pick],
-        }
-        layout = [batch.layout[i] for i in pick]
-        fix = packed_batch_fix(model, layout) if len(pick) > 1 else contextlib.nullcontext()
-        with torch.inference_mode(), fix:
+        with torch.inference_mode():
+            rows = vision_rows(
+                model, batch.pixel_values[start:end], batch.tgt_sizes[start:end], batch.temporal_ids[start:end],
+                batch.layout[start:end], vision_batch,
+            )  # fmt: skip
+            data = {
+                "input_ids": batch.input_ids[start:end].to(device),
+                "image_bound": batch.image_bound[start:end],
+                "vision_hidden_states": rows,
+            }
             embeds, _ = model.get_vllm_embedding(data)
         outs.append(embeds)
         start = end
     return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+
+def vision_rows(
+    model: Any,
+    pixel_values: Sequence[list[Any]],
+    tgt_sizes: Sequence[Any],
+    temporal_ids: Sequence[list[list[int]]],
+    layout: Sequence[tuple[int, int]],
+    vision_batch: int,
+) -> list[Any]:
+    """Each conversation's vision rows (frames_i, queries, hidden), as `get_vllm_embedding` makes them.
+
+    The same modules and order of operations as the remote code's vision loop, with two differences
+    that leave each frame's features unchanged: SigLIP runs on frames of one size at a time, so that
+    no frame is padded and no attention mask is needed (the remote code pads a mixed batch to its
+    largest frame and masks the padding out), and the position ids of a frame size are computed once
+    on the host, where the remote code builds them per frame from a mask on the GPU (`.cpu()` per
+    frame: on an H200 ~2,000 syncs for 64 clips, each one draining the GPU queue). The frame sizes
+    (`tgt_sizes`) stay on the host: the resampler slices its position embeddings with them per frame.
+
+    Raises:
+        BackendUnavailable: the resampler returned another row count than the groups (the remote
+            code changed).
+    """
+    import torch
+
+    device = model.llm.model.embed_tokens.weight.device
+    dtype = model.llm.model.embed_tokens.weight.dtype
+    frames = [_to(frame, device) for clip in pixel_values for frame in clip]
+    sizes = torch.vstack([torch.as_tensor(s).reshape(-1, 2) for s in tgt_sizes]).type(torch.int32).cpu()
+    hidden = _siglip_by_size(model.vpm, frames, sizes, vision_batch, dtype)
+    groups = [group for clip in temporal_ids for group in clip]
+    features = model.resampler(hidden, sizes, groups)
+    counts = [(int(f), int(g)) for f, g in layout]
+    if any(f != g for f, g in counts):
+        features = spread_group_rows(features, counts)
+    elif features.shape[0] != len(frames):
+        raise BackendUnavailable(
+            f"MiniCPM-V resampler returned {features.shape[0]} rows for {len(frames)} frames; "
+            "the remote code differs from the one vidrag supports."
+        )
+    return list(torch.split(features, [f for f, _ in counts]))
+
+
+def _siglip_by_size(vpm: Any, frames: list[Any], sizes: Any, vision_batch: int, dtype: Any) -> Any:
+    """SigLIP's last hidden states (frames, longest patch count, hidden), zero past each frame's patches."""
+    import torch
+
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for index, (h, w) in enumerate(sizes.tolist()):
+        by_size.setdefault((h, w), []).append(index)
+    longest = max(h * w for h, w in by_size)
+    out = None
+    with _patched(vpm.embeddings, "forward", _embeddings_forward.__get__(vpm.embeddings)):
+        for (h, w), indices in by_size.items():
+            for at in range(0, len(indices), vision_batch):
+                part = indices[at : at + vision_batch]
+                pixels = torch.stack([frames[i] for i in part]).type(dtype)  # (B, 3, patch, h*w*patch)
+                whole = torch.ones((len(part), 1, h * w), dtype=torch.bool)  # host: no per-call sync
+                states = vpm(pixels, patch_attention_mask=whole, tgt_sizes=sizes[part]).last_hidden_state
+                if out is None:
+                    out = states.new_zeros((len(frames), longest, states.shape[-1]))
+                if part == list(range(part[0], part[-1] + 1)):
+                    out[part[0] : part[-1] + 1, : h * w] = states
+                else:
+                    out[torch.tensor(part, device=out.device), : h * w] = states
+    return out
+
+
+def _embeddings_forward(self: Any, pixel_values: Any, patch_attention_mask: Any, tgt_sizes: Any = None) -> Any:
+    """`SiglipVisionEmbeddings.forward` for frames that all have the size `tgt_sizes[0]` and no padding."""
+    patch_embeds = self.patch_embedding(pixel_values)
+    embeddings = patch_embeds.flatten(2).transpose(1, 2)
+    h, w = (int(v) for v in tgt_sizes[0])
+    ids = _position_ids(self.num_patches_per_side, h, w, str(self.position_embedding.weight.device))
+    return embeddings + self.position_embedding(ids)[None]
+
+
+@functools.lru_cache(maxsize=64)
+def _position_ids(per_side: int, h: int, w: int, device: str) -> Any:
+    """The position ids SigLIP gives an h x w patch grid: the remote code's bucketing, in its dtypes
+    (steps of 1 / int32 size, float32 boundaries)."""
+    import torch
+
+    boundaries = torch.arange(1 / per_side, 1.0, 1 / per_side)
+    rows = torch.arange(0, 1 - 1e-6, float(1 / torch.tensor(h, dtype=torch.int32)))
+    cols = torch.arange(0, 1 - 1e-6, float(1 / torch.tensor(w, dtype=torch.int32)))
+    rows, cols = torch.bucketize(rows, boundaries, right=True), torch.bucketize(cols, boundaries, right=True)
+    return (rows[:, None] * per_side + cols).flatten().to(device)
 
 
 def spread_group_rows(features: Any, layout: Sequence[tuple[int, int]]) -> Any:

@@ -125,6 +125,48 @@ def test_sdpa_siglip_matches_eager_in_float32(loaded):
     assert max(rel) <= 1e-5 * bound and last <= 1e-4 * bound, (rel, last)
 
 
+@pytest.mark.parametrize("packing", [1, 3])
+@pytest.mark.parametrize("sizes", ["one size", "two sizes"])
+def test_vision_rows_equal_the_remote_codes_vision_pass(loaded, packing, sizes):
+    """The engine's vision pass (frames grouped by size, position ids made on the host) gives the
+    input embeddings the remote code's `get_vllm_embedding` computes from the pixels itself: bitwise
+    when every frame has one size (the same SigLIP batches), to float32 rounding when a batch mixes
+    sizes (the remote code pads the smaller frames and masks the padding)."""
+    import torch
+
+    from vidrag.indexing.captioners import minicpm_engine as engine
+
+    model = loaded[0]
+    cap = captioner(loaded, batch=3, packing=packing)
+    items = clips(3, seed=5)
+    if sizes == "two sizes":  # a portrait video's clip beside landscape ones: other patch grid
+        rng = np.random.default_rng(1)
+        items[1] = ClipFrames("p", 0.0, 6.0, [rng.integers(0, 255, (224, 140, 3), dtype=np.uint8) for _ in range(18)],
+                              [(k + 0.5) / 3 for k in range(18)])  # fmt: skip
+    batch = engine.merge([cap._encode(loaded, clip, caption_prompt()) for clip in items])
+    assert len({tuple(s.tolist()) for t in batch.tgt_sizes for s in t}) == (2 if sizes == "two sizes" else 1)
+    device = model.llm.model.embed_tokens.weight.device
+    ours = engine.embed(model, batch, chunk_frames=256, vision_batch=16)
+    data = {
+        "input_ids": batch.input_ids.to(device), "image_bound": batch.image_bound,
+        "pixel_values": [[p.to(device) for p in clip] for clip in batch.pixel_values],
+        "tgt_sizes": [t.to(device) for t in batch.tgt_sizes], "temporal_ids": batch.temporal_ids,
+    }  # fmt: skip
+    model.config.vision_batch_size, before = 16, getattr(model.config, "vision_batch_size", 16)
+    try:
+        with torch.inference_mode(), engine.packed_batch_fix(model, batch.layout):
+            theirs, _ = model.get_vllm_embedding(data)
+    finally:
+        model.config.vision_batch_size = before
+    assert "forward" not in vars(model.vpm.embeddings)  # patch undone
+    if sizes == "one size":
+        assert torch.equal(ours, theirs)
+    else:
+        scale = float(theirs.abs().max())
+        assert float((ours - theirs).abs().max()) <= 1e-5 * scale, float((ours - theirs).abs().max()) / scale
+        assert not torch.equal(ours[1], ours[0])
+
+
 def test_static_decoding_stops_like_generate(loaded):
     """Make a token the model emits mid-answer a terminator: both paths stop there, per clip."""
     model, tokenizer, _ = loaded
