@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -47,17 +47,19 @@ class Candidate:
     terms: Mapping[int, float] = field(default_factory=dict)
 
 
+T = TypeVar("T")
+
 # The most points one engine stage returns while it widens past a tie at its cut (see `untied`).
 MAX_DEPTH = 1024
 
 
-def untied(fetch: Callable[[int], list[tuple[float, Candidate]]], depth: int) -> list[Candidate]:
+def untied(fetch: Callable[[int], list[tuple[float, T]]], depth: int) -> list[T]:
     """An engine stage's top `depth`, widened while the points at the cut tie.
 
     The engine orders equal scores by where a point sits in its segments, which depends on the order
     the points were written: cutting inside a run of equal scores (twin slides in two videos, clips
     holding the same query words the same number of times) would keep a different subset per ingest.
-    `fetch(n)` returns up to n (engine score, candidate) pairs, best first.
+    `fetch(n)` returns up to n (engine score, item) pairs, best first (an item: a candidate or a point id).
     """
     limit = depth
     while True:

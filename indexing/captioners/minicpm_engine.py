@@ -201,7 +201,7 @@ def embed(model: Any, batch: Batch, chunk_frames: int = 256, vision_batch: int |
     """
     import torch
 
-    vision_batch = vision_batch or getattr(model.config, "vision_batch_size", 16)
+    per_call: int = vision_batch or getattr(model.config, "vision_batch_size", None) or 16
     device = model.llm.model.embed_tokens.weight.device
     outs, start = [], 0
     while start < len(batch.layout):
@@ -212,7 +212,7 @@ def embed(model: Any, batch: Batch, chunk_frames: int = 256, vision_batch: int |
         with torch.inference_mode():
             rows = vision_rows(
                 model, batch.pixel_values[start:end], batch.tgt_sizes[start:end], batch.temporal_ids[start:end],
-                batch.layout[start:end], vision_batch,
+                batch.layout[start:end], per_call,
             )  # fmt: skip
             data = {
                 "input_ids": batch.input_ids[start:end].to(device),
