@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
-import numpy as np
-
 from vidrag.storage.errors import BackendUnavailable, contain
 from vidrag.storage.fusion import Candidate, untied
 from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
@@ -273,4 +271,4 @@ def _candidate(point: Any) -> Candidate:
     vectors = point.vector or {}
     sparse = vectors.get(SPARSE)
     terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else {}
-    return Candidate(str(point.id), point.payload or {}, np.asarray(vectors[DENSE], dtype=np.float32), terms)
+    return Candidate(str(point.id), point.payload or {}, vectors[DENSE], terms)

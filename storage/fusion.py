@@ -17,7 +17,7 @@ and drops most of the unrelated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ class Candidate:
 
     point_id: str
     payload: dict[str, Any]
-    dense: np.ndarray
+    dense: Sequence[float]  # as the engine returns it: `rank` turns all candidates' vectors into one array
     terms: Mapping[int, float] = field(default_factory=dict)
 
 
@@ -123,7 +123,7 @@ def rank(
     unique = list({c.point_id: c for c in candidates}.values())  # a point from two engine stages counts once
     if not unique:
         return []
-    vectors = np.stack([c.dense for c in unique]).astype(np.float64)
+    vectors = np.asarray([c.dense for c in unique], dtype=np.float64)
     lengths = np.linalg.norm(vectors, axis=1)
     cosines = (vectors @ query) / (np.where(lengths > 0, lengths, 1.0) * norm)
     scored = []

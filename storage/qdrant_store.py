@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from vidrag.storage.errors import BackendUnavailable, InputError
 from vidrag.storage.fusion import Candidate, rank, untied
 from vidrag.storage.ids import clip_point_id
@@ -409,7 +407,7 @@ def _client_candidate(point: Any) -> Candidate:
     vectors = point.vector if isinstance(point.vector, dict) else {}
     sparse = vectors.get(SPARSE)
     terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else {}
-    return Candidate(str(point.id), point.payload or {}, np.asarray(vectors[DENSE], dtype=np.float32), terms)
+    return Candidate(str(point.id), point.payload or {}, vectors[DENSE], terms)
 
 
 def _check_dim(name: str, stored: int | None, wanted: int) -> None:
