@@ -30,6 +30,7 @@ and `... --int8-only` for the int8 rebuild.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 import os
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +160,7 @@ def _fill(store, size: int, vectors: Vectors, progress: bool = False, workers: i
     batches: Iterable[tuple] = ()
     if workers > 1:
         pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (vectors,))
-        batches = pool.imap(_points, tasks)
+        batches = _ahead(pool, tasks, 2 * workers)
     else:
         _start_worker(vectors)
         batches = map(_points, tasks)
@@ -178,6 +179,19 @@ def _fill(store, size: int, vectors: Vectors, progress: bool = False, workers: i
         if pool is not None:
             pool.close()
             pool.join()
+
+
+def _ahead(pool, tasks: list[tuple[int, int]], window: int) -> Iterator[tuple]:
+    """The workers' batches in task order, at most `window` made ahead of the writer: `Pool.imap`
+    buffers every finished batch, and its workers outran the writer by 1.5M clips (~6.7 GB held) in a
+    3M fill on 2 cores."""
+    pending: collections.deque = collections.deque()
+    for task in tasks:
+        pending.append(pool.apply_async(_points, (task,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
 
 
 def _percentiles(samples: list[float]) -> dict:
