@@ -47,6 +47,9 @@ def decode_video_url(url: str) -> list[np.ndarray]:
     return [np.asarray(Image.open(io.BytesIO(base64.b64decode(p)))) for p in url[len(prefix) :].split(",")]
 
 
+HOLD_S = 10.0
+
+
 class FakeVLLM:
     """Scripted server state: queued replies for chat completions, served model ids, delays."""
 
@@ -54,9 +57,10 @@ class FakeVLLM:
         self.models = [MODEL]
         self.script: list[tuple[int, str]] = []
         self.delay = 0.0
+        self.hold = 0  # a request waits (up to HOLD_S) until this many are in flight
         self.requests: list[tuple[str, str, dict | None]] = []
         self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
 
     def reply(self, body: dict) -> tuple[int, str]:
         if self.script:
@@ -100,6 +104,9 @@ def server():
             with state.lock:
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
+                state.lock.notify_all()
+                # a client that sends one request at a time never reaches `hold`: each waits HOLD_S alone
+                state.lock.wait_for(lambda: state.in_flight >= state.hold, timeout=HOLD_S)
             try:
                 time.sleep(state.delay)
                 self._send(*state.reply(body))
@@ -148,13 +155,14 @@ def test_request_body_is_exactly_what_vllm_expects(server):
 
 
 def test_clips_run_concurrently_and_come_back_in_order(server):
-    server.delay = 0.1
+    server.hold = 2  # the server answers only once two requests are open (a fixed delay was timing-bound)
     cap = OpenAICaptioner(server.url, MODEL, fps=1, concurrency=2, retries=0)
     clips = [make_clip(0, 2, base=10 + 40 * i) for i in range(4)]
     captions = cap.caption(clips)
     firsts = [int(c.fields["summary"].split()[-1]) for c in captions]
     assert firsts == sorted(firsts) and len(set(firsts)) == 4
     assert server.max_in_flight == 2
+    server.hold = 0
     cap.caption([make_clip(0, 1)])
     assert [r[1] for r in server.requests if r[0] == "GET"] == ["/v1/models"]  # checked once
 
