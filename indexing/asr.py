@@ -298,7 +298,7 @@ class Transcriber:
         self._model = self._batched = None
 
 
-SENTENCE_END = (".", "?", "!")
+SENTENCE_END = (".", "?", "!", "。", "？", "！")  # Whisper writes the full-width marks in Chinese and Japanese
 
 
 def ends_sentence(text: str) -> bool:

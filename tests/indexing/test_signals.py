@@ -77,6 +77,8 @@ def test_sentences_cut_at_the_punctuation_words_end_with():
         (3, 5, "Then more"),
     ]
     assert sentences(Segment(0, 5, "no word times")) == [Segment(0, 5, "no word times")]
+    cjk = [Word(0, 1, "好的。"), Word(1, 2, "下一个")]  # full-width marks end sentences too
+    assert [line.text for line in sentences(Segment(0, 2, "好的。下一个", cjk))] == ["好的。", "下一个"]
 
 
 def test_transcripts_are_reproducible(sample_dir):
