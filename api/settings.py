@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     captioner_device: str = Field(
         "cuda", description="minicpm: cuda | cuda:N | cpu (float32, slow: for checks with small models)."
     )
+    captioner_vision: str | None = Field(
+        None,
+        description="minicpm: SigLIP attention: sdpa (default) | eager | compiled (torch.compile per layer; "
+        "~18 % faster vision pass on a GPU after a ~10 s compile: for long ingests).",
+    )
     captioner_max_new_tokens: int | None = Field(
         None, description="minicpm, vllm: caption token limit (minicpm 192, vllm 384 by default)."
     )

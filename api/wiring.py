@@ -112,6 +112,7 @@ def make_captioner(settings: Settings) -> Captioner:
         "batch": settings.captioner_batch,
         "device": settings.captioner_device,
         "max_new_tokens": settings.captioner_max_new_tokens,
+        "vision": settings.captioner_vision,
     }
     return captioner_from_options(settings.captioner, options)
 

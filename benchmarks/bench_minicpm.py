@@ -2,11 +2,12 @@
 
 In-process mode drives `vidrag.indexing.captioners.minicpm.MiniCPMCaptioner` over synthetic clips
 (`--frames` frames of `--width`x`--height` per `--clip-seconds` clip) for each configuration
-`BATCH:TOKENS:VISION:CACHE[:WORKERS[:VISION_BATCH]]` (BATCH 0 = auto from free memory; VISION sdpa|eager for SigLIP;
-CACHE static|dynamic), e.g. `16:100:sdpa:static`. Each row captions `--calls` calls' worth of clips
-in one `caption()` (so encoding overlaps the GPU as it does in ingest) after a warm-up, and reports
-video-seconds captioned per wall second, ms per decode step, where the time went (vision, prefill,
-decode) and peak GPU memory. Every answer is forced to TOKENS new tokens (`min_new_tokens`):
+`BATCH:TOKENS:VISION:CACHE[:WORKERS[:VISION_BATCH[:OVERLAP]]]` (BATCH 0 = auto from free memory; VISION
+sdpa|eager|compiled for SigLIP; CACHE static|dynamic; OVERLAP overlap (default) or serial: the next call's
+vision pass beside this call's decoding, or after it), e.g. `16:100:sdpa:static`. Each row captions
+`--calls` calls' worth of clips in one `caption()` (so encoding overlaps the GPU as it does in ingest)
+after a warm-up, and reports video-seconds captioned per wall second, ms per decode step, where the time
+went (vision, prefill, decode) and peak GPU memory. Every answer is forced to TOKENS new tokens (`min_new_tokens`):
 random weights never emit EOS.
 
 Without weights (`--random-weights`, or automatically when none are cached) it builds the
@@ -91,7 +92,8 @@ def parse_config(text: str) -> dict[str, Any]:
     batch, tokens, vision, cache = parts[:4]
     return {"batch": int(batch), "tokens": int(tokens), "vision": vision, "cache": cache,
             "workers": int(parts[4]) if len(parts) > 4 else 0,
-            "vision_batch": int(parts[5]) if len(parts) > 5 else 64}  # fmt: skip
+            "vision_batch": int(parts[5]) if len(parts) > 5 else 64,
+            "overlap": (parts[6] if len(parts) > 6 else "overlap") == "overlap"}  # fmt: skip
 
 
 def make_captioner(args: argparse.Namespace, loaded: Any, cfg: dict[str, Any]) -> MiniCPMCaptioner:
@@ -99,7 +101,7 @@ def make_captioner(args: argparse.Namespace, loaded: Any, cfg: dict[str, Any]) -
         args.model, fps=args.frames / args.clip_seconds, packing=args.packing, batch=cfg["batch"],
         max_frames=args.frames, max_side=max(args.width, args.height), max_new_tokens=cfg["tokens"],
         vision_attention=cfg["vision"], cache=cfg["cache"], workers=cfg["workers"],
-        vision_batch=cfg["vision_batch"], loader=lambda: loaded,
+        vision_batch=cfg["vision_batch"], overlap_vision=cfg["overlap"], loader=lambda: loaded,
     )  # fmt: skip
     cap.min_new_tokens = cfg["tokens"]  # random weights never stop: force the budget
     return cap
@@ -125,7 +127,8 @@ def run_row(args: argparse.Namespace, loaded: Any, text: str) -> dict[str, Any]:
     st = cap.stats
     row = {
         "config": text, "clips_per_call": per_call, "clips": len(clips), "new_tokens": cfg["tokens"],
-        "siglip": cfg["vision"], "cache": cfg["cache"], "workers": cap.workers, "vision_batch": cap.vision_batch,
+        "siglip": cfg["vision"], "overlap": cfg["overlap"], "cache": cfg["cache"], "workers": cap.workers,
+        "vision_batch": cap.vision_batch,
         "prompt_tokens_per_clip": round(st.prompt_tokens / max(st.clips, 1)),
         "wall_s": round(wall, 2), "video_s_per_s": round(len(clips) * args.clip_seconds / wall, 2),
         "ms_per_step": round(st.ms_per_step, 1), "vision_s": round(st.embed_s, 2),

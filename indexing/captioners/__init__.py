@@ -37,6 +37,7 @@ CAPTIONERS: dict[str, Registered] = {
             "device": "device",
             "max_new_tokens": "max_new_tokens",
             "fps": "fps",
+            "vision_attention": "vision",
         },
     ),
     "openai": Registered(
@@ -63,7 +64,7 @@ def make_captioner(name: str, **options: Any) -> Captioner:
 
 def captioner_from_options(name: str, options: Mapping[str, Any]) -> Captioner:
     """Build the captioner registered under `name` from the general captioner options (url, model,
-    api_key, fps, packing, batch, device, max_new_tokens): each takes those its entry names, and an
+    api_key, fps, packing, batch, device, max_new_tokens, vision): each takes those its entry names, and an
     option that is None is left to the captioner's default.
 
     Raises:

@@ -91,6 +91,18 @@ def test_batched_equals_single(loaded, packing):
     assert len({c.raw for c in single}) == 3
 
 
+@pytest.mark.parametrize("vision", ["sdpa", "compiled"])
+def test_overlapped_vision_gives_the_same_captions(loaded, vision):
+    """Three calls with the next call's vision pass on a second CUDA stream (beside this call's decoding,
+    CUDA graphs captured meanwhile) caption as the calls taken in turn do; on CPU both take turns."""
+    items = clips(5, seed=11)
+    in_turn = captioner(loaded, batch=2, vision_attention=vision, overlap_vision=False).caption(items)
+    overlapped = captioner(loaded, batch=2, vision_attention=vision, overlap_vision=True)
+    assert [c.raw for c in overlapped.caption(items)] == [c.raw for c in in_turn]
+    assert overlapped.stats.clips == 5
+    assert len({c.raw for c in in_turn}) >= 3  # not one caption for all: the comparison means something
+
+
 def test_sdpa_siglip_matches_eager_in_float32(loaded):
     """Every layer's output agrees to float32 rounding (relative 1e-5: the tiny random model's hidden
     states grow to ~600 over two layers and rounding grows with them); the post-LayerNorm features, ~4 in
@@ -165,6 +177,29 @@ def test_vision_rows_equal_the_remote_codes_vision_pass(loaded, packing, sizes):
         scale = float(theirs.abs().max())
         assert float((ours - theirs).abs().max()) <= 1e-5 * scale, float((ours - theirs).abs().max()) / scale
         assert not torch.equal(ours[1], ours[0])
+
+
+def test_compiled_vision_matches_sdpa(loaded):
+    """vision_attention='compiled' (each SigLIP layer through torch.compile) gives the input embeddings
+    of the plain SDPA pass to float32 rounding, for two batch sizes (the second compiles again), and
+    puts the model's own layers back afterwards."""
+
+    from vidrag.indexing.captioners import minicpm_engine as engine
+
+    model = loaded[0]
+    cap = captioner(loaded, batch=3, vision_attention="compiled")
+    layers = list(model.vpm.encoder.layers)
+    for count in (3, 2):
+        batch = engine.merge([cap._encode(loaded, clip, caption_prompt()) for clip in clips(count, seed=7)])
+        with engine.sdpa_vision(model):
+            plain = engine.embed(model, batch, chunk_frames=256, vision_batch=16)
+        with engine.sdpa_vision(model, compiled=True):
+            assert all(type(layer).__name__ == "OptimizedModule" for layer in model.vpm.encoder.layers)
+            fused = engine.embed(model, batch, chunk_frames=256, vision_batch=16)
+        scale = float(plain.abs().max())
+        assert float((fused - plain).abs().max()) <= 1e-4 * scale, float((fused - plain).abs().max()) / scale
+    assert list(model.vpm.encoder.layers) == layers
+    assert not any("forward" in vars(layer.self_attn) for layer in layers)
 
 
 def test_static_decoding_stops_like_generate(loaded):
