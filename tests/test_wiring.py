@@ -77,6 +77,18 @@ def test_the_captioner_settings_reach_the_captioner_they_name():
         make_captioner(Settings(captioner="gpt-vision"))
 
 
+def test_the_minicpm_vision_setting_reaches_the_captioner(monkeypatch):
+    from vidrag.indexing.captioners.minicpm import MiniCPMCaptioner
+
+    monkeypatch.setenv("VIDRAG_CAPTIONER_VISION", "compiled")
+    captioner = make_captioner(Settings(captioner="minicpm", captioner_device="cpu"))
+    assert isinstance(captioner, MiniCPMCaptioner)
+    assert captioner.describe()["vision_attention"] == "compiled"
+    assert make_captioner(Settings(captioner="minicpm", captioner_vision=None)).vision_attention == "sdpa"
+    with pytest.raises(InputError, match="'sdpa', 'eager' or 'compiled'"):
+        make_captioner(Settings(captioner="minicpm", captioner_vision="flash"))
+
+
 def test_the_asr_batch_setting_reaches_the_transcriber_and_names_its_transcripts(monkeypatch):
     monkeypatch.setenv("VIDRAG_ASR_BATCH", "4")
     transcriber = make_transcriber(Settings())
