@@ -3,7 +3,7 @@
 In-process mode drives `vidrag.indexing.captioners.minicpm.MiniCPMCaptioner` over synthetic clips
 (`--frames` frames of `--width`x`--height` per `--clip-seconds` clip) for each configuration
 `BATCH:TOKENS:VISION:CACHE[:WORKERS[:VISION_BATCH[:OVERLAP]]]` (BATCH 0 = auto from free memory; VISION
-sdpa|eager|compiled for SigLIP; CACHE static|dynamic; OVERLAP overlap (default) or serial: the next call's
+sdpa|eager|compiled for SigLIP; CACHE static|dynamic; OVERLAP serial (default) or overlap: the next call's
 vision pass beside this call's decoding, or after it), e.g. `16:100:sdpa:static`. Each row captions
 `--calls` calls' worth of clips in one `caption()` (so encoding overlaps the GPU as it does in ingest)
 after a warm-up, and reports video-seconds captioned per wall second, ms per decode step, where the time
@@ -93,7 +93,7 @@ def parse_config(text: str) -> dict[str, Any]:
     return {"batch": int(batch), "tokens": int(tokens), "vision": vision, "cache": cache,
             "workers": int(parts[4]) if len(parts) > 4 else 0,
             "vision_batch": int(parts[5]) if len(parts) > 5 else 64,
-            "overlap": (parts[6] if len(parts) > 6 else "overlap") == "overlap"}  # fmt: skip
+            "overlap": (parts[6] if len(parts) > 6 else "serial") == "overlap"}  # fmt: skip
 
 
 def make_captioner(args: argparse.Namespace, loaded: Any, cfg: dict[str, Any]) -> MiniCPMCaptioner:

@@ -274,7 +274,7 @@ class MiniCPMCaptioner(Captioner):
         workers: CPU threads that prepare the next batch while the GPU runs this one.
         chunk_frames: frames per vision pass (bounds its memory); vision_batch: frames per SigLIP call.
         overlap_vision: on a GPU, run the next call's vision pass on a second CUDA stream while this
-            call decodes (same captions; see `caption`).
+            call decodes (same captions; see `caption`). Off until timed on a GPU (docs/backends.md).
         device: 'cuda' (default), 'cuda:N' or 'cpu' (float32, slow; for small test models).
         loader: callable returning (model, tokenizer, processor); default loads local weights.
 
@@ -301,7 +301,7 @@ class MiniCPMCaptioner(Captioner):
         workers: int = 0,
         chunk_frames: int = 256,
         vision_batch: int = 64,
-        overlap_vision: bool = True,
+        overlap_vision: bool = False,
         device: str = "cuda",
         cache_dir: str | None = None,
         revision: str | None = None,
