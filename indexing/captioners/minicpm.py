@@ -454,13 +454,11 @@ class MiniCPMCaptioner(Captioner):
         compiled = self.vision_attention == "compiled"
         return engine.sdpa_vision(model, self.vision_attention != "eager", compiled=compiled)
 
-    def _vision(
-        self, model: Any, encoding: Sequence[Future[engine.Encoded]], stream: Any = None
-    ) -> tuple[engine.Batch, Any]:
+    def _vision(self, model: Any, encoded: Sequence[engine.Encoded], stream: Any = None) -> tuple[engine.Batch, Any]:
         """One call's batch and its input embeddings (the vision pass), on `stream` when given; the
-        embeddings are complete when this returns. Runs in the vision thread while the caller holds
-        the lock, so it takes the model rather than loading it."""
-        batch = engine.merge([future.result() for future in encoding])
+        embeddings are complete when this returns. The overlapped loop runs it in its vision thread
+        while holding the lock, so it takes the model rather than loading it."""
+        batch = engine.merge(list(encoded))
         started = time.perf_counter()
         on_stream: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if stream is not None:
@@ -493,12 +491,13 @@ class MiniCPMCaptioner(Captioner):
         return list(model._decode_text(tokens, tokenizer))
 
     def caption(self, clips: list[ClipFrames]) -> list[Caption]:
-        """One caption per clip, `clips_per_call` clips per model call.
+        """One caption per clip, `clips_per_call` clips per model call, the next call's clips encoded
+        by the CPU workers meanwhile.
 
-        The CPU workers encode the clips two calls ahead. On a GPU with `overlap_vision`, the next
-        call's vision pass runs on a second CUDA stream while this call decodes: SigLIP is bound by
-        matrix throughput, decoding by memory bandwidth, so the two share the GPU better than they
-        take turns (docs/backends.md has the figures).
+        On a GPU with `overlap_vision`, the next call's vision pass runs in a second thread on a
+        second CUDA stream while this call prefills and decodes (SigLIP is bound by the matrix rate,
+        decoding by memory bandwidth), and the workers encode two calls ahead; the lock is held for
+        the whole loop, since the vision tower is busy throughout (docs/backends.md).
 
         Raises:
             InputError: a clip without frames.
@@ -520,30 +519,40 @@ class MiniCPMCaptioner(Captioner):
             ahead = chunks[index] if index < len(chunks) else []
             return [pool.submit(self._encode, loaded, clip, prompt) for clip in ahead]
 
-        overlap = self.overlap_vision and len(chunks) > 1 and model.llm.device.type == "cuda"
-        encoding = [encode(0), encode(1)]
         raws: list[str] = []
-        with self._lock, self._vision_modules(model):
-            if not overlap:
-                for index in range(len(chunks)):
-                    batch, embeds = self._vision(model, encoding[index])
-                    encoding.append(encode(index + 2))
-                    raws.extend(self._decode(loaded, batch, embeds))
-                    encoding[index] = []
-            else:
-                import torch
+        if not (self.overlap_vision and len(chunks) > 1 and model.llm.device.type == "cuda"):
+            pending = encode(0)
+            for index in range(len(chunks)):
+                encoded = [future.result() for future in pending]
+                pending = encode(index + 1)
+                with self._lock, self._vision_modules(model):
+                    raws.extend(self._decode(loaded, *self._vision(model, encoded)))
+                logger.debug("captioned %d clips in one call", len(encoded))
+            return [to_caption(raw) for raw in raws]
 
-                stream = torch.cuda.Stream(model.llm.device)
-                with ThreadPoolExecutor(1, thread_name_prefix="minicpm-vision") as vision:
-                    ahead = vision.submit(self._vision, model, encoding[0], stream)
-                    for index in range(len(chunks)):
-                        batch, embeds = ahead.result()
-                        if index + 1 < len(chunks):
-                            ahead = vision.submit(self._vision, model, encoding[index + 1], stream)
-                        encoding.append(encode(index + 2))
-                        raws.extend(self._decode(loaded, batch, embeds))
-                        encoding[index] = []
-                        del batch, embeds
+        import torch
+
+        stream = torch.cuda.Stream(model.llm.device)
+
+        def vision_of(futures: list[Future[engine.Encoded]]) -> tuple[engine.Batch, Any]:
+            return self._vision(model, [future.result() for future in futures], stream)
+
+        encoding = [encode(0), encode(1)]
+        with (
+            self._lock,
+            self._vision_modules(model),
+            ThreadPoolExecutor(1, thread_name_prefix="minicpm-vision") as vision,
+        ):
+            ahead = vision.submit(vision_of, encoding[0])
+            for index in range(len(chunks)):
+                batch, embeds = ahead.result()
+                if index + 1 < len(chunks):
+                    ahead = vision.submit(vision_of, encoding[index + 1])
+                encoding.append(encode(index + 2))
+                raws.extend(self._decode(loaded, batch, embeds))
+                logger.debug("captioned %d clips in one call, the next call's vision beside it", len(batch.layout))
+                encoding[index] = []
+                del batch, embeds
         return [to_caption(raw) for raw in raws]
 
     def _workers(self) -> ThreadPoolExecutor:
