@@ -254,6 +254,10 @@ def load_minicpm(
     return model, tokenizer, processor
 
 
+# where torch.compile's own errors come from (a missing C++ compiler or Triton, an unsupported op)
+_COMPILERS = ("torch._dynamo", "torch._inductor")
+
+
 class MiniCPMCaptioner(Captioner):
     """Captions clips with MiniCPM-V-4.5 in process and answers questions about them.
 
@@ -466,7 +470,17 @@ class MiniCPMCaptioner(Captioner):
 
             on_stream = torch.cuda.stream(stream)
         with on_stream:
-            embeds = engine.embed(model, batch, self.chunk_frames, self.vision_batch)
+            try:
+                embeds = engine.embed(model, batch, self.chunk_frames, self.vision_batch)
+            except Exception as err:
+                if self.vision_attention == "compiled" and type(err).__module__.startswith(_COMPILERS):
+                    said = " ".join(str(err).split())[:300]
+                    raise BackendUnavailable(
+                        f"torch.compile could not build SigLIP's layers for VIDRAG_CAPTIONER_VISION=compiled "
+                        f"({type(err).__name__}: {said}); set VIDRAG_CAPTIONER_VISION=sdpa (the same "
+                        "captions, without compiling)."
+                    ) from err
+                raise
             if embeds.is_cuda:
                 import torch
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from vidrag.indexing.caption_prompt import caption_prompt, to_caption
 from vidrag.indexing.captioners import make_captioner
+from vidrag.indexing.captioners import minicpm_engine as engine
 from vidrag.indexing.captioners.base import ClipFrames
 from vidrag.indexing.captioners.minicpm import (
     MiniCPMCaptioner,
@@ -326,3 +327,20 @@ def test_check_fails_before_loading_and_ingest_exits_3(tmp_path):
     assert run.returncode == 3, run.stderr
     assert run.stderr.count("error:") == 1 and "nothing-here" in run.stderr and "WARNING" not in run.stderr
     assert "failed" not in run.stdout
+
+
+def test_a_failed_torch_compile_names_the_setting_and_the_fix(monkeypatch):
+    class BackendCompilerFailed(Exception):  # as torch._dynamo raises when inductor cannot build
+        __module__ = "torch._dynamo.exc"
+
+    def fail(*args, **kwargs):
+        raise BackendCompilerFailed("backend='inductor' raised:\nInvalidCxxCompiler: No working C++ compiler found")
+
+    monkeypatch.setattr(engine, "merge", lambda items: items)
+    monkeypatch.setattr(engine, "embed", fail)
+    with pytest.raises(BackendUnavailable, match="VIDRAG_CAPTIONER_VISION=compiled") as raised:
+        captioner_with(Recorder(), vision_attention="compiled")._vision(None, [])
+    assert "InvalidCxxCompiler: No working C++ compiler" in str(raised.value)
+    assert "set VIDRAG_CAPTIONER_VISION=sdpa" in str(raised.value)
+    with pytest.raises(BackendCompilerFailed):  # not compiling: the error is not about compiling
+        captioner_with(Recorder(), vision_attention="sdpa")._vision(None, [])
