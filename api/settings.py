@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     captioner_vision: str | None = Field(
         None,
         description="minicpm: SigLIP attention: sdpa (default) | eager | compiled (torch.compile per layer; "
-        "~18 % faster vision pass on a GPU after a ~10 s compile: for long ingests).",
+        "SigLIP ~18 % faster on an H100 after a ~10 s compile: for long ingests).",
     )
     captioner_max_new_tokens: int | None = Field(
         None, description="minicpm, vllm: caption token limit (minicpm 192, vllm 384 by default)."

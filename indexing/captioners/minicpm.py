@@ -271,8 +271,8 @@ class MiniCPMCaptioner(Captioner):
         max_new_tokens: caption length limit (192 fits the six-line caption; real weights stop earlier).
         attn_implementation: 'sdpa' or 'flash_attention_2' for the LLM.
         vision_attention: 'sdpa' (fused, same function) or 'eager' (what the remote code forces) for SigLIP;
-            'compiled': SDPA with each SigLIP layer through `torch.compile` (GPU; ~18 % faster vision
-            pass on an H100 after a ~10 s compile, for long ingests: docs/backends.md).
+            'compiled': SDPA with each SigLIP layer through `torch.compile` (GPU; SigLIP ~18 % faster on
+            an H100 after a ~10 s compile, for long ingests; opt-in: docs/backends.md).
         cache: 'static' (preallocated KV cache; CUDA-graph decode steps on a GPU) or 'dynamic'
             (transformers' `generate`, as `chat` runs it).
         workers: CPU threads that prepare the next batch while the GPU runs this one.
