@@ -9,6 +9,8 @@ engine itself runs against the real remote code in test_minicpm_real.py.
 from __future__ import annotations
 
 import importlib.util
+import threading
+import types
 
 import numpy as np
 import pytest
@@ -344,3 +346,65 @@ def test_a_failed_torch_compile_names_the_setting_and_the_fix(monkeypatch):
     assert "set VIDRAG_CAPTIONER_VISION=sdpa" in str(raised.value)
     with pytest.raises(BackendCompilerFailed):  # not compiling: the error is not about compiling
         captioner_with(Recorder(), vision_attention="sdpa")._vision(None, [])
+
+
+class LoopModel:
+    """Stands in for the model in `caption`'s loop: the vision pass and the decoding log when they
+    start and end (no GPU work: the loop's order and overlap is what is checked)."""
+
+    def __init__(self) -> None:
+        self.llm = types.SimpleNamespace(device=types.SimpleNamespace(type="cuda"))
+        self.events: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.vision_started = [threading.Event() for _ in range(3)]
+
+    def log(self, what: str, call: int) -> None:
+        with self.lock:
+            self.events.append((what, call))
+
+    def _decode_text(self, tokens, tokenizer):
+        return [f"SUMMARY: clip at {start:.0f} s." for start in tokens]
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_the_next_calls_vision_pass_runs_beside_this_calls_decoding(monkeypatch, overlap):
+    model = LoopModel()
+    waited = []
+
+    def embed(model_, batch, chunk_frames, vision_batch):
+        model.log("vision starts", batch.call)
+        model.vision_started[batch.call].set()
+        model.log("vision ends", batch.call)
+        return batch
+
+    def generate(model_, tokenizer, embeds, attention_mask, **options):
+        model.log("decoding starts", embeds.call)
+        if overlap and embeds.call < 2:  # the next call's vision pass must start while this one decodes
+            waited.append(model.vision_started[embeds.call + 1].wait(timeout=30))
+        model.log("decoding ends", embeds.call)
+        return embeds.starts
+
+    def merge(items):
+        starts = list(items)
+        return types.SimpleNamespace(
+            call=int(starts[0] // 20), starts=starts, layout=[(1, 1)] * len(starts),
+            attention_mask=torch.ones(len(starts), 4), is_cuda=False,
+        )  # fmt: skip
+
+    monkeypatch.setattr(engine, "embed", embed)
+    monkeypatch.setattr(engine, "generate_static", generate)
+    monkeypatch.setattr(engine, "merge", merge)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda *args, **kwargs: None)  # CPU torch: no streams here
+    cap = captioner_with(model, batch=2, overlap_vision=overlap)
+    monkeypatch.setattr(cap, "_encode", lambda loaded, clip, prompt: clip.start)
+    clips = [make_clip(10.0 * i, 10.0 * i + 10.0) for i in range(5)]  # calls of 2, 2 and 1 clips
+
+    captions = cap.caption(clips)
+
+    assert [c.raw for c in captions] == [f"SUMMARY: clip at {10 * i} s." for i in range(5)]
+    assert cap.stats.clips == 5
+    when = {event: index for index, event in enumerate(model.events)}
+    for call in range(2):  # the next call's vision starts before this call's decoding ends, or after it
+        assert (when["vision starts", call + 1] < when["decoding ends", call]) == overlap
+        assert when["vision ends", call] < when["decoding starts", call]
+    assert waited == ([True, True] if overlap else [])
