@@ -99,7 +99,12 @@ class ClipStore(ABC):
         self, dense: list[float], sparse: SparseVector | None, where: Where, depth: int, mode: str
     ) -> list[Candidate]:
         """Up to `depth` points nearest the dense query (unless mode is "sparse") and up to `depth`
-        holding the query's words (unless "dense"), each with its payload and both vectors."""
+        holding the query's words (unless "dense"), each with its sparse terms and either its payload and
+        dense vector or the engine's cosine (then `_read` fills them in for the ones `rank` keeps)."""
+
+    def _read(self, candidates: list[Candidate]) -> None:
+        """Fill in the payload and dense vector of candidates `_candidates` left unread."""
+        raise NotImplementedError(f"{type(self).__name__} returns its candidates read")
 
     @abstractmethod
     def _holds(self, sparse: SparseVector) -> bool:
@@ -231,7 +236,8 @@ class ClipStore(ABC):
         depth = max(4 * k, SEARCH_DEPTH)
         candidates = self._candidates(dense, sparse, where, depth, mode)
         terms = dict(zip(sparse.indices, sparse.values)) if sparse is not None else None
-        return [_hit(payload, score) for payload, score in rank(candidates, dense, terms, mode=mode, k=k)]
+        ranked = rank(candidates, dense, terms, mode=mode, k=k, read=self._read)
+        return [_hit(payload, score) for payload, score in ranked]
 
 
 class QdrantClientStore(ClipStore):

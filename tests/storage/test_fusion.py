@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from vidrag.storage.fusion import Candidate, dense_relevance, hybrid, rank, untied, word_coverage
+from vidrag.storage.fusion import (
+    ENGINE_COSINE_ERROR,
+    Candidate,
+    dense_relevance,
+    hybrid,
+    rank,
+    untied,
+    word_coverage,
+    word_coverages,
+)
 
 
 def _candidate(pid: str, video: str, start: float, vector, terms=None) -> Candidate:
@@ -69,3 +78,69 @@ def test_a_stage_cut_inside_a_tie_widens_until_the_tie_ends():
     assert [c.point_id for c in kept] == [f"p{i}" for i in range(8)]  # every tied 0.5, none of the 0.1s
     assert asked == [4, 7, 13]
     assert len(untied(lambda limit: pool[:limit], 20)) == len(pool)
+
+
+def test_word_coverages_equal_word_coverage_to_the_last_bit():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        query = {int(i): float(w) for i, w in zip(rng.choice(50, 6, replace=False), rng.random(6) * 3)}
+        clips = [
+            {int(i): float(w) for i, w in zip(rng.choice(50, 12, replace=False), rng.random(12) * 2)} for _ in range(5)
+        ]
+        assert word_coverages(query, clips) == [word_coverage(query, terms) for terms in clips]
+    assert word_coverages({}, [{1: 1.0}]) == [0.0]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
+def test_reading_only_the_contenders_gives_the_ranking_of_reading_all(mode):
+    """Unread candidates carry the engine's float32 cosine; `rank` reads those whose bounds reach the top
+    k and must return exactly what scoring every candidate from its vector returns, ties included."""
+    rng = np.random.default_rng(3)
+    query = rng.normal(size=16)
+    words = {1: 2.0, 2: 1.0, 3: 0.5}
+    read = []
+    for trial in range(60):
+        full, lazy = [], []
+        for i in range(40):
+            # clips near-identical in pairs, so rounded scores tie and the stable key decides
+            fresh = query * rng.uniform(0.1, 0.9) + rng.normal(size=16)
+            vector = (fresh if i % 2 == 0 else full[-1].dense).astype(np.float32)
+            terms = {t: float(rng.integers(1, 3)) for t in (1, 2, 3, 7) if rng.random() < 0.4}
+            payload = {"video_id": f"v{i % 3}", "start": float(i), "end": float(i) + 10, "kind": "clip"}
+            full.append(Candidate(f"p{i:02d}", payload, vector, terms))
+            v64, q64 = vector.astype(np.float64), query.astype(np.float64)
+            engine = float(np.float32(v64 @ q64 / np.linalg.norm(v64) / np.linalg.norm(q64)))
+            lazy.append(Candidate(f"p{i:02d}", None, None, terms, engine))
+
+        by_id = {c.point_id: c for c in full}
+
+        def fill(cands, read=read, by_id=by_id):
+            read.extend(c.point_id for c in cands)
+            for c in cands:
+                c.payload, c.dense = by_id[c.point_id].payload, by_id[c.point_id].dense
+
+        k = 1 + trial % 10
+        assert rank(lazy, query, words, mode=mode, k=k, read=fill) == rank(full, query, words, mode=mode, k=k)
+    assert len(read) < 60 * 40 / 2  # most candidates are never read (sparse too: ties are few here)
+
+
+def test_an_unread_candidate_within_the_engine_error_of_the_cut_is_read():
+    cosines = {"a": 0.5, "b": 0.5 - 2 * ENGINE_COSINE_ERROR - 1e-3, "c": 0.5 - ENGINE_COSINE_ERROR / 2}
+    read = []
+
+    def fill(cands):
+        read.extend(c.point_id for c in cands)
+        for c in cands:
+            c.payload = {"video_id": c.point_id, "start": 0.0, "end": 1.0, "kind": "clip"}
+            c.dense = [cosines[c.point_id], (1 - cosines[c.point_id] ** 2) ** 0.5]
+
+    def lazy(*ids):
+        return [Candidate(i, None, None, {}, cosines[i]) for i in ids]
+
+    # "b" is further under "a" than the engine can err: it cannot be first, so it is never read
+    assert [p["video_id"] for p, _ in rank(lazy("a", "b"), [1.0, 0.0], None, mode="dense", k=1, read=fill)] == ["a"]
+    assert read == ["a"]
+    read.clear()
+    # "c" is within the error: either may be first, so both are read and scored exactly
+    assert [p["video_id"] for p, _ in rank(lazy("a", "c"), [1.0, 0.0], None, mode="dense", k=1, read=fill)] == ["a"]
+    assert sorted(read) == ["a", "c"]

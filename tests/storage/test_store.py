@@ -237,3 +237,43 @@ def test_holds_any_answers_from_the_term_index(filled):
     assert filled.holds_any(word_forms("steep"))  # "steeps" in one clip
     assert not filled.holds_any(word_forms("espresso"))
     assert not filled.holds_any([])
+
+
+def test_edge_reads_only_the_clips_that_can_rank_and_ranks_as_if_it_read_all(tmp_path):
+    """Edge search reads the payload and vector of the few candidates whose score bounds (from the
+    engine's cosine) reach the top k; the hits equal those of scoring every candidate from its vector."""
+    from vidrag.storage.fusion import rank
+    from vidrag.storage.qdrant_store import SEARCH_DEPTH, Where
+
+    rng = np.random.default_rng(11)
+    dim, words = 16, "tcp handshake syn ack bread dough yeast storm jupiter branch merge window".split()
+    topics = [rng.standard_normal(dim) for _ in range(4)]
+    items = []
+    for video in range(4):
+        for n in range(60):
+            vector = topics[video] + rng.standard_normal(dim) * 0.9
+            text = " ".join(rng.choice(words, size=int(rng.integers(3, 9))))
+            items.append(_item(f"v{video}", 5.0 * n, 5.0 * n + 5, vector.tolist(), text))
+    store = EdgeClipStore(tmp_path / "edge", dim=dim)
+    try:
+        store.upsert(items)
+        read_counts = []
+        real_read = store._read
+        store._read = lambda cands: (read_counts.append(len(cands)), real_read(cands))[1]
+        for q in range(12):
+            dense = (topics[q % 4] + rng.standard_normal(dim)).tolist()
+            sparse = SparseEncoder().query(" ".join(rng.choice(words, size=3)))
+            for mode in ("hybrid", "dense", "sparse"):
+                for videos, start, end in ((None, None, None), (["v1"], None, None), (["v0", "v2"], 50.0, 200.0)):
+                    hits = store.search(dense, sparse, k=8, mode=mode, video_ids=videos, start=start, end=end)
+                    where = Where(video_ids=videos, kind="clip", ends_after=start, starts_before=end)
+                    everything = store._candidates(dense, sparse, where, SEARCH_DEPTH, mode)
+                    real_read(everything)
+                    terms = dict(zip(sparse.indices, sparse.values))
+                    expected = rank(everything, dense, terms, mode=mode, k=8)
+                    assert [(h.video_id, h.start, h.score) for h in hits] == [
+                        (p["video_id"], p["start"], s) for p, s in expected
+                    ]
+        assert sum(read_counts) < 0.5 * len(read_counts) * 2 * SEARCH_DEPTH
+    finally:
+        store.close()
