@@ -8,6 +8,7 @@ engine itself runs against the real remote code in test_minicpm_real.py.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 import types
@@ -408,3 +409,49 @@ def test_the_next_calls_vision_pass_runs_beside_this_calls_decoding(monkeypatch,
         assert (when["vision starts", call + 1] < when["decoding ends", call]) == overlap
         assert when["vision ends", call] < when["decoding starts", call]
     assert waited == ([True, True] if overlap else [])
+
+
+def test_auto_vision_compiles_on_a_gpu_and_falls_back_to_sdpa_when_compiling_fails(monkeypatch, caplog):
+    class BackendCompilerFailed(Exception):  # as torch._dynamo raises when inductor cannot build
+        __module__ = "torch._dynamo.exc"
+
+    model, modes = LoopModel(), []
+
+    @contextlib.contextmanager
+    def sdpa_vision(model_, enabled=True, compiled=False):
+        modes.append("compiled" if compiled else "sdpa" if enabled else "eager")
+        yield
+
+    def embed(model_, batch, chunk_frames, vision_batch):
+        if modes[-1] == "compiled":
+            raise BackendCompilerFailed("InvalidCxxCompiler: No working C++ compiler found")
+        return batch
+
+    def merge(items):
+        starts = list(items)
+        mask = torch.ones(len(starts), 4)
+        return types.SimpleNamespace(
+            call=0, starts=starts, layout=[(1, 1)] * len(starts), attention_mask=mask, is_cuda=False
+        )
+
+    monkeypatch.setattr(engine, "sdpa_vision", sdpa_vision)
+    monkeypatch.setattr(engine, "embed", embed)
+    monkeypatch.setattr(engine, "generate_static", lambda model_, tok, embeds, mask, **options: embeds.starts)
+    monkeypatch.setattr(engine, "merge", merge)
+    cap = captioner_with(model, batch=2)  # vision_attention "auto" by default
+    monkeypatch.setattr(cap, "_encode", lambda loaded, clip, prompt: clip.start)
+    clips = [make_clip(10.0 * i, 10.0 * i + 10.0) for i in range(3)]
+
+    with caplog.at_level("WARNING"):
+        first = cap.caption(clips)
+    second = cap.caption(clips)
+
+    assert [c.raw for c in first] == [c.raw for c in second] == [f"SUMMARY: clip at {10 * i} s." for i in range(3)]
+    assert modes[0] == "compiled" and set(modes[1:]) == {"sdpa"}  # tried once, then plain SDPA for good
+    assert "No working C++ compiler" in caplog.text and "VIDRAG_CAPTIONER_VISION=sdpa" in caplog.text
+    model.llm.device.type = "cpu"
+    modes.clear()
+    cpu = captioner_with(model, batch=2)
+    monkeypatch.setattr(cpu, "_encode", lambda loaded, clip, prompt: clip.start)
+    cpu.caption(clips[:1])
+    assert modes == ["sdpa"]  # on a CPU 'auto' does not compile
