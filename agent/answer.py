@@ -108,12 +108,12 @@ class Answer(JsonView):
 def outcome(answer: str) -> Outcome:
     """ "not_found", "absent" (the library never mentions a key word) or "answered", read from how the
     answer starts (the no-LLM plan's fixed openings; an LLM is told to say the same)."""
-    from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
+    from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND, NOT_STATED
 
     text = answer.lstrip()
     if text.startswith(NOT_FOUND):
         return "not_found"
-    if text.startswith(NEVER_MENTIONED):
+    if text.startswith((NEVER_MENTIONED, NOT_STATED)):
         return "absent"
     return "answered"
 

@@ -16,8 +16,9 @@ import logging
 import re
 
 from vidrag.agent.compose import Quotable, compose, rank_lines
-from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND
+from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND, NOT_STATED
 from vidrag.agent.provenance import quote_safe
+from vidrag.agent.question_types import asked_measure
 from vidrag.agent.sessions import Turn
 from vidrag.indexing.embed import tokens
 from vidrag.storage.types import CitationJson
@@ -107,7 +108,27 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
     slides = _slides(tools, question, candidates)
     candidates = _same_slide_same_moment(candidates + slides)
     top = rank_lines(question, [c for c in candidates if c["kind"] != "slide"])[0]
-    return compose(question, candidates + _context(tools, question, top))
+    answer = compose(question, candidates + _context(tools, question, top))
+    measure = asked_measure(question)
+    if measure is not None and not any(measure[1].search(quoted) for quoted in _lead_video_quotes(answer)):
+        log.info("no line quoted for %r states %s", question, measure[0])
+        return f"{NOT_STATED} {measure[0]}.{_related(candidates)}"
+    return answer
+
+
+_QUOTED = re.compile(r"“([^”]*)”")
+_TAG_VIDEO = re.compile(r"\[([^\]@]+?) @ [^\]]*\]\s*$")
+
+
+def _lead_video_quotes(answer: str) -> list[str]:
+    """The quotes of an answer's lines from the lead's video (a line from another video is a
+    neighbouring moment quoted in support, not where the answer is)."""
+    lines = answer.split("\n")
+    lead = _TAG_VIDEO.search(lines[0]) if lines else None
+    same = [
+        line for line in lines if lead is None or ((tag := _TAG_VIDEO.search(line)) and tag.group(1) == lead.group(1))
+    ]
+    return [quoted for line in same for quoted in _QUOTED.findall(line)]
 
 
 def _never_mentioned(question: str, missing: list[str], candidates: list[Quotable]) -> str:
@@ -115,12 +136,17 @@ def _never_mentioned(question: str, missing: list[str], candidates: list[Quotabl
     moments, each marked as related (its best line and citation), never as the answer."""
     shown = [next((m.group(0) for m in re.finditer(rf"\b{re.escape(w)}\b", question, re.I)), w) for w in missing]
     names = " or ".join(f"“{word}”" for word in shown)
+    return f"{NEVER_MENTIONED} {names}: no speech, on-screen text or caption says it.{_related(candidates)}"
+
+
+def _related(candidates: list[Quotable]) -> str:
+    """The nearest moments, each marked as related (its best line and citation), never as the answer."""
     lines = []
     for clip in sorted({c["clip"] for c in candidates})[:RELATED]:
         best = max((c for c in candidates if c["clip"] == clip), key=lambda c: c.get("score", 0.0))
         lines.append(f"- related: “{quote_safe(best['text'])}” {cite_tag(best['video'], best['start'], best['end'])}")
     nearest = "\nThe nearest moments are about the question's topic but do not answer it:\n" if lines else ""
-    return f"{NEVER_MENTIONED} {names}: no speech, on-screen text or caption says it.{nearest}" + "\n".join(lines)
+    return nearest + "\n".join(lines)
 
 
 def _same_slide_same_moment(candidates: list[Quotable]) -> list[Quotable]:

@@ -75,3 +75,87 @@ def question_kind(question: str) -> str | None:
 def has_shape(kind: str | None, text: str) -> bool:
     """Whether `text` looks like an answer of that kind (a reason clause, a number, a date…)."""
     return kind is not None and bool(KINDS[kind].search(text))
+
+
+_LENGTH = (
+    r"met(?:re|er)s?|kilomet(?:re|er)s?|centimet(?:re|er)s?|millimet(?:re|er)s?|km|cm|mm|miles?|"
+    r"inch(?:es)?|feet|foot|yards?|light[- ]years?|astronomical units?"
+)
+_DURATION = (  # a span of time, or the dates or times it runs from and to
+    r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|millenni\w+|ages|overnight|"
+    rf"{_MONTHS}|\d{{1,2}}(?::\d\d)?\s?(?:am|pm)"
+)
+_AMOUNT = rf"\d|\b(?:{_NUMBER_WORDS}|dozens?|several|few|single|no)\b"
+
+# (what a question asks to be measured, the words that state such a measure). A question that asks
+# for a measure is answered only by a line that states one: "how hot" by degrees, "how fast" by a
+# speed, "how far" by a distance. A lecture about Mercury that never gives its temperature is
+# related to "How hot is the surface of Mercury?", not an answer to it.
+MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
+    (
+        "a temperature",
+        re.compile(r"^\s*how (?:hot|cold|warm)\b|\bwhat temperature\b", re.I),
+        re.compile(r"\bdegrees?\b|°|\b(?:celsius|fahrenheit|kelvin)\b|\bboil|\bfreez", re.I),
+    ),
+    (
+        "a speed",
+        re.compile(r"^\s*how (?:fast|quickly)\b|\bwhat speed\b", re.I),
+        re.compile(
+            r"\bper (?:second|minute|hour)\b|\b(?:km|m)/h\b|\bmph\b|\bknots?\b|/s\b|\binstant(?:ly)?\b|"
+            r"\bimmediately\b|"
+            rf"\b(?:{_LENGTH}) (?:an|a|per) (?:hour|second|minute)\b|\bspeed of\b",
+            re.I,
+        ),
+    ),
+    (
+        "a cost",
+        re.compile(r"^\s*how much\b.*\b(?:cost|costs|price|pay|paid|spend|spent|charge|budget)\b", re.I),
+        re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|cents?|pence|yen|francs?|budget|free)\b", re.I),
+    ),
+    (
+        "a distance or size",
+        re.compile(r"^\s*how (?:far|deep|tall|high|wide|big|large|small|thick)\b", re.I),
+        re.compile(
+            rf"\b(?:{_LENGTH})\b|\b(?:times|bigger|larger|smaller|wider|taller|deeper|higher|"
+            rf"size of|diameter|across|fits? inside|as (?:big|large|wide|tall) as|so (?:big|large|wide|tall))\b",
+            re.I,
+        ),
+    ),
+    (
+        "a weight",
+        re.compile(r"^\s*how heavy\b|\bhow much does .* weigh\b", re.I),
+        re.compile(r"\b(?:grams?|kilograms?|kg|tonnes?|tons?|pounds?|lbs?|ounces?|times|heavier|lighter|mass)\b", re.I),
+    ),
+    (
+        "an age",
+        re.compile(r"^\s*how old\b", re.I),
+        re.compile(rf"\b(?:{_DURATION}|ago|since|founded|built|born)\b|\b\d{{4}}\b", re.I),
+    ),
+    (
+        "how often",
+        re.compile(r"^\s*how often\b|\bhow many times\b", re.I),
+        re.compile(
+            r"\b(?:every|each|times|once|twice|daily|weekly|monthly|yearly|annually|always|never|"
+            r"per|a (?:day|week|month|year))\b|\d",
+            re.I,
+        ),
+    ),
+    (
+        "a duration or length",
+        re.compile(r"^\s*how long\b", re.I),
+        re.compile(rf"\b(?:{_DURATION}|{_LENGTH}|until|forever|briefly)\b", re.I),
+    ),
+    (
+        "a number",
+        re.compile(r"^\s*how (?:many|much)\b", re.I),
+        re.compile(_AMOUNT + r"|\b(?:half|double[sd]?|twice|percent|most|all|none)\b", re.I),
+    ),
+]
+
+
+def asked_measure(question: str) -> tuple[str, re.Pattern[str]] | None:
+    """(what the question asks to be measured, the pattern of a line that states it), or None."""
+    for name, asks, states in MEASURES:
+        if asks.search(question):
+            return name, states
+    return None

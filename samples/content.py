@@ -423,6 +423,32 @@ UNSEEN_QA: list[tuple[str, str, int, list[str]]] = [
 ]
 UNSEEN_NEAR_MISS_FILE = Path(__file__).parent / "data" / "unseen_near_miss.jsonl"
 
+# Questions that ask for a measure ("how hot", "how long", "how much does it cost"), written on
+# 2026-12-07 before the answer's measure check (`agent.question_types.MEASURES`) was run on them, and
+# never tuned on: answerable ones here (the lecture states the measure), and in `MEASURE_NEAR_MISS_FILE`
+# (samples/data/measure_near_miss.jsonl) questions about a thing the lecture names whose measure it
+# never gives ("How tall is Olympus Mons?"), most of them in the library's own words.
+MEASURE_QA: list[tuple[str, str, int, list[str]]] = [
+    ("How many minutes of kneading does the dough need?", "baking_bread.mp4", 1, ["ten minutes"]),
+    ("How long does the first rise take?", "baking_bread.mp4", 2, ["one to two hours"]),
+    ("What temperature does the recipe bake at?", "baking_bread.mp4", 4, ["230", "two hundred and thirty"]),
+    ("How many ingredients does a basic loaf need?", "baking_bread.mp4", 0, ["four"]),
+    ("How fast should chest compressions be given?", "first_aid_cpr.mp4", 1, ["120", "one hundred and twenty"]),
+    ("How far down should the chest be pushed?", "first_aid_cpr.mp4", 1, ["centimeters"]),
+    ("How long should each rescue breath last?", "first_aid_cpr.mp4", 2, ["one second"]),
+    ("How many compressions come before the rescue breaths?", "first_aid_cpr.mp4", 2, ["thirty", "30"]),
+    ("How large is Jupiter compared with the other planets?", "solar_system.mp4", 1, ["fit inside"]),
+    ("How many years can groundwater remain underground?", "water_cycle.mp4", 3, ["hundreds"]),
+    ("How much of the product pages is done?", "team_meeting.mp4", 0, ["eighty percent", "80 percent"]),
+    ("How much longer does the payment provider need to be tested?", "team_meeting.mp4", 1, ["two more weeks"]),
+    ("How long is the launch delayed?", "team_meeting.mp4", 1, ["June"]),
+    ("How often does the congestion window double during slow start?", "tcp_networking.mp4", 3, ["round trip"]),
+    ("How much does the window shrink when packets are lost?", "tcp_networking.mp4", 3, ["half"]),
+    ("How fast is switching between branches in Git?", "git_branching.mp4", 1, ["instant"]),
+    ("How many messages are in the TCP opening handshake?", "tcp_networking.mp4", 0, ["three"]),
+]
+MEASURE_NEAR_MISS_FILE = Path(__file__).parent / "data" / "measure_near_miss.jsonl"
+
 # Unanswerable questions near a lecture's words and topic live in `NEAR_MISS_FILE` (samples/data/
 # near_miss.jsonl), one JSON object a line: the question, the video it is near and the key terms
 # (`absent`) that no narration, slide or title of either set says. `NEAR_MISS_QUESTIONS` (read from it

@@ -29,6 +29,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     HELD_OUT,
     HELD_OUT_QA,
     LECTURES,
+    MEASURE_QA,
     QA_ITEMS,
     RETRIEVAL_QUESTIONS,
     UNSEEN_QA,
@@ -36,7 +37,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     Segment,
     Style,
 )
-from vidrag.samples.third import THIRD, THIRD_QA, QaItem
+from vidrag.samples.third import THIRD, THIRD_MEASURE_QA, THIRD_QA, QaItem
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
@@ -625,10 +626,11 @@ QA_SETS: dict[str, Sequence[QaItem]] = {
     "sample_qa.jsonl": QA_ITEMS,
     "heldout_qa.jsonl": HELD_OUT_QA,
     "unseen_qa.jsonl": UNSEEN_QA,
+    "measure_qa.jsonl": MEASURE_QA,
 }
 """The QA files a sample build writes (and the package ships), each with its items."""
 
-THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {"third_qa.jsonl": THIRD_QA}
+THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {"third_qa.jsonl": THIRD_QA, "third_measure_qa.jsonl": THIRD_MEASURE_QA}
 """The QA file of the third set (`build_sample_library(..., third=True)`), shipped beside the others."""
 
 

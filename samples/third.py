@@ -306,3 +306,33 @@ THIRD_QA: list[QaItem] = [
     ("Who paid for the gloves?", "cleanup_call.mp4", 2, ["hardware store"], (0, 0)),
     ("What did last year's newspaper photos achieve?", "cleanup_call.mp4", 2, ["twenty new", "20 new"], (2, 2)),
 ]
+
+# Questions asking for a measure on `THIRD`, written on 2026-12-07 after the measure check had been
+# adjusted on `content.MEASURE_QA` and before it was run on these (a second set it was never tuned on);
+# the near misses are in data/third_measure_near_miss.jsonl.
+THIRD_MEASURE_QA: list[QaItem] = [
+    ("How long a gap can the simplest kind of bridge cross?", "bridges.mp4", 1, ["eighty meters", "80 m", "80 meters"]),
+    (
+        "How long have the old Roman stone arches been standing?",
+        "bridges.mp4",
+        1,
+        ["two thousand years", "2000 years", "2,000 years"],
+    ),
+    (
+        "For how long did the Golden Gate hold the record for the longest span?",
+        "bridges.mp4",
+        2,
+        ["thirty years", "30 years"],
+    ),
+    ("How far can the Golden Gate's deck move sideways in a storm?", "bridges.mp4", 2, ["eight meters", "8 meters"]),
+    ("How tall are the towers of the Golden Gate?", "bridges.mp4", 2, ["227", "two hundred meters"]),
+    ("How many chloroplasts can one leaf cell contain?", "photosynthesis.mp4", 0, ["twenty and one hundred"]),
+    ("How many carrier molecules store the captured light energy?", "photosynthesis.mp4", 1, ["two carrier"]),
+    ("How much money does the cleanup have to spend?", "cleanup_call.mp4", 2, ["600", "six hundred"]),
+    ("How much does hiring the skip cost?", "cleanup_call.mp4", 2, ["280", "two hundred and eighty"]),
+    ("How many volunteers have registered so far?", "cleanup_call.mp4", 0, ["sixty", "60"]),
+    ("How long does the cleanup run on the day?", "cleanup_call.mp4", 0, ["nine until one", "9 am to 1 pm"]),
+    ("How many boats will the rowing club take to the island?", "cleanup_call.mp4", 1, ["two boats"]),
+    ("How many zones is the river divided into?", "cleanup_call.mp4", 1, ["three zones"]),
+    ("How many new helpers did last year's newspaper pictures bring in?", "cleanup_call.mp4", 2, ["twenty"]),
+]

@@ -143,7 +143,14 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
     assert [s["topic"] for s in third["videos"][0]["segments"]] == ["tides", "lava"]
     assert not list(tmp_path.glob(".*partial*"))
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["heldout_qa.jsonl", "manifest.json", "sample_qa.jsonl", "tiny.mp4", "unseen_qa.jsonl"]
+    assert names == [
+        "heldout_qa.jsonl",
+        "manifest.json",
+        "measure_qa.jsonl",
+        "sample_qa.jsonl",
+        "tiny.mp4",
+        "unseen_qa.jsonl",
+    ]
 
 
 def test_destination_must_be_a_folder(tmp_path):

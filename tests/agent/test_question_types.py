@@ -1,0 +1,33 @@
+"""What a question asks to be measured, and which lines state such a measure (agent.question_types)."""
+
+import pytest
+
+from vidrag.agent.question_types import asked_measure
+
+
+@pytest.mark.parametrize(
+    ("question", "measure", "stated", "not_stated"),
+    [
+        ("How hot is the surface of Venus?", "a temperature", "about 465 degrees Celsius", "the hottest planet"),
+        ("What temperature should the oven be?", "a temperature", "230 °C", "a hot oven"),
+        ("How fast do the winds blow?", "a speed", "2,000 kilometres an hour", "the fastest winds"),
+        ("How far is the Moon?", "a distance or size", "384,000 km away", "our nearest neighbour"),
+        ("How big is the storm?", "a distance or size", "a storm bigger than Earth", "a huge red storm"),
+        ("How much will the relaunch cost?", "a cost", "a budget of $40,000", "the relaunch is on track"),
+        ("How long does the dough rise?", "a duration or length", "one to two hours", "leave it somewhere warm"),
+        ("How long is the launch delayed?", "a duration or length", "from May 29 to June 12", "it was delayed"),
+        ("How often do we meet?", "how often", "every Tuesday", "at the next meeting"),
+        ("How old is the bridge?", "an age", "built in 1937", "an old bridge"),
+        ("How heavy is Jupiter?", "a weight", "318 times the mass of Earth", "a gas giant"),
+        ("How many users will the test simulate?", "a number", "5000 users", "many users"),
+    ],
+)
+def test_a_measure_question_is_answered_only_by_a_line_that_states_one(question, measure, stated, not_stated):
+    asked = asked_measure(question)
+    assert asked is not None and asked[0] == measure
+    assert asked[1].search(stated) and not asked[1].search(not_stated)
+
+
+@pytest.mark.parametrize("question", ["What is TCP?", "Why is the sky blue?", "Who leads the north bank?"])
+def test_other_questions_ask_for_no_measure(question):
+    assert asked_measure(question) is None
