@@ -43,7 +43,8 @@ class Answer(JsonView):
     Attributes:
         text: the answer, its citation tags checked (bad ones removed, with a note).
         outcome: "answered", "not_found" (nothing close enough) or "absent" (a key word of the question
-            is never said in the library; the citations are related moments, not an answer).
+            is never said in the library, or the measure it asks for is stated by none of the nearest
+            moments; the citations are related moments, not an answer).
         parts: the text split into quotes of the videos and the answer's own words.
         answer_marked: the text with the video parts between `<<video-data>>` markers.
         citations: the cited moments that a tool returned in this run, each with its quote.
@@ -106,7 +107,7 @@ class Answer(JsonView):
 
 
 def outcome(answer: str) -> Outcome:
-    """ "not_found", "absent" (the library never mentions a key word) or "answered", read from how the
+    """ "not_found", "absent" (a key word never said, a measure never stated) or "answered", read from how the
     answer starts (the no-LLM plan's fixed openings; an LLM is told to say the same)."""
     from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND, NOT_STATED
 

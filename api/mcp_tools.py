@@ -102,7 +102,8 @@ class AskJson(TypedDict):
         Annotated[
             Outcome,
             "answered; not_found (nothing close enough); absent (a key word of the question is never said in "
-            "the library: the citations are related moments, not an answer).",
+            "the library, or the measure it asks for is stated by none of the nearest moments: the citations "
+            "are related moments, not an answer).",
         ]
     ]
     seconds: NotRequired[float]

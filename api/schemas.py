@@ -240,7 +240,8 @@ class AskOut(BaseModel):
     outcome: Outcome = Field(
         "answered",
         description="not_found: nothing close enough; absent: a key word of the question is never said in the "
-        "library, and the citations are related moments, not an answer.",
+        "library, or the measure it asks for (how hot, how far, what it costs) is stated by none of the nearest "
+        "moments, and the citations are related moments, not an answer.",
     )
     mode: str = ""
     steps: list[JSON] = []
