@@ -85,7 +85,7 @@ def test_the_minicpm_vision_setting_reaches_the_captioner(monkeypatch):
     assert isinstance(captioner, MiniCPMCaptioner)
     assert captioner.describe()["vision_attention"] == "compiled"
     assert make_captioner(Settings(captioner="minicpm", captioner_vision=None)).vision_attention == "auto"
-    with pytest.raises(InputError, match="'sdpa', 'eager' or 'compiled'"):
+    with pytest.raises(InputError, match="'auto', 'sdpa', 'eager', 'compiled'"):
         make_captioner(Settings(captioner="minicpm", captioner_vision="flash"))
 
 
