@@ -140,9 +140,13 @@ def _never_mentioned(question: str, missing: list[str], candidates: list[Quotabl
 
 
 def _related(candidates: list[Quotable]) -> str:
-    """The nearest moments, each marked as related (its best line and citation), never as the answer."""
+    """The nearest moments, each marked as related (its best line and citation), never as the answer:
+    those of the best moment's video (a clip of another lecture read beside it is not about the topic)."""
+    clips = sorted({c["clip"] for c in candidates})
+    video = next((c["video"] for c in candidates if c["clip"] == clips[0]), None) if clips else None
+    same = [clip for clip in clips if any(c["clip"] == clip and c["video"] == video for c in candidates)]
     lines = []
-    for clip in sorted({c["clip"] for c in candidates})[:RELATED]:
+    for clip in same[:RELATED]:
         best = max((c for c in candidates if c["clip"] == clip), key=lambda c: c.get("score", 0.0))
         lines.append(f"- related: “{quote_safe(best['text'])}” {cite_tag(best['video'], best['start'], best['end'])}")
     nearest = "\nThe nearest moments are about the question's topic but do not answer it:\n" if lines else ""

@@ -53,6 +53,7 @@ def test_a_measure_the_lecture_never_gives_is_flagged_and_one_it_gives_is_quoted
     mercury = answer_question(sample_library, "How hot is the surface of Mercury?")
     assert mercury["outcome"] == "absent" and mercury["answer"].startswith(f"{NOT_STATED} a temperature.")
     assert re.search(r"^- related: \u201c.+\u201d \[[^\]]+\]$", mercury["answer"], re.M), mercury["answer"]
+    assert "baking_bread" not in mercury["answer"]  # the related moments are the solar lecture's, not the oven's
     oven = answer_question(sample_library, "How hot should the oven be when baking bread?")
     assert oven["outcome"] == "answered" and "degrees" in oven["answer"].splitlines()[0]
     pace = answer_question(sample_library, "How fast should you push during chest compressions?")
