@@ -2,7 +2,7 @@
 
 `ask` prints the answer and its checked citations as `video @ mm:ss–mm:ss` (or JSON with --json) and
 streams the tool steps (and LLM tokens) to stderr as they happen. `eval` scores QA files (by
-default the two shipped sample sets) and, with `--near-miss`, the share of unanswerable near-miss
+default the shipped QA sets of the sample library) and, with `--near-miss`, the share of unanswerable near-miss
 questions the answer refuses or flags.
 """
 
