@@ -148,7 +148,9 @@ MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     (
         "a number",
         re.compile(r"^\s*how (?:many|much)\b", re.I),
-        re.compile(_AMOUNT + r"|\b(?:half|double[sd]?|twice|percent|most|all|none)\b", re.I),
+        re.compile(
+            _AMOUNT + r"|\b(?:half|double[sd]?|twice|percent|most|all|none|both|either|neither|each|every)\b", re.I
+        ),
     ),
 ]
 

@@ -20,6 +20,7 @@ from vidrag.agent.question_types import asked_measure
         ("How old is the bridge?", "an age", "built in 1937", "an old bridge"),
         ("How heavy is Jupiter?", "a weight", "318 times the mass of Earth", "a gas giant"),
         ("How many users will the test simulate?", "a number", "5000 users", "many users"),
+        ("How many sides send a FIN?", "a number", "both sides send one", "the side that closes"),
     ],
 )
 def test_a_measure_question_is_answered_only_by_a_line_that_states_one(question, measure, stated, not_stated):
