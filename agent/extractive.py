@@ -18,7 +18,7 @@ import re
 from vidrag.agent.compose import Quotable, compose, rank_lines
 from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND, NOT_STATED
 from vidrag.agent.provenance import quote_safe
-from vidrag.agent.question_types import asked_measure
+from vidrag.agent.question_types import YES_NO_SHARE, asked_measure, is_yes_no
 from vidrag.agent.sessions import Turn
 from vidrag.indexing.embed import tokens
 from vidrag.storage.types import CitationJson
@@ -113,6 +113,12 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
     if measure is not None and not any(measure[1].search(quoted) for quoted in _lead_video_quotes(answer)):
         log.info("no line quoted for %r states %s", question, measure[0])
         return f"{NOT_STATED} {measure[0]}.{_related(candidates)}"
+    if is_yes_no(question):
+        asked = set(tokens(question))
+        quoted = {token for line in _lead_video_quotes(answer) for token in tokens(line)}
+        if asked and len(asked & quoted) < YES_NO_SHARE * len(asked):
+            log.info("the lines quoted for %r hold %d of its %d words", question, len(asked & quoted), len(asked))
+            return f"{NOT_STATED} whether it is so.{_related(candidates)}"
     return answer
 
 

@@ -161,3 +161,15 @@ def asked_measure(question: str) -> tuple[str, re.Pattern[str]] | None:
         if asks.search(question):
             return name, states
     return None
+
+
+_YES_NO = re.compile(r"^\s*(?:can|could|does|do|did|is|are|was|were|should|will|would|has|have|had)\b", re.I)
+YES_NO_SHARE = 0.5
+"""A yes/no question is answered only when the lines quoted from the lead's video hold at least this
+share of its content words (stemmed): the lecture's own statement of the thing asked. "Does Mars have
+liquid water?" meets the rocky-planets slide, which names Mars and nothing else the question asks."""
+
+
+def is_yes_no(question: str) -> bool:
+    """Whether the question asks for a yes or no ("Does Mars have liquid water?")."""
+    return bool(_YES_NO.search(question))

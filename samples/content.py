@@ -449,6 +449,23 @@ MEASURE_QA: list[tuple[str, str, int, list[str]]] = [
 ]
 MEASURE_NEAR_MISS_FILE = Path(__file__).parent / "data" / "measure_near_miss.jsonl"
 
+# Yes/no questions, written on 2026-12-07 before the yes/no check (`agent.question_types.is_yes_no`)
+# existed: answerable ones here (the lecture says yes or no in other words), near misses (about a
+# lecture's subject, never said) in `YES_NO_NEAR_MISS_FILE` (samples/data/yes_no_near_miss.jsonl).
+YES_NO_QA: list[tuple[str, str, int, list[str]]] = [
+    ("Does Venus have a thick atmosphere?", "solar_system.mp4", 0, ["thick carbon dioxide"]),
+    ("Is Pluto still counted as a full planet?", "solar_system.mp4", 3, ["dwarf"]),
+    ("Should the water for the dough be hot?", "baking_bread.mp4", 0, ["lukewarm"]),
+    ("Can the gluten be checked by stretching a piece of dough?", "baking_bread.mp4", 1, ["light"]),
+    ("Does the receiver tell the sender how much buffer space it has?", "tcp_networking.mp4", 2, ["window"]),
+    ("Is switching between Git branches slow?", "git_branching.mp4", 1, ["instant"]),
+    ("Was the launch date moved?", "team_meeting.mp4", 1, ["June"]),
+    ("Can groundwater stay underground for centuries?", "water_cycle.mp4", 3, ["hundreds"]),
+    ("Should you call emergency services if the person is not breathing?", "first_aid_cpr.mp4", 0, ["call"]),
+    ("Does Uranus spin on its side?", "solar_system.mp4", 2, ["side"]),
+]
+YES_NO_NEAR_MISS_FILE = Path(__file__).parent / "data" / "yes_no_near_miss.jsonl"
+
 # Unanswerable questions near a lecture's words and topic live in `NEAR_MISS_FILE` (samples/data/
 # near_miss.jsonl), one JSON object a line: the question, the video it is near and the key terms
 # (`absent`) that no narration, slide or title of either set says. `NEAR_MISS_QUESTIONS` (read from it

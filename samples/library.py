@@ -33,6 +33,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     QA_ITEMS,
     RETRIEVAL_QUESTIONS,
     UNSEEN_QA,
+    YES_NO_QA,
     Lecture,
     Segment,
     Style,
@@ -627,6 +628,7 @@ QA_SETS: dict[str, Sequence[QaItem]] = {
     "heldout_qa.jsonl": HELD_OUT_QA,
     "unseen_qa.jsonl": UNSEEN_QA,
     "measure_qa.jsonl": MEASURE_QA,
+    "yes_no_qa.jsonl": YES_NO_QA,
 }
 """The QA files a sample build writes (and the package ships), each with its items."""
 

@@ -150,6 +150,7 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
         "sample_qa.jsonl",
         "tiny.mp4",
         "unseen_qa.jsonl",
+        "yes_no_qa.jsonl",
     ]
 
 

@@ -60,6 +60,13 @@ def test_a_measure_the_lecture_never_gives_is_flagged_and_one_it_gives_is_quoted
     assert pace["outcome"] == "answered" and "per minute" in pace["answer"]
 
 
+def test_a_yes_no_question_whose_words_the_moment_lacks_is_flagged(sample_library):
+    mars = answer_question(sample_library, "Does Mars have liquid water?")
+    assert mars["outcome"] == "absent" and mars["answer"].startswith(f"{NOT_STATED} whether it is so.")
+    uranus = answer_question(sample_library, "Does Uranus spin on its side?")
+    assert uranus["outcome"] == "answered" and "side" in uranus["answer"].splitlines()[0]
+
+
 def test_the_demo_question_quotes_the_slide_not_the_misheard_speech(sample_library):
     result = answer_question(sample_library, "How do two computers open a TCP connection?")
     lead = result["answer"].splitlines()[0]

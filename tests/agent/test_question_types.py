@@ -2,7 +2,7 @@
 
 import pytest
 
-from vidrag.agent.question_types import asked_measure
+from vidrag.agent.question_types import asked_measure, is_yes_no
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,10 @@ def test_a_measure_question_is_answered_only_by_a_line_that_states_one(question,
 @pytest.mark.parametrize("question", ["What is TCP?", "Why is the sky blue?", "Who leads the north bank?"])
 def test_other_questions_ask_for_no_measure(question):
     assert asked_measure(question) is None
+
+
+def test_yes_no_questions_are_told_from_the_rest():
+    assert is_yes_no("Does Mars have liquid water?") and is_yes_no("Can you give CPR to a dog?")
+    assert is_yes_no("Is switching between branches slow?") and is_yes_no("  should I knead by hand?")
+    assert not is_yes_no("How does a connection begin?") and not is_yes_no("Which planet is biggest?")
+    assert not is_yes_no("Isolation is what?")  # a word beginning with "is" is not "is"
