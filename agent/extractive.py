@@ -109,17 +109,27 @@ def _from_clips(tools: VideoTools, question: str, query: str, top_k: int) -> str
     candidates = _same_slide_same_moment(candidates + slides)
     top = rank_lines(question, [c for c in candidates if c["kind"] != "slide"])[0]
     answer = compose(question, candidates + _context(tools, question, top))
+    unstated = _unstated(question, _lead_video_quotes(answer))
+    if unstated:
+        log.info("no line quoted for %r states %s", question, unstated)
+        return f"{NOT_STATED} {unstated}.{_related(candidates)}"
+    return answer
+
+
+def _unstated(question: str, quoted: list[str]) -> str | None:
+    """What the question asks for that none of the `quoted` lines states ("a temperature", "whether it
+    is so"), or None: a measure needs a line that gives one (`question_types.MEASURES`), a yes or no the
+    lines holding at least `YES_NO_SHARE` of the question's content words."""
     measure = asked_measure(question)
-    if measure is not None and not any(measure[1].search(quoted) for quoted in _lead_video_quotes(answer)):
-        log.info("no line quoted for %r states %s", question, measure[0])
-        return f"{NOT_STATED} {measure[0]}.{_related(candidates)}"
+    if measure is not None:
+        name, states = measure
+        return None if any(states.search(line) for line in quoted) else name
     if is_yes_no(question):
         asked = set(tokens(question))
-        quoted = {token for line in _lead_video_quotes(answer) for token in tokens(line)}
-        if asked and len(asked & quoted) < YES_NO_SHARE * len(asked):
-            log.info("the lines quoted for %r hold %d of its %d words", question, len(asked & quoted), len(asked))
-            return f"{NOT_STATED} whether it is so.{_related(candidates)}"
-    return answer
+        held = {token for line in quoted for token in tokens(line)}
+        if asked and len(asked & held) < YES_NO_SHARE * len(asked):
+            return "whether it is so"
+    return None
 
 
 _QUOTED = re.compile(r"“([^”]*)”")
