@@ -87,6 +87,12 @@ _DURATION = (  # a span of time, or the dates or times it runs from and to
 )
 _AMOUNT = rf"\d|\b(?:{_NUMBER_WORDS}|dozens?|several|few|single|no)\b"
 
+
+def _what_is(nouns: str) -> str:
+    """The noun form of a measure question: "What is the (oven) temperature…", "What's the depth of…"."""
+    return rf"\bwhat(?:'s| is| are| was| were| will be) (?:the |a |an |its |their )?(?:[\w'-]+ ){{0,3}}?(?:{nouns})\b"
+
+
 # (what a question asks to be measured, the words that state such a measure). A question that asks
 # for a measure is answered only by a line that states one: "how hot" by degrees, "how fast" by a
 # speed, "how far" by a distance. A lecture about Mercury that never gives its temperature is
@@ -94,12 +100,15 @@ _AMOUNT = rf"\d|\b(?:{_NUMBER_WORDS}|dozens?|several|few|single|no)\b"
 MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     (
         "a temperature",
-        re.compile(r"^\s*how (?:hot|cold|warm)\b|\bwhat temperature\b", re.I),
+        re.compile(
+            r"^\s*how (?:hot|cold|warm)\b|\bwhat temperature\b|" + _what_is("temperature|boiling point|melting point"),
+            re.I,
+        ),
         re.compile(r"\bdegrees?\b|°|\b(?:celsius|fahrenheit|kelvin)\b|\bboil|\bfreez", re.I),
     ),
     (
         "a speed",
-        re.compile(r"^\s*how (?:fast|quickly)\b|\bwhat speed\b", re.I),
+        re.compile(r"^\s*how (?:fast|quickly)\b|\bwhat speed\b|" + _what_is("speed|velocity"), re.I),
         re.compile(
             r"\bper (?:second|minute|hour)\b|\b(?:km|m)/h\b|\bmph\b|\bknots?\b|/s\b|\binstant(?:ly)?\b|"
             r"\bimmediately\b|"
@@ -109,12 +118,20 @@ MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     ),
     (
         "a cost",
-        re.compile(r"^\s*how much\b.*\b(?:cost|costs|price|pay|paid|spend|spent|charge|budget)\b", re.I),
+        re.compile(
+            r"^\s*how much\b.*\b(?:cost|costs|price|pay|paid|spend|spent|charge|budget)\b|"
+            + _what_is("cost|price|budget"),
+            re.I,
+        ),
         re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|cents?|pence|yen|francs?|budget|free)\b", re.I),
     ),
     (
         "a distance or size",
-        re.compile(r"^\s*how (?:far|deep|tall|high|wide|big|large|small|thick)\b", re.I),
+        re.compile(
+            r"^\s*how (?:far|deep|tall|high|wide|big|large|small|thick)\b|"
+            + _what_is("distance|height|depth|width|size|diameter|thickness"),
+            re.I,
+        ),
         re.compile(
             rf"\b(?:{_LENGTH})\b|\b(?:times|bigger|larger|smaller|wider|taller|deeper|higher|"
             rf"size of|diameter|across|fits? inside|as (?:big|large|wide|tall) as|so (?:big|large|wide|tall))\b",
@@ -123,12 +140,12 @@ MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     ),
     (
         "a weight",
-        re.compile(r"^\s*how heavy\b|\bhow much does .* weigh\b", re.I),
+        re.compile(r"^\s*how heavy\b|\bhow much does .* weigh\b|" + _what_is("weight|mass"), re.I),
         re.compile(r"\b(?:grams?|kilograms?|kg|tonnes?|tons?|pounds?|lbs?|ounces?|times|heavier|lighter|mass)\b", re.I),
     ),
     (
         "an age",
-        re.compile(r"^\s*how old\b", re.I),
+        re.compile(r"^\s*how old\b|" + _what_is("age"), re.I),
         re.compile(rf"\b(?:{_DURATION}|ago|since|founded|built|born)\b|\b\d{{4}}\b", re.I),
     ),
     (
@@ -142,7 +159,7 @@ MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     ),
     (
         "a duration or length",
-        re.compile(r"^\s*how long\b", re.I),
+        re.compile(r"^\s*how long\b|" + _what_is("duration|length|time"), re.I),
         re.compile(rf"\b(?:{_DURATION}|{_LENGTH}|until|forever|briefly)\b", re.I),
     ),
     (

@@ -449,6 +449,18 @@ MEASURE_QA: list[tuple[str, str, int, list[str]]] = [
 ]
 MEASURE_NEAR_MISS_FILE = Path(__file__).parent / "data" / "measure_near_miss.jsonl"
 
+# The same kind asked with a noun ("What is the oven temperature…?"), written on 2026-12-07 before the
+# noun forms were added to `MEASURES` and run once; near misses in `MEASURE_NOUN_NEAR_MISS_FILE`.
+MEASURE_NOUN_QA: list[tuple[str, str, int, list[str]]] = [
+    ("What is the oven temperature for baking the loaf?", "baking_bread.mp4", 4, ["230", "two hundred and thirty"]),
+    ("What is the depth of each chest compression?", "first_aid_cpr.mp4", 1, ["centimeters"]),
+    ("What is the duration of the first rise?", "baking_bread.mp4", 2, ["one to two hours"]),
+    ("What is the size of the Great Red Spot compared with Earth?", "solar_system.mp4", 1, ["bigger than Earth"]),
+    ("What is the length of time groundwater can stay underground?", "water_cycle.mp4", 3, ["hundreds"]),
+    ("What is the kneading time by hand?", "baking_bread.mp4", 1, ["ten minutes"]),
+]
+MEASURE_NOUN_NEAR_MISS_FILE = Path(__file__).parent / "data" / "measure_noun_near_miss.jsonl"
+
 # Yes/no questions, written on 2026-12-07 before the yes/no check (`agent.question_types.is_yes_no`)
 # existed: answerable ones here (the lecture says yes or no in other words), near misses (about a
 # lecture's subject, never said) in `YES_NO_NEAR_MISS_FILE` (samples/data/yes_no_near_miss.jsonl).

@@ -29,6 +29,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     HELD_OUT,
     HELD_OUT_QA,
     LECTURES,
+    MEASURE_NOUN_QA,
     MEASURE_QA,
     QA_ITEMS,
     RETRIEVAL_QUESTIONS,
@@ -628,6 +629,7 @@ QA_SETS: dict[str, Sequence[QaItem]] = {
     "heldout_qa.jsonl": HELD_OUT_QA,
     "unseen_qa.jsonl": UNSEEN_QA,
     "measure_qa.jsonl": MEASURE_QA,
+    "measure_noun_qa.jsonl": MEASURE_NOUN_QA,
     "yes_no_qa.jsonl": YES_NO_QA,
 }
 """The QA files a sample build writes (and the package ships), each with its items."""

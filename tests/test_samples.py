@@ -146,6 +146,7 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
     assert names == [
         "heldout_qa.jsonl",
         "manifest.json",
+        "measure_noun_qa.jsonl",
         "measure_qa.jsonl",
         "sample_qa.jsonl",
         "tiny.mp4",

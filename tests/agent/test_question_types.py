@@ -21,6 +21,10 @@ from vidrag.agent.question_types import asked_measure, is_yes_no
         ("How heavy is Jupiter?", "a weight", "318 times the mass of Earth", "a gas giant"),
         ("How many users will the test simulate?", "a number", "5000 users", "many users"),
         ("How many sides send a FIN?", "a number", "both sides send one", "the side that closes"),
+        ("What is the surface temperature of Venus?", "a temperature", "465 degrees", "the hottest planet"),
+        ("What's the depth of each compression?", "a distance or size", "5 to 6 centimeters", "push hard"),
+        ("What is the price of the skip?", "a cost", "280 dollars", "the skip is hired"),
+        ("What is the duration of the first rise?", "a duration or length", "one to two hours", "cover the bowl"),
     ],
 )
 def test_a_measure_question_is_answered_only_by_a_line_that_states_one(question, measure, stated, not_stated):
@@ -29,7 +33,9 @@ def test_a_measure_question_is_answered_only_by_a_line_that_states_one(question,
     assert asked[1].search(stated) and not asked[1].search(not_stated)
 
 
-@pytest.mark.parametrize("question", ["What is TCP?", "Why is the sky blue?", "Who leads the north bank?"])
+@pytest.mark.parametrize(
+    "question", ["What is TCP?", "Why is the sky blue?", "Who leads the north bank?", "What is the name of the storm?"]
+)
 def test_other_questions_ask_for_no_measure(question):
     assert asked_measure(question) is None
 
