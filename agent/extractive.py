@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import re
 
+from vidrag.agent.citations import parse_citations
 from vidrag.agent.compose import Quotable, compose, rank_lines
 from vidrag.agent.prompts import NEVER_MENTIONED, NOT_FOUND, NOT_STATED
-from vidrag.agent.provenance import quote_safe
+from vidrag.agent.provenance import QUOTED, quote_safe
 from vidrag.agent.question_types import YES_NO_SHARE, asked_measure, is_yes_no
 from vidrag.agent.sessions import Turn
 from vidrag.indexing.embed import tokens
@@ -132,19 +133,17 @@ def _unstated(question: str, quoted: list[str]) -> str | None:
     return None
 
 
-_QUOTED = re.compile(r"“([^”]*)”")
-_TAG_VIDEO = re.compile(r"\[([^\]@]+?) @ [^\]]*\]\s*$")
-
-
 def _lead_video_quotes(answer: str) -> list[str]:
     """The quotes of an answer's lines from the lead's video (a line from another video is a
     neighbouring moment quoted in support, not where the answer is)."""
-    lines = answer.split("\n")
-    lead = _TAG_VIDEO.search(lines[0]) if lines else None
-    same = [
-        line for line in lines if lead is None or ((tag := _TAG_VIDEO.search(line)) and tag.group(1) == lead.group(1))
+    tagged = [(line, {video for _, video, _, _ in parse_citations(line)}) for line in answer.split("\n")]
+    lead = tagged[0][1] if tagged else set()
+    return [
+        quote.strip("\u201c\u201d")
+        for line, videos in tagged
+        if not lead or videos & lead
+        for quote in QUOTED.findall(line)
     ]
-    return [quoted for line in same for quoted in _QUOTED.findall(line)]
 
 
 def _never_mentioned(question: str, missing: list[str], candidates: list[Quotable]) -> str:

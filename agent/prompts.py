@@ -26,7 +26,8 @@ NEVER_MENTIONED = "The library never mentions"
 """How an answer starts when a key word of the question occurs nowhere in the library (`tools.absence`)."""
 NOT_STATED = "The moments closest to the question never state"
 """How an answer starts when the question asks for a measure ("how hot", "how far", "how much does it
-cost") and no line quoted from the nearest moments states one (`question_types.MEASURES`)."""
+cost") or a yes or no, and the lines quoted from the nearest moments do not state it
+(`extractive._unstated`)."""
 REMOVED_NOTE = (
     "Note: {count} citation(s) were removed because they did not match any moment the tools "
     "returned in this run: {tags}."

@@ -97,78 +97,64 @@ def _what_is(nouns: str) -> str:
 # for a measure is answered only by a line that states one: "how hot" by degrees, "how fast" by a
 # speed, "how far" by a distance. A lecture about Mercury that never gives its temperature is
 # related to "How hot is the surface of Mercury?", not an answer to it.
-MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
+_MEASURE_TABLE: list[tuple[str, str, str, str]] = [
+    # (the measure, how a question asks for it, the nouns of "what is the … <noun>", how a line states it)
     (
         "a temperature",
-        re.compile(
-            r"^\s*how (?:hot|cold|warm)\b|\bwhat temperature\b|" + _what_is("temperature|boiling point|melting point"),
-            re.I,
-        ),
-        re.compile(r"\bdegrees?\b|°|\b(?:celsius|fahrenheit|kelvin)\b|\bboil|\bfreez", re.I),
+        r"^\s*how (?:hot|cold|warm)\b|\bwhat temperature\b",
+        "temperature|boiling point|melting point",
+        r"\bdegrees?\b|°|\b(?:celsius|fahrenheit|kelvin)\b|\bboil|\bfreez",
     ),
     (
         "a speed",
-        re.compile(r"^\s*how (?:fast|quickly)\b|\bwhat speed\b|" + _what_is("speed|velocity"), re.I),
-        re.compile(
-            r"\bper (?:second|minute|hour)\b|\b(?:km|m)/h\b|\bmph\b|\bknots?\b|/s\b|\binstant(?:ly)?\b|"
-            r"\bimmediately\b|"
-            rf"\b(?:{_LENGTH}) (?:an|a|per) (?:hour|second|minute)\b|\bspeed of\b",
-            re.I,
-        ),
+        r"^\s*how (?:fast|quickly)\b|\bwhat speed\b",
+        "speed|velocity",
+        r"\bper (?:second|minute|hour)\b|\b(?:km|m)/h\b|\bmph\b|\bknots?\b|/s\b|\binstant(?:ly)?\b|\bimmediately\b|"
+        rf"\b(?:{_LENGTH}) (?:an|a|per) (?:hour|second|minute)\b|\bspeed of\b",
     ),
     (
         "a cost",
-        re.compile(
-            r"^\s*how much\b.*\b(?:cost|costs|price|pay|paid|spend|spent|charge|budget)\b|"
-            + _what_is("cost|price|budget"),
-            re.I,
-        ),
-        re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|cents?|pence|yen|francs?|budget|free)\b", re.I),
+        r"^\s*how much\b.*\b(?:cost|costs|price|pay|paid|spend|spent|charge|budget)\b",
+        "cost|price|budget",
+        r"[$€£¥]|\b(?:dollars?|euros?|pounds?|cents?|pence|yen|francs?|budget|free)\b",
     ),
     (
         "a distance or size",
-        re.compile(
-            r"^\s*how (?:far|deep|tall|high|wide|big|large|small|thick)\b|"
-            + _what_is("distance|height|depth|width|size|diameter|thickness"),
-            re.I,
-        ),
-        re.compile(
-            rf"\b(?:{_LENGTH})\b|\b(?:times|bigger|larger|smaller|wider|taller|deeper|higher|"
-            rf"size of|diameter|across|fits? inside|as (?:big|large|wide|tall) as|so (?:big|large|wide|tall))\b",
-            re.I,
-        ),
+        r"^\s*how (?:far|deep|tall|high|wide|big|large|small|thick)\b",
+        "distance|height|depth|width|size|diameter|thickness",
+        rf"\b(?:{_LENGTH})\b|\b(?:times|bigger|larger|smaller|wider|taller|deeper|higher|"
+        r"size of|diameter|across|fits? inside|as (?:big|large|wide|tall) as|so (?:big|large|wide|tall))\b",
     ),
     (
         "a weight",
-        re.compile(r"^\s*how heavy\b|\bhow much does .* weigh\b|" + _what_is("weight|mass"), re.I),
-        re.compile(r"\b(?:grams?|kilograms?|kg|tonnes?|tons?|pounds?|lbs?|ounces?|times|heavier|lighter|mass)\b", re.I),
+        r"^\s*how heavy\b|\bhow much does .* weigh\b",
+        "weight|mass",
+        r"\b(?:grams?|kilograms?|kg|tonnes?|tons?|pounds?|lbs?|ounces?|times|heavier|lighter|mass)\b",
     ),
-    (
-        "an age",
-        re.compile(r"^\s*how old\b|" + _what_is("age"), re.I),
-        re.compile(rf"\b(?:{_DURATION}|ago|since|founded|built|born)\b|\b\d{{4}}\b", re.I),
-    ),
+    ("an age", r"^\s*how old\b", "age", rf"\b(?:{_DURATION}|ago|since|founded|built|born)\b|\b\d{{4}}\b"),
     (
         "how often",
-        re.compile(r"^\s*how often\b|\bhow many times\b", re.I),
-        re.compile(
-            r"\b(?:every|each|times|once|twice|daily|weekly|monthly|yearly|annually|always|never|"
-            r"per|a (?:day|week|month|year))\b|\d",
-            re.I,
-        ),
+        r"^\s*how often\b|\bhow many times\b",
+        "",
+        r"\b(?:every|each|times|once|twice|daily|weekly|monthly|yearly|annually|always|never|"
+        r"per|a (?:day|week|month|year))\b|\d",
     ),
     (
         "a duration or length",
-        re.compile(r"^\s*how long\b|" + _what_is("duration|length|time"), re.I),
-        re.compile(rf"\b(?:{_DURATION}|{_LENGTH}|until|forever|briefly)\b", re.I),
+        r"^\s*how long\b",
+        "duration|length|time",
+        rf"\b(?:{_DURATION}|{_LENGTH}|until|forever|briefly)\b",
     ),
     (
         "a number",
-        re.compile(r"^\s*how (?:many|much)\b", re.I),
-        re.compile(
-            _AMOUNT + r"|\b(?:half|double[sd]?|twice|percent|most|all|none|both|either|neither|each|every)\b", re.I
-        ),
+        r"^\s*how (?:many|much)\b",
+        "",
+        _AMOUNT + r"|\b(?:half|double[sd]?|twice|percent|most|all|none|both|either|neither|each|every)\b",
     ),
+]
+MEASURES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
+    (name, re.compile(asks + (f"|{_what_is(nouns)}" if nouns else ""), re.I), re.compile(states, re.I))
+    for name, asks, nouns, states in _MEASURE_TABLE
 ]
 
 

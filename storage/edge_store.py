@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
-from vidrag.storage.errors import BackendUnavailable, contain
+from vidrag.storage.errors import BackendUnavailable, StoreFailure, contain
 from vidrag.storage.fusion import Candidate, untied
 from vidrag.storage.index_policy import DEFAULT_POLICY, IndexPolicy, IndexStatus
 from vidrag.storage.qdrant_store import (
@@ -296,7 +296,13 @@ class EdgeClipStore(ClipStore):
             return
         by_id = {candidate.point_id: candidate for candidate in candidates}
         # (a point deleted since the query, by a re-ingest of its video, is not returned and stays unread)
-        for record in self.shard.retrieve(list(by_id), True, [DENSE]):
+        records = self.shard.retrieve(list(by_id), True, [DENSE])
+        if not records:
+            raise StoreFailure(
+                f"Qdrant Edge returned none of the {len(by_id)} points its search had just found; search "
+                "again, and run `vidrag doctor` if it recurs."
+            )
+        for record in records:
             candidate = by_id[str(record.id)]
             candidate.payload = record.payload or {}
             candidate.dense = (record.vector or {})[DENSE]

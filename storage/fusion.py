@@ -91,19 +91,10 @@ def dense_relevance(cosine: float) -> float:
     return min(1.0, max(0.0, (float(cosine) - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)))
 
 
-def word_coverage(query: Mapping[int, float], terms: Mapping[int, float]) -> float:
-    """The share of the query's word weight (rarer words weigh more) that the clip's words hold, each
-    word counted by its BM25 weight in the clip up to `FULL_TERM`."""
-    total = sum(query.values())
-    if total <= 0:
-        return 0.0
-    held = sum(weight * min(1.0, terms.get(index, 0.0) / FULL_TERM) for index, weight in query.items())
-    return held / total
-
-
 def word_coverages(query: Mapping[int, float], clips: Iterable[Mapping[int, float]]) -> list[float]:
-    """`word_coverage` of each clip's terms, to the last bit (a word the clip lacks adds 0.0 to the sum,
-    which changes nothing, so only the words it holds are added, in the query's order)."""
+    """For each clip, the share of the query's word weight (rarer words weigh more) that its words hold,
+    each word counted by its BM25 weight in the clip up to `FULL_TERM` (only the words it holds are
+    added, in the query's order: a missing word would add 0.0)."""
     total = sum(query.values())
     if total <= 0:
         return [0.0 for _ in clips]

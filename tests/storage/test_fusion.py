@@ -10,7 +10,6 @@ from vidrag.storage.fusion import (
     hybrid,
     rank,
     untied,
-    word_coverage,
     word_coverages,
 )
 
@@ -59,9 +58,8 @@ def test_sparse_mode_keeps_only_clips_with_the_words_and_breaks_ties_by_meaning(
 
 
 def test_word_coverage_weights_rare_words_and_saturates_repeats():
-    assert word_coverage({1: 4.0, 2: 1.0}, {1: 3.0}) == pytest.approx(0.8)
-    assert word_coverage({1: 4.0, 2: 1.0}, {2: 0.5}) == pytest.approx(0.1)
-    assert word_coverage({}, {1: 1.0}) == 0.0
+    assert word_coverages({1: 4.0, 2: 1.0}, [{1: 3.0}, {2: 0.5}]) == pytest.approx([0.8, 0.1])
+    assert word_coverages({}, [{1: 1.0}]) == [0.0]
     assert dense_relevance(0.0) == 0.0 and dense_relevance(1.0) == 1.0
 
 
@@ -80,15 +78,18 @@ def test_a_stage_cut_inside_a_tie_widens_until_the_tie_ends():
     assert len(untied(lambda limit: pool[:limit], 20)) == len(pool)
 
 
-def test_word_coverages_equal_word_coverage_to_the_last_bit():
+def test_word_coverages_equal_the_sum_over_every_query_word_to_the_last_bit():
+    # the scores before 2026-12-07 summed over every query word, missing ones as 0.0: the same floats
+
     rng = np.random.default_rng(7)
     for _ in range(200):
         query = {int(i): float(w) for i, w in zip(rng.choice(50, 6, replace=False), rng.random(6) * 3)}
         clips = [
             {int(i): float(w) for i, w in zip(rng.choice(50, 12, replace=False), rng.random(12) * 2)} for _ in range(5)
         ]
-        assert word_coverages(query, clips) == [word_coverage(query, terms) for terms in clips]
-    assert word_coverages({}, [{1: 1.0}]) == [0.0]
+        total = sum(query.values())
+        every_word = [sum(w * min(1.0, terms.get(i, 0.0) / 1.0) for i, w in query.items()) / total for terms in clips]
+        assert word_coverages(query, clips) == every_word
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])

@@ -277,3 +277,27 @@ def test_edge_reads_only_the_clips_that_can_rank_and_ranks_as_if_it_read_all(tmp
         assert sum(read_counts) < 0.5 * len(read_counts) * 2 * SEARCH_DEPTH
     finally:
         store.close()
+
+
+def test_edge_search_whose_found_points_cannot_be_read_is_an_error_not_an_empty_result(tmp_path, monkeypatch):
+    from vidrag.storage.errors import StoreFailure
+
+    store = EdgeClipStore(tmp_path / "edge", dim=DIM)
+    try:
+        store.upsert([_item("a", 0, 10, [1, 0, 0, 0], "kettle water tea"), _item("b", 0, 10, [0, 1, 0, 0], "bread")])
+        assert store.search([1, 0, 0, 0], SparseEncoder().query("tea"), k=1)[0].video_id == "a"
+        shard = store.shard
+
+        class Forgetful:  # the engine finds points, then returns none of them when asked
+            def __getattr__(self, name):
+                return getattr(shard, name)
+
+            def retrieve(self, ids, with_payload, with_vector):
+                return [] if with_payload else shard.retrieve(ids, with_payload, with_vector)
+
+        monkeypatch.setattr(store, "shard", Forgetful())
+        with pytest.raises(StoreFailure, match="none of the"):
+            store.search([1, 0, 0, 0], SparseEncoder().query("tea"), k=1)
+    finally:
+        monkeypatch.undo()
+        store.close()
