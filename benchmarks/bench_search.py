@@ -24,7 +24,8 @@ At scale on a bigger machine, split so that the one-off fill and build use every
 searches run on fewer (docs/scale.md, "1,000,000 clips on a 16-core machine"): `--save-embeddings F` (where
 the model is), then `--embeddings F --prepare S --sizes 1000000 --workers 12` (fill, exact rankings to
 S.truth.json, build), then `taskset -c 0,1 ... --embeddings F --existing S --truth S.truth.json --build`
-and `... --int8-only` for the int8 rebuild.
+and `... --int8-only` for the int8 rebuild. `--words english` makes clip and query texts of English words
+drawn by frequency instead of the 36 benchmark words (realistic posting lists; see `VOCABULARIES`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ WORDS = (
     "lecture question answer protocol window flow congestion crust gluten"
 ).split()
 CLIPS_PER_VIDEO = 100
+# The words of clips and queries. "bench": the 36 WORDS above, uniformly, so each query word is in about
+# half of all clips (the worst case for the sparse index: every posting list is long). "english": words
+# drawn by their frequency in English (wordfreq's top `ENGLISH_WORDS`), as speech uses them; queries
+# draw from the words the sparse encoder keeps (no stop words), also by frequency, so common content
+# words ("time", "people") dominate them: long posting lists still, but not every word in half the clips.
+# The dense topics are made of WORDS either way, so an "english" query is near no clip (top cosine
+# ~0.3 against ~0.77): its figures are those of a question the library does not answer.
+VOCABULARIES = ("bench", "english")
+ENGLISH_WORDS = 30_000
+_VOCABULARY = {"name": "bench"}
 TOPIC_POOL = 1000
 # sparse alone shows what the words add to a hybrid search (its other part is the dense search)
 MODES = ("hybrid", "dense", "sparse", "hybrid+video", "hybrid+time", "hybrid+video+time")
@@ -131,7 +142,7 @@ def _points(task: tuple[int, int]) -> tuple[list[str], np.ndarray, list, list[di
     ids, sparses, payloads = [], [], []
     for j in range(count):
         i = first + j
-        text = " ".join(rng.choice(WORDS, 25))
+        text = " ".join(_draw(rng, 25, query=False))
         clip = Clip(
             f"video{i // CLIPS_PER_VIDEO}",
             f"/lib/video{i // CLIPS_PER_VIDEO}.mp4",
@@ -278,8 +289,34 @@ class Queries:
     sparse: list
 
 
+def use_vocabulary(name: str) -> None:
+    """Set the words clips and queries are made of (`VOCABULARIES`), before a fill or a search."""
+    if name not in VOCABULARIES:
+        raise SystemExit(f"--words {name!r} is not one of {VOCABULARIES}")
+    _VOCABULARY.clear()
+    _VOCABULARY["name"] = name
+    if name == "english":
+        import wordfreq
+
+        from vidrag.indexing.embed import tokens
+
+        words = wordfreq.top_n_list("en", ENGLISH_WORDS)
+        weights = np.asarray([wordfreq.word_frequency(word, "en") for word in words])
+        kept = [i for i, word in enumerate(words) if tokens(word)]  # what a query keeps: no stop words
+        _VOCABULARY["clip"] = (np.asarray(words), weights / weights.sum())
+        content = weights[kept]
+        _VOCABULARY["query"] = (np.asarray(words)[kept], content / content.sum())
+
+
+def _draw(rng: np.random.Generator, count: int, query: bool) -> list[str]:
+    if _VOCABULARY["name"] == "bench":
+        return list(rng.choice(WORDS, count))
+    words, probabilities = _VOCABULARY["query" if query else "clip"]
+    return list(rng.choice(words, count, p=probabilities))
+
+
 def _texts(count: int, seed: int = 0) -> list[str]:
-    return [" ".join(np.random.default_rng(seed + i).choice(WORDS, 6)) for i in range(count)]
+    return [" ".join(_draw(np.random.default_rng(seed + i), 6, query=True)) for i in range(count)]
 
 
 def _queries(embedder, count: int, seed: int = 0) -> Queries:
@@ -380,7 +417,8 @@ def measure_scale(
         folder = Path(tmp) / "shard"
         memory_before = _memory()
         store = _open(backend, folder)
-        report: dict = {"store": backend, "clips": size, "vectors": vectors_kind, "load_before": _load()}
+        report: dict = {"store": backend, "clips": size, "vectors": vectors_kind, "words": _VOCABULARY["name"]}
+        report["load_before"] = _load()
         report["machine"] = _machine()
         started = time.perf_counter()
         # Qdrant Edge indexes only when asked: the fill leaves plain segments, `build_index` is timed apart
@@ -450,7 +488,8 @@ def prepare(
         raise SystemExit(f"{folder} holds a store already; give a new folder.")
     recall_queries = _queries(embedder, recall_n, seed=10_000)
     vectors = Vectors(vectors_kind, embedder, size)
-    report: dict = {"store": "edge", "clips": size, "vectors": vectors_kind, "machine": _machine(), "workers": workers}
+    report: dict = {"store": "edge", "clips": size, "vectors": vectors_kind, "words": _VOCABULARY["name"]}
+    report.update(machine=_machine(), workers=workers)
     memory_before = _memory()
     store = _open("edge", folder)
     started = time.perf_counter()
@@ -464,7 +503,9 @@ def prepare(
     started = time.perf_counter()
     truth = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
     report["truth_s"] = round(time.perf_counter() - started, 1)
-    (folder.parent / f"{folder.name}.truth.json").write_text(json.dumps({"recall_n": recall_n, **truth}))
+    (folder.parent / f"{folder.name}.truth.json").write_text(
+        json.dumps({"recall_n": recall_n, "words": _VOCABULARY["name"], **truth})
+    )
     store.exact = False
     if build:
         started = time.perf_counter()
@@ -505,6 +546,7 @@ def measure_existing(
     memory_before = _memory()
     store = _open("edge", folder)
     report: dict = {"store": "edge", "clips": store.count(), "vectors": "as stored", "existing": str(folder)}
+    report["words"] = _VOCABULARY["name"]
     report["machine"] = _machine()
     report["load_before"] = _load()
     report["load_after_fill"] = report["load_before"]
@@ -519,6 +561,8 @@ def measure_existing(
         saved = json.loads(truth.read_text())
         if saved["recall_n"] != recall_n:
             raise SystemExit(f"{truth} holds the exact rankings of {saved['recall_n']} queries, not {recall_n}.")
+        if saved.get("words", "bench") != _VOCABULARY["name"]:
+            raise SystemExit(f"{truth} ranks queries of --words {saved.get('words', 'bench')}; pass that.")
         exact = {mode: [[tuple(hit) for hit in hits] for hits in saved[mode]] for mode in ("dense", "hybrid")}
     else:
         exact = {mode: _ranked(store, recall_queries, mode)[0] for mode in ("dense", "hybrid")}
@@ -567,7 +611,11 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true", help="skip the `vidrag search` wall-time runs")
     parser.add_argument("--out", type=Path, help="also write the report as JSON to this file, size by size")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--words", choices=VOCABULARIES, default="bench", help="the words of clips and queries (see VOCABULARIES)"
+    )
     args = parser.parse_args()
+    use_vocabulary(args.words)
     if args.embeddings:
         embedder = StoredEmbedder(args.embeddings)
     else:
@@ -645,7 +693,8 @@ def main() -> None:
 
 def _print(row: dict) -> None:
     print(
-        f"\n{row['store']} {row['clips']:,} clips ({row['vectors']} vectors): fill {row['fill_s']} s; "
+        f"\n{row['store']} {row['clips']:,} clips ({row['vectors']} vectors, {row['words']} words): "
+        f"fill {row['fill_s']} s; "
         f"load averages before {row['load_before']}, after fill {row['load_after_fill']}"
     )
     if "exact_latency" in row:
