@@ -45,6 +45,7 @@ SEARCH_K = 8
 FOLLOW_WINDOW = 25.0
 CONTEXT_S = 10.0
 SLIDE_LINES = 5
+"""A slide is quoted as at most this many lines: its heading and the bullets closest to the question."""
 RELATED = 2
 
 _LIBRARY_WIDE = re.compile(
@@ -279,13 +280,13 @@ def _slides(tools: VideoTools, question: str, candidates: list[Quotable]) -> lis
     for clip, lines in by_clip.items():
         unique = list({c["text"]: c for c in sorted(lines, key=lambda c: c.get("order", 0))}.values())
         for shown in shown_together(tools, unique):
-            shown = shown[:SLIDE_LINES]
+            quoted = _slide_lines(question, shown)
             slides.append(
                 {
                     "kind": "slide",
                     "clip": clip,
                     "video": shown[0]["video"],
-                    "lines": [c["text"] for c in shown],
+                    "lines": [c["text"] for c in quoted],
                     "text": ". ".join(c["text"] for c in shown),
                     "start": min(c["start"] for c in shown),
                     "end": max(c["end"] for c in shown),
@@ -295,6 +296,17 @@ def _slides(tools: VideoTools, question: str, candidates: list[Quotable]) -> lis
         for slide, score in zip(slides, tools.library.similarity(question, [slide["text"] for slide in slides])):
             slide["score"] = score
     return slides
+
+
+def _slide_lines(question: str, shown: list[Quotable]) -> list[Quotable]:
+    """A slide's lines to quote, in reading order: all of a short one; of one with more than
+    `SLIDE_LINES`, its heading and the lines that rank best for the question (`rank_lines`), so that
+    "Chief engineer: Joseph Strauss", the eighth line, is quoted for who led the work."""
+    if len(shown) <= SLIDE_LINES:
+        return shown
+    heading, rest = shown[0], shown[1:]
+    best = {c["text"] for c in rank_lines(question, rest)[: SLIDE_LINES - 1]}
+    return [heading, *(c for c in rest if c["text"] in best)]
 
 
 def shown_together(tools: VideoTools, lines: list[Quotable]) -> list[list[Quotable]]:

@@ -39,7 +39,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     Segment,
     Style,
 )
-from vidrag.samples.third import THIRD, THIRD_MEASURE_QA, THIRD_QA, QaItem
+from vidrag.samples.third import THIRD, THIRD_LONG_SLIDE_QA, THIRD_MEASURE_QA, THIRD_QA, QaItem
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
@@ -634,7 +634,11 @@ QA_SETS: dict[str, Sequence[QaItem]] = {
 }
 """The QA files a sample build writes (and the package ships), each with its items."""
 
-THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {"third_qa.jsonl": THIRD_QA, "third_measure_qa.jsonl": THIRD_MEASURE_QA}
+THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {
+    "third_qa.jsonl": THIRD_QA,
+    "third_measure_qa.jsonl": THIRD_MEASURE_QA,
+    "third_long_slide_qa.jsonl": THIRD_LONG_SLIDE_QA,
+}
 """The QA file of the third set (`build_sample_library(..., third=True)`), shipped beside the others."""
 
 

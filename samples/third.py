@@ -336,3 +336,30 @@ THIRD_MEASURE_QA: list[QaItem] = [
     ("How many zones is the river divided into?", "cleanup_call.mp4", 1, ["three zones"]),
     ("How many new helpers did last year's newspaper pictures bring in?", "cleanup_call.mp4", 2, ["twenty"]),
 ]
+
+# Questions whose answer is a line of a slide with more than five lines, most of them past its fifth (the
+# lower bullets), written on 2026-12-07 after a first look at why the third set's "Who led the engineering
+# work on the Golden Gate?" failed (the answer quoted a slide's first five lines) and before the change that
+# quotes a long slide's lines closest to the question was run on them.
+THIRD_LONG_SLIDE_QA: list[QaItem] = [
+    ("On which side of the leaf are the pores?", "photosynthesis.mp4", 0, ["underside"]),
+    ("What does photosynthesis produce besides glucose?", "photosynthesis.mp4", 0, ["oxygen"]),
+    ("How long do the light reactions take?", "photosynthesis.mp4", 1, ["fraction of a second"]),
+    ("Under what condition do the light reactions run?", "photosynthesis.mp4", 1, ["light falls"]),
+    ("What powers the Calvin cycle?", "photosynthesis.mp4", 2, ["ATP"]),
+    ("What is the glucose made in the Calvin cycle used for?", "photosynthesis.mp4", 2, ["growth"]),
+    ("What do the steel cables of a bridge resist?", "bridges.mp4", 0, ["pulling"]),
+    ("When do the parts of a bridge fail?", "bridges.mp4", 0, ["snap"]),
+    ("What do the main cables of a suspension bridge run over?", "bridges.mp4", 1, ["towers"]),
+    ("Which bridges have the longest spans in the world?", "bridges.mp4", 1, ["suspension"]),
+    ("What colour is the Golden Gate painted?", "bridges.mp4", 2, ["International Orange", "orange"]),
+    ("What was the Golden Gate built to do in strong wind?", "bridges.mp4", 2, ["sway"]),
+    ("How many volunteers have signed up for the cleanup so far?", "cleanup_call.mp4", 0, ["60", "sixty"]),
+    ("What is the target number of volunteers for the cleanup?", "cleanup_call.mp4", 0, ["80", "eighty"]),
+    ("What tools will the cleanup volunteers use?", "cleanup_call.mp4", 0, ["grabbers"]),
+    ("Where is the first aid tent for the cleanup?", "cleanup_call.mp4", 1, ["boathouse"]),
+    ("Which zone do children stay in during the cleanup?", "cleanup_call.mp4", 1, ["Zone B"]),
+    ("What should a volunteer do about sharps?", "cleanup_call.mp4", 1, ["report", "do not touch"]),
+    ("When does the council collect the skip?", "cleanup_call.mp4", 2, ["Monday"]),
+    ("When is the next planning call?", "cleanup_call.mp4", 2, ["Thursday"]),
+]

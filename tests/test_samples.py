@@ -28,7 +28,7 @@ from vidrag.samples.library import (
     shipped_qa_paths,
     shipped_third_qa_path,
 )
-from vidrag.samples.third import THIRD, THIRD_QA
+from vidrag.samples.third import THIRD, THIRD_LONG_SLIDE_QA, THIRD_QA
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 SHORT = [
@@ -355,6 +355,25 @@ def test_third_qa_file_is_shipped_with_turn_spans():
     for record, (_, _, _, _, turns) in zip(shipped, THIRD_QA):
         assert 0 <= record["start"] < record["end"] <= 120
         assert (record["end"] - record["start"] < 20) == (turns is not None), record["question"]
+
+
+def test_third_long_slide_qa_asks_for_lines_a_five_line_quote_of_the_slide_would_cut():
+    from vidrag.agent.extractive import SLIDE_LINES
+
+    index = {(lec.file, i): seg for lec in THIRD for i, seg in enumerate(lec.segments)}
+    lower = 0
+    for question, file, i, keywords in THIRD_LONG_SLIDE_QA:
+        seg = index[(file, i)]
+        assert 1 + len(seg.bullets) > SLIDE_LINES, question
+        assert any(k.lower() in " ".join([seg.title, *seg.bullets]).lower() for k in keywords), question
+        first = " ".join([seg.title, *seg.bullets[: SLIDE_LINES - 1]]).lower()
+        lower += not any(k.lower() in first for k in keywords)
+    assert lower >= len(THIRD_LONG_SLIDE_QA) // 2
+    shipped = Path(samples.__file__).parent / "data" / "third_long_slide_qa.jsonl"
+    records = [json.loads(line) for line in shipped.read_text().splitlines()]
+    assert [(r["question"], r["video"], r["keywords"]) for r in records] == [
+        (q, f, k) for q, f, _, k in THIRD_LONG_SLIDE_QA
+    ]
 
 
 def test_qa_records_take_a_turn_span_where_given():

@@ -6,6 +6,7 @@ import pytest
 
 from vidrag.agent.citations import parse_citations
 from vidrag.agent.compose import compose
+from vidrag.agent.extractive import SLIDE_LINES, _slide_lines
 from vidrag.agent.question_types import has_shape, question_kind
 
 
@@ -136,3 +137,26 @@ def test_a_why_question_leads_with_the_reason_even_when_a_screen_line_ranks_high
     answer = compose("Why does rain fall out of a cloud?", lines).splitlines()
     assert answer[0].startswith("talk.mp4 says: \u201cWhen they become too heavy")
     assert answer[1].startswith("- on screen: \u201cCondensation\u201d")
+
+
+def test_a_long_slide_is_quoted_as_its_heading_and_the_lines_closest_to_the_question():
+    # the third set's Golden Gate slide: the answer to who led the work is its eighth line
+    lines = [
+        "Case Study: The Golden Gate",
+        "Bridge",
+        "Opened in 1937",
+        "Main span: 1,280 metres",
+        "Towers: 227 metres tall",
+        "Paint: International Orange",
+        "Built to sway in strong wind",
+        "Chief engineer: Joseph Strauss",
+    ]
+    shown = [
+        {"kind": "screen", "clip": 0, "video": "bridges.mp4", "start": 75.1, "end": 83.8, "text": t, "score": 0.2}
+        for t in lines
+    ]
+    quoted = [c["text"] for c in _slide_lines("Who led the engineering work on the Golden Gate?", shown)]
+    assert len(quoted) == SLIDE_LINES and quoted[0] == lines[0]
+    assert "Chief engineer: Joseph Strauss" in quoted
+    assert quoted == [line for line in lines if line in quoted]  # in reading order
+    assert _slide_lines("Who led the engineering work?", shown[:SLIDE_LINES]) == shown[:SLIDE_LINES]
