@@ -8,6 +8,7 @@ from vidrag.agent.citations import parse_citations
 from vidrag.agent.compose import compose
 from vidrag.agent.extractive import SLIDE_LINES, _slide_lines
 from vidrag.agent.question_types import has_shape, question_kind
+from vidrag.samples.third import THIRD
 
 
 def _line(kind, text, score, start, end, clip=0, video="talk.mp4"):
@@ -140,17 +141,10 @@ def test_a_why_question_leads_with_the_reason_even_when_a_screen_line_ranks_high
 
 
 def test_a_long_slide_is_quoted_as_its_heading_and_the_lines_closest_to_the_question():
-    # the third set's Golden Gate slide: the answer to who led the work is its eighth line
-    lines = [
-        "Case Study: The Golden Gate",
-        "Bridge",
-        "Opened in 1937",
-        "Main span: 1,280 metres",
-        "Towers: 227 metres tall",
-        "Paint: International Orange",
-        "Built to sway in strong wind",
-        "Chief engineer: Joseph Strauss",
-    ]
+    # the third set's Golden Gate slide: the answer to who led the work is its last line
+    golden_gate = next(lecture for lecture in THIRD if lecture.file == "bridges.mp4").segments[2]
+    lines = [golden_gate.title, *golden_gate.bullets]
+    assert len(lines) > SLIDE_LINES and lines[-1] == "Chief engineer: Joseph Strauss"
     shown = [
         {"kind": "screen", "clip": 0, "video": "bridges.mp4", "start": 75.1, "end": 83.8, "text": t, "score": 0.2}
         for t in lines
