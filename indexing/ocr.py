@@ -3,7 +3,8 @@
 Two backends read frames into text lines, chosen by name with `make_ocr` (`VIDRAG_OCR`):
 `tesseract` (Debian's tesseract-ocr, strong on rendered slides and subtitles) and `rapidocr` (PP-OCR
 detection + recognition ONNX models shipped inside the rapidocr wheel, which also reads photographed
-text: signs, labels, whiteboards). Lines are kept when the reader is confident about them, and
+text: signs, labels, whiteboards). Lines are kept when the reader is confident about them, a slide
+title wrapped over two lines is joined back into one (`join_wrapped_headings`), and lines are
 de-duplicated across frames so a slide that stays up for a minute contributes its text once per clip.
 
 tesseract runs as a subprocess with its own environment: one OpenMP thread (3x faster on few cores)
@@ -22,7 +23,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -110,15 +111,14 @@ class OcrReader:
             image = image.resize((round(image.width * scale), round(image.height * scale)))
         picture = io.BytesIO()
         image.save(picture, format="PPM")  # uncompressed: cheap to write, read by leptonica
-        lines: dict[tuple[int, int, int], list[str]] = {}
+        words: dict[tuple[int, int, int], list[dict[str, str]]] = {}
         for row in self._tsv(picture.getvalue()):
-            word = row["text"].strip()
-            if not word or float(row["conf"]) < self.min_confidence:
+            if not row["text"].strip() or float(row["conf"]) < self.min_confidence:
                 continue
             key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
-            lines.setdefault(key, []).append(word)
-        out = [" ".join(words) for _, words in sorted(lines.items())]
-        return [line for line in out if _WORDY.search(line)]
+            words.setdefault(key, []).append(row)
+        lines = [_tesseract_line(key[:2], row) for key, row in sorted(words.items())]
+        return [line for line in join_wrapped_headings(lines) if _WORDY.search(line)]
 
     def _tsv(self, picture: bytes) -> list[dict[str, str]]:
         """tesseract's TSV rows (one per page, block, paragraph, line and word) for an image."""
@@ -199,7 +199,94 @@ class RapidOcrReader:
         result = self.engine(np.ascontiguousarray(frame))
         # a whole-pipeline call returns RapidOCROutput; the per-step output types have no txts
         texts, scores = getattr(result, "txts", None) or (), getattr(result, "scores", None) or ()
-        return [text.strip() for text, score in zip(texts, scores) if score >= self.min_score and _WORDY.search(text)]
+        kept = [(text.strip(), i) for i, (text, score) in enumerate(zip(texts, scores)) if score >= self.min_score]
+        boxes = getattr(result, "boxes", None)
+        if boxes is None or len(boxes) != len(texts):
+            found = [text for text, _ in kept]
+        else:
+            found = join_wrapped_headings([_box_line(text, boxes[i]) for text, i in kept if text])
+        return [line for line in found if _WORDY.search(line)]
+
+
+HEADING_SIZE = 1.25
+"""A line whose letters are at least this much wider than the frame's median line's is a heading."""
+WRAP_RATIO = 1.4
+"""The two halves of a wrapped heading differ in letter width by at most this factor."""
+
+
+class TextLine(NamedTuple):
+    """One line a reader found, with its box in pixels; `group` is the reader's paragraph, if any."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    group: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> float:
+        """The font size, as pixels of width a character: boxes' heights change with descenders
+        ("Bridge" is taller than "Start") and with how much a reader pads them, widths far less."""
+        return (self.right - self.left) / max(len(self.text), 1)
+
+
+def join_wrapped_headings(lines: list[TextLine]) -> list[str]:
+    """The lines' texts, top to bottom, with a heading wrapped over two or more lines joined into one.
+
+    A slide title too long for one line is laid out as two ("Congestion Control and Slow" / "Start");
+    read apart, the second half is a one-word line that is neither quoted nor searched as what it is.
+    A line continues the one above when both are heading-sized (`HEADING_SIZE` times the frame's
+    median line), of about the same size (`WRAP_RATIO`), in the same paragraph, no further apart than
+    a line's height, and aligned left or centred. Body text is left as it is: bullets of one size
+    stacked at equal distances cannot be told from a wrapped bullet by their boxes alone.
+    """
+    if len(lines) < 3:
+        return [line.text for line in lines]
+    import statistics
+
+    body = statistics.median(line.size for line in lines)
+    joined: list[TextLine] = []
+    for line in lines:
+        above = joined[-1] if joined else None
+        if above is not None and _continues(above, line, body):
+            joined[-1] = above._replace(
+                text=f"{above.text} {line.text}",
+                left=min(above.left, line.left),
+                right=max(above.right, line.right),
+                bottom=line.bottom,
+            )
+        else:
+            joined.append(line)
+    return [line.text for line in joined]
+
+
+def _continues(above: TextLine, line: TextLine, body: float) -> bool:
+    small, large = sorted((above.size, line.size))
+    if above.group != line.group or small < HEADING_SIZE * body or large > WRAP_RATIO * small:
+        return False
+    height = line.bottom - line.top
+    if not -height / 2 <= line.top - above.bottom <= height:
+        return False
+    centres = abs((above.left + above.right) - (line.left + line.right)) / 2
+    return min(abs(above.left - line.left), centres) <= height / 2
+
+
+def _tesseract_line(group: tuple[int, ...], words: list[dict[str, str]]) -> TextLine:
+    """A tesseract line from its word rows (TSV level 5)."""
+    left = min(int(w["left"]) for w in words)
+    top = min(int(w["top"]) for w in words)
+    right = max(int(w["left"]) + int(w["width"]) for w in words)
+    bottom = max(int(w["top"]) + int(w["height"]) for w in words)
+    return TextLine(" ".join(w["text"].strip() for w in words), left, top, right, bottom, group)
+
+
+def _box_line(text: str, box) -> TextLine:
+    """A rapidocr line from its four-corner box."""
+    points = np.asarray(box, dtype=float).reshape(-1, 2)
+    left, top = points.min(axis=0)
+    right, bottom = points.max(axis=0)
+    return TextLine(text, float(left), float(top), float(right), float(bottom))
 
 
 def make_ocr(backend: str, lang: str = "eng") -> TextReader | None:

@@ -9,8 +9,10 @@ from pydantic import ValidationError
 from tests import media
 from vidrag.api.settings import Settings
 from vidrag.indexing.media import iter_frames, probe
-from vidrag.indexing.ocr import OcrReader, RapidOcrReader, make_ocr
+from vidrag.indexing.ocr import OcrReader, RapidOcrReader, TextLine, join_wrapped_headings, make_ocr
+from vidrag.samples.content import HELD_OUT, LECTURES
 from vidrag.samples.library import render_slide
+from vidrag.samples.third import THIRD
 from vidrag.storage.errors import InputError
 
 
@@ -65,6 +67,43 @@ def test_rapidocr_reads_a_decoded_video_frame(rapid, tmp_path):
     path = media.speech_video(tmp_path, sentence="Short.", text="Quarterly Budget Review")
     _, frame = next(iter_frames(path, probe(path)))
     assert "Quarterly Budget Review" in rapid.read(frame)
+
+
+def test_a_wrapped_heading_is_one_line_and_body_lines_stay_apart():
+    header = TextLine("How TCP Connections Work", 34, 25, 237, 36)
+    title = TextLine("Congestion Control and Slow", 33, 53, 520, 82)
+    rest = TextLine("Start", 34, 94, 117, 116)
+    texts = ["Window starts small", "Doubles each trip", "Halves on loss"]
+    bullets = [TextLine(text, 56, 147 + 40 * i, 56 + 12 * len(text), 169 + 40 * i) for i, text in enumerate(texts)]
+    assert join_wrapped_headings([header, title, rest, *bullets]) == [
+        "How TCP Connections Work",
+        "Congestion Control and Slow Start",
+        "Window starts small",
+        "Doubles each trip",
+        "Halves on loss",
+    ]
+    # not joined: another paragraph, a line indented under the heading, a gap of more than a line
+    apart = [header, title, rest._replace(group=(2,)), *bullets]
+    indented = [header, title, rest._replace(left=80, right=163), *bullets]
+    far = [header, title, rest._replace(top=140, bottom=162), *bullets]
+    for lines in (apart, indented, far):
+        assert "Start" in join_wrapped_headings(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tesseract", "rapidocr"])
+def test_every_sample_slide_is_read_back_line_for_line(backend, rapid):
+    # five slide titles are wrapped onto two lines ("Case Study: The Golden Gate" / "Bridge"); each is read
+    # as one, and no other lines are joined (rapidocr, slower, reads the slides with the longer titles)
+    reader = rapid if backend == "rapidocr" else OcrReader()
+    for lecture in LECTURES + HELD_OUT + THIRD:
+        for seg in lecture.segments:
+            if backend == "rapidocr" and len(seg.title) < 30:
+                continue
+            style = lecture.style
+            picture = render_slide(seg.title, seg.bullets, style.size, header=lecture.title, style=style)
+            read = reader.read(np.asarray(picture))
+            assert [line for line in [seg.title, *seg.bullets] if line not in read] == [], (lecture.file, read)
 
 
 @pytest.mark.slow
