@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import statistics
 import subprocess
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -243,8 +244,6 @@ def join_wrapped_headings(lines: list[TextLine]) -> list[str]:
     """
     if len(lines) < 3:
         return [line.text for line in lines]
-    import statistics
-
     body = statistics.median(line.size for line in lines)
     joined: list[TextLine] = []
     for line in lines:
