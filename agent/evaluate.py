@@ -4,10 +4,12 @@ Each QA line is JSON with `question`, `video` (file name), `start`, `end` (the g
 `keywords`. Search recall@k counts a hit in the gold video overlapping the gold span; an answer is
 right when it contains an expected keyword and one of its citations overlaps the gold span. Keywords
 match word by word after Snowball stemming, so a slide's "Dough doubles in size" carries the keyword
-"doubled" and "retransmitted" carries "retransmits"; the plain substring match is reported beside
-it (`answer_with_citation_exact`), with its ceiling: the share of questions whose keyword the library's
-speech or on-screen text holds at the gold span (`keyword_in_library_exact`), since no extractive answer
-can quote a word the speech model misheard and no slide shows.
+"doubled" and "retransmitted" carries "retransmits", and a number up to twenty or a ten written as a
+word matches it in digits ("give 2 rescue breaths" carries "two rescue breaths": speech recognition
+writes either); the plain substring match is reported beside it (`answer_with_citation_exact`), with
+its ceiling: the share of questions whose keyword the library's speech or on-screen text holds at the
+gold span (`keyword_in_library_exact`), since no extractive answer can quote a word the speech model
+misheard and no slide shows.
 
 Every answer also gets an `outcome`: "answered", "not_found" or "absent" (the answerer's own, or for an
 answerer that gives none, "not_found" when the answer opens with `NOT_FOUND`). `evaluate` reports the
@@ -201,8 +203,18 @@ def _stemmer() -> _Stemmer:
     return stemmer
 
 
+_NUMBERS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {word: str(10 * tens) for tens, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+
+
 def _stems(text: str) -> list[str]:
-    return _stemmer().stemWords(re.findall(r"\w+", text.lower()))
+    words = [_NUMBERS.get(word, word) for word in re.findall(r"\w+", text.lower())]
+    return _stemmer().stemWords(words)
 
 
 def has_keyword(answer: str, keyword: str) -> bool:

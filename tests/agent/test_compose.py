@@ -127,6 +127,11 @@ def test_evaluation_keywords_match_inflected_words_not_other_words():
     assert not has_keyword("if the end brings back slowly", "springs back")
     assert not has_keyword("a delivery network of content", "content delivery network")
     assert not has_keyword("doubtful", "doubled")
+    # a number in words matches it in digits, either way; nothing else about numbers is read
+    assert has_keyword("After 30 compressions, give 2 rescue breaths.", "two rescue breaths")
+    assert has_keyword("sixty volunteers signed up", "60") and has_keyword("Target: 80 volunteers", "eighty")
+    assert not has_keyword("give 3 rescue breaths", "two rescue breaths")
+    assert not has_keyword("someone called", "one")
 
 
 def test_a_why_question_leads_with_the_reason_even_when_a_screen_line_ranks_higher():
