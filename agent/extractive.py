@@ -301,7 +301,7 @@ def _slides(tools: VideoTools, question: str, candidates: list[Quotable]) -> lis
 def _slide_lines(question: str, shown: list[Quotable]) -> list[Quotable]:
     """A slide's lines to quote, in reading order: all of a short one; of one with more than
     `SLIDE_LINES`, its heading and the lines that rank best for the question (`rank_lines`), so that
-    "Chief engineer: Joseph Strauss", the eighth line, is quoted for who led the work."""
+    "Chief engineer: Joseph Strauss", the last of seven, is quoted for who led the work."""
     if len(shown) <= SLIDE_LINES:
         return shown
     heading, rest = shown[0], shown[1:]
