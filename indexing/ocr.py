@@ -240,7 +240,9 @@ def join_wrapped_headings(lines: list[TextLine]) -> list[str]:
     A line continues the one above when both are heading-sized (`HEADING_SIZE` times the frame's
     median line), of about the same size (`WRAP_RATIO`), in the same paragraph, no further apart than
     a line's height, and aligned left or centred. Body text is left as it is: bullets of one size
-    stacked at equal distances cannot be told from a wrapped bullet by their boxes alone.
+    stacked at equal distances cannot be told from a wrapped bullet by their boxes alone. A frame with
+    fewer than three lines, or one where headings are most of the lines (a slide building up, its title
+    shown first), has no body to measure against and is left as read.
     """
     if len(lines) < 3:
         return [line.text for line in lines]
