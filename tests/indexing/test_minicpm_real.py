@@ -248,7 +248,6 @@ def test_ask_goes_through_chat_with_history(loaded):
 
 
 def test_ingest_a_sample_lecture_with_minicpm(tmp_path):
-    pytest.importorskip("faster_whisper")
     from vidrag.samples.library import Segment, make_lecture
 
     video = tmp_path / "lecture.mp4"
