@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypedDict, cast
 from vidrag.agent.answer import Answer
 from vidrag.agent.prompts import NOT_FOUND
 from vidrag.storage.errors import InputError
+from vidrag.tools.absence import SPELLED_NUMBERS
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -203,17 +204,8 @@ def _stemmer() -> _Stemmer:
     return stemmer
 
 
-_NUMBERS = {
-    word: str(value)
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-} | {word: str(10 * tens) for tens, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
-
-
 def _stems(text: str) -> list[str]:
-    words = [_NUMBERS.get(word, word) for word in re.findall(r"\w+", text.lower())]
+    words = [SPELLED_NUMBERS.get(word, word) for word in re.findall(r"\w+", text.lower())]
     return _stemmer().stemWords(words)
 
 

@@ -118,7 +118,7 @@ class OcrReader:
                 continue
             key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
             words.setdefault(key, []).append(row)
-        lines = [_tesseract_line(key[:2], row) for key, row in sorted(words.items())]
+        lines = [_tesseract_line(key[:2], rows) for key, rows in sorted(words.items())]
         return [line for line in join_wrapped_headings(lines) if _WORDY.search(line)]
 
     def _tsv(self, picture: bytes) -> list[dict[str, str]]:

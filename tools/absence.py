@@ -64,13 +64,19 @@ _BEFORE_A_NOUN = frozenset(
     "a an the my your his her its our their this that these those of in on at to for with from by into about".split()
 )
 _NUMBER = re.compile(r"^\d{3,}$")
-# Spelled numbers are never key words: speech recognition writes "30" for "thirty" and "thirty" for 30.
-_NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
-    "million billion first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-    "twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth "
-    "millionth half dozen".split()
+SPELLED_NUMBERS: dict[str, str] = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {word: str(10 * tens) for tens, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+"""Numbers written as one word, with their digits: speech recognition writes "30" for "thirty" and
+"thirty" for 30, so neither form is a key word here and the evaluation takes either for the other."""
+_NUMBER_WORDS = frozenset(SPELLED_NUMBERS) | frozenset(
+    "hundred thousand million billion first second third fourth fifth sixth seventh eighth ninth tenth "
+    "eleventh twelfth twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth "
+    "hundredth thousandth millionth half dozen".split()
 )
 # ordinals from thirteenth to nineteenth, and written as digits ("6th", "21st")
 _ORDINAL = re.compile(r"^(?:\w+teenth|\d+(?:st|nd|rd|th))$")
