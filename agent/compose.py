@@ -7,8 +7,10 @@ picks the moment; in that moment the lead is the best sentence when it has the a
 else the slide (its lines in reading order) when the slide or one of its lines ranks within
 `SCREEN_SLACK` of the best sentence or states what that sentence says (a shared word) — slides are
 exact where a small speech model mishears ("freeway handshake" under a slide reading "The Three-Way
-Handshake") — otherwise the best sentence; the other one follows as support, then the best line of
-another moment if it ranks close to the top. The clip's caption (a generic description of the
+Handshake") — otherwise the best sentence; the other one follows as support (under a leading slide,
+the sentence that repeats its bullet and the moment's best sentence, when they differ: the name a
+"which scientist" asks for is often said beside the sentence that echoes the slide), then the best
+line of another moment if it ranks close to the top. The clip's caption (a generic description of the
 picture) is never quoted.
 """
 
@@ -45,7 +47,8 @@ class Quotable(TypedDict, total=False):
     """A line the no-LLM answer may quote, as the plan reads it (`vidrag.agent.extractive`): a speech
     sentence (`kind` "speech"), an on-screen line ("screen") or a slide ("slide", its `lines` in reading
     order), with its span, `clip` (which read moment), `score` (similarity to the question) and, once
-    ranked, `rank`. `context` marks a sentence read around the moment, `running` a running header."""
+    ranked, `rank`. `context` marks a sentence read around the moment, `running` a running header,
+    `edge` a sentence mostly spoken outside the read clip (quotable; not the clip's evidence of relevance)."""
 
     kind: str
     clip: int
@@ -61,6 +64,7 @@ class Quotable(TypedDict, total=False):
     rank: float
     context: bool
     running: bool
+    edge: bool
 
 
 def compose(question: str, candidates: list[Quotable]) -> str:
@@ -85,6 +89,8 @@ def compose(question: str, candidates: list[Quotable]) -> str:
         lead = slide
     if lead is slide:
         support = [_echo(moment, slide, speech)] if speech else []
+        if speech and speech[0] is not support[0]:
+            support.append(speech[0])  # the moment's best sentence, when it is not the echo
     else:
         support = [slide] if slide else []
     quoted = {text for item in [lead, *support] for text in item.get("lines", [item["text"]])}

@@ -2,7 +2,10 @@
 
 Each QA line is JSON with `question`, `video` (file name), `start`, `end` (the gold span, seconds) and
 `keywords`. Search recall@k counts a hit in the gold video overlapping the gold span; an answer is
-right when it contains an expected keyword and one of its citations overlaps the gold span. Keywords
+right when it answers (its outcome is "answered"), contains an expected keyword and one of its
+citations overlaps the gold span. A refusal whose related moments carry the fact ("The library never
+mentions …", then the line that answers, marked as not answering) is wrong, and counted apart
+(`fact_in_refusal`): the answerer found the fact and told the user it was not there. Keywords
 match word by word after Snowball stemming, so a slide's "Dough doubles in size" carries the keyword
 "doubled" and "retransmitted" carries "retransmits", and a number up to twenty or a ten written as a
 word matches it in digits ("give 2 rescue breaths" carries "two rescue breaths": speech recognition
@@ -73,6 +76,7 @@ class EvalRow(TypedDict):
     all_keywords: bool
     cited: bool
     correct: bool
+    fact_in_refusal: bool
     correct_exact: bool
     keyword_in_library_exact: bool
     outcome: str
@@ -90,6 +94,7 @@ class EvalReport(TypedDict):
     mean_iou: float
     answer_with_citation: float
     answer_with_citation_exact: float
+    fact_in_refusal: float
     keyword_in_library_exact: float
     answer_keyword: float
     answer_all_keywords: float
@@ -243,6 +248,8 @@ def evaluate_one(
         _same_video(c.video, record["video"]) and c.start < record["end"] and c.end > record["start"]
         for c in reply.citations
     )
+    said = outcome(result)
+    answered = said == "answered"
     return EvalRow(
         question=record["question"],
         video=record["video"],
@@ -254,10 +261,11 @@ def evaluate_one(
         keyword=keyword,
         all_keywords=all(has_keyword(text, w) for w in record["keywords"]),
         cited=cited,
-        correct=keyword and cited,
-        correct_exact=exact and cited,
+        correct=keyword and cited and answered,
+        correct_exact=exact and cited and answered,
+        fact_in_refusal=keyword and cited and not answered,
         keyword_in_library_exact=any(word.lower() in held.lower() for word in record["keywords"]),
-        outcome=outcome(result),
+        outcome=said,
         mode=reply.mode,
         seconds=cast(float, result.get("seconds", 0.0)),  # an answerer's seconds, as it gave them
         answer=reply.text,
@@ -285,7 +293,14 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: LLM | None = None) -
 
     def share(
         key: Literal[
-            "hit_at_1", "hit_at_5", "correct", "correct_exact", "keyword_in_library_exact", "keyword", "all_keywords"
+            "hit_at_1",
+            "hit_at_5",
+            "correct",
+            "correct_exact",
+            "fact_in_refusal",
+            "keyword_in_library_exact",
+            "keyword",
+            "all_keywords",
         ],
     ) -> float:
         return round(sum(r[key] for r in rows) / len(rows), 4)
@@ -297,6 +312,7 @@ def evaluate(library: Library, qa_path: str | Path, *, llm: LLM | None = None) -
         mean_iou=round(statistics.fmean(r["top_iou"] for r in rows), 4),
         answer_with_citation=share("correct"),
         answer_with_citation_exact=share("correct_exact"),
+        fact_in_refusal=share("fact_in_refusal"),
         keyword_in_library_exact=share("keyword_in_library_exact"),
         answer_keyword=share("keyword"),
         answer_all_keywords=share("all_keywords"),

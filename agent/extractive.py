@@ -92,7 +92,7 @@ def relevance(tools: VideoTools, query: str, top_k: int = 5) -> tuple[float, lis
 def _read(tools: VideoTools, query: str, top_k: int) -> tuple[float, list[Quotable], list[str]]:
     """`relevance`, with the query's key words that the library never says (`tools.absence`)."""
     candidates, clip_score, missing = gather(tools, query, top_k)
-    evidence = {token for c in candidates for token in tokens(c["text"])}
+    evidence = {token for c in candidates if not c.get("edge") for token in tokens(c["text"])}
     quotable = [c for c in candidates if not c.get("running")]
     return (clip_score if evidence & set(tokens(query)) else 0.0), quotable, missing
 
@@ -211,12 +211,15 @@ def gather(tools: VideoTools, query: str, top_k: int) -> tuple[list[Quotable], f
     scored = zip(clips, clip_scores, _best_sentences(tools, query, clips))
     ranked = sorted(scored, key=lambda item: -max(item[1], item[2]))[:READ]
     candidates: list[Quotable] = []
+    seen: set[tuple[str, float, float]] = set()
     for number, (hit, _, _) in enumerate(ranked):
-        sentences: list[Quotable] = [
-            {**line, "kind": "speech", "clip": number}
-            for line in _whole_sentences(tools, hit.video, hit.start, hit.end)
-            if hit.start <= (line["start"] + line["end"]) / 2 <= hit.end  # mostly spoken in this clip
-        ]
+        sentences: list[Quotable] = []
+        for line in _whole_sentences(tools, hit.video, hit.start, hit.end):
+            key = (line["video"], line["start"], line["end"])
+            if key not in seen:  # a sentence over two read clips is read with the better-ranked one
+                seen.add(key)
+                mostly_here = hit.start <= (line["start"] + line["end"]) / 2 <= hit.end
+                sentences.append({**line, "kind": "speech", "clip": number, "edge": not mostly_here})
         candidates += sentences + _screen_lines(tools, hit, number)
     for c, score in zip(candidates, tools.library.similarity(query, [c["text"] for c in candidates])):
         c["score"] = score

@@ -14,6 +14,12 @@ _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
     r"forty|fifty|sixty|hundreds?|thousands?|millions?|half|double[sd]?|twice|dozens?"
 )
+_PEOPLE = (
+    r"scientists?|chemists?|physicists?|biologists?|researchers?|inventors?|engineers?|architects?|"
+    r"authors?|writers?|painters?|artists?|composers?|founders?|leaders?|presidents?|kings?|queens?|"
+    r"person|people|man|woman|speakers?|presenters?|managers?|directors?|doctors?|colleagues?"
+)
+"""Nouns for people: "Which scientist…", "What famous engineer…" ask for a name, as "who" does."""
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -53,7 +59,7 @@ _QUESTION_KINDS: list[tuple[re.Pattern[str], str]] = [
         "amount",
     ),
     (re.compile(r"^\s*(when\b|what (?:time|date|day)\b|which (?:day|date|year)\b)", re.I), "time"),
-    (re.compile(r"^\s*(who|whom|whose)\b", re.I), "person"),
+    (re.compile(rf"^\s*(who|whom|whose)\b|^\s*(?:which|what) (?:\w+ )?(?:{_PEOPLE})\b", re.I), "person"),
     (re.compile(r"^\s*where\b", re.I), "place"),
     (re.compile(r"^\s*how\b", re.I), "step"),
     (

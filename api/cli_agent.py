@@ -125,6 +125,7 @@ def eval_command(
             f"and a correct citation {report['answer_with_citation']:.2f} (exact keyword "
             f"{report['answer_with_citation_exact']:.2f} of a ceiling of {report['keyword_in_library_exact']:.2f}: "
             f"questions whose keyword the library's text holds), answered (not refused) {report['answered']:.2f}, "
+            f"refused though a related moment quoted the fact {report['fact_in_refusal']:.2f}, "
             f"ask p50 {report['latency_p50']:.2f} s\n"
         )
     for name, miss in misses:

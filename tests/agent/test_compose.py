@@ -33,6 +33,9 @@ def _line(kind, text, score, start, end, clip=0, video="talk.mp4"):
         ("How long can water stay underground?", "amount"),
         ("When does the team meet again?", "time"),
         ("Who is writing the email?", "person"),
+        ("Which scientist gave his name to the cycle?", "person"),
+        ("What famous engineer led the work?", "person"),
+        ("Which version is newer?", None),
         ("Where do my hands go?", "place"),
         ("How do clouds form?", "step"),
         ("What is a commit?", "definition"),
@@ -105,6 +108,24 @@ def test_speech_leads_when_the_slide_says_something_else_and_a_close_other_momen
     assert answer[1].startswith("- on screen: \u201cDwarf Planets\u201d [talk.mp4 @ 00:28.0")
     assert answer[2].startswith("- speech: \u201cPluto was reclassified in 2006.\u201d [other.mp4 @ 01:10.0")
     assert len(answer) == 3 and "Unrelated" not in "\n".join(answer)
+
+
+def test_under_a_leading_slide_the_echo_and_the_best_sentence_are_both_quoted():
+    """The slide leads; the sentence repeating its bullet follows, and so does the moment's best
+    sentence when it is another one (here the one with the asked-for name)."""
+    lines = [
+        _line("speech", "Calvin cycle turns it step by step into sugar.", 0.45, 8.0, 10.0),
+        _line("speech", "It is named after the chemist Melvin Calvin.", 0.44, 2.0, 6.0),
+        _line("speech", "Unrelated words about the weather.", 0.05, 6.0, 8.0),
+        _line("screen", "Fixes carbon dioxide into sugar", 0.43, 0.0, 10.0),
+        _slide(["Stage Two: The Calvin Cycle", "Fixes carbon dioxide into sugar"], 0.48, 0.0, 10.0),
+    ]
+    answer = compose("Which scientist gave his name to the sugar-building stage?", lines).splitlines()
+    assert answer[0].startswith("talk.mp4 shows on screen: \u201cStage Two: The Calvin Cycle\u201d")
+    assert answer[1:] == [
+        "- speech: \u201cCalvin cycle turns it step by step into sugar.\u201d [talk.mp4 @ 00:08.0–00:10.0]",
+        "- speech: \u201cIt is named after the chemist Melvin Calvin.\u201d [talk.mp4 @ 00:02.0–00:06.0]",
+    ]
 
 
 def test_a_line_already_quoted_is_not_quoted_again_from_another_moment():

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import fakes, media
-from vidrag.agent.evaluate import evaluate_near_miss, load_near_miss, outcome
+from vidrag.agent.evaluate import evaluate_near_miss, evaluate_one, load_near_miss, outcome
 from vidrag.agent.prompts import NOT_FOUND
 from vidrag.storage.errors import InputError
 
@@ -113,3 +113,32 @@ def test_eval_command_reports_the_answered_share_and_the_near_misses(library, fi
     assert f"== near misses: {near}" in text.stdout and "== " + str(qa) not in text.stdout
     assert f"answered  {ANSWERABLE}  → " in text.stdout and OFF_TOPIC not in text.stdout
     assert "2 near-miss questions (extractive): refused or flagged 0.50, answered 1" in text.stdout
+
+
+def test_a_refusal_that_quotes_the_fact_as_related_is_wrong_and_counted_apart(library):
+    """A "never mentioned" answer whose related line holds the fact is not a right answer: the
+    user was told the fact is not there. It is counted in `fact_in_refusal`."""
+    record = {"question": ANSWERABLE, "video": "speech_video.mp4", "start": 0.0, "end": 30.0, "keywords": ["three"]}
+    cited = [{"video": "speech_video.mp4", "start": 1.0, "end": 4.0, "quote": SENTENCE}]
+    related = f"- related: “{SENTENCE}” [speech_video.mp4 @ 00:01.0–00:04.0]"
+    rows = {
+        said: evaluate_one(
+            library[0],
+            record,
+            answer=lambda _, said=said, opening=opening: {
+                "answer": f"{opening}\n{related}",
+                "outcome": said,
+                "citations": cited,
+            },
+        )
+        for said, opening in [
+            ("answered", "The plan says:"),
+            ("absent", "The library never mentions “hired”."),
+            ("not_found", f"{NOT_FOUND}: nothing close enough."),
+        ]
+    }
+    assert all(row["keyword"] and row["cited"] for row in rows.values())
+    assert (rows["answered"]["correct"], rows["answered"]["fact_in_refusal"]) == (True, False)
+    for refused in ("absent", "not_found"):
+        assert (rows[refused]["correct"], rows[refused]["correct_exact"]) == (False, False)
+        assert (rows[refused]["fact_in_refusal"], rows[refused]["outcome"]) == (True, refused)

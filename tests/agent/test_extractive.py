@@ -89,6 +89,22 @@ def test_why_does_bread_rest_quotes_the_rising_not_the_ingredients(sample_librar
     assert "inflates the dough" in lead and "ingredients" not in lead
 
 
+def test_a_sentence_begun_before_a_read_clip_is_read_with_it_once(sample_library):
+    """The CPR lecture's depth sentence runs from 00:21.9 to 00:32.8 and the best clip is the short
+    one at its end (the slide change at 00:30.3): the sentence is read with that clip (as quotable, not
+    as that clip's evidence of relevance), and a sentence over two read clips is read once."""
+    from vidrag.agent.extractive import gather
+    from vidrag.tools.video_tools import VideoTools
+
+    question = "How deep should you press on the chest during resuscitation?"
+    candidates, _, _ = gather(VideoTools(sample_library), question, 5)
+    speech = [c for c in candidates if c["kind"] == "speech"]
+    [depth] = [c for c in speech if "centimeters deep" in c["text"]]
+    assert depth["edge"] and depth["start"] < 30.0, depth
+    spans = [(c["video"], c["start"], c["end"]) for c in speech]
+    assert len(spans) == len(set(spans))
+
+
 def test_a_word_only_the_videos_running_header_holds_is_evidence_but_never_quoted(sample_library):
     """'website' is only in the meeting's header ("Website Relaunch: Weekly Meeting"), on every slide."""
     result = answer_question(sample_library, "When will the website go live?")
