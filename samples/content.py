@@ -647,3 +647,28 @@ HELD_OUT_QA: list[tuple[str, str, int, list[str]]] = [
     ("When does it snow instead of rain?", "water_cycle.mp4", 2, ["freezing"]),
     ("How long can water stay under the ground?", "water_cycle.mp4", 3, ["hundreds of years", "centuries"]),
 ]
+
+
+# Written on 2026-12-07, before any of them was asked, to check two answer changes made that day on
+# data they were not tuned on ("which scientist" asks for a name as "who" does; under a leading slide
+# the moment's best sentence is quoted beside the one that repeats the slide): paraphrased questions
+# of every kind on the seven lectures, several asking for a person.
+FRESH_QA: list[tuple[str, str, int, list[str]]] = [
+    ("Which colleague will prepare the message to customers?", "team_meeting.mp4", 2, ["Lena"]),
+    ("Which team member is in charge of the performance test?", "team_meeting.mp4", 2, ["Tom"]),
+    ("Who signed off on the new front page?", "team_meeting.mp4", 0, ["marketing"]),
+    ("What will be used if the picture server cannot cope?", "team_meeting.mp4", 3, ["content delivery network"]),
+    ("Why is the checkout not ready for the original date?", "team_meeting.mp4", 1, ["payment provider"]),
+    ("What is a snapshot in version control named by?", "git_branching.mp4", 0, ["hash"]),
+    ("Why is changing to another branch so quick?", "git_branching.mp4", 1, ["pointer"]),
+    ("Where might a shared repository live?", "git_branching.mp4", 3, ["company server"]),
+    ("What gives the outer ice giants their colour?", "solar_system.mp4", 2, ["methane"]),
+    ("Which planet has the strongest winds?", "solar_system.mp4", 2, ["Neptune"]),
+    ("What is the biggest volcano called?", "solar_system.mp4", 0, ["Olympus Mons"]),
+    ("What do you do with the airway before blowing into the mouth?", "first_aid_cpr.mp4", 2, ["tilt", "lift the chin"]),
+    ("What must everyone avoid while the machine checks the heartbeat?", "first_aid_cpr.mp4", 3, ["touches"]),
+    ("What happens to water vapour around specks of dust?", "water_cycle.mp4", 1, ["condenses", "droplets"]),
+    ("How long can water remain below ground?", "water_cycle.mp4", 3, ["hundreds of years"]),
+    ("What makes the crust glossy?", "baking_bread.mp4", 4, ["steam"]),
+    ("What puts tension on the surface of the loaf?", "baking_bread.mp4", 3, ["tight ball", "log"]),
+]

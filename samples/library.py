@@ -32,6 +32,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     MEASURE_NOUN_QA,
     MEASURE_QA,
     QA_ITEMS,
+    FRESH_QA,
     RETRIEVAL_QUESTIONS,
     UNSEEN_QA,
     YES_NO_QA,
@@ -39,7 +40,7 @@ from vidrag.samples.content import (  # noqa: F401 (re-exported)
     Segment,
     Style,
 )
-from vidrag.samples.third import THIRD, THIRD_LONG_SLIDE_QA, THIRD_MEASURE_QA, THIRD_QA, QaItem
+from vidrag.samples.third import THIRD, THIRD_FRESH_QA, THIRD_LONG_SLIDE_QA, THIRD_MEASURE_QA, THIRD_QA, QaItem
 from vidrag.storage.errors import BackendUnavailable, InputError
 
 logger = logging.getLogger(__name__)
@@ -631,6 +632,7 @@ QA_SETS: dict[str, Sequence[QaItem]] = {
     "measure_qa.jsonl": MEASURE_QA,
     "measure_noun_qa.jsonl": MEASURE_NOUN_QA,
     "yes_no_qa.jsonl": YES_NO_QA,
+    "fresh_qa.jsonl": FRESH_QA,
 }
 """The QA files a sample build writes (and the package ships), each with its items."""
 
@@ -638,6 +640,7 @@ THIRD_QA_SETS: dict[str, Sequence[QaItem]] = {
     "third_qa.jsonl": THIRD_QA,
     "third_measure_qa.jsonl": THIRD_MEASURE_QA,
     "third_long_slide_qa.jsonl": THIRD_LONG_SLIDE_QA,
+    "third_fresh_qa.jsonl": THIRD_FRESH_QA,
 }
 """The QA file of the third set (`build_sample_library(..., third=True)`), shipped beside the others."""
 

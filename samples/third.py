@@ -363,3 +363,22 @@ THIRD_LONG_SLIDE_QA: list[QaItem] = [
     ("When does the council collect the skip?", "cleanup_call.mp4", 2, ["Monday"]),
     ("When is the next planning call?", "cleanup_call.mp4", 2, ["Thursday"]),
 ]
+
+
+# Written on 2026-12-07 with `FRESH_QA` (vidrag.samples.content), before any was asked: paraphrased
+# questions of every kind on `THIRD`, several asking for a person or a group of people.
+THIRD_FRESH_QA: list[QaItem] = [
+    ("Who leads the team on the north side of the river?", "cleanup_call.mp4", 1, ["Omar"], (0, 0)),
+    ("Who keeps the box for used needles?", "cleanup_call.mp4", 1, ["Grace"], (3, 3)),
+    ("When will the skip be taken away?", "cleanup_call.mp4", 2, ["Monday"], (1, 1)),
+    ("How much does renting the skip cost?", "cleanup_call.mp4", 2, ["two hundred and eighty", "280"], (0, 0)),
+    ("In which decade did the chemist work out the sugar cycle?", "photosynthesis.mp4", 2, ["1950s", "fifties"], (0, 0)),
+    ("What did the chemist use to trace the cycle?", "photosynthesis.mp4", 2, ["radioactive carbon"], (0, 0)),
+    ("Where in the chloroplast do the light reactions happen?", "photosynthesis.mp4", 1, ["thylakoids"], (0, 0)),
+    ("What happens to the first stage when a cloud hides the sun?", "photosynthesis.mp4", 1, ["slows down"], (4, 4)),
+    ("For how long was the Golden Gate's main span the world's longest?", "bridges.mp4", 2, ["thirty years", "30 years"], (0, 0)),
+    ("How tall are the Golden Gate's towers?", "bridges.mp4", 2, ["two hundred", "200", "227"], (3, 3)),
+    ("What does the deck of a beam bridge rest on?", "bridges.mp4", 1, ["piers"], (0, 0)),
+    ("Which material copes with both squeezing and stretching?", "bridges.mp4", 0, ["steel"], (1, 1)),
+    ("Which people built stone arches that still stand?", "bridges.mp4", 1, ["Romans"], (1, 1)),
+]
