@@ -17,7 +17,9 @@ but their key words can. Two kinds:
   (0.35), nor "microwave" as the "oven" that the question names as well (0.62).
 
 Verbs and adjectives are left out: paraphrases replace them ("demoted" for "reclassified", "crispy" for
-"crisp"), so a missing verb says little. Presence is asked of the store's term index in every
+"crisp"), so a missing verb says little. Many are nouns as well ("cope", "hides", "glossy"), so the
+question's grammar tells which it is (`_used_as_verbs`): after a subject, "to" or a modal, an -s form
+between its subject and its object, what a verb of making makes its object ("makes the crust glossy"). Presence is asked of the store's term index in every
 inflected form, and a word that begins a word of the moments found ("finger" in "fingertip") counts as
 said.
 """
@@ -63,6 +65,11 @@ _DO = frozenset("do does did".split())
 _BEFORE_A_NOUN = frozenset(
     "a an the my your his her its our their this that these those of in on at to for with from by into about".split()
 )
+_MODALS = frozenset(
+    "can cannot can't could couldn't will won't would wouldn't should shouldn't shall may might must not".split()
+)
+_OBJECT_OPENERS = frozenset("the a an its their his her our your this these those both each every with".split())
+_MAKES = frozenset("make makes made keep keeps kept turn turns turned get gets got render renders".split())
 _NUMBER = re.compile(r"^\d{3,}$")
 SPELLED_NUMBERS: dict[str, str] = {
     word: str(value)
@@ -119,12 +126,28 @@ def key_words(question: str) -> list[KeyWord]:
 
 
 def _used_as_verbs(words: list[str]) -> set[str]:
-    """The words of a question (lower-cased, in order) that its grammar shows to be verbs (see above)."""
+    """The words of a question (lower-cased, in order) that its grammar shows to be verbs or
+    predicate adjectives (see above)."""
     verbs = {word for before, word in zip(words, words[1:]) if before in _SUBJECTS}
     if len(words) >= 2 and words[-1] in _PARTICLES:
         verbs.add(words[-2])
     if len(words) >= 3 and (words[0] in _DO or words[1] in _DO) and words[-2] not in _BEFORE_A_NOUN:
         verbs.add(words[-1])
+    for i in range(1, len(words)):
+        before, word, after = words[i - 1], words[i], words[i + 1] if i + 1 < len(words) else ""
+        # after a modal past the question's opening, where no subject comes between: "if the server
+        # cannot cope"; not "how long can water stay", where it is the subject that follows
+        if i >= 4 and before in _MODALS and after not in _BEFORE_A_NOUN:
+            verbs.add(word)
+        # a verb in -s between its subject and its object: "a cloud hides the sun", "which material
+        # copes with both"; not "the water levels in the dam", which a preposition follows
+        if word.endswith("s") and before not in _BEFORE_A_NOUN | _MODALS | _DO and after in _OBJECT_OPENERS:
+            verbs.add(word)
+    # what a verb of making says its object becomes or does: "what makes the crust glossy?", "what
+    # makes bread rise?"
+    if len(words) >= 3 and _MAKES & set(words[:-2]) and words[-2] not in _BEFORE_A_NOUN:
+        if {"ADJ", "VERB"} & _parts_of_speech(words[-1]):
+            verbs.add(words[-1])
     return verbs
 
 

@@ -22,6 +22,14 @@ from vidrag.tools.video_tools import VideoTools
         ("What does the window measure?", [], ["window"]),  # the verb of a question asked with "do"
         ("What makes the dough puff up?", [], ["dough"]),  # "puff" before a particle
         ("How does a router behave with a firewall?", [], ["router", "firewall"]),  # a noun after "a"
+        # verbs and predicate adjectives that the dictionary also knows as nouns, told by grammar
+        ("What will be used if the picture server cannot cope?", [], ["server"]),  # after a modal
+        ("How long can water stay underground?", [], ["underground"]),  # "can" before its subject
+        ("Which material copes with both squeezing and stretching?", [], ["material"]),  # -s, then its object
+        ("What happens when a cloud hides the sun?", [], ["cloud", "sun"]),
+        ("What are the water levels in the dam?", [], ["levels"]),  # a plural before a preposition
+        ("What makes the crust glossy?", [], ["crust"]),  # what a verb of making makes its object
+        ("What makes bread rise?", [], ["bread"]),
         # spelled or written, ordinals are numbers (speech recognition writes "6th" for "sixth")
         ("What are the rings of the sixth planet made of?", [], ["rings", "planet"]),
         ("Who finished seventeenth in the 21st marathon?", [], ["marathon"]),
