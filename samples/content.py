@@ -665,7 +665,12 @@ FRESH_QA: list[tuple[str, str, int, list[str]]] = [
     ("What gives the outer ice giants their colour?", "solar_system.mp4", 2, ["methane"]),
     ("Which planet has the strongest winds?", "solar_system.mp4", 2, ["Neptune"]),
     ("What is the biggest volcano called?", "solar_system.mp4", 0, ["Olympus Mons"]),
-    ("What do you do with the airway before blowing into the mouth?", "first_aid_cpr.mp4", 2, ["tilt", "lift the chin"]),
+    (
+        "What do you do with the airway before blowing into the mouth?",
+        "first_aid_cpr.mp4",
+        2,
+        ["tilt", "lift the chin"],
+    ),
     ("What must everyone avoid while the machine checks the heartbeat?", "first_aid_cpr.mp4", 3, ["touches"]),
     ("What happens to water vapour around specks of dust?", "water_cycle.mp4", 1, ["condenses", "droplets"]),
     ("How long can water remain below ground?", "water_cycle.mp4", 3, ["hundreds of years"]),

@@ -26,13 +26,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from vidrag.samples.content import (  # noqa: F401 (re-exported)
+    FRESH_QA,
     HELD_OUT,
     HELD_OUT_QA,
     LECTURES,
     MEASURE_NOUN_QA,
     MEASURE_QA,
     QA_ITEMS,
-    FRESH_QA,
     RETRIEVAL_QUESTIONS,
     UNSEEN_QA,
     YES_NO_QA,

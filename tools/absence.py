@@ -19,9 +19,9 @@ but their key words can. Two kinds:
 Verbs and adjectives are left out: paraphrases replace them ("demoted" for "reclassified", "crispy" for
 "crisp"), so a missing verb says little. Many are nouns as well ("cope", "hides", "glossy"), so the
 question's grammar tells which it is (`_used_as_verbs`): after a subject, "to" or a modal, an -s form
-between its subject and its object, what a verb of making makes its object ("makes the crust glossy"). Presence is asked of the store's term index in every
-inflected form, and a word that begins a word of the moments found ("finger" in "fingertip") counts as
-said.
+between its subject and its object, what a verb of making makes its object ("makes the crust glossy").
+Presence is asked of the store's term index in every inflected form, and a word that begins a word of
+the moments found ("finger" in "fingertip") counts as said.
 """
 
 from __future__ import annotations
