@@ -63,7 +63,8 @@ _SUBJECTS = frozenset("i you he she it we they someone somebody everyone anyone 
 _PARTICLES = frozenset("up down off out away back over".split())
 _DO = frozenset("do does did".split())
 _BEFORE_A_NOUN = frozenset(
-    "a an the my your his her its our their this that these those of in on at to for with from by into about".split()
+    "a an the my your his her its our their this that these those of in on at to for with from by into about "
+    "during after before without through under over between against across behind among per".split()
 )
 _MODALS = frozenset(
     "can cannot can't could couldn't will won't would wouldn't should shouldn't shall may might must not".split()
@@ -131,7 +132,10 @@ def _used_as_verbs(words: list[str]) -> set[str]:
     verbs = {word for before, word in zip(words, words[1:]) if before in _SUBJECTS}
     if len(words) >= 2 and words[-1] in _PARTICLES:
         verbs.add(words[-2])
-    if len(words) >= 3 and (words[0] in _DO or words[1] in _DO) and words[-2] not in _BEFORE_A_NOUN:
+    # the last word of a question asked with "do" or a modal: "what does the window measure?", "how
+    # long a gap can the simplest bridge cross?"; not "…in a network?", "…during resuscitation?"
+    asked_with_do = bool((_DO | _MODALS) & set(words[:5]))
+    if len(words) >= 3 and asked_with_do and words[-2] not in _BEFORE_A_NOUN:
         verbs.add(words[-1])
     for i in range(1, len(words)):
         before, word, after = words[i - 1], words[i], words[i + 1] if i + 1 < len(words) else ""
