@@ -132,10 +132,7 @@ def _used_as_verbs(words: list[str]) -> set[str]:
     verbs = {word for before, word in zip(words, words[1:]) if before in _SUBJECTS}
     if len(words) >= 2 and words[-1] in _PARTICLES:
         verbs.add(words[-2])
-    # the last word of a question asked with "do" or a modal: "what does the window measure?", "how
-    # long a gap can the simplest bridge cross?"; not "…in a network?", "…during resuscitation?"
-    asked_with_do = bool((_DO | _MODALS) & set(words[:5]))
-    if len(words) >= 3 and asked_with_do and words[-2] not in _BEFORE_A_NOUN:
+    if len(words) >= 3 and (words[0] in _DO or words[1] in _DO) and words[-2] not in _BEFORE_A_NOUN:
         verbs.add(words[-1])
     for i in range(1, len(words)):
         before, word, after = words[i - 1], words[i], words[i + 1] if i + 1 < len(words) else ""
