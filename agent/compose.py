@@ -88,7 +88,7 @@ def compose(question: str, candidates: list[Quotable]) -> str:
     if slide and (not speech or _screen_leads(question, moment, slide, speech[0])):
         lead = slide
     if lead is slide:
-        support = [_echo(moment, slide, speech)] if speech else []
+        support = [_echo(question, moment, slide, speech)] if speech else []
         if speech and speech[0] is not support[0]:
             support.append(speech[0])  # the moment's best sentence, when it is not the echo
     else:
@@ -120,15 +120,20 @@ def _best_moment(ranked: list[Quotable]) -> int:
     return max(best, key=score)
 
 
-def _echo(moment: list[Quotable], slide: Quotable, speech: list[Quotable]) -> Quotable:
+def _echo(question: str, moment: list[Quotable], slide: Quotable, speech: list[Quotable]) -> Quotable:
     """The sentence that says what the slide's best bullet says (shares its rarer words, `ECHO_BONUS`),
     else the best sentence: under a slide reading "Dough doubles in size", the spoken "it should have
-    doubled in size" rather than "put the dough in a covered bowl". The heading (the slide's first
-    line) names the topic, which every sentence of the moment is about, so it is not echoed."""
+    doubled in size" rather than "put the dough in a covered bowl". The best bullet is the one holding
+    most of the question's rarer words ("Write a short message" for what a commit message should
+    explain, where every line says "commit"). The heading (the slide's first line) names the topic,
+    which every sentence of the moment is about, so it is not echoed."""
     heading = slide["lines"][0] if slide.get("lines") else None
-    shown = next((c for c in moment if c["kind"] == "screen" and c["text"] != heading), None)
-    if shown is None:
+    bullets = [c for c in moment if c["kind"] == "screen" and c["text"] != heading]
+    if not bullets:
         return speech[0]
+    asked = _word_weights(question, [set(tokens(c["text"])) for c in moment])
+    held = {id(c): sum(asked[w] for w in set(tokens(c["text"])) & asked.keys()) for c in bullets}
+    shown = max(bullets, key=lambda c: (held[id(c)], c["rank"]))  # the bullet with the question's rarer words
     weights = _word_weights(shown["text"], [set(tokens(c["text"])) for c in moment])
     total = sum(weights.values()) or 1.0
     echo = {id(c): sum(weights[w] for w in set(tokens(c["text"])) & weights.keys()) / total for c in speech}

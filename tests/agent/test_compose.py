@@ -128,6 +128,24 @@ def test_under_a_leading_slide_the_echo_and_the_best_sentence_are_both_quoted():
     ]
 
 
+def test_the_echoed_bullet_is_the_one_holding_the_questions_rarer_words():
+    """Every line says "commit"; only one bullet says "message": the sentence quoted under the slide is
+    the one repeating that bullet, though another bullet ranks higher."""
+    lines = [
+        _line("speech", "Git stores your work as a series of commits.", 0.55, 0.0, 2.0),
+        _line("speech", "A commit is a snapshot named by a hash.", 0.53, 2.4, 7.3),
+        _line("speech", "Always write a short message that says why you made the change.", 0.35, 7.7, 10.8),
+        _line("screen", "A commit records the whole project", 0.51, 0.0, 12.0),
+        _line("screen", "Write a short message", 0.47, 0.0, 12.0),
+        _slide(
+            ["Commits Are Snapshots", "A commit records the whole project", "Write a short message"], 0.63, 0.0, 12.0
+        ),
+    ]
+    answer = compose("What should a commit message explain?", lines).splitlines()
+    assert answer[0].startswith("talk.mp4 shows on screen: \u201cCommits Are Snapshots\u201d")
+    assert answer[1].startswith("- speech: \u201cAlways write a short message that says why")
+
+
 def test_a_line_already_quoted_is_not_quoted_again_from_another_moment():
     lines = [
         _line("screen", "Status", 0.5, 0.0, 5.0),
