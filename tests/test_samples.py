@@ -144,6 +144,7 @@ def test_build_is_idempotent_and_rebuilds_changed_lectures(tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
+        "fresh_qa.jsonl",
         "heldout_qa.jsonl",
         "manifest.json",
         "measure_noun_qa.jsonl",
@@ -374,6 +375,26 @@ def test_third_long_slide_qa_asks_for_lines_a_five_line_quote_of_the_slide_would
     assert [(r["question"], r["video"], r["keywords"]) for r in records] == [
         (q, f, k) for q, f, _, k in THIRD_LONG_SLIDE_QA
     ]
+
+
+def test_fresh_qa_keywords_are_stated_where_the_gold_span_is_and_the_files_are_shipped():
+    from vidrag.samples.content import FRESH_QA, HELD_OUT, LECTURES
+    from vidrag.samples.third import THIRD_FRESH_QA
+
+    segments = {(lec.file, i): seg for lec in [*LECTURES, *HELD_OUT, *THIRD] for i, seg in enumerate(lec.segments)}
+    for question, file, i, keywords, *turns in [*FRESH_QA, *THIRD_FRESH_QA]:
+        seg = segments[(file, i)]
+        span = turns[0] if turns else None
+        stated = (
+            " ".join(text for _, text in seg.turns[span[0] : span[1] + 1])
+            if span
+            else " ".join([seg.narration, seg.title, *seg.bullets])
+        )
+        assert any(word.lower() in stated.lower() for word in keywords), (question, keywords)
+    for name, items in [("fresh_qa.jsonl", FRESH_QA), ("third_fresh_qa.jsonl", THIRD_FRESH_QA)]:
+        shipped = Path(samples.__file__).parent / "data" / name
+        records = [json.loads(line) for line in shipped.read_text().splitlines()]
+        assert [(r["question"], r["video"], r["keywords"]) for r in records] == [(q, f, k) for q, f, _, k, *_ in items]
 
 
 def test_qa_records_take_a_turn_span_where_given():
