@@ -649,6 +649,10 @@ HELD_OUT_QA: list[tuple[str, str, int, list[str]]] = [
 ]
 
 
+# Near misses written on 2026-12-07 after the day's answer changes and asked once (refused or flagged
+# 0.61 both with the code before them and after): tool commands and terms the lectures never say.
+FRESH_NEAR_MISS_FILE = Path(__file__).parent / "data" / "fresh_near_miss.jsonl"
+
 # Written on 2026-12-07, before any of them was asked, to check two answer changes made that day on
 # data they were not tuned on ("which scientist" asks for a name as "who" does; under a leading slide
 # the moment's best sentence is quoted beside the one that repeats the slide): paraphrased questions

@@ -378,7 +378,7 @@ def test_third_long_slide_qa_asks_for_lines_a_five_line_quote_of_the_slide_would
 
 
 def test_fresh_qa_keywords_are_stated_where_the_gold_span_is_and_the_files_are_shipped():
-    from vidrag.samples.content import FRESH_QA, HELD_OUT, LECTURES
+    from vidrag.samples.content import FRESH_NEAR_MISS_FILE, FRESH_QA, HELD_OUT, LECTURES
     from vidrag.samples.third import THIRD_FRESH_QA
 
     segments = {(lec.file, i): seg for lec in [*LECTURES, *HELD_OUT, *THIRD] for i, seg in enumerate(lec.segments)}
@@ -391,6 +391,10 @@ def test_fresh_qa_keywords_are_stated_where_the_gold_span_is_and_the_files_are_s
             else " ".join([seg.narration, seg.title, *seg.bullets])
         )
         assert any(word.lower() in stated.lower() for word in keywords), (question, keywords)
+    near = load_near_misses(FRESH_NEAR_MISS_FILE)
+    assert len(near) >= 15 and len({r["question"] for r in near}) == len(near)
+    assert {r["near"] for r in near} <= {lecture.file for lecture in [*LECTURES, *HELD_OUT]}
+    assert all(r["absent"] for r in near)
     for name, items in [("fresh_qa.jsonl", FRESH_QA), ("third_fresh_qa.jsonl", THIRD_FRESH_QA)]:
         shipped = Path(samples.__file__).parent / "data" / name
         records = [json.loads(line) for line in shipped.read_text().splitlines()]
