@@ -9,8 +9,9 @@ else the slide (its lines in reading order) when the slide or one of its lines r
 exact where a small speech model mishears ("freeway handshake" under a slide reading "The Three-Way
 Handshake") — otherwise the best sentence; the other one follows as support (under a leading slide,
 the sentence that repeats its bullet and the moment's best sentence, when they differ: the name a
-"which scientist" asks for is often said beside the sentence that echoes the slide), then the best
-line of another moment if it ranks close to the top. The clip's caption (a generic description of the
+"which scientist" asks for is often said beside the sentence that echoes the slide; when they are one,
+the next sentence if it ranks within `OTHER_MOMENT` of it), then the best line of another moment if
+it ranks close to the top. The clip's caption (a generic description of the
 picture) is never quoted.
 """
 
@@ -91,6 +92,8 @@ def compose(question: str, candidates: list[Quotable]) -> str:
         support = [_echo(question, moment, slide, speech)] if speech else []
         if speech and speech[0] is not support[0]:
             support.append(speech[0])  # the moment's best sentence, when it is not the echo
+        elif len(speech) > 1 and speech[1]["rank"] >= speech[0]["rank"] - OTHER_MOMENT:
+            support.append(speech[1])  # the echo is the best sentence: the next one, when as close
     else:
         support = [slide] if slide else []
     quoted = {text for item in [lead, *support] for text in item.get("lines", [item["text"]])}

@@ -146,6 +146,22 @@ def test_the_echoed_bullet_is_the_one_holding_the_questions_rarer_words():
     assert answer[1].startswith("- speech: \u201cAlways write a short message that says why")
 
 
+def test_when_the_echo_is_the_best_sentence_the_next_one_follows_if_as_close():
+    lines = [
+        _line("speech", "Could you ask the local paper to send a photographer?", 0.50, 90.4, 93.2),
+        _line("speech", "Last year's pictures brought us twenty new volunteers.", 0.46, 93.8, 96.9),
+        _line("speech", "Perfect.", 0.11, 89.3, 89.8),
+        _line("screen", "Photos for the town website", 0.53, 89.0, 97.3),
+        _slide(["Budget, Waste and Follow-up", "Photos for the town website"], 0.52, 89.0, 97.3),
+    ]
+    answer = compose("What did last year's newspaper photos achieve?", lines).splitlines()
+    assert answer[0].startswith("talk.mp4 shows on screen: \u201cBudget, Waste and Follow-up\u201d")
+    assert [line.split(" [")[0] for line in answer[1:]] == [
+        "- speech: \u201cCould you ask the local paper to send a photographer?\u201d",
+        "- speech: \u201cLast year's pictures brought us twenty new volunteers.\u201d",
+    ]
+
+
 def test_a_line_already_quoted_is_not_quoted_again_from_another_moment():
     lines = [
         _line("screen", "Status", 0.5, 0.0, 5.0),
