@@ -134,12 +134,13 @@ def _echo(question: str, moment: list[Quotable], slide: Quotable, speech: list[Q
     bullets = [c for c in moment if c["kind"] == "screen" and c["text"] != heading]
     if not bullets:
         return speech[0]
-    asked = _word_weights(question, [set(tokens(c["text"])) for c in moment])
-    held = {id(c): sum(asked[w] for w in set(tokens(c["text"])) & asked.keys()) for c in bullets}
+    words = {id(c): set(tokens(c["text"])) for c in moment}
+    asked = _word_weights(question, list(words.values()))
+    held = {id(c): sum(asked[w] for w in words[id(c)] & asked.keys()) for c in bullets}
     shown = max(bullets, key=lambda c: (held[id(c)], c["rank"]))  # the bullet with the question's rarer words
-    weights = _word_weights(shown["text"], [set(tokens(c["text"])) for c in moment])
+    weights = _word_weights(shown["text"], list(words.values()))
     total = sum(weights.values()) or 1.0
-    echo = {id(c): sum(weights[w] for w in set(tokens(c["text"])) & weights.keys()) / total for c in speech}
+    echo = {id(c): sum(weights[w] for w in words[id(c)] & weights.keys()) / total for c in speech}
     return max(speech, key=lambda c: c["rank"] + ECHO_BONUS * echo[id(c)])
 
 

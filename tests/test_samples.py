@@ -370,7 +370,7 @@ def test_third_long_slide_qa_asks_for_lines_a_five_line_quote_of_the_slide_would
         first = " ".join([seg.title, *seg.bullets[: SLIDE_LINES - 1]]).lower()
         lower += not any(k.lower() in first for k in keywords)
     assert lower >= len(THIRD_LONG_SLIDE_QA) // 2
-    shipped = Path(samples.__file__).parent / "data" / "third_long_slide_qa.jsonl"
+    shipped = shipped_qa_path().with_name("third_long_slide_qa.jsonl")
     records = [json.loads(line) for line in shipped.read_text().splitlines()]
     assert [(r["question"], r["video"], r["keywords"]) for r in records] == [
         (q, f, k) for q, f, _, k in THIRD_LONG_SLIDE_QA
@@ -396,7 +396,7 @@ def test_fresh_qa_keywords_are_stated_where_the_gold_span_is_and_the_files_are_s
     assert {r["near"] for r in near} <= {lecture.file for lecture in [*LECTURES, *HELD_OUT]}
     assert all(r["absent"] for r in near)
     for name, items in [("fresh_qa.jsonl", FRESH_QA), ("third_fresh_qa.jsonl", THIRD_FRESH_QA)]:
-        shipped = Path(samples.__file__).parent / "data" / name
+        shipped = shipped_qa_path().with_name(name)
         records = [json.loads(line) for line in shipped.read_text().splitlines()]
         assert [(r["question"], r["video"], r["keywords"]) for r in records] == [(q, f, k) for q, f, _, k, *_ in items]
 

@@ -66,6 +66,7 @@ _BEFORE_A_NOUN = frozenset(
     "a an the my your his her its our their this that these those of in on at to for with from by into about "
     "during after before without through under over between against across behind among per".split()
 )
+# modals, and "not" ("if it does not cope"): a bare verb follows them
 _MODALS = frozenset(
     "can cannot can't could couldn't will won't would wouldn't should shouldn't shall may might must not".split()
 )
